@@ -1,0 +1,489 @@
+import { Buffer } from 'node:buffer';
+import { CloseCode, isValidWireCloseCode } from './close-code.ts';
+import { MaxCloseReasonBytes, MaxControlPayload, encodeClosePayload, parseClosePayload, utf8Truncated } from './close-payload.ts';
+import { EngineState, type EngineHandler, type EngineOptions } from './engine-types.ts';
+import { InvalidArgumentError, SocketError, WebSocketError } from './errors.ts';
+import type { Extension } from './extension.ts';
+import { MaxFrameHeaderSize, createFrameHeader, readFrameHeader } from './frame-codec.ts';
+import { FrameWriter } from './frame-writer.ts';
+import { Defaults, MaxFrameSize } from './limits.ts';
+import { applyMask } from './mask.ts';
+import { DefaultMaskGenerator, type MaskGenerator } from './mask-generator.ts';
+import { OpCode, isReservedOpCode } from './opcode.ts';
+import { Role } from './state.ts';
+import { Utf8Validator, isValidUtf8 } from './utf8-validator.ts';
+
+const Reading = { Header: 0, Payload: 1, Stopped: 2 } as const;
+type Reading = (typeof Reading)[keyof typeof Reading];
+
+const EmptyPayload: Buffer = Buffer.alloc(0);
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function checkSize(name: string, value: number, max: number): number {
+  if (!Number.isInteger(value) || value <= 0 || value > max) {
+    throw new InvalidArgumentError(`${name} must be an integer from 1 to ${max}; got ${value}`);
+  }
+  return value;
+}
+
+/**
+ * The WebSocket protocol (RFC 6455) as a state machine over bytes: `receive()` takes whatever the
+ * transport read and reports frames and messages to the handler; the send methods queue frame
+ * bytes that the I/O layer collects with `takeOutput()`. No sockets, timers or threads, so the
+ * same engine runs the client, the owner-thread server and every worker.
+ *
+ * Incoming frames are parsed straight out of each chunk: a payload that is wholly inside the chunk
+ * is unmasked in place and handed on as a view, and only a payload that spans reads is copied,
+ * into a buffer sized from its header (which the limits have already checked).
+ */
+export class ProtocolEngine {
+  readonly role: Role;
+  readonly #handler: EngineHandler;
+  readonly #writer: FrameWriter;
+  readonly #extensions: Extension[];
+  readonly #claimedRsv: number;
+  readonly #now: () => number;
+
+  #state: EngineState = EngineState.Open;
+  #closeCode: number = CloseCode.Normal;
+  #closeReason = '';
+
+  #maxFrameSize: number;
+  #maxMessageSize: number;
+  #outgoingFrameSize: number;
+  #maxFragments: number;
+  #maxQueuedPongs: number;
+  #queuedPongs = 0;
+  #lastPingAt: number;
+
+  // Incoming frame being read.
+  #reading: Reading = Reading.Header;
+  readonly #header = createFrameHeader();
+  readonly #headerStash = new Uint8Array(MaxFrameHeaderSize);
+  #stashed = 0;
+  #fin = false;
+  #opcode = 0;
+  #masked = false;
+  readonly #maskKey = new Uint8Array(4);
+  #payloadLength = 0;
+  #payload: Buffer | null = null;
+  #payloadFilled = 0;
+
+  // Incoming message being assembled (opcode 0: none in progress).
+  #messageOpcode = 0;
+  #messageRsv = 0;
+  #fragments: Uint8Array[] = [];
+  #messageLength = 0;
+  #fragmentCount = 0;
+  readonly #utf8 = new Utf8Validator();
+  #frameDecoder: TextDecoder | null = null;
+
+  constructor(options: EngineOptions, handler: EngineHandler) {
+    this.role = options.role;
+    this.#handler = handler;
+    this.#extensions = options.extensions ?? [];
+    this.#claimedRsv = this.#extensions.reduce((bits, extension) => bits | extension.rsvBits, 0);
+    this.#now = options.now ?? (() => performance.now());
+    this.#lastPingAt = this.#now();
+    this.#maxFrameSize = checkSize('maxAllowedIncomingFrameSize', options.maxAllowedIncomingFrameSize ?? Defaults.maxAllowedIncomingFrameSize, MaxFrameSize);
+    this.#maxMessageSize = checkSize('maxAllowedIncomingMessageSize', options.maxAllowedIncomingMessageSize ?? Defaults.maxAllowedIncomingMessageSize, MaxFrameSize);
+    this.#outgoingFrameSize = checkSize('outgoingFrameSize', options.outgoingFrameSize ?? Defaults.outgoingFrameSize, MaxFrameSize);
+    this.#maxFragments = checkSize('maxFragmentsPerMessage', options.maxFragmentsPerMessage ?? Defaults.maxFragmentsPerMessage, MaxFrameSize);
+    this.#maxQueuedPongs = checkSize('maxQueuedPongs', options.maxQueuedPongs ?? Defaults.maxQueuedPongs, MaxFrameSize);
+    this.#writer = new FrameWriter(this.role === Role.Client, options.maskGenerator ?? new DefaultMaskGenerator());
+  }
+
+  get state(): EngineState {
+    return this.#state;
+  }
+  /** The code of the first Close frame received (1005 if it had none), else the code we failed or closed with; 1006 if the transport was lost without a Close. */
+  get closeCode(): number {
+    return this.#closeCode;
+  }
+  get closeReason(): string {
+    return this.#closeReason;
+  }
+
+  get maxAllowedIncomingFrameSize(): number {
+    return this.#maxFrameSize;
+  }
+  set maxAllowedIncomingFrameSize(value: number) {
+    this.#maxFrameSize = checkSize('maxAllowedIncomingFrameSize', value, MaxFrameSize);
+  }
+  get maxAllowedIncomingMessageSize(): number {
+    return this.#maxMessageSize;
+  }
+  set maxAllowedIncomingMessageSize(value: number) {
+    this.#maxMessageSize = checkSize('maxAllowedIncomingMessageSize', value, MaxFrameSize);
+  }
+  get outgoingFrameSize(): number {
+    return this.#outgoingFrameSize;
+  }
+  set outgoingFrameSize(value: number) {
+    this.#outgoingFrameSize = checkSize('outgoingFrameSize', value, MaxFrameSize);
+  }
+  get maxFragmentsPerMessage(): number {
+    return this.#maxFragments;
+  }
+  set maxFragmentsPerMessage(value: number) {
+    this.#maxFragments = checkSize('maxFragmentsPerMessage', value, MaxFrameSize);
+  }
+  get maxQueuedPongs(): number {
+    return this.#maxQueuedPongs;
+  }
+  set maxQueuedPongs(value: number) {
+    this.#maxQueuedPongs = checkSize('maxQueuedPongs', value, MaxFrameSize);
+  }
+  get maskGenerator(): MaskGenerator {
+    return this.#writer.maskGenerator;
+  }
+  /** `null` restores the built-in generator, as Qt's `setMaskGenerator(nullptr)`. */
+  set maskGenerator(generator: MaskGenerator | null) {
+    this.#writer.maskGenerator = generator ?? new DefaultMaskGenerator();
+  }
+
+  // ---- output -------------------------------------------------------------------------------
+
+  /** Bytes queued in the engine and not yet taken. */
+  get outputLength(): number {
+    return this.#writer.length;
+  }
+
+  takeOutput(): Uint8Array[] {
+    return this.#writer.take();
+  }
+
+  /** The transport has written everything it was given: automatic pongs may be queued again. */
+  outputDrained(): void {
+    this.#queuedPongs = 0;
+  }
+
+  sendText(text: string): number {
+    if (this.#state !== EngineState.Open) return 0;
+    if (this.#extensions.length === 0) {
+      const written = this.#writer.tryWriteSmallText(text, this.#outgoingFrameSize);
+      if (written >= 0) return written;
+    }
+    return this.#sendMessage(OpCode.Text, Buffer.from(text, 'utf8'));
+  }
+
+  sendBinary(data: Uint8Array): number {
+    if (this.#state !== EngineState.Open) return 0;
+    return this.#sendMessage(OpCode.Binary, data);
+  }
+
+  ping(payload: Uint8Array = EmptyPayload): void {
+    if (this.#state === EngineState.Closed) return;
+    const body = payload.length > MaxControlPayload ? payload.subarray(0, MaxControlPayload) : payload;
+    this.#lastPingAt = this.#now();
+    this.#writer.writeFrame(true, 0, OpCode.Ping, body, 0, body.length);
+  }
+
+  /**
+   * Starts the closing handshake. 1005 sends a Close with no code. Codes that may never be sent
+   * (1004, 1006, 1015, outside 1000-4999) are refused rather than put on the wire as Qt does.
+   */
+  close(code: number = CloseCode.Normal, reason = ''): void {
+    if (code !== CloseCode.MissingStatusCode && !isValidWireCloseCode(code)) {
+      throw new InvalidArgumentError(`Close code ${code} may not be sent: use 1000-1003, 1007-1014 or 3000-4999`);
+    }
+    if (code === CloseCode.MissingStatusCode && reason !== '') {
+      throw new InvalidArgumentError('A Close without a code (1005) cannot carry a reason');
+    }
+    if (this.#state !== EngineState.Open) return;
+    const payload = encodeClosePayload(code, reason);
+    this.#writer.writeFrame(true, 0, OpCode.Close, payload, 0, payload.length);
+    this.#state = EngineState.CloseSent;
+    this.#closeCode = code;
+    this.#closeReason = payload.length > 2 ? asBuffer(payload).toString('utf8', 2) : '';
+  }
+
+  /** The transport is gone. Reports 1006 unless the closing handshake already finished. */
+  connectionLost(): void {
+    if (this.#state === EngineState.Closed) return;
+    this.#state = EngineState.Closed;
+    this.#stopReading();
+    this.#closeCode = CloseCode.AbnormalDisconnection;
+    this.#closeReason = '';
+    this.#handler.closed(CloseCode.AbnormalDisconnection, '', false);
+  }
+
+  #sendMessage(opcode: number, data: Uint8Array): number {
+    let payload = data;
+    let rsv = 0;
+    for (const extension of this.#extensions) {
+      const encoded = extension.encodeMessage(payload);
+      payload = encoded.payload;
+      rsv |= encoded.rsv;
+    }
+    this.#writer.writeMessage(opcode, payload, rsv, this.#outgoingFrameSize);
+    return data.length;
+  }
+
+  // ---- input --------------------------------------------------------------------------------
+
+  receive(chunk: Uint8Array): void {
+    let position = 0;
+    const end = chunk.length;
+    while (this.#reading !== Reading.Stopped) {
+      if (this.#reading === Reading.Header) {
+        const header = this.#header;
+        if (this.#stashed > 0) {
+          // The previous chunk ended inside a header: complete it from this one.
+          const take = Math.min(MaxFrameHeaderSize - this.#stashed, end - position);
+          this.#headerStash.set(chunk.subarray(position, position + take), this.#stashed);
+          if (!readFrameHeader(this.#headerStash, 0, this.#stashed + take, header)) {
+            this.#stashed += take;
+            return;
+          }
+          position += header.headerSize - this.#stashed;
+          this.#stashed = 0;
+          if (!this.#acceptHeader(this.#headerStash)) return;
+        } else {
+          if (position === end) return;
+          if (!readFrameHeader(chunk, position, end, header)) {
+            this.#headerStash.set(chunk.subarray(position, end), 0);
+            this.#stashed = end - position;
+            return;
+          }
+          position += header.headerSize;
+          if (!this.#acceptHeader(chunk)) return;
+        }
+        const length = this.#payloadLength;
+        if (length === 0) {
+          this.#frameComplete(EmptyPayload, false);
+        } else if (end - position >= length) {
+          const payload = chunk.subarray(position, position + length);
+          position += length;
+          if (this.#masked) applyMask(payload, this.#maskKey, 0);
+          this.#frameComplete(payload, false);
+        } else {
+          this.#payload = Buffer.allocUnsafe(length);
+          this.#payloadFilled = 0;
+          this.#reading = Reading.Payload;
+        }
+      } else {
+        const payload = this.#payload!;
+        const take = Math.min(this.#payloadLength - this.#payloadFilled, end - position);
+        if (take === 0) return;
+        const part = payload.subarray(this.#payloadFilled, this.#payloadFilled + take);
+        part.set(chunk.subarray(position, position + take));
+        position += take;
+        if (this.#masked) applyMask(part, this.#maskKey, this.#payloadFilled);
+        this.#payloadFilled += take;
+        // Text is validated as it arrives, so that bytes that can no longer be UTF-8 fail at once
+        // rather than after the rest of a large frame has been buffered.
+        if (this.#validatesTextIncrementally() && !this.#utf8.update(part)) {
+          this.#failInvalidUtf8();
+          return;
+        }
+        if (this.#payloadFilled === this.#payloadLength) {
+          this.#payload = null;
+          this.#reading = Reading.Header;
+          this.#frameComplete(payload, true);
+        }
+      }
+    }
+  }
+
+  #validatesTextIncrementally(): boolean {
+    return this.#opcode < 0x8 && this.#messageOpcode === OpCode.Text && this.#messageRsv === 0;
+  }
+
+  /** Checks a parsed header against the protocol and the limits; copies what the frame needs. */
+  #acceptHeader(source: Uint8Array): boolean {
+    const header = this.#header;
+    const opcode = header.opcode;
+    if (this.role === Role.Server && !header.masked) return this.#fail(CloseCode.ProtocolError, SocketError.ProtocolViolation, 'Client frame is not masked');
+    if (this.role === Role.Client && header.masked) return this.#fail(CloseCode.ProtocolError, SocketError.ProtocolViolation, 'Server frame is masked');
+    if (isReservedOpCode(opcode)) return this.#fail(CloseCode.ProtocolError, SocketError.ProtocolViolation, `Reserved opcode 0x${opcode.toString(16)}`);
+    if (header.lengthOverflow) return this.#fail(CloseCode.ProtocolError, SocketError.ProtocolViolation, 'Frame length has its most significant bit set');
+    if (opcode >= 0x8) {
+      if (!header.fin) return this.#fail(CloseCode.ProtocolError, SocketError.ProtocolViolation, 'Fragmented control frame');
+      if (header.payloadLength > MaxControlPayload) return this.#fail(CloseCode.ProtocolError, SocketError.ProtocolViolation, `Control frame payload of ${header.payloadLength} bytes (at most 125)`);
+      if (header.rsv !== 0) return this.#fail(CloseCode.ProtocolError, SocketError.ProtocolViolation, 'RSV bits set on a control frame');
+    } else if (opcode === OpCode.Continuation) {
+      if (this.#messageOpcode === 0) return this.#fail(CloseCode.ProtocolError, SocketError.ProtocolViolation, 'Continuation frame with no message to continue');
+      if (header.rsv !== 0) return this.#fail(CloseCode.ProtocolError, SocketError.ProtocolViolation, 'RSV bits set on a continuation frame');
+    } else {
+      if (this.#messageOpcode !== 0) return this.#fail(CloseCode.ProtocolError, SocketError.ProtocolViolation, 'New message started before the fragmented message ended');
+      if ((header.rsv & ~this.#claimedRsv) !== 0) return this.#fail(CloseCode.ProtocolError, SocketError.ProtocolViolation, `RSV bits 0x${header.rsv.toString(16)} set without a negotiated extension`);
+    }
+    if (header.payloadLength > this.#maxFrameSize) {
+      return this.#fail(CloseCode.TooMuchData, SocketError.FrameTooBig, `Frame of ${header.payloadLength} bytes exceeds the limit of ${this.#maxFrameSize}`);
+    }
+    if (opcode < 0x8) {
+      const messageLength = (opcode === OpCode.Continuation ? this.#messageLength : 0) + header.payloadLength;
+      if (messageLength > this.#maxMessageSize) {
+        return this.#fail(CloseCode.TooMuchData, SocketError.MessageTooBig, `Message of ${messageLength} bytes or more exceeds the limit of ${this.#maxMessageSize}`);
+      }
+      if (opcode !== OpCode.Continuation) {
+        this.#messageOpcode = opcode;
+        this.#messageRsv = header.rsv;
+        this.#messageLength = 0;
+        this.#fragmentCount = 0;
+        this.#utf8.reset();
+      }
+      if (++this.#fragmentCount > this.#maxFragments) {
+        return this.#fail(CloseCode.TooMuchData, SocketError.MessageTooBig, `Message split into more than ${this.#maxFragments} frames`);
+      }
+    }
+    this.#fin = header.fin;
+    this.#opcode = opcode;
+    this.#masked = header.masked;
+    this.#payloadLength = header.payloadLength;
+    if (header.masked) {
+      const at = header.maskOffset;
+      this.#maskKey[0] = source[at]!;
+      this.#maskKey[1] = source[at + 1]!;
+      this.#maskKey[2] = source[at + 2]!;
+      this.#maskKey[3] = source[at + 3]!;
+    }
+    return true;
+  }
+
+  /** A whole frame's payload, unmasked. `validated`: its text bytes already went through the validator. */
+  #frameComplete(payload: Uint8Array, validated: boolean): void {
+    const opcode = this.#opcode;
+    if (opcode >= 0x8) {
+      this.#controlFrame(opcode, payload);
+      return;
+    }
+    const fin = this.#fin;
+    const handler = this.#handler;
+    const compressed = this.#messageRsv !== 0;
+    if (this.#messageOpcode === OpCode.Text && !compressed) {
+      let valid: boolean;
+      if (validated) valid = !fin || this.#utf8.finish();
+      else if (fin && this.#fragmentCount === 1) valid = isValidUtf8(payload);
+      else valid = this.#utf8.update(payload) && (!fin || this.#utf8.finish());
+      if (!valid) return this.#failInvalidUtf8();
+    }
+
+    if (fin && this.#fragmentCount === 1) {
+      // The common case, a message in one frame: no copy, no list.
+      this.#messageOpcode = 0;
+      this.#deliverMessage(opcode, payload, compressed);
+      return;
+    }
+    this.#fragments.push(payload);
+    this.#messageLength += payload.length;
+    if (!compressed) {
+      if (this.#messageOpcode === OpCode.Text) {
+        if (handler.textFrame) handler.textFrame(this.#decodeTextFrame(payload, fin), fin);
+      } else if (handler.binaryFrame) {
+        handler.binaryFrame(payload, fin);
+      }
+    }
+    if (!fin || this.#state === EngineState.Closed) return;
+    const messageOpcode = this.#messageOpcode;
+    const message = Buffer.concat(this.#fragments, this.#messageLength);
+    this.#fragments = [];
+    this.#messageLength = 0;
+    this.#messageOpcode = 0;
+    this.#deliverMessage(messageOpcode, message, compressed, !compressed);
+  }
+
+  #deliverMessage(opcode: number, payload: Uint8Array, compressed: boolean, framesReported = false): void {
+    const handler = this.#handler;
+    let data = payload;
+    if (compressed) {
+      const decoded = this.#decodeExtensions(payload);
+      if (decoded === null) return;
+      data = decoded;
+      if (opcode === OpCode.Text && !isValidUtf8(data)) return this.#failInvalidUtf8();
+    }
+    if (opcode === OpCode.Text) {
+      const text = asBuffer(data).toString('utf8');
+      if (!framesReported && handler.textFrame) handler.textFrame(text, true);
+      handler.textMessage(text);
+    } else {
+      if (!framesReported && handler.binaryFrame) handler.binaryFrame(data, true);
+      handler.binaryMessage(data);
+    }
+  }
+
+  #decodeExtensions(payload: Uint8Array): Uint8Array | null {
+    let data = payload;
+    try {
+      for (let index = this.#extensions.length - 1; index >= 0; index--) {
+        const extension = this.#extensions[index]!;
+        if ((this.#messageRsv & extension.rsvBits) !== 0) data = extension.decodeMessage(data, this.#messageRsv);
+      }
+    } catch (error) {
+      const code = error instanceof WebSocketError && error.closeCode !== undefined ? error.closeCode : CloseCode.ProtocolError;
+      const kind = error instanceof WebSocketError ? error.kind : SocketError.ProtocolViolation;
+      this.#fail(code, kind, error instanceof Error ? error.message : String(error));
+      return null;
+    }
+    return data;
+  }
+
+  #decodeTextFrame(payload: Uint8Array, fin: boolean): string {
+    this.#frameDecoder ??= new TextDecoder('utf-8');
+    return this.#frameDecoder.decode(payload, { stream: !fin });
+  }
+
+  #controlFrame(opcode: number, payload: Uint8Array): void {
+    if (opcode === OpCode.Close) {
+      this.#closeFrame(payload);
+    } else if (opcode === OpCode.Ping) {
+      if (this.#state === EngineState.Open && this.#queuedPongs < this.#maxQueuedPongs) {
+        this.#queuedPongs++;
+        this.#writer.writeFrame(true, 0, OpCode.Pong, payload, 0, payload.length);
+      }
+      this.#handler.ping?.(payload);
+    } else {
+      this.#handler.pong(this.#now() - this.#lastPingAt, payload);
+    }
+  }
+
+  #closeFrame(payload: Uint8Array): void {
+    const parsed = parseClosePayload(payload);
+    if (!parsed.ok) {
+      this.#fail(parsed.code, parsed.code === CloseCode.WrongDatatype ? SocketError.InvalidUtf8 : SocketError.ProtocolViolation, parsed.message);
+      return;
+    }
+    this.#stopReading();
+    if (this.#state === EngineState.Open) {
+      // The peer starts the closing handshake: echo its code (RFC 6455 5.5.1).
+      const reply = encodeClosePayload(parsed.code, '');
+      this.#writer.writeFrame(true, 0, OpCode.Close, reply, 0, reply.length);
+    }
+    this.#state = EngineState.Closed;
+    this.#closeCode = parsed.code;
+    this.#closeReason = parsed.reason;
+    this.#handler.closed(parsed.code, parsed.reason, true);
+  }
+
+  #failInvalidUtf8(): void {
+    this.#fail(CloseCode.WrongDatatype, SocketError.InvalidUtf8, 'Invalid UTF-8 in a text message');
+  }
+
+  /** _Fail the WebSocket Connection_ (RFC 6455 7.1.7): send a Close with `code` and stop reading. */
+  #fail(code: CloseCode, kind: SocketError, message: string): false {
+    if (this.#state === EngineState.Closed) return false;
+    this.#stopReading();
+    const reason = utf8Truncated(message, MaxCloseReasonBytes);
+    if (this.#state === EngineState.Open) {
+      const payload = encodeClosePayload(code, message);
+      this.#writer.writeFrame(true, 0, OpCode.Close, payload, 0, payload.length);
+    }
+    this.#state = EngineState.Closed;
+    this.#closeCode = code;
+    this.#closeReason = asBuffer(reason).toString('utf8');
+    this.#handler.error(new WebSocketError(kind, message, code));
+    this.#handler.closed(code, this.#closeReason, false);
+    return false;
+  }
+
+  #stopReading(): void {
+    this.#reading = Reading.Stopped;
+    this.#payload = null;
+    this.#fragments = [];
+    this.#messageOpcode = 0;
+  }
+}

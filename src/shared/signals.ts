@@ -1,0 +1,22 @@
+/** Signal (event) names, as Qt names its signals. */
+export const Signal = {
+  AboutToClose: 'aboutToClose',
+  Connected: 'connected',
+  Disconnected: 'disconnected',
+  StateChanged: 'stateChanged',
+  TextFrameReceived: 'textFrameReceived',
+  BinaryFrameReceived: 'binaryFrameReceived',
+  TextMessageReceived: 'textMessageReceived',
+  BinaryMessageReceived: 'binaryMessageReceived',
+  Pong: 'pong',
+  BytesWritten: 'bytesWritten',
+  ErrorOccurred: 'errorOccurred',
+  SslErrors: 'sslErrors',
+  // QWebSocketServer
+  NewConnection: 'newConnection',
+  AcceptError: 'acceptError',
+  ServerError: 'serverError',
+  OriginAuthenticationRequired: 'originAuthenticationRequired',
+  Closed: 'closed',
+} as const;
+export type Signal = (typeof Signal)[keyof typeof Signal];

@@ -121,7 +121,7 @@ for (const opcode of [3, 4, 5, 6, 7, 0xb, 0xc, 0xd, 0xe, 0xf]) {
 
 // ---- each invalid input with its close code --------------------------------------------------
 
-const violations: Array<[string, Buffer, number, string]> = [
+const violations: Array<[string, Buffer, CloseCode, SocketError]> = [
   ['an unmasked client frame', rawFrame({ opcode: OpCode.Text, payload: 'hi' }), 1002, SocketError.ProtocolViolation],
   ['a fragmented ping', clientFrame({ opcode: OpCode.Ping, fin: false }), 1002, SocketError.ProtocolViolation],
   ['a 126-byte ping', clientFrame({ opcode: OpCode.Ping, payload: Buffer.alloc(126) }), 1002, SocketError.ProtocolViolation],

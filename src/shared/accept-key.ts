@@ -1,0 +1,29 @@
+/**
+ * The key exchange of the opening handshake (RFC 6455 sections 1.3, 4.1 and 4.2.2): the client
+ * sends a random 16-byte nonce in base64, the server proves it read the request by answering
+ * base64(SHA-1(key + GUID)).
+ */
+
+import { createHash, randomBytes } from 'node:crypto';
+
+/** The GUID of RFC 6455 section 1.3, appended to the key before hashing. */
+export const WebSocketGuid = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+
+/** The `Sec-WebSocket-Accept` value for a `Sec-WebSocket-Key` value. */
+export function acceptKey(key: string): string {
+  return createHash('sha1').update(key + WebSocketGuid, 'latin1').digest('base64');
+}
+
+/**
+ * Whether `key` is base64 (RFC 4648 section 4) of exactly 16 bytes: 22 alphabet characters and
+ * `==`. Non-zero pad bits are accepted (RFC 4648 3.5 lets a decoder take them, `ws` does), since
+ * the value still decodes to 16 bytes and the accept hash covers the text as sent.
+ */
+export function isValidHandshakeKey(key: string): boolean {
+  return /^[A-Za-z0-9+/]{22}==$/.test(key);
+}
+
+/** A fresh key: 16 random bytes in base64 (RFC 6455 4.1 asks for a nonce chosen at random). */
+export function generateHandshakeKey(): string {
+  return randomBytes(16).toString('base64');
+}

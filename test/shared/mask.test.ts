@@ -122,15 +122,16 @@ test('maskInto equals the reference for every length, source offset and target o
   t.is(cases, lengths.length * 4 * 4 * 7);
 });
 
-test('maskInto between two views of the same buffer (same and different phases)', (t) => {
-  for (const [sourceAt, targetAt] of [[0, 2048], [2048, 0], [1, 1029], [3, 1500]] as const) {
-    const backing = new Uint8Array(4096);
-    const original = patternBytes(1000, 3);
-    backing.set(original, sourceAt);
-    const source = backing.subarray(sourceAt, sourceAt + 1000);
-    maskInto(source, backing, targetAt, key);
-    t.true(equalBytes(backing.subarray(targetAt, targetAt + 1000), referenceMask(original, key, 0)));
-    t.true(equalBytes(source, original));
+test('maskInto between two views of the same buffer, apart or overlapping', (t) => {
+  for (const length of [10, 1000]) {
+    for (const [sourceAt, targetAt] of [[0, 2048], [2048, 0], [1, 1029], [3, 1500], [0, 2], [2, 0], [4, 0], [0, 4], [5, 5]] as const) {
+      const backing = new Uint8Array(4096);
+      const original = patternBytes(length, 3);
+      backing.set(original, sourceAt);
+      maskInto(backing.subarray(sourceAt, sourceAt + length), backing, targetAt, key);
+      t.true(equalBytes(backing.subarray(targetAt, targetAt + length), referenceMask(original, key, 0)), `${length}: ${sourceAt} -> ${targetAt}`);
+      if (Math.abs(sourceAt - targetAt) >= length) t.true(equalBytes(backing.subarray(sourceAt, sourceAt + length), original));
+    }
   }
 });
 

@@ -15,10 +15,10 @@ const range = (from: number, to: number): number[] => Array.from({ length: to - 
 const autobahnCases: [string, string, boolean][] = [
   ['6.1.1 empty', '', true],
   ['6.2 Hello-µ@ßöäüàá-UTF-8!!', Buffer.from('Hello-µ@ßöäüàá-UTF-8!!').toString('hex'), true],
-  ['6.3.1 κόσμε + surrogate + edited', 'cebae1bdb9cf83cebcb5 eda080 656469746564', false],
-  ['6.4.1 κόσμε + beyond U+10FFFF', 'cebae1bdb9cf83cebcb5 f4908080 656469746564', false],
-  ['6.4.3 beyond U+10FFFF, truncated', 'cebae1bdb9cf83cebcb5 f490', false],
-  ['6.5.1 κόσμε', 'cebae1bdb9cf83cebcb5', true],
+  ['6.3.1 κόσμε + surrogate + edited', 'cebae1bdb9cf83cebcceb5 eda080 656469746564', false],
+  ['6.4.1 κόσμε + beyond U+10FFFF', 'cebae1bdb9cf83cebcceb5 f4908080 656469746564', false],
+  ['6.4.3 beyond U+10FFFF, truncated', 'cebae1bdb9cf83cebcceb5 f490', false],
+  ['6.5.1 κόσμε', 'cebae1bdb9cf83cebcceb5', true],
   ['6.7.1 U+0000', '00', true],
   ['6.7.2 U+0080', 'c280', true],
   ['6.7.3 U+0800', 'e0a080', true],
@@ -158,12 +158,13 @@ function incrementalVerdict(bytes: Uint8Array, cuts: number[], useRanges = false
 
 /** Put `bytes` after 100 valid bytes and before 100 more, so that the native path sees them. */
 function embedded(bytes: Uint8Array): Uint8Array {
-  const prefix = new TextEncoder().encode('κόσμε '.repeat(10)).subarray(0, 100);
+  const prefix = new TextEncoder().encode('κόσμε '.repeat(9) + 'x'); // 9 * 11 + 1 bytes
   const suffix = new TextEncoder().encode('x'.repeat(100));
   return Uint8Array.from([...prefix, ...bytes, ...suffix]);
 }
 
 test('the Autobahn 6.x cases: whole buffer, one update, and embedded in longer text', (t) => {
+  t.is(embedded(new Uint8Array(0)).length, 200);
   for (const [name, hexBytes, valid] of autobahnCases) {
     const bytes = hex(hexBytes);
     t.is(decoderAccepts(bytes), valid, `${name}: the case table agrees with TextDecoder`);
@@ -230,7 +231,7 @@ test('fails fast: the first byte that no valid text could follow fails its updat
     ['0xC1', 'c1', 0],
     ...range(0xf5, 0xff).map((b): [string, string, number] => [`0x${b.toString(16)}`, b.toString(16), 0]),
     ['lone continuation after ASCII', '4180', 1],
-    ['κόσμε then surrogate', 'cebae1bdb9cf83cebcb5eda080', 11],
+    ['κόσμε then surrogate', 'cebae1bdb9cf83cebcceb5eda080', 12],
     ['ASCII where a continuation is due', 'e2 82 41', 2],
   ];
   for (const [name, hexBytes, failIndex] of cases) {
@@ -243,7 +244,7 @@ test('fails fast: the first byte that no valid text could follow fails its updat
     const long = embedded(bytes).subarray(0, 100 + failIndex + 1);
     const validator = new Utf8Validator();
     t.true(validator.update(long.subarray(0, 100)), name);
-    t.false(validator.update(long.subarray(100).length > 0 ? Uint8Array.from([...long.subarray(100), ...long.subarray(0, 0)]) : long), name);
+    t.false(validator.update(long.subarray(100)), name);
     const whole = new Utf8Validator();
     t.false(whole.update(long), `${name}: one long chunk ending with the bad byte`);
   }

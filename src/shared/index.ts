@@ -1,0 +1,21 @@
+// `wsthreads/engine`: the sans-I/O protocol engine on its own, for those who bring their own I/O.
+export { ProtocolEngine } from './protocol-engine.ts';
+export { EngineState, type EngineHandler, type EngineOptions } from './engine-types.ts';
+export { FrameWriter } from './frame-writer.ts';
+export { createFrameHeader, frameHeaderSize, readFrameHeader, writeFrameHeader, type FrameHeader } from './frame-codec.ts';
+export { applyMask, maskInto } from './mask.ts';
+export { DefaultMaskGenerator, writeMaskKey, type MaskGenerator } from './mask-generator.ts';
+export { Utf8Validator, isValidUtf8 } from './utf8-validator.ts';
+export { ServerHandshakeParser, type HandshakeRequest, type ServerHandshakeResult } from './handshake-request.ts';
+export { buildAcceptResponse, buildErrorResponse, type AcceptResponseOptions } from './handshake-response.ts';
+export { ClientHandshakeParser, buildClientRequest, type ClientHandshakeResult, type ClientRequestOptions, type HandshakeResponse } from './client-handshake.ts';
+export { acceptKey, generateHandshakeKey, isValidHandshakeKey } from './accept-key.ts';
+export { parseExtensionHeader, formatExtensionHeader } from './extension-header.ts';
+export { encodeClosePayload, parseClosePayload, utf8Truncated } from './close-payload.ts';
+export { CloseCode, isValidWireCloseCode } from './close-code.ts';
+export { OpCode, isControlOpCode, isReservedOpCode } from './opcode.ts';
+export { SocketError, WebSocketError, InvalidArgumentError, type WebSocketErrorData } from './errors.ts';
+export { State, SecureMode, Role } from './state.ts';
+export { Signal } from './signals.ts';
+export { Defaults, MaxFrameSize } from './limits.ts';
+export type { Extension, ExtensionFactory, ExtensionOffer } from './extension.ts';

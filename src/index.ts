@@ -1,0 +1,13 @@
+// The package entry: a plain list of re-exports (one line per module keeps merges easy).
+export { WebSocket, ClientDefaults, type WebSocketEvents, type WebSocketOptions, type OpenOptions, type OpenRequest, type HandshakeResponseInfo, type RequestInfo, type AdoptOptions } from './main/websocket.ts';
+export { MessageIterator, DefaultMessageQueueLimits, type Message, type MessageQueueLimits } from './main/websocket-messages.ts';
+export type { SocketBackend, SocketSink, SocketLimitName, ConnectionInfo, HeaderList } from './main/socket-backend.ts';
+export { EngineSocketBackend, DefaultCloseTimeoutMs, type EngineSocketBackendOptions } from './main/engine-socket-backend.ts';
+export type { SslConfiguration, SslError, ProxyConfiguration } from './main/client-connect.ts';
+export { CloseCode, isValidWireCloseCode } from './shared/close-code.ts';
+export { SocketError, WebSocketError, InvalidArgumentError, type WebSocketErrorData } from './shared/errors.ts';
+export { State, SecureMode, Role } from './shared/state.ts';
+export { Signal } from './shared/signals.ts';
+export { Defaults, MaxFrameSize } from './shared/limits.ts';
+export { DefaultMaskGenerator, type MaskGenerator } from './shared/mask-generator.ts';
+export type { Extension, ExtensionFactory, ExtensionOffer } from './shared/extension.ts';

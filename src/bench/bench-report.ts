@@ -1,0 +1,117 @@
+/**
+ * The bench report: the schema of `wsthreads bench --json` (one object, `schema:
+ * "wsthreads-bench/1"`), and the aggregation of generator threads' bins and results into it.
+ *
+ * Units: latencies in milliseconds (from µs histograms, so three decimals are meaningful), rates
+ * per second, byte counts are bytes on the wire (frame headers and masks included), times since
+ * the run start in whole seconds.
+ */
+import type { LatencySummary } from './latency-histogram.ts';
+import type { BenchErrorKind } from './generator-protocol.ts';
+
+export const BENCH_REPORT_SCHEMA = 'wsthreads-bench/1';
+
+/** A latency distribution in milliseconds. */
+export interface LatencyMs {
+  count: number;
+  min: number;
+  mean: number;
+  stdDev: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+export interface BenchReport {
+  schema: typeof BENCH_REPORT_SCHEMA;
+  target: { url: string; embeddedServer: boolean };
+  options: {
+    connections: number;
+    connectRate: number | null;
+    durationMs: number | null;
+    messages: number | null;
+    size: number;
+    binary: boolean;
+    payload: 'generated' | 'template';
+    model: 'closed' | 'open';
+    pipeline: number;
+    rate: number | null;
+    correction: boolean;
+    workers: number;
+    timeoutMs: number;
+  };
+  /** ISO 8601 time of the run start. */
+  startedAt: string;
+  /** From the first message sent to the last reply received; the rates divide by it. */
+  durationMs: number;
+  messages: { sent: number; received: number; unanswered: number; sentPerSecond: number; receivedPerSecond: number };
+  bytes: { sent: number; received: number; sentPerSecond: number; receivedPerSecond: number };
+  latencyMs: {
+    roundTrip: LatencyMs;
+    /** TCP connect to handshake accepted. */
+    handshake: LatencyMs;
+    /** Open model with correction: round trips measured from the intended send time. */
+    correctedForCoordinatedOmission: boolean;
+  };
+  connections: { attempted: number; opened: number; failed: number };
+  /** Close codes seen on the generator's connections ("1000" → count), ours included. */
+  closeCodes: Record<string, number>;
+  errors: { total: number; byKind: Record<BenchErrorKind, number>; samples: string[] };
+  /** One entry per second of the run. */
+  timeline: TimelineEntry[];
+  generators: GeneratorUsage[];
+  latencyDistribution: Array<{ percentile: number; ms: number }>;
+  warnings: string[];
+  thresholds: ThresholdResult[];
+  /** The process exit code this report leads to (0: every threshold held). */
+  exitCode: number;
+}
+
+export interface TimelineEntry {
+  second: number;
+  sent: number;
+  received: number;
+  bytesSent: number;
+  bytesReceived: number;
+  /** Connections open at the end of the second. */
+  connections: number;
+  errors: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+export interface GeneratorUsage {
+  thread: number;
+  /** Average share of one core over the thread's run, in percent. */
+  cpuPercent: number;
+  /** Highest share of one core over any whole second, in percent. */
+  peakCpuPercent: number;
+  saturated: boolean;
+}
+
+export interface ThresholdResult {
+  name: 'max-p99' | 'max-errors' | 'min-rate';
+  limit: number;
+  actual: number;
+  passed: boolean;
+  /** The exit code a breach of this threshold gives. */
+  exitCode: number;
+}
+
+export function latencyMs(summary: LatencySummary): LatencyMs {
+  const ms = (micros: number): number => Math.round(micros) / 1000;
+  return {
+    count: summary.count,
+    min: ms(summary.min),
+    mean: ms(summary.mean),
+    stdDev: ms(summary.stdDev),
+    p50: ms(summary.p50),
+    p90: ms(summary.p90),
+    p99: ms(summary.p99),
+    p999: ms(summary.p999),
+    max: ms(summary.max),
+  };
+}

@@ -1,0 +1,97 @@
+/** Turns a finished run's aggregate into the BenchReport (the --json object). */
+import type { BenchOptions } from './bench-options.ts';
+import { BENCH_REPORT_SCHEMA, latencyMs } from './bench-report.ts';
+import type { BenchReport, TimelineEntry } from './bench-report.ts';
+import type { RunAggregator } from './run-aggregator.ts';
+import { checkThresholds, thresholdExitCode } from './thresholds.ts';
+import type { Thresholds } from './thresholds.ts';
+
+export interface RunFacts {
+  options: BenchOptions;
+  url: string;
+  embeddedServer: boolean;
+  startedAtEpochMs: number;
+  /** Wall time of the whole run, used for rates when no reply arrived at all. */
+  wallMs: number;
+  thresholds: Thresholds;
+}
+
+/** Seconds at the end in which nothing was sent or received (the closing handshakes) say nothing. */
+function withoutIdleTail(timeline: TimelineEntry[]): TimelineEntry[] {
+  let end = timeline.length;
+  while (end > 0 && timeline[end - 1]!.sent === 0 && timeline[end - 1]!.received === 0) end--;
+  return timeline.slice(0, end);
+}
+
+export function buildReport(run: RunAggregator, facts: RunFacts): BenchReport {
+  const { options } = facts;
+  const span = run.firstSendEpochMs > 0 && run.lastReplyEpochMs > run.firstSendEpochMs
+    ? run.lastReplyEpochMs - run.firstSendEpochMs
+    : facts.wallMs;
+  const seconds = span / 1000;
+  const perSecond = (count: number): number => (seconds > 0 ? Math.round((count / seconds) * 10) / 10 : 0);
+  const roundTrip = latencyMs(run.roundTrip.summary());
+  const errorsTotal = Object.values(run.errorsByKind).reduce((a, b) => a + b, 0);
+  const receivedPerSecond = perSecond(run.received);
+  const thresholds = checkThresholds(facts.thresholds, { p99Ms: roundTrip.p99, errors: errorsTotal, receivedPerSecond });
+  const generators = run.generators();
+  const warnings: string[] = [];
+  for (const generator of generators) {
+    if (generator.saturated) {
+      warnings.push(
+        `generator thread ${generator.thread} was saturated (${generator.peakCpuPercent}% of a core over a second): ` +
+          'the figures may measure the generator rather than the server; add --workers',
+      );
+    }
+  }
+  if (run.received < run.sent) warnings.push(`${run.sent - run.received} messages got no reply`);
+  const openModel = options.rate !== undefined;
+  return {
+    schema: BENCH_REPORT_SCHEMA,
+    target: { url: facts.url, embeddedServer: facts.embeddedServer },
+    options: {
+      connections: options.connections,
+      connectRate: options.connectRate ?? null,
+      durationMs: options.durationMs ?? null,
+      messages: options.messages ?? null,
+      size: options.template === undefined ? options.size : options.template.byteLength,
+      binary: options.binary,
+      payload: options.template === undefined ? 'generated' : 'template',
+      model: openModel ? 'open' : 'closed',
+      pipeline: options.pipeline,
+      rate: options.rate ?? null,
+      correction: openModel && options.correction,
+      workers: options.workers,
+      timeoutMs: options.timeoutMs,
+    },
+    startedAt: new Date(facts.startedAtEpochMs).toISOString(),
+    durationMs: Math.round(span * 10) / 10,
+    messages: {
+      sent: run.sent,
+      received: run.received,
+      unanswered: Math.max(0, run.sent - run.received),
+      sentPerSecond: perSecond(run.sent),
+      receivedPerSecond,
+    },
+    bytes: {
+      sent: run.bytesSent,
+      received: run.bytesReceived,
+      sentPerSecond: perSecond(run.bytesSent),
+      receivedPerSecond: perSecond(run.bytesReceived),
+    },
+    latencyMs: {
+      roundTrip,
+      handshake: latencyMs(run.handshake.summary()),
+      correctedForCoordinatedOmission: openModel && options.correction,
+    },
+    connections: { attempted: run.attempted, opened: run.opened, failed: run.failed },
+    closeCodes: { ...run.closeCodes },
+    errors: { total: errorsTotal, byKind: { ...run.errorsByKind }, samples: [...run.errorSamples] },
+    timeline: withoutIdleTail(run.timeline),
+    generators,
+    latencyDistribution: run.roundTrip.distribution().map((point) => ({ percentile: point.percentile, ms: point.micros / 1000 })),
+    warnings,
+    thresholds,
+    exitCode: thresholdExitCode(thresholds),
+  };
+}

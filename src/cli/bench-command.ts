@@ -1,0 +1,176 @@
+/**
+ * `wsthreads bench [url]`: the load tester. Parses and checks the options, starts the embedded
+ * echo server when no URL is given, runs the generator threads with a progress display on
+ * stderr, and prints the report (table or --json) on stdout. The exit code is 0, a threshold's
+ * own code (3 --max-p99, 4 --max-errors, 5 --min-rate), or 1 when the run could not be made.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { Option } from 'commander';
+import type { Command } from 'commander';
+import { defaultBenchOptions } from '../bench/bench-options.ts';
+import type { BenchOptions } from '../bench/bench-options.ts';
+import type { BenchReport } from '../bench/bench-report.ts';
+import { BenchRun } from '../bench/bench-runner.ts';
+import type { RunProgress } from '../bench/bench-runner.ts';
+import { renderHtmlReport } from '../bench/html-report.ts';
+import { ProgressDisplay } from '../bench/progress-display.ts';
+import { formatReportTable } from '../bench/report-table.ts';
+import { describeBreach } from '../bench/thresholds.ts';
+import type { Thresholds } from '../bench/thresholds.ts';
+import { byteSize, collect, nonNegativeInteger, positiveInteger, positiveNumber, timeSpan } from './option-values.ts';
+
+export interface BenchCommandOptions {
+  connections: number;
+  connectRate?: number;
+  duration?: number;
+  messages?: number;
+  size?: number;
+  binary?: boolean;
+  message?: string;
+  messageFile?: string;
+  pipeline?: number;
+  rate?: number;
+  correction: boolean;
+  workers: number;
+  timeout: number;
+  subprotocol?: string[];
+  origin?: string;
+  serverWorkers?: number;
+  json?: boolean;
+  html?: string;
+  maxP99?: number;
+  maxErrors?: number;
+  minRate?: number;
+  quiet?: boolean;
+}
+
+export interface BenchCommandIo {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+export function benchOptionsFrom(url: string | undefined, o: BenchCommandOptions): BenchOptions {
+  const options = defaultBenchOptions();
+  options.url = url;
+  options.connections = o.connections;
+  options.connectRate = o.connectRate;
+  options.durationMs = o.duration;
+  options.messages = o.messages;
+  if (o.size !== undefined) options.size = o.size;
+  options.binary = o.binary === true;
+  if (o.message !== undefined) options.template = new TextEncoder().encode(o.message);
+  if (o.messageFile !== undefined) options.template = new Uint8Array(readFileSync(o.messageFile));
+  if (o.pipeline !== undefined) options.pipeline = o.pipeline;
+  options.rate = o.rate;
+  options.correction = o.correction;
+  options.workers = o.workers;
+  options.timeoutMs = o.timeout;
+  options.subprotocols = o.subprotocol ?? [];
+  options.origin = o.origin;
+  // The embedded server shares the machine with the generators: give it the cores they leave.
+  options.serverWorkers = o.serverWorkers ?? Math.max(1, availableParallelism() - o.workers);
+  return options;
+}
+
+function progressFigures(options: BenchOptions, progress: RunProgress): Parameters<ProgressDisplay['second']>[0] {
+  const totalMs = options.durationMs ?? (options.messages === undefined ? 10_000 : undefined);
+  return {
+    elapsedMs: progress.elapsedMs,
+    totalMs,
+    sent: progress.sent,
+    totalMessages: options.messages,
+    connections: progress.openConnections,
+    receivedPerSecond: progress.lastSecond?.received ?? 0,
+    p99Ms: progress.lastSecond?.p99Ms ?? 0,
+    errors: progress.errors,
+  };
+}
+
+export async function runBenchCommand(url: string | undefined, o: BenchCommandOptions, io: BenchCommandIo = process): Promise<number> {
+  let options: BenchOptions;
+  try {
+    options = benchOptionsFrom(url, o);
+  } catch (error) {
+    io.stderr.write(`wsthreads bench: ${(error as Error).message}\n`);
+    return 1;
+  }
+  const thresholds: Thresholds = { maxP99Ms: o.maxP99, maxErrors: o.maxErrors, minRate: o.minRate };
+  let server: { url: string; close(): Promise<void> } | undefined;
+  let report: BenchReport;
+  const display = o.quiet === true ? undefined : new ProgressDisplay(io.stderr);
+  let ticker: NodeJS.Timeout | undefined;
+  let interrupts = 0;
+  let run: BenchRun | undefined;
+  const onInterrupt = (): void => {
+    // The first Ctrl-C ends the run early with a report; the second gives up on the report.
+    if (++interrupts > 1) process.exit(130);
+    display?.message('stopping: draining replies and closing connections (Ctrl-C again to quit)');
+    run?.stop();
+  };
+  process.on('SIGINT', onInterrupt);
+  try {
+    if (url === undefined) {
+      const { startEmbeddedEchoServer } = await import('../bench/embedded-echo-server.ts');
+      server = await startEmbeddedEchoServer({ workers: options.serverWorkers });
+    }
+    const targetUrl = url ?? server!.url;
+    run = new BenchRun(options, { url: targetUrl, embeddedServer: server !== undefined }, thresholds, {
+      onSecond: (progress) => display?.second(progressFigures(options, progress)),
+      onSaturated: (thread, percent) =>
+        display?.message(`warning: generator thread ${thread} is saturated (${percent.toFixed(0)}% of a core): add --workers`),
+    });
+    if (display !== undefined) ticker = setInterval(() => display.tick(run!.elapsedMs()), 250);
+    report = await run.run();
+  } catch (error) {
+    display?.end();
+    io.stderr.write(`wsthreads bench: ${(error as Error).message}\n`);
+    return 1;
+  } finally {
+    clearInterval(ticker);
+    process.off('SIGINT', onInterrupt);
+    await server?.close();
+  }
+  display?.end();
+  if (o.html !== undefined) {
+    writeFileSync(o.html, renderHtmlReport(report));
+    if (o.json !== true) io.stderr.write(`HTML report written to ${o.html}\n`);
+  }
+  if (o.json === true) io.stdout.write(JSON.stringify(report) + '\n');
+  else io.stdout.write(formatReportTable(report) + '\n');
+  for (const threshold of report.thresholds) if (!threshold.passed) io.stderr.write(`wsthreads bench: ${describeBreach(threshold)}\n`);
+  return report.exitCode;
+}
+
+/** Adds `bench [url]` to a commander program; the action sets `process.exitCode`. */
+export function registerBenchCommand(program: Command): void {
+  program
+    .command('bench')
+    .description('load-test a WebSocket echo server (none given: start an embedded wsthreads echo server)')
+    .argument('[url]', 'ws:// or wss:// URL of an echo server')
+    .option('-c, --connections <n>', 'connections to open', positiveInteger, 100)
+    .option('--connect-rate <n>', 'new connections per second (ramp-up); default: all at once', positiveNumber)
+    .option('-d, --duration <time>', 'run length (10s, 500ms, 2m; bare number: seconds); default 10s', timeSpan('s'))
+    .option('-n, --messages <n>', 'messages to send in total (ends the run, with or before --duration)', positiveInteger)
+    .addOption(new Option('-s, --size <bytes>', 'payload size of generated messages (64, 4k, 1m); default 64').argParser(byteSize).conflicts(['message', 'messageFile']))
+    .option('--binary', 'send binary messages (default: text)')
+    .addOption(new Option('--message <text>', 'payload template ({{seq}} and {{conn}} are replaced)').conflicts('messageFile'))
+    .option('--message-file <file>', 'payload template from a file (raw bytes with --binary)')
+    .addOption(new Option('-p, --pipeline <n>', 'closed model: messages in flight per connection; default 1').argParser(positiveInteger).conflicts('rate'))
+    .option('-R, --rate <msgs/s>', 'open model: messages per second in total, latency from the intended send time', positiveNumber)
+    .option('--no-correction', 'open model: measure latency from the actual send time (no coordinated-omission correction)')
+    .option('-w, --workers <n>', 'generator threads', positiveInteger, 1)
+    .option('--timeout <time>', 'a reply or handshake not received within this is an error (bare number: ms)', timeSpan('ms'), 5000)
+    .option('--subprotocol <name>', 'offer a subprotocol (repeatable)', collect)
+    .option('--origin <origin>', 'Origin header')
+    .option('--server-workers <n>', 'worker threads of the embedded echo server (default: the cores left after the generator threads, at least 1)', positiveInteger)
+    .option('--json', 'print the report as one JSON object (schema wsthreads-bench/1)')
+    .option('--html <file>', 'also write a self-contained HTML report')
+    .option('--max-p99 <ms>', 'fail (exit 3) if the round-trip p99 exceeds this', positiveNumber)
+    .option('--max-errors <n>', 'fail (exit 4) if there are more errors than this', nonNegativeInteger)
+    .option('--min-rate <msgs/s>', 'fail (exit 5) if fewer replies per second arrive', positiveNumber)
+    .option('-q, --quiet', 'no progress display')
+    .action(async (url: string | undefined, options: BenchCommandOptions) => {
+      process.exitCode = await runBenchCommand(url, options);
+    });
+}

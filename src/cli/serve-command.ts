@@ -1,0 +1,186 @@
+/**
+ * `wsthreads serve`: a WebSocket server on every core. The built-in echo (default) or chat, or the
+ * user's --handler module, runs in every worker thread (wrapped by src/handlers/instrumented.ts to
+ * count for the status page), and a plain HTTP GET on the same port gets the status page.
+ *
+ * First line on stdout: `wsthreads listening on ws://HOST:PORT (N workers)`. SIGINT and SIGTERM
+ * close every connection with 1001 and exit 0 within SHUTDOWN_BOUND_MS.
+ */
+import { isIPv6 } from 'node:net';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import { Option } from 'commander';
+import type { Command } from 'commander';
+import { WebSocketServer } from '../main/websocket-server.ts';
+import { CloseCode } from '../shared/close-code.ts';
+import { SecureMode } from '../shared/state.ts';
+import { createHttpFront } from './serve-http-front.ts';
+import type { HttpFront } from './serve-http-front.ts';
+import { renderServePage } from './serve-page.ts';
+import type { ServePageConfig } from './serve-page.ts';
+import { collect, nonNegativeInteger, portNumber, positiveByteSize } from './option-values.ts';
+
+/** Connections get this long to finish their closing handshakes before the process exits anyway. */
+export const SHUTDOWN_BOUND_MS = 3000;
+
+/** Same extension as this module: .ts when run from source, .js from dist. */
+const extension = import.meta.url.slice(import.meta.url.lastIndexOf('.'));
+const handlerModule = (name: string): URL => new URL(`../handlers/${name}${extension}`, import.meta.url);
+
+export interface ServeCommandOptions {
+  host: string;
+  port: number;
+  workers?: number;
+  handler?: string;
+  echo?: boolean;
+  chat?: boolean;
+  subprotocol?: string[];
+  maxMessageSize?: number;
+  origin?: string[];
+  /** false with --no-page: the WebSocket server takes the port itself, no status page. */
+  page: boolean;
+}
+
+export interface ServeIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+}
+
+export interface RunningServe {
+  url: string;
+  workers: number;
+  /** Closes every connection with 1001 and stops; resolves when done (bounded). */
+  shutdown(): Promise<void>;
+}
+
+function hostForUrl(host: string): string {
+  return isIPv6(host) ? `[${host}]` : host;
+}
+
+/**
+ * The origins a browser may connect from: those given with --origin plus the status page's own
+ * (it is served from this port). Requests without an Origin header come from programs, not
+ * browsers, and are let through: an origin check protects browser users, nothing else.
+ */
+export function originPolicy(allowed: string[] | undefined, host: string, port: number): ((origin: string) => boolean) | undefined {
+  if (allowed === undefined || allowed.length === 0) return undefined;
+  const origins = new Set(allowed);
+  origins.add(`http://${hostForUrl(host)}:${port}`);
+  if (host === '127.0.0.1' || host === '::1' || host === 'localhost') {
+    origins.add(`http://localhost:${port}`);
+    origins.add(`http://127.0.0.1:${port}`);
+    origins.add(`http://[::1]:${port}`);
+  }
+  return (origin) => origin === '' || origins.has(origin);
+}
+
+export async function startServe(o: ServeCommandOptions, io: ServeIo = process): Promise<RunningServe> {
+  const mode: ServePageConfig['mode'] = o.handler !== undefined ? 'handler' : o.chat === true ? 'chat' : 'echo';
+  const instance = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  let inner: string;
+  if (mode === 'handler') inner = /^[a-z][a-z0-9+.-]*:/i.test(o.handler!) && !/^[a-z]:[\\/]/i.test(o.handler!) ? o.handler! : pathToFileURL(resolve(o.handler!)).href;
+  else if (mode === 'chat') inner = `${handlerModule('chat').href}?room=wsthreads-chat-${instance}`;
+  else inner = handlerModule('echo').href;
+  const handler = new URL(handlerModule('instrumented').href);
+  handler.searchParams.set('inner', inner);
+  handler.searchParams.set('stats', `wsthreads-serve-stats-${instance}`);
+
+  const server = new WebSocketServer('wsthreads', SecureMode.NonSecure, {
+    workers: o.workers,
+    handler,
+    supportedSubprotocols: o.subprotocol ?? [],
+    ...(o.maxMessageSize === undefined
+      ? {}
+      : { maxAllowedIncomingMessageSize: o.maxMessageSize, maxAllowedIncomingFrameSize: o.maxMessageSize }),
+  });
+
+  let front: HttpFront | undefined;
+  let port: number;
+  if (o.page) {
+    if (!(await server.listen('127.0.0.1', 0))) throw new Error(`cannot listen: ${server.errorString()}`);
+    const page = renderServePage({ mode, workers: server.workerCount(), subprotocols: o.subprotocol ?? [] });
+    front = createHttpFront(page, server.serverPort());
+    const http = front.server;
+    await new Promise<void>((resolveListen, reject) => {
+      http.once('error', reject);
+      http.listen({ host: o.host, port: o.port }, () => {
+        http.off('error', reject);
+        resolveListen();
+      });
+    }).catch(async (error: Error) => {
+      await server.destroy();
+      throw new Error(`cannot listen on ${o.host}:${o.port}: ${error.message}`);
+    });
+    port = (http.address() as { port: number }).port;
+  } else {
+    if (!(await server.listen(o.host, o.port))) {
+      await server.destroy();
+      throw new Error(`cannot listen on ${o.host}:${o.port}: ${server.errorString()}`);
+    }
+    port = server.serverPort();
+  }
+
+  const allowOrigin = originPolicy(o.origin, o.host, port);
+  if (allowOrigin !== undefined) {
+    server.on('originAuthenticationRequired', (authenticator) => authenticator.setAllowed(allowOrigin(authenticator.origin())));
+  }
+  server.on('serverError', (code, error) => io.stderr.write(`wsthreads serve: server error ${code}: ${error.message}\n`));
+
+  const url = `ws://${hostForUrl(o.host)}:${port}`;
+  let stopping: Promise<void> | undefined;
+  const shutdown = (): Promise<void> => {
+    stopping ??= (async () => {
+      front?.server.close();
+      server.close();
+      const bound = new Promise<void>((done) => setTimeout(done, SHUTDOWN_BOUND_MS).unref());
+      await Promise.race([server.closeAllConnections(CloseCode.GoingAway, 'Server shutting down', SHUTDOWN_BOUND_MS - 500), bound]);
+      front?.dropRelays();
+      front?.server.closeAllConnections();
+      await Promise.race([server.destroy(), bound]);
+    })();
+    return stopping;
+  };
+  return { url, workers: server.workerCount(), shutdown };
+}
+
+export async function runServeCommand(o: ServeCommandOptions, io: ServeIo = process): Promise<number> {
+  let running: RunningServe;
+  try {
+    running = await startServe(o, io);
+  } catch (error) {
+    io.stderr.write(`wsthreads serve: ${(error as Error).message}\n`);
+    return 1;
+  }
+  io.stdout.write(`wsthreads listening on ${running.url} (${running.workers} workers)\n`);
+  if (o.page) io.stdout.write(`status page: ${running.url.replace(/^ws:/, 'http:')}/\n`);
+  const stop = async (signal: string): Promise<void> => {
+    io.stderr.write(`wsthreads serve: ${signal}: closing every connection (1001)\n`);
+    await running.shutdown();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  return 0;
+}
+
+/** Adds `serve` to a commander program. */
+export function registerServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description('run a WebSocket server on every core: echo (default), chat, or your handler module; status page on GET /')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port to listen on (0 picks one)', portNumber, 8080)
+    .option('--workers <n>', 'worker threads (default: one per core; 0 serves on the main thread)', nonNegativeInteger)
+    .addOption(new Option('--handler <module>', 'a module run in every worker that receives each connection').conflicts(['echo', 'chat']))
+    .addOption(new Option('--echo', 'send every message back to its sender (default)').conflicts('chat'))
+    .option('--chat', 'send every message to every connection, on every worker')
+    .option('--subprotocol <name>', 'a subprotocol the server accepts (repeatable)', collect)
+    .option('--max-message-size <bytes>', 'largest message accepted (64, 4k, 1m); larger closes with 1009', positiveByteSize)
+    .option('--origin <origin>', 'an Origin browsers may connect from (repeatable); default: any', collect)
+    .option('--no-page', 'no status page: the WebSocket server takes the port itself')
+    .action(async (options: ServeCommandOptions) => {
+      const code = await runServeCommand(options);
+      if (code !== 0) process.exitCode = code;
+    });
+}

@@ -1,0 +1,177 @@
+/**
+ * The status page of `wsthreads serve`, one self-contained HTML document: a table of connections
+ * and messages per second per worker thread, bytes queued, a chart of the last minute, and a box
+ * that sends to the echo or the chat. Its figures arrive once a second over a WebSocket to
+ * STATS_PATH on the same server (see src/handlers/instrumented.ts).
+ *
+ * The page's script is plain ES2020 in a string; it uses no template literals so that it can sit
+ * inside this module's template literal without escaping.
+ */
+import { STATS_PATH } from '../handlers/serve-stats.ts';
+
+export interface ServePageConfig {
+  /** What the server does with messages: shown on the page. */
+  mode: 'echo' | 'chat' | 'handler';
+  workers: number;
+  subprotocols: string[];
+}
+
+const SCRIPT = String.raw`
+(function () {
+  'use strict';
+  var config = JSON.parse(document.getElementById('config').textContent);
+  var base = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host;
+  var WINDOW_MS = 60000;
+  var history = [];
+  var previous = {};
+  var $ = function (id) { return document.getElementById(id); };
+
+  function fmt(n) { return Math.round(n).toLocaleString('en-US'); }
+  function fmtBytes(n) {
+    if (n < 1024) return n + ' B';
+    if (n < 1048576) return (n / 1024).toFixed(1) + ' KiB';
+    return (n / 1048576).toFixed(1) + ' MiB';
+  }
+  function cell(row, text) { var td = document.createElement('td'); td.textContent = text; row.appendChild(td); }
+
+  function update(snapshot) {
+    var body = $('workers');
+    body.textContent = '';
+    var totals = { connections: 0, rateIn: 0, rateOut: 0, queued: 0 };
+    snapshot.workers.forEach(function (w) {
+      var before = previous[w.threadId];
+      var seconds = before ? (w.at - before.at) / 1000 : 0;
+      var rateIn = seconds > 0 ? (w.messagesIn - before.messagesIn) / seconds : 0;
+      var rateOut = seconds > 0 ? (w.messagesOut - before.messagesOut) / seconds : 0;
+      if (!before || w.at !== before.at) previous[w.threadId] = { at: w.at, messagesIn: w.messagesIn, messagesOut: w.messagesOut, rateIn: rateIn, rateOut: rateOut };
+      else { rateIn = before.rateIn; rateOut = before.rateOut; }
+      var row = document.createElement('tr');
+      row.setAttribute('data-thread', String(w.threadId));
+      cell(row, 'thread ' + w.threadId);
+      cell(row, fmt(w.connections));
+      cell(row, fmt(rateIn));
+      cell(row, fmt(rateOut));
+      cell(row, fmtBytes(w.bytesQueued));
+      body.appendChild(row);
+      totals.connections += w.connections;
+      totals.rateIn += rateIn;
+      totals.rateOut += rateOut;
+      totals.queued += w.bytesQueued;
+    });
+    $('total-connections').textContent = fmt(totals.connections);
+    $('total-in').textContent = fmt(totals.rateIn);
+    $('total-out').textContent = fmt(totals.rateOut);
+    $('total-queued').textContent = fmtBytes(totals.queued);
+    $('updated').textContent = new Date(snapshot.at).toLocaleTimeString();
+    history.push({ at: snapshot.at, rateIn: totals.rateIn, rateOut: totals.rateOut });
+    while (history.length > 0 && history[0].at < snapshot.at - WINDOW_MS) history.shift();
+    draw(snapshot.at);
+  }
+
+  function draw(now) {
+    var W = 600, H = 160, left = 50, top = 10, plotW = W - left - 10, plotH = H - top - 25;
+    var max = 1;
+    history.forEach(function (p) { max = Math.max(max, p.rateIn, p.rateOut); });
+    var x = function (at) { return left + plotW * (1 - (now - at) / WINDOW_MS); };
+    var y = function (v) { return top + plotH - plotH * v / max; };
+    var line = function (key) {
+      return history.map(function (p, i) { return (i === 0 ? 'M' : 'L') + x(p.at).toFixed(1) + ',' + y(p[key]).toFixed(1); }).join(' ');
+    };
+    $('line-in').setAttribute('d', line('rateIn'));
+    $('line-out').setAttribute('d', line('rateOut'));
+    $('y-max').textContent = fmt(max) + ' msgs/s';
+  }
+
+  function connectStats() {
+    var socket = new WebSocket(base + config.statsPath);
+    socket.onopen = function () { $('stats-status').textContent = 'live'; };
+    socket.onmessage = function (event) { update(JSON.parse(event.data)); };
+    socket.onclose = function () {
+      $('stats-status').textContent = 'disconnected';
+      setTimeout(connectStats, 2000);
+    };
+  }
+
+  var chat = null;
+  function log(direction, text) {
+    var item = document.createElement('li');
+    item.className = direction;
+    item.textContent = (direction === 'sent' ? '\u2192 ' : '\u2190 ') + text;
+    var list = $('log');
+    list.insertBefore(item, list.firstChild);
+    while (list.childNodes.length > 50) list.removeChild(list.lastChild);
+  }
+  function connectChat() {
+    chat = config.subprotocols.length > 0 ? new WebSocket(base + '/', config.subprotocols) : new WebSocket(base + '/');
+    chat.onopen = function () { $('conn-status').textContent = 'open'; $('send').disabled = false; };
+    chat.onmessage = function (event) { log('received', typeof event.data === 'string' ? event.data : '[binary]'); };
+    chat.onclose = function (event) {
+      $('conn-status').textContent = 'closed (' + event.code + ')';
+      $('send').disabled = true;
+    };
+  }
+  $('form').addEventListener('submit', function (event) {
+    event.preventDefault();
+    var text = $('message').value;
+    if (chat && chat.readyState === WebSocket.OPEN && text !== '') {
+      chat.send(text);
+      log('sent', text);
+      $('message').value = '';
+    }
+  });
+
+  connectStats();
+  connectChat();
+})();
+`;
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+export function renderServePage(config: ServePageConfig): string {
+  const data = JSON.stringify({ ...config, statsPath: STATS_PATH }).replace(/</g, '\\u003c');
+  const what = config.mode === 'chat' ? 'chat: every message goes to every connection' : config.mode === 'echo' ? 'echo: every message comes back' : 'custom handler';
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>wsthreads serve</title>
+<style>
+body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; max-width: 760px; }
+table { border-collapse: collapse; margin: 8px 0 16px; }
+th, td { padding: 3px 12px; border-bottom: 1px solid #ddd; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+tfoot td { font-weight: 600; }
+#chart { border: 1px solid #ddd; }
+#log { list-style: none; padding: 0; font-family: ui-monospace, monospace; max-height: 240px; overflow: auto; }
+#log .sent { color: #555; }
+input[type=text] { width: 420px; padding: 4px; }
+</style>
+</head>
+<body>
+<h1>wsthreads serve</h1>
+<p>${escapeHtml(what)}; ${config.workers} worker thread${config.workers === 1 ? '' : 's'}; figures <span id="stats-status">connecting</span>, updated <span id="updated">-</span></p>
+<table>
+<thead><tr><th>worker</th><th>connections</th><th>msgs/s in</th><th>msgs/s out</th><th>bytes queued</th></tr></thead>
+<tbody id="workers"></tbody>
+<tfoot><tr><td>total</td><td id="total-connections">0</td><td id="total-in">0</td><td id="total-out">0</td><td id="total-queued">0 B</td></tr></tfoot>
+</table>
+<svg id="chart" width="600" height="160" viewBox="0 0 600 160" role="img" aria-label="messages per second, last minute">
+<text x="4" y="20" font-size="11" id="y-max">1 msgs/s</text>
+<text x="4" y="150" font-size="11">0</text>
+<text x="50" y="158" font-size="11">-60 s</text>
+<text x="560" y="158" font-size="11">now</text>
+<path id="line-in" d="" fill="none" stroke="#1f77b4" stroke-width="2"></path>
+<path id="line-out" d="" fill="none" stroke="#d62728" stroke-width="2"></path>
+</svg>
+<p><span style="color:#1f77b4">in</span> / <span style="color:#d62728">out</span> messages per second over the last minute</p>
+<h2>Send</h2>
+<form id="form"><input type="text" id="message" autocomplete="off" placeholder="a message"> <button id="send" type="submit" disabled>Send</button> connection: <span id="conn-status">connecting</span></form>
+<ul id="log"></ul>
+<script type="application/json" id="config">${data}</script>
+<script>${SCRIPT}</script>
+</body>
+</html>
+`;
+}

@@ -1,0 +1,30 @@
+/**
+ * What `wsthreads serve` reports about each worker thread, and the channel it travels on. Worker
+ * threads post a WorkerStats every STATS_INTERVAL_MS on a BroadcastChannel; any thread that holds
+ * a status-page connection listens on the same channel and forwards a ServeStatsSnapshot to the
+ * page once a second.
+ */
+
+/** Cumulative figures of one worker thread since it started serving. */
+export interface WorkerStats {
+  threadId: number;
+  connections: number;
+  messagesIn: number;
+  messagesOut: number;
+  /** Bytes handed to sockets and not yet written (sum of bytesToWrite()), at `at`. */
+  bytesQueued: number;
+  /** Epoch ms of the sample. */
+  at: number;
+}
+
+/** What the status page receives once a second: the latest sample of every worker seen. */
+export interface ServeStatsSnapshot {
+  type: 'stats';
+  at: number;
+  workers: WorkerStats[];
+}
+
+export const STATS_INTERVAL_MS = 500;
+
+/** The WebSocket path of the status page's live feed; its connections are not counted. */
+export const STATS_PATH = '/.wsthreads/stats';

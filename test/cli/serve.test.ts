@@ -1,0 +1,169 @@
+import test from 'ava';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { launchChromium } from '../helpers/chromium.ts';
+import { REPO, startCli } from '../helpers/wsthreads-cli.ts';
+import type { CliProcess } from '../helpers/wsthreads-cli.ts';
+import { closed, nextMessage, openClient, withBound } from '../helpers/ws-await.ts';
+import { STATS_PATH } from '../../src/handlers/serve-stats.ts';
+import type { ServeStatsSnapshot } from '../../src/handlers/serve-stats.ts';
+
+const STARTUP_MS = 15_000;
+/** serve's own bound is 3 s; the process has to be gone well within this. */
+const EXIT_BOUND_MS = 6000;
+
+function portOf(serve: CliProcess): number {
+  const match = /^wsthreads listening on ws:\/\/127\.0\.0\.1:(\d+) \((\d+) workers\)$/.exec(serve.firstLine);
+  if (match === null) throw new Error(`unexpected first line ${JSON.stringify(serve.firstLine)}`);
+  return Number(match[1]);
+}
+
+/** Reads the status feed until `done` holds for a snapshot (bounded). */
+async function statsUntil(port: number, done: (s: ServeStatsSnapshot) => boolean, ms: number): Promise<ServeStatsSnapshot> {
+  const feed = await openClient(`ws://127.0.0.1:${port}${STATS_PATH}`);
+  try {
+    return await withBound(
+      new Promise<ServeStatsSnapshot>((resolve) => {
+        feed.on('message', (data: Buffer) => {
+          const snapshot = JSON.parse(data.toString()) as ServeStatsSnapshot;
+          if (done(snapshot)) resolve(snapshot);
+        });
+      }),
+      ms,
+      'status feed',
+    );
+  } finally {
+    feed.close();
+  }
+}
+
+test.serial('serve prints its address first, echoes text and binary, and SIGTERM closes with 1001 and exits 0', async (t) => {
+  const serve = await startCli(['serve', '--port', '0', '--workers', '2'], STARTUP_MS);
+  t.teardown(() => serve.kill());
+  t.regex(serve.firstLine, /^wsthreads listening on ws:\/\/127\.0\.0\.1:\d+ \(2 workers\)$/);
+  const port = portOf(serve);
+  const client = await openClient(`ws://127.0.0.1:${port}/`);
+  const text = nextMessage(client);
+  client.send('hello, echo');
+  t.deepEqual(await text.then((m) => [m.data.toString(), m.isBinary]), ['hello, echo', false]);
+  const bytes = Buffer.from([0, 1, 2, 250, 255]);
+  const binary = nextMessage(client);
+  client.send(bytes);
+  t.deepEqual(await binary.then((m) => [m.data, m.isBinary]), [bytes, true]);
+
+  const closing = closed(client, EXIT_BOUND_MS);
+  serve.child.kill('SIGTERM');
+  const { code: closeCode } = await closing;
+  t.is(closeCode, 1001);
+  const exit = await serve.exited(EXIT_BOUND_MS);
+  t.is(exit.code, 0);
+});
+
+test.serial('serve --chat delivers every message to every connection across two worker threads', async (t) => {
+  const serve = await startCli(['serve', '--port', '0', '--workers', '2', '--chat'], STARTUP_MS);
+  t.teardown(() => serve.kill());
+  const port = portOf(serve);
+  const clients: WebSocket[] = [];
+  for (let i = 0; i < 4; i++) clients.push(await openClient(`ws://127.0.0.1:${port}/`));
+  // The connections are spread over both threads, so some message must cross between them.
+  const spread = await statsUntil(port, (s) => s.workers.reduce((n, w) => n + w.connections, 0) === 4, 10_000);
+  t.is(spread.workers.filter((w) => w.connections > 0).length, 2, JSON.stringify(spread.workers));
+
+  const received = clients.map(() => new Set<string>());
+  const all = Promise.all(
+    clients.map(
+      (client, i) =>
+        new Promise<void>((resolve) => {
+          client.on('message', (data: Buffer) => {
+            received[i]!.add(data.toString());
+            if (received[i]!.size === clients.length) resolve();
+          });
+        }),
+    ),
+  );
+  clients.forEach((client, i) => client.send(`from ${i}`));
+  await withBound(all, 5000, 'chat delivery');
+  const expected = clients.map((_, i) => `from ${i}`);
+  for (const set of received) t.deepEqual([...set].sort(), expected);
+
+  serve.child.kill('SIGINT');
+  t.is((await serve.exited(EXIT_BOUND_MS)).code, 0);
+});
+
+test.serial('serve --handler runs the user module; --subprotocol, --max-message-size and --origin apply', async (t) => {
+  const serve = await startCli(
+    ['serve', '--port', '0', '--workers', '1', '--handler', 'test/fixtures/upper-handler.ts',
+      '--subprotocol', 'upper.v1', '--max-message-size', '16', '--origin', 'http://good.example'],
+    STARTUP_MS,
+  );
+  t.teardown(() => serve.kill());
+  const port = portOf(serve);
+  const url = `ws://127.0.0.1:${port}/`;
+
+  const client = await openClient(url, 5000, ['other', 'upper.v1']);
+  t.is(client.protocol, 'upper.v1');
+  const reply = nextMessage(client);
+  client.send('shout this');
+  t.is((await reply).data.toString(), 'SHOUT THIS');
+  const tooBig = closed(client);
+  client.send('x'.repeat(17));
+  t.is((await tooBig).code, 1009);
+
+  // Programs send no Origin and are let in; browsers from a listed origin too; others get 403.
+  const listed = new WebSocket(url, { origin: 'http://good.example' });
+  await withBound(new Promise((resolve, reject) => { listed.once('open', resolve); listed.once('error', reject); }), 5000, 'listed origin');
+  listed.close();
+  const other = new WebSocket(url, { origin: 'http://evil.example' });
+  const status = await withBound(
+    new Promise<number>((resolve) => other.once('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0))),
+    5000,
+    'denied origin',
+  );
+  t.is(status, 403);
+
+  serve.child.kill('SIGTERM');
+  t.is((await serve.exited(EXIT_BOUND_MS)).code, 0);
+});
+
+test.serial('the status page in Chromium connects, sends, sees the echo and the figures change', async (t) => {
+  const serve = await startCli(['serve', '--port', '0', '--workers', '2'], STARTUP_MS);
+  t.teardown(() => serve.kill());
+  const port = portOf(serve);
+  const browser = await launchChromium();
+  t.teardown(() => browser.close());
+  const page = await browser.context.newPage();
+  const external: string[] = [];
+  page.on('request', (request) => {
+    if (!request.url().startsWith(`http://127.0.0.1:${port}/`) && !request.url().startsWith(`ws://127.0.0.1:${port}/`)) external.push(request.url());
+  });
+  await page.goto(`http://127.0.0.1:${port}/`);
+  await page.locator('#conn-status', { hasText: 'open' }).waitFor({ timeout: 10_000 });
+  await page.locator('#stats-status', { hasText: 'live' }).waitFor({ timeout: 10_000 });
+
+  await page.fill('#message', 'hello from chromium');
+  await page.click('#send');
+  await page.locator('#log li.received', { hasText: 'hello from chromium' }).waitFor({ timeout: 5000 });
+
+  // Some traffic from outside the page, so that messages per second move.
+  const client = await openClient(`ws://127.0.0.1:${port}/`);
+  const ticker = setInterval(() => client.send('tick'), 20);
+  t.teardown(() => clearInterval(ticker));
+  await page.waitForFunction(
+    () => Number((globalThis as any).document.getElementById('total-in').textContent.replace(/,/g, '')) > 0,
+    undefined,
+    { timeout: 10_000 },
+  );
+  t.true(Number((await page.textContent('#total-connections')) ?? '0') >= 2);
+  t.not(await page.getAttribute('#line-in', 'd'), '');
+  t.true((await page.locator('#workers tr').count()) >= 1);
+  const dir = join(REPO, 'test-results');
+  mkdirSync(dir, { recursive: true });
+  await page.screenshot({ path: join(dir, 'serve-page.png'), fullPage: true });
+  clearInterval(ticker);
+  client.close();
+  t.deepEqual(external, []);
+
+  serve.child.kill('SIGTERM');
+  t.is((await serve.exited(EXIT_BOUND_MS)).code, 0);
+});

@@ -1,0 +1,101 @@
+/**
+ * Runs the `wsthreads` command line as a real child process (the Node running the tests, on
+ * src/cli/wsthreads.ts), with a time bound: a run that outlives it is killed and reported.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const CLI = fileURLToPath(new URL('../../src/cli/wsthreads.ts', import.meta.url));
+export const REPO = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+}
+
+export function runCli(args: string[], timeoutMs: number): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr, timedOut });
+    });
+  });
+}
+
+/** A long-running command (serve): started, its first stdout line awaited (bounded). */
+export interface CliProcess {
+  child: ChildProcessWithoutNullStreams;
+  firstLine: string;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the exit code, or rejects if it has not exited within `timeoutMs` (then it is killed). */
+  exited(timeoutMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>;
+  kill(): void;
+}
+
+export function startCli(args: string[], timeoutMs: number): Promise<CliProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let started = false;
+    const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => {
+      child.on('exit', (code, signal) => done({ code, signal }));
+    });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`no first line within ${timeoutMs} ms; stderr: ${stderr}`));
+    }, timeoutMs);
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+      const newline = stdout.indexOf('\n');
+      if (started || newline < 0) return;
+      started = true;
+      clearTimeout(timer);
+      resolve({
+        child,
+        firstLine: stdout.slice(0, newline),
+        stdout: () => stdout,
+        stderr: () => stderr,
+        kill: () => {
+          if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+        },
+        exited: async (bound) => {
+          const start = performance.now();
+          let boundTimer: NodeJS.Timeout | undefined;
+          const result = await Promise.race([
+            exit,
+            new Promise<never>((_, fail) => {
+              boundTimer = setTimeout(() => {
+                child.kill('SIGKILL');
+                fail(new Error(`did not exit within ${bound} ms; stderr: ${stderr}`));
+              }, bound);
+            }),
+          ]).finally(() => clearTimeout(boundTimer));
+          return { ...result, ms: performance.now() - start };
+        },
+      });
+    });
+    child.on('exit', (code) => {
+      if (!started) {
+        clearTimeout(timer);
+        reject(new Error(`exited with ${code} before its first line; stderr: ${stderr}`));
+      }
+    });
+  });
+}

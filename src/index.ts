@@ -11,3 +11,8 @@ export { Signal } from './shared/signals.ts';
 export { Defaults, MaxFrameSize } from './shared/limits.ts';
 export { DefaultMaskGenerator, type MaskGenerator } from './shared/mask-generator.ts';
 export type { Extension, ExtensionFactory, ExtensionOffer } from './shared/extension.ts';
+export { WebSocketServer, ServerDefaults, type WebSocketServerEvents, type WebSocketServerOptions } from './main/websocket-server.ts';
+export { WebSocketCorsAuthenticator } from './main/cors-authenticator.ts';
+export { canTransferSockets, defaultWorkerCount, SocketTransferMinVersion } from './main/pool-support.ts';
+export type { ThreadTrafficStats } from './main/pool-thread-link.ts';
+export type { ConnectionHandler, HandlerContext } from './workers/handler-host.ts';

@@ -1,0 +1,18 @@
+import type { HandshakeDecision, HandshakeFailure, HandshakeSummary } from '../shared/thread-messages.ts';
+import type { ConnectionInfo, SocketBackend, SocketLimitName } from './socket-backend.ts';
+
+/**
+ * What a transport reports to the server about each connection it carries, whichever thread the
+ * connection lives on. Every call is made on the owner thread, in this order: `decide` (unless the
+ * request was malformed), then `upgraded` or `handshakeFailed`, and `ended` exactly once.
+ */
+export interface ServerConnectionHost {
+  /** A well-formed upgrade request arrived on connection `id`: accept it or not. */
+  decide(id: number, summary: HandshakeSummary): Promise<HandshakeDecision>;
+  /** The handshake of `id` failed without a 101 (bad request, timeout, TLS failure, client gone). */
+  handshakeFailed(id: number, failure: HandshakeFailure): void;
+  /** The 101 is written: the connection's backend (not attached yet) and what the handshake established. */
+  upgraded(id: number, backend: SocketBackend, info: ConnectionInfo, limits: Record<SocketLimitName, number>): void;
+  /** The connection is over, upgraded or not; nothing more is reported about `id`. */
+  ended(id: number): void;
+}

@@ -1,0 +1,743 @@
+/**
+ * Qt's `QWebSocketServer` on a pool of worker threads. The owner thread accepts TCP and decides
+ * on upgrades; each connection lives in a pool thread (its socket moved there, TLS, handshake
+ * parsing and framing done there), or on the owner thread with `workers: 0`. Either way the
+ * application sees Qt's API: `newConnection`, then `nextPendingConnection()` gives a `WebSocket`
+ * that mirrors the connection with every signal, in order.
+ *
+ * With a `handler` module the message handling itself runs in the threads (see
+ * `src/workers/handler-host.ts`): each thread gives its connections to the module as worker-local
+ * `WebSocket`s, and the owner only gets lifecycle: `newConnection(socket)` with a socket that
+ * reports `stateChanged`, `aboutToClose`, `errorOccurred` and `disconnected` (and can still be
+ * closed or aborted), and no per-message traffic. In that mode there is no pending queue.
+ *
+ * Differences from Qt, each on purpose:
+ * - `listen()` returns a Promise (binding is asynchronous in Node).
+ * - `originAuthenticationRequired` listeners may decide later (`authenticator.defer()`).
+ * - A connection waiting in the pending queue reads nothing and emits nothing until
+ *   `nextPendingConnection()` hands it out, so no message is lost before anyone listens.
+ * - The handshake timeout also covers `handleConnection()` sockets (Qt: none), and TLS.
+ * - A full pending queue answers `503 Service Unavailable` (Qt closes silently).
+ * - Unsupported versions get `426 Upgrade Required` (RFC 6455 4.4; Qt: 400).
+ */
+import { Buffer } from 'node:buffer';
+import { EventEmitter } from 'node:events';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { IncomingMessage } from 'node:http';
+import { createServer, isIPv6, type Server, type Socket } from 'node:net';
+import type { ResourceLimits } from 'node:worker_threads';
+import type { Duplex } from 'node:stream';
+import { TLSSocket, createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
+import { CloseCode } from '../shared/close-code.ts';
+import { InvalidArgumentError, SocketError, WebSocketError } from '../shared/errors.ts';
+import { isFieldValue, isToken } from '../shared/http-headers.ts';
+import { Defaults, MaxFrameSize } from '../shared/limits.ts';
+import { Signal } from '../shared/signals.ts';
+import { SecureMode, State } from '../shared/state.ts';
+import type {
+  ConnectionSettings,
+  HandshakeDecision,
+  HandshakeFailure,
+  HandshakeSummary,
+} from '../shared/thread-messages.ts';
+import { loadHandler, runHandler } from '../workers/handler-host.ts';
+import { WebSocketCorsAuthenticator } from './cors-authenticator.ts';
+import { DeferredAttachBackend } from './delegating-backend.ts';
+import { DefaultCloseTimeoutMs } from './engine-socket-backend.ts';
+import { InlineTransport } from './inline-transport.ts';
+import { ConnectionPool } from './pool.ts';
+import type { ThreadTrafficStats } from './pool-thread-link.ts';
+import { chooseWorkerCount } from './pool-support.ts';
+import type { ServerConnectionHost } from './server-connection-host.ts';
+import type { ConnectionInfo, SocketBackend, SocketLimitName } from './socket-backend.ts';
+import { WebSocket } from './websocket.ts';
+
+/** The signals, as Qt names them (`Signal`), with their arguments. */
+export type WebSocketServerEvents = {
+  /**
+   * A connection was upgraded. Mirror mode: take it with `nextPendingConnection()` (the argument
+   * is undefined). Handler mode: the argument is the owner's lifecycle view of the connection.
+   */
+  [Signal.NewConnection]: [socket: WebSocket | undefined];
+  /** Accepting a TCP connection failed (e.g. out of file descriptors). */
+  [Signal.AcceptError]: [error: SocketError];
+  /** Qt's codes: listen failure 1006, pending queue full 1006, header too large 1009, version 1002, origin denied 1008. */
+  [Signal.ServerError]: [closeCode: number, error: WebSocketError];
+  /** Emitted for every well-formed request; see WebSocketCorsAuthenticator. */
+  [Signal.OriginAuthenticationRequired]: [authenticator: WebSocketCorsAuthenticator];
+  /** The server stopped listening. */
+  [Signal.Closed]: [];
+};
+
+export interface WebSocketServerOptions {
+  /**
+   * Pool threads that hold the connections. Default: one per core the process may use
+   * (`os.availableParallelism()`). 0 runs every connection on the owner thread. On a Node without
+   * socket transfer (< 26.6) a positive count falls back to 0 with a one-time warning.
+   */
+  workers?: number;
+  /** A module run in every pool thread that receives the connections (see handler-host.ts). */
+  handler?: URL | string;
+  /** Key and certificate for SecureMode.Secure (`tls.createSecureContext` options). */
+  tls?: SecureContextOptions;
+  /** Default 30 (Qt). Upgrades beyond it are answered 503. */
+  maxPendingConnections?: number;
+  /** Milliseconds from accept to the 101 (TLS included); default 10 000 (Qt); <= 0 disables. */
+  handshakeTimeout?: number;
+  /** Queued outgoing bytes beyond which a connection is closed with 1008; default 64 MiB. */
+  highWaterMark?: number;
+  /** How long a closing handshake may take before the connection is dropped; default 5000 ms. */
+  closeTimeout?: number;
+  /** Largest upgrade request header block (431 beyond it); default 16 KiB. */
+  maxHeaderSize?: number;
+  /** Initial limits of every connection (each socket has setters too). */
+  maxAllowedIncomingFrameSize?: number;
+  maxAllowedIncomingMessageSize?: number;
+  outgoingFrameSize?: number;
+  supportedSubprotocols?: string[];
+  /** `listen` backlog (default 511, Node's). */
+  backlog?: number;
+  /**
+   * Memory limits of each pool thread (`worker_threads` ResourceLimits). A thread that exceeds
+   * them dies alone: its connections end with 1006 and the pool starts a replacement.
+   */
+  workerResourceLimits?: ResourceLimits;
+}
+
+/** Defaults of the server's options (Qt's where Qt has one). */
+export const ServerDefaults = {
+  maxPendingConnections: 30,
+  handshakeTimeoutMs: 10_000,
+  highWaterMark: 64 * 1024 * 1024,
+  closeTimeoutMs: DefaultCloseTimeoutMs,
+  backlog: 511,
+  /** Sockets accepted while accepting is paused, beyond which new ones are dropped (like a full backlog). */
+  maxHeldWhilePaused: 511,
+} as const;
+
+const ConnectionPhase = { Handshake: 0, Reserved: 1, Open: 2 } as const;
+type ConnectionPhase = (typeof ConnectionPhase)[keyof typeof ConnectionPhase];
+
+interface ConnectionRecord {
+  id: number;
+  phase: ConnectionPhase;
+  /** The thread holding the connection (0: owner), known from its upgrade request on. */
+  threadId: number | undefined;
+  socket: WebSocket | undefined;
+  /** Set while the socket waits in the pending queue. */
+  gate: DeferredAttachBackend | undefined;
+  ended: Promise<void>;
+  resolveEnded(): void;
+}
+
+function checkSize(name: string, value: number): number {
+  if (!Number.isInteger(value) || value <= 0 || value > MaxFrameSize) {
+    throw new InvalidArgumentError(`${name} must be an integer from 1 to ${MaxFrameSize}; got ${String(value)}`);
+  }
+  return value;
+}
+
+function checkCount(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 0) throw new InvalidArgumentError(`${name} must be an integer >= 0; got ${String(value)}`);
+  return value;
+}
+
+/** Qt fails each handshake (serverError 1006) for a name that cannot be a header value; we refuse it up front. */
+function checkServerName(name: string): string {
+  if (typeof name !== 'string' || !isFieldValue(name)) {
+    throw new InvalidArgumentError(`serverName must be a valid HTTP header value (no CR, LF or other controls); got ${JSON.stringify(name)}`);
+  }
+  return name;
+}
+
+/** A URL as given, or a file path made absolute. */
+function handlerHref(handler: URL | string): string {
+  if (handler instanceof URL) return handler.href;
+  if (/^[a-z][a-z0-9+.-]*:/i.test(handler) && !/^[a-z]:[\\/]/i.test(handler)) return new URL(handler).href;
+  return pathToFileURL(resolve(handler)).href;
+}
+
+function socketErrorOf(error: NodeJS.ErrnoException): SocketError {
+  switch (error.code) {
+    case 'EADDRINUSE': return SocketError.AddressInUse;
+    case 'EACCES': case 'EPERM': return SocketError.SocketAccess;
+    case 'EADDRNOTAVAIL': return SocketError.SocketAddressNotAvailable;
+    case 'EMFILE': case 'ENFILE': case 'ENOBUFS': case 'ENOMEM': return SocketError.SocketResource;
+    case 'ENOTFOUND': case 'EAI_AGAIN': return SocketError.HostNotFound;
+    default: return SocketError.UnknownSocket;
+  }
+}
+
+export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
+  #serverName: string;
+  readonly #secureMode: SecureMode;
+  readonly #tls: SecureContextOptions | undefined;
+  readonly #handlerUrl: string | undefined;
+  readonly #workers: number;
+  readonly #backlog: number;
+  readonly #resourceLimits: ResourceLimits | undefined;
+  #maxPendingConnections: number;
+  #handshakeTimeoutMs: number;
+  #highWaterMark: number;
+  #closeTimeoutMs: number;
+  #maxHeaderSize: number;
+  #limits: Record<SocketLimitName, number>;
+  #supportedSubprotocols: string[];
+
+  #listener: Server | undefined;
+  #binding = false;
+  #address = '';
+  #port = 0;
+  #acceptPaused = false;
+  #held: Socket[] = [];
+  #pool: ConnectionPool | undefined;
+  #inline: InlineTransport;
+  #ownerSecureContext: SecureContext | undefined;
+  #destroyed = false;
+
+  #nextId = 0;
+  readonly #connections = new Map<number, ConnectionRecord>();
+  readonly #pending: ConnectionRecord[] = [];
+  #reserved = 0;
+
+  #errorCode: number = CloseCode.Normal;
+  #errorString = '';
+  #socketError: SocketError = SocketError.UnknownSocket;
+
+  constructor(serverName: string, secureMode: SecureMode = SecureMode.NonSecure, options: WebSocketServerOptions = {}) {
+    super();
+    if (secureMode !== SecureMode.Secure && secureMode !== SecureMode.NonSecure) {
+      throw new InvalidArgumentError(`secureMode must be SecureMode.Secure or SecureMode.NonSecure; got ${String(secureMode)}`);
+    }
+    if (secureMode === SecureMode.Secure && options.tls === undefined) {
+      throw new InvalidArgumentError('SecureMode.Secure needs the tls option (key and certificate)');
+    }
+    if (options.workers !== undefined) checkCount('workers', options.workers);
+    this.#serverName = checkServerName(serverName);
+    this.#secureMode = secureMode;
+    this.#tls = secureMode === SecureMode.Secure ? options.tls : undefined;
+    this.#handlerUrl = options.handler === undefined ? undefined : handlerHref(options.handler);
+    this.#workers = chooseWorkerCount(options.workers).workers;
+    this.#backlog = checkCount('backlog', options.backlog ?? ServerDefaults.backlog);
+    this.#resourceLimits = options.workerResourceLimits;
+    this.#maxPendingConnections = checkCount('maxPendingConnections', options.maxPendingConnections ?? ServerDefaults.maxPendingConnections);
+    this.#handshakeTimeoutMs = ServerDefaults.handshakeTimeoutMs;
+    if (options.handshakeTimeout !== undefined) this.setHandshakeTimeout(options.handshakeTimeout);
+    this.#highWaterMark = options.highWaterMark ?? ServerDefaults.highWaterMark;
+    if (!(this.#highWaterMark > 0)) throw new InvalidArgumentError(`highWaterMark must be > 0; got ${String(options.highWaterMark)}`);
+    this.#closeTimeoutMs = checkCount('closeTimeout', options.closeTimeout ?? ServerDefaults.closeTimeoutMs);
+    this.#maxHeaderSize = checkSize('maxHeaderSize', options.maxHeaderSize ?? Defaults.maxHandshakeHeaderSize);
+    this.#limits = {
+      maxAllowedIncomingFrameSize: checkSize('maxAllowedIncomingFrameSize', options.maxAllowedIncomingFrameSize ?? Defaults.maxAllowedIncomingFrameSize),
+      maxAllowedIncomingMessageSize: checkSize('maxAllowedIncomingMessageSize', options.maxAllowedIncomingMessageSize ?? Defaults.maxAllowedIncomingMessageSize),
+      outgoingFrameSize: checkSize('outgoingFrameSize', options.outgoingFrameSize ?? Defaults.outgoingFrameSize),
+    };
+    this.#supportedSubprotocols = [];
+    this.setSupportedSubprotocols(options.supportedSubprotocols ?? []);
+    this.#inline = new InlineTransport(() => this.#secureContextForOwner());
+  }
+
+  // ---- listening ------------------------------------------------------------------------------
+
+  /**
+   * Qt's `listen(address, port)`: resolves true once listening, false with `error()`,
+   * `errorString()`, `socketError()` and a `serverError(1006)` signal when binding failed (e.g.
+   * `SocketError.AddressInUse`). The default address listens on every interface; port 0 picks one.
+   */
+  listen(address?: string, port = 0): Promise<boolean> {
+    if (this.#destroyed) return Promise.resolve(this.#listenFailed(SocketError.Operation, 'The server has been destroyed'));
+    if (this.#listener !== undefined || this.#binding) {
+      return Promise.resolve(this.#listenFailed(SocketError.Operation, 'listen() called when already listening'));
+    }
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new InvalidArgumentError(`port must be an integer from 0 to 65535; got ${String(port)}`);
+    }
+    this.#binding = true;
+    const listener = createServer({ pauseOnConnect: true, noDelay: true });
+    return new Promise((resolve) => {
+      const onListenError = (error: NodeJS.ErrnoException): void => {
+        this.#binding = false;
+        listener.close();
+        resolve(this.#listenFailed(socketErrorOf(error), `${error.message}`));
+      };
+      listener.once('error', onListenError);
+      listener.listen({ host: address, port, backlog: this.#backlog }, () => {
+        this.#binding = false;
+        listener.off('error', onListenError);
+        // The threads start with the first successful listen (or hand-over), not before.
+        this.#startPool();
+        listener.on('error', (error: NodeJS.ErrnoException) => this.emit('acceptError', socketErrorOf(error)));
+        listener.on('connection', (socket) => this.#onAccepted(socket));
+        const bound = listener.address();
+        if (bound !== null && typeof bound === 'object') {
+          this.#address = bound.address;
+          this.#port = bound.port;
+        }
+        this.#listener = listener;
+        resolve(true);
+      });
+    });
+  }
+
+  #listenFailed(kind: SocketError, message: string): boolean {
+    this.#socketError = kind;
+    this.#setError(CloseCode.AbnormalDisconnection, message, kind);
+    return false;
+  }
+
+  /** Qt's `close()`: stops listening (connections stay up) and emits `closed`. */
+  close(): void {
+    const listener = this.#listener;
+    if (listener === undefined) return;
+    this.#listener = undefined;
+    this.#address = '';
+    this.#port = 0;
+    listener.close();
+    for (const socket of this.#held) socket.destroy();
+    this.#held = [];
+    // Qt queues `closed`: it arrives after close() has returned.
+    setImmediate(() => this.emit('closed'));
+  }
+
+  isListening(): boolean {
+    return this.#listener !== undefined;
+  }
+
+  /** '' when not listening. */
+  serverAddress(): string {
+    return this.#address;
+  }
+
+  /** 0 when not listening. */
+  serverPort(): number {
+    return this.#port;
+  }
+
+  /** `ws://host:port` or `wss://…`; '' when not listening. A server bound to every interface reports 127.0.0.1 (Qt). */
+  serverUrl(): string {
+    if (this.#listener === undefined) return '';
+    let host = this.#address;
+    if (host === '0.0.0.0' || host === '::') host = '127.0.0.1';
+    if (isIPv6(host)) host = `[${host}]`;
+    return `${this.#secureMode === SecureMode.Secure ? 'wss' : 'ws'}://${host}:${this.#port}`;
+  }
+
+  /** Qt's `pauseAccepting()`: new TCP connections wait (unread) until `resumeAccepting()`. */
+  pauseAccepting(): void {
+    this.#acceptPaused = true;
+  }
+
+  resumeAccepting(): void {
+    if (!this.#acceptPaused) return;
+    this.#acceptPaused = false;
+    const held = this.#held;
+    this.#held = [];
+    for (const socket of held) {
+      if (!socket.destroyed) this.#adopt(socket);
+    }
+  }
+
+  #onAccepted(socket: Socket): void {
+    if (this.#acceptPaused) {
+      if (this.#held.length >= ServerDefaults.maxHeldWhilePaused) {
+        socket.destroy();
+        return;
+      }
+      // Nothing is read from a held socket: like a connection left in the kernel's backlog.
+      this.#held.push(socket);
+      return;
+    }
+    this.#adopt(socket);
+  }
+
+  // ---- hand-over of sockets accepted elsewhere -------------------------------------------------
+
+  /**
+   * Qt's `handleConnection()`: runs the upgrade on a TCP socket accepted elsewhere, and takes it
+   * over. A fresh socket (nothing read or written; accept with `pauseOnConnect: true`) moves to a
+   * pool thread; any other runs on the owner thread, and a TLS socket is served as it is.
+   */
+  handleConnection(socket: Socket): void {
+    if (this.#destroyed) {
+      socket.destroy();
+      return;
+    }
+    this.#startPool();
+    socket.allowHalfOpen = false;
+    if (socket instanceof TLSSocket) {
+      // TLS done by whoever accepted it: served here as it is (a TLS socket cannot move).
+      this.#inline.adopt(socket, this.#newRecord(), this.#settings(), this.#host, { initialBytes: new Uint8Array(0), secure: true });
+      return;
+    }
+    this.#adopt(socket);
+  }
+
+  /**
+   * For an `http.Server`'s `'upgrade'` event: `server.on('upgrade', (req, socket, head) =>
+   * wss.handleUpgrade(req, socket, head))`. The request is checked exactly as if this server had
+   * read it. Node cannot move a socket it has read from, so these connections run on the owner
+   * thread (with the handler module loaded there too, in handler mode).
+   */
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Uint8Array = new Uint8Array(0)): void {
+    if (this.#destroyed) {
+      socket.destroy();
+      return;
+    }
+    const lines = [`${request.method ?? 'GET'} ${request.url ?? '/'} HTTP/${request.httpVersion}`];
+    const raw = request.rawHeaders;
+    for (let i = 0; i + 1 < raw.length; i += 2) lines.push(`${raw[i]}: ${raw[i + 1]}`);
+    const text = Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
+    const initial = head.length > 0 ? Buffer.concat([text, head]) : text;
+    // http.Server sockets allow half-open connections; a WebSocket ends when its peer's TCP ends.
+    socket.allowHalfOpen = false;
+    const id = this.#newRecord();
+    this.#inline.adopt(socket as Socket, id, this.#settings(), this.#host, { initialBytes: initial, secure: socket instanceof TLSSocket });
+  }
+
+  #startPool(): void {
+    if (this.#pool !== undefined || this.#workers === 0 || this.#destroyed) return;
+    this.#pool = new ConnectionPool({
+      threads: this.#workers,
+      handlerUrl: this.#handlerUrl,
+      tls: this.#tls,
+      resourceLimits: this.#resourceLimits,
+      onError: (error) => this.#setError(CloseCode.AbnormalDisconnection, `A worker thread failed: ${error.message}`, SocketError.WorkerExited),
+    });
+  }
+
+  #adopt(socket: Socket): void {
+    const id = this.#newRecord();
+    const settings = this.#settings();
+    const pool = this.#pool;
+    const fresh = socket.bytesRead === 0 && socket.bytesWritten === 0 && socket.writableLength === 0;
+    if (pool === undefined || !fresh) {
+      this.#inline.adopt(socket, id, settings, this.#host);
+      return;
+    }
+    void pool.adopt(socket, id, settings, this.#host).then((moved) => {
+      // Node refused to move it (it has been read from already): serve it here.
+      if (!moved) this.#inline.adopt(socket, id, settings, this.#host);
+    });
+  }
+
+  #newRecord(): number {
+    const id = ++this.#nextId;
+    let resolveEnded!: () => void;
+    const ended = new Promise<void>((resolve) => { resolveEnded = resolve; });
+    this.#connections.set(id, { id, phase: ConnectionPhase.Handshake, threadId: undefined, socket: undefined, gate: undefined, ended, resolveEnded });
+    return id;
+  }
+
+  #settings(): ConnectionSettings {
+    return {
+      handshakeTimeoutMs: this.#handshakeTimeoutMs,
+      maxHeaderSize: this.#maxHeaderSize,
+      highWaterMark: this.#highWaterMark,
+      closeTimeoutMs: this.#closeTimeoutMs,
+    };
+  }
+
+  #secureContextForOwner(): SecureContext | undefined {
+    if (this.#tls === undefined) return undefined;
+    this.#ownerSecureContext ??= createSecureContext(this.#tls);
+    return this.#ownerSecureContext;
+  }
+
+  // ---- what the transports report ----------------------------------------------------------------
+
+  readonly #host: ServerConnectionHost = {
+    decide: (id, summary) => this.#decide(id, summary),
+    handshakeFailed: (id, failure) => this.#handshakeFailed(id, failure),
+    upgraded: (id, backend, info, limits) => this.#upgraded(id, backend, info, limits),
+    ended: (id) => this.#ended(id),
+  };
+
+  async #decide(id: number, summary: HandshakeSummary): Promise<HandshakeDecision> {
+    const record = this.#connections.get(id);
+    if (record === undefined || this.#destroyed) return { accept: false, status: 503, reason: 'The server is shutting down' };
+    record.threadId = summary.threadId;
+
+    const authenticator = new WebSocketCorsAuthenticator(summary.origin);
+    try {
+      this.emit('originAuthenticationRequired', authenticator);
+    } catch (error) {
+      // The listener's error surfaces on this thread as any throwing listener's does; the
+      // client gets a 500 rather than a decision nobody made.
+      queueMicrotask(() => { throw error; });
+      return { accept: false, status: 500, reason: 'The server failed to decide on the upgrade' };
+    }
+    const allowed = await authenticator.decision();
+    if (!allowed) {
+      this.#setError(CloseCode.PolicyViolated, 'Access forbidden.', SocketError.PolicyViolated);
+      return { accept: false, status: 403, reason: 'Access Forbidden' };
+    }
+    // The attempt may have timed out while the authenticator decided.
+    if (!this.#connections.has(id)) return { accept: false, status: 503, reason: 'The opening handshake was abandoned' };
+    if (this.#handlerUrl === undefined && this.#pending.length + this.#reserved >= this.#maxPendingConnections) {
+      this.#setError(CloseCode.AbnormalDisconnection, 'Too many pending connections.', SocketError.SocketResource);
+      return { accept: false, status: 503, reason: 'Too many pending connections' };
+    }
+    record.phase = ConnectionPhase.Reserved;
+    this.#reserved++;
+    return {
+      accept: true,
+      subprotocol: summary.subprotocols.find((offer) => this.#supportedSubprotocols.includes(offer)) ?? '',
+      serverName: this.#serverName,
+      limits: { ...this.#limits },
+      frameSignals: false,
+    };
+  }
+
+  #handshakeFailed(id: number, failure: HandshakeFailure): void {
+    const record = this.#connections.get(id);
+    if (record !== undefined && record.phase === ConnectionPhase.Reserved) {
+      record.phase = ConnectionPhase.Handshake;
+      this.#reserved--;
+    }
+    if (failure.serverErrorCode !== 0) {
+      const kind = failure.status === 426 || failure.status === 431 ? SocketError.HandshakeFailed : SocketError.ProtocolViolation;
+      this.#setError(failure.serverErrorCode, failure.reason, kind);
+    }
+  }
+
+  #upgraded(id: number, backend: SocketBackend, info: ConnectionInfo, limits: Record<SocketLimitName, number>): void {
+    const record = this.#connections.get(id);
+    if (record === undefined) {
+      backend.attach(silentSink);
+      backend.abort();
+      return;
+    }
+    if (record.phase === ConnectionPhase.Reserved) this.#reserved--;
+    record.phase = ConnectionPhase.Open;
+    if (this.#handlerUrl === undefined) {
+      const gate = new DeferredAttachBackend(backend);
+      record.gate = gate;
+      record.socket = WebSocket.adopt(gate, info, limits);
+      this.#pending.push(record);
+      this.emit('newConnection', undefined);
+      return;
+    }
+    if (record.threadId !== 0) {
+      // A pool thread runs the handler; the owner gets the lifecycle view.
+      record.socket = WebSocket.adopt(backend, info, limits);
+      this.emit('newConnection', record.socket);
+      return;
+    }
+    // Handler mode on the owner thread (workers: 0, or an 'upgrade' socket): the handler runs here.
+    void loadHandler(this.#handlerUrl).then((handler) => {
+      const socket = WebSocket.adopt(backend, info, limits);
+      record.socket = socket;
+      this.emit('newConnection', socket);
+      runHandler(handler, socket);
+    }, (error: unknown) => {
+      backend.attach(silentSink);
+      backend.abort();
+      this.#setError(CloseCode.AbnormalDisconnection, `The handler module failed to load: ${(error as Error)?.message ?? String(error)}`, SocketError.UnknownSocket);
+    });
+  }
+
+  #ended(id: number): void {
+    const record = this.#connections.get(id);
+    if (record === undefined) return;
+    if (record.phase === ConnectionPhase.Reserved) this.#reserved--;
+    this.#connections.delete(id);
+    record.resolveEnded();
+  }
+
+  #setError(code: number, message: string, kind: SocketError): void {
+    // Qt emits serverError only when the (code, text) pair changes.
+    const changed = code !== this.#errorCode || message !== this.#errorString;
+    this.#errorCode = code;
+    this.#errorString = message;
+    if (changed) this.emit('serverError', code, new WebSocketError(kind, message, code as CloseCode));
+  }
+
+  // ---- pending connections ---------------------------------------------------------------------
+
+  /** First in, first out; null when none is waiting (and always in handler mode). */
+  nextPendingConnection(): WebSocket | null {
+    const record = this.#pending.shift();
+    if (record === undefined) return null;
+    record.gate!.release();
+    record.gate = undefined;
+    return record.socket!;
+  }
+
+  hasPendingConnections(): boolean {
+    return this.#pending.length > 0;
+  }
+
+  maxPendingConnections(): number {
+    return this.#maxPendingConnections;
+  }
+
+  setMaxPendingConnections(count: number): void {
+    this.#maxPendingConnections = checkCount('maxPendingConnections', count);
+  }
+
+  // ---- closing every connection ------------------------------------------------------------------
+
+  /**
+   * Closes every upgraded connection (those in the pending queue too) with `code` (default 1001,
+   * going away) and resolves when all of them have ended. Connections that have not ended after
+   * `timeoutMs` are dropped.
+   */
+  async closeAllConnections(code: number = CloseCode.GoingAway, reason = 'Server shutting down', timeoutMs = this.#closeTimeoutMs): Promise<void> {
+    const open = [...this.#connections.values()].filter((record) => record.phase === ConnectionPhase.Open);
+    for (const record of open) {
+      record.gate?.release();
+      const socket = record.socket;
+      if (socket !== undefined && socket.state() !== State.Unconnected) socket.close(code, reason);
+    }
+    const all = Promise.all(open.map((record) => record.ended));
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      all.then(() => false),
+      new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), timeoutMs); }),
+    ]);
+    clearTimeout(timer);
+    if (!timedOut) return;
+    for (const record of open) record.socket?.abort();
+    await Promise.race([all, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+  }
+
+  /**
+   * Stops listening, closes every connection with 1001 (see `closeAllConnections`), then stops
+   * the pool threads. The server cannot listen again afterwards.
+   */
+  async destroy(): Promise<void> {
+    if (this.#destroyed) return;
+    this.close();
+    await this.closeAllConnections();
+    this.#destroyed = true;
+    this.#inline.dropHandshakes();
+    await this.#pool?.destroy();
+    this.#pool = undefined;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.destroy();
+  }
+
+  // ---- settings (Qt's getters and setters) --------------------------------------------------------
+
+  serverName(): string {
+    return this.#serverName;
+  }
+
+  /** The `Server:` header of new handshakes; left out when empty. */
+  setServerName(name: string): void {
+    this.#serverName = checkServerName(name);
+  }
+
+  secureMode(): SecureMode {
+    return this.#secureMode;
+  }
+
+  /** The TLS options of SecureMode.Secure (Qt's `sslConfiguration()`); undefined in NonSecure mode. */
+  sslConfiguration(): SecureContextOptions | undefined {
+    return this.#tls === undefined ? undefined : { ...this.#tls };
+  }
+
+  /** Milliseconds (Qt's `handshakeTimeoutMS()`). */
+  handshakeTimeout(): number {
+    return this.#handshakeTimeoutMs;
+  }
+
+  handshakeTimeoutMS(): number {
+    return this.#handshakeTimeoutMs;
+  }
+
+  /** Affects new connections; <= 0 disables the timeout (Qt: negative). */
+  setHandshakeTimeout(ms: number): void {
+    if (typeof ms !== 'number' || Number.isNaN(ms)) throw new InvalidArgumentError(`handshake timeout must be a number of milliseconds; got ${String(ms)}`);
+    this.#handshakeTimeoutMs = ms;
+  }
+
+  /** Always [13]: RFC 6455 is the only version spoken. */
+  supportedVersions(): number[] {
+    return [13];
+  }
+
+  supportedSubprotocols(): string[] {
+    return [...this.#supportedSubprotocols];
+  }
+
+  /** The subprotocol chosen is the first in the client's order that is in this list (Qt). */
+  setSupportedSubprotocols(protocols: string[]): void {
+    for (const protocol of protocols) {
+      if (typeof protocol !== 'string' || !isToken(protocol)) {
+        throw new InvalidArgumentError(`Invalid subprotocol ${JSON.stringify(protocol)}: must be an HTTP token`);
+      }
+    }
+    this.#supportedSubprotocols = [...protocols];
+  }
+
+  highWaterMark(): number {
+    return this.#highWaterMark;
+  }
+
+  /** Affects new connections. */
+  setHighWaterMark(bytes: number): void {
+    if (!(bytes > 0)) throw new InvalidArgumentError(`highWaterMark must be > 0; got ${String(bytes)}`);
+    this.#highWaterMark = bytes;
+  }
+
+  /** Qt's `error()`: the close code of the last server error (1000 initially). */
+  error(): number {
+    return this.#errorCode;
+  }
+
+  errorString(): string {
+    return this.#errorString;
+  }
+
+  /** The socket-level kind of the last `listen()` failure (e.g. `AddressInUse`); `UnknownSocket` initially. */
+  socketError(): SocketError {
+    return this.#socketError;
+  }
+
+  // ---- threads ------------------------------------------------------------------------------------
+
+  /** Pool threads holding connections (0: every connection runs on the owner thread). */
+  workerCount(): number {
+    return this.#workers;
+  }
+
+  /** Live connections per thread (thread id → count), every pool thread listed; 0 is the owner thread. */
+  workerConnectionCounts(): Map<number, number> {
+    const counts = new Map<number, number>();
+    for (const id of this.#pool?.threadIds() ?? []) counts.set(id, 0);
+    for (const record of this.#connections.values()) {
+      if (record.threadId === undefined || record.phase !== ConnectionPhase.Open) continue;
+      counts.set(record.threadId, (counts.get(record.threadId) ?? 0) + 1);
+    }
+    return counts;
+  }
+
+  /** Upgraded connections that have not ended. */
+  connectionCount(): number {
+    let count = 0;
+    for (const record of this.#connections.values()) if (record.phase === ConnectionPhase.Open) count++;
+    return count;
+  }
+
+  /** Traffic between the threads: how well signals and commands are batched. */
+  threadTrafficStats(): ThreadTrafficStats {
+    return { ...(this.#pool?.stats ?? { signalCalls: 0, signalEvents: 0, commandCalls: 0 }) };
+  }
+}
+
+const silentSink = {
+  connected(): void {},
+  textMessage(): void {},
+  binaryMessage(): void {},
+  textFrame(): void {},
+  binaryFrame(): void {},
+  pong(): void {},
+  bytesWritten(): void {},
+  error(): void {},
+  closing(): void {},
+  disconnected(): void {},
+};

@@ -1,0 +1,97 @@
+/**
+ * The Piscina task of one connection, alive as long as the connection is (so Piscina's
+ * least-busy balancing spreads live connections over the threads). It adopts the transferred
+ * socket and runs the opening handshake, asking the owner for the decision over the connection's
+ * own port; then it runs the engine on the socket and either mirrors every signal to the
+ * owner-side `WebSocket` or gives a worker-local `WebSocket` to the user's handler module (the
+ * owner then sees only lifecycle), over the thread's link to the owner.
+ *
+ * The task resolves only after the owner has received the connection's last signal, so the
+ * owner never sees the task end before the `disconnected` it must emit.
+ */
+import { threadId, workerData } from 'node:worker_threads';
+import { createSecureContext, type SecureContext } from 'node:tls';
+import * as Comlink from 'comlink';
+import { portEndpoint } from '../main/comlink-port.ts';
+import { CloseCode } from '../shared/close-code.ts';
+import type { ConnectionTask, ConnectionTaskResult, OwnerConnectionApi, PoolWorkerData } from '../shared/thread-messages.ts';
+import { CommandReceiver } from './command-receiver.ts';
+import { serveWithHandler } from './handler-host.ts';
+import { createServerBackend, serverConnectionInfo } from './server-connection.ts';
+import { runServerHandshake } from './server-handshake.ts';
+import { SignalForwarder } from './signal-forwarder.ts';
+import { threadChannel, type ThreadChannel } from './thread-channel.ts';
+
+const poolData = workerData as PoolWorkerData;
+let secureContext: SecureContext | undefined;
+
+/** One SecureContext per thread: building it parses the key and certificate. */
+function threadSecureContext(): SecureContext | undefined {
+  if (poolData.tls === undefined) return undefined;
+  secureContext ??= createSecureContext(poolData.tls);
+  return secureContext;
+}
+
+export default async function runConnection(task: ConnectionTask): Promise<ConnectionTaskResult> {
+  const { port, connectionId, settings } = task;
+  // Referenced until the handshake is over, then released explicitly: a collected proxy can
+  // leave a call hanging (comlink issue 692).
+  const owner = Comlink.wrap<OwnerConnectionApi>(portEndpoint(port));
+  const endHandshakeChannel = (): void => {
+    owner[Comlink.releaseProxy]();
+    port.close();
+  };
+
+  const result: ConnectionTaskResult = { connectionId, upgraded: false, closeCode: CloseCode.AbnormalDisconnection, closeReason: '' };
+  let failureReported: Promise<unknown> | undefined;
+  const upgraded = await runServerHandshake({
+    socket: task.socket,
+    secureContext: threadSecureContext(),
+    settings,
+    threadId,
+    decide: (summary) => owner.decide(summary),
+    failed: (failure) => { failureReported = Promise.resolve(owner.handshakeFailed(failure)); },
+  });
+  if (upgraded === null) {
+    // The owner must have the failure before the task ends (its result comes over another port).
+    await failureReported;
+    endHandshakeChannel();
+    return result;
+  }
+  let channel: ThreadChannel;
+  try {
+    channel = await threadChannel(() => Promise.resolve(owner.threadLink(threadId)));
+  } catch (error) {
+    upgraded.stream.destroy();
+    throw error;
+  } finally {
+    endHandshakeChannel();
+  }
+  result.upgraded = true;
+
+  const backend = createServerBackend(upgraded, settings);
+  const info = serverConnectionInfo(upgraded);
+  const receiver = new CommandReceiver();
+  const forwarder = new SignalForwarder({
+    connectionId,
+    receiver,
+    outbox: channel,
+    lifecycleOnly: poolData.handlerUrl !== undefined,
+    onDisconnected: (code, reason) => {
+      result.closeCode = code;
+      result.closeReason = reason;
+    },
+  });
+  channel.register(forwarder);
+  try {
+    forwarder.connected(info);
+    if (poolData.handlerUrl === undefined) backend.attach(forwarder);
+    else serveWithHandler(backend, info, poolData.handlerUrl, upgraded.decision.limits, forwarder);
+    receiver.bind(backend);
+    await forwarder.done;
+    return result;
+  } finally {
+    receiver.release();
+    channel.unregister(forwarder);
+  }
+}

@@ -80,6 +80,7 @@ export class EngineSocketBackend implements SocketBackend {
     this.#sink = sink;
     const socket = this.#socket;
     socket.on('error', this.#onSocketError);
+    socket.on('end', this.#onSocketEnd);
     socket.on('close', this.#onSocketClose);
     // Deferred so that whoever attached can add listeners before the first event.
     setImmediate(() => {
@@ -271,6 +272,16 @@ export class EngineSocketBackend implements SocketBackend {
       : error.code === 'ETIMEDOUT' ? SocketError.SocketTimeout
       : SocketError.Network;
     this.#transportError = new WebSocketError(kind, error.message, CloseCode.AbnormalDisconnection);
+  };
+
+  /**
+   * The peer ended its side. A WebSocket has no use for a half-open connection, and sockets from an
+   * `http.Server` allow one, so end ours too (after what the engine still has to say) rather than
+   * wait for the close timer.
+   */
+  readonly #onSocketEnd = (): void => {
+    this.#writeOutput();
+    if (!this.#socket.writableEnded) this.#socket.end();
   };
 
   readonly #onSocketClose = (): void => {

@@ -449,8 +449,9 @@ export class ProtocolEngine {
     }
     this.#stopReading();
     if (this.#state === EngineState.Open) {
-      // The peer starts the closing handshake: echo its code (RFC 6455 5.5.1).
-      const reply = encodeClosePayload(parsed.code, '');
+      // The peer starts the closing handshake: echo its code and reason (RFC 6455 5.5.1), as ws
+      // does, so that a browser that closed sees its own reason in its close event.
+      const reply = encodeClosePayload(parsed.code, parsed.reason);
       this.#writer.writeFrame(true, 0, OpCode.Close, reply, 0, reply.length);
     }
     this.#state = EngineState.Closed;

@@ -126,8 +126,8 @@ bothTransports('a close started by the client: code and reason seen on both ends
   t.is(socket.closeReason(), 'client says bye');
   t.is(socket.state(), State.Unconnected);
   t.deepEqual(aboutToClose, [1]);
-  // The server's Close echoes the code (RFC 6455 5.5.1), not the reason.
-  t.deepEqual(await clientClosed, [4321, '']);
+  // The server's Close echoes the code (RFC 6455 5.5.1) and the reason, as ws does.
+  t.deepEqual(await clientClosed, [4321, 'client says bye']);
 });
 
 bothTransports('a close started by the server: code and reason seen on both ends', async (t, workers) => {

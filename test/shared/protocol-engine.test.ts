@@ -232,6 +232,7 @@ test('the peer closes first: the reply echoes its code, then nothing is processe
   const frames = decodeFrames(output(engine));
   t.is(frames.length, 1);
   t.is(frames[0]!.payload.readUInt16BE(0), 1001);
+  t.is(frames[0]!.payload.subarray(2).toString(), 'going');
   t.true(frames[0]!.masked);
   engine.receive(rawFrame({ opcode: OpCode.Text, payload: 'later still' }));
   t.is(events.length, 1);

@@ -7,7 +7,7 @@ import test from 'ava';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Page } from 'playwright-core';
-import type { WebSocket } from '../../src/main/websocket.ts';
+import type { WebSocket as ServerSideSocket } from '../../src/main/websocket.ts';
 import { launchChromium, type ChromiumSession } from '../helpers/chromium.ts';
 import { bothTransports, echoEveryConnection, next, startServer, within } from './support.ts';
 
@@ -83,7 +83,7 @@ bothTransports('Chromium → our server: text and binary echo, then the browser 
   t.deepEqual(result.received, messages);
   t.deepEqual(result.close, { code: 4001, reason: 'bye from the page', wasClean: true });
   t.false(result.errored);
-  const socket: WebSocket = sockets[0]!;
+  const socket: ServerSideSocket = sockets[0]!;
   if (socket.state() !== 'Unconnected') await next(socket, 'disconnected', 10_000);
   t.is(socket.origin(), pageOrigin);
   t.is(socket.resourceName(), '/room?x=1');

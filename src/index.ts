@@ -13,6 +13,7 @@ export { DefaultMaskGenerator, type MaskGenerator } from './shared/mask-generato
 export type { Extension, ExtensionFactory, ExtensionOffer } from './shared/extension.ts';
 export { WebSocketServer, ServerDefaults, type WebSocketServerEvents, type WebSocketServerOptions } from './main/websocket-server.ts';
 export { WebSocketCorsAuthenticator } from './main/cors-authenticator.ts';
+export type { HttpRequest, HttpResponse, HttpRequestHandler } from './main/http-response.ts';
 export { canTransferSockets, defaultWorkerCount, SocketTransferMinVersion } from './main/pool-support.ts';
 export type { ThreadTrafficStats } from './main/pool-thread-link.ts';
 export type { ConnectionHandler, HandlerContext } from './workers/handler-host.ts';

@@ -15,9 +15,7 @@ import type { Command } from 'commander';
 import { WebSocketServer } from '../main/websocket-server.ts';
 import { CloseCode } from '../shared/close-code.ts';
 import { SecureMode } from '../shared/state.ts';
-import { createHttpFront } from './serve-http-front.ts';
-import type { HttpFront } from './serve-http-front.ts';
-import { renderServePage } from './serve-page.ts';
+import { pageResponse, renderServePage } from './serve-page.ts';
 import type { ServePageConfig } from './serve-page.ts';
 import { collect, nonNegativeInteger, portNumber, positiveByteSize } from './option-values.ts';
 
@@ -38,7 +36,7 @@ export interface ServeCommandOptions {
   subprotocol?: string[];
   maxMessageSize?: number;
   origin?: string[];
-  /** false with --no-page: the WebSocket server takes the port itself, no status page. */
+  /** false with --no-page: no status page; plain HTTP requests are refused (400). */
   page: boolean;
 }
 
@@ -95,31 +93,17 @@ export async function startServe(o: ServeCommandOptions, io: ServeIo = process):
       : { maxAllowedIncomingMessageSize: o.maxMessageSize, maxAllowedIncomingFrameSize: o.maxMessageSize }),
   });
 
-  let front: HttpFront | undefined;
-  let port: number;
   if (o.page) {
-    if (!(await server.listen('127.0.0.1', 0))) throw new Error(`cannot listen: ${server.errorString()}`);
+    // The page is served on the WebSocket server's own port: a GET without Upgrade: websocket is
+    // answered by this function on this thread, written by the worker thread holding the socket.
     const page = renderServePage({ mode, workers: server.workerCount(), subprotocols: o.subprotocol ?? [] });
-    front = createHttpFront(page, server.serverPort());
-    const http = front.server;
-    await new Promise<void>((resolveListen, reject) => {
-      http.once('error', reject);
-      http.listen({ host: o.host, port: o.port }, () => {
-        http.off('error', reject);
-        resolveListen();
-      });
-    }).catch(async (error: Error) => {
-      await server.destroy();
-      throw new Error(`cannot listen on ${o.host}:${o.port}: ${error.message}`);
-    });
-    port = (http.address() as { port: number }).port;
-  } else {
-    if (!(await server.listen(o.host, o.port))) {
-      await server.destroy();
-      throw new Error(`cannot listen on ${o.host}:${o.port}: ${server.errorString()}`);
-    }
-    port = server.serverPort();
+    server.setHttpRequestHandler((request) => pageResponse(request.method, request.path, page));
   }
+  if (!(await server.listen(o.host, o.port))) {
+    await server.destroy();
+    throw new Error(`cannot listen on ${o.host}:${o.port}: ${server.errorString()}`);
+  }
+  const port = server.serverPort();
 
   const allowOrigin = originPolicy(o.origin, o.host, port);
   if (allowOrigin !== undefined) {
@@ -131,12 +115,9 @@ export async function startServe(o: ServeCommandOptions, io: ServeIo = process):
   let stopping: Promise<void> | undefined;
   const shutdown = (): Promise<void> => {
     stopping ??= (async () => {
-      front?.server.close();
       server.close();
       const bound = new Promise<void>((done) => setTimeout(done, SHUTDOWN_BOUND_MS).unref());
       await Promise.race([server.closeAllConnections(CloseCode.GoingAway, 'Server shutting down', SHUTDOWN_BOUND_MS - 500), bound]);
-      front?.dropRelays();
-      front?.server.closeAllConnections();
       await Promise.race([server.destroy(), bound]);
     })();
     return stopping;
@@ -178,7 +159,7 @@ export function registerServeCommand(program: Command): void {
     .option('--subprotocol <name>', 'a subprotocol the server accepts (repeatable)', collect)
     .option('--max-message-size <bytes>', 'largest message accepted (64, 4k, 1m); larger closes with 1009', positiveByteSize)
     .option('--origin <origin>', 'an Origin browsers may connect from (repeatable); default: any', collect)
-    .option('--no-page', 'no status page: the WebSocket server takes the port itself')
+    .option('--no-page', 'no status page: plain HTTP requests on the port are refused (400)')
     .action(async (options: ServeCommandOptions) => {
       const code = await runServeCommand(options);
       if (code !== 0) process.exitCode = code;

@@ -2,12 +2,14 @@
  * The status page of `wsthreads serve`, one self-contained HTML document: a table of connections
  * and messages per second per worker thread, bytes queued, a chart of the last minute, and a box
  * that sends to the echo or the chat. Its figures arrive once a second over a WebSocket to
- * STATS_PATH on the same server (see src/handlers/instrumented.ts).
+ * STATS_PATH on the same server (see src/handlers/instrumented.ts). The WebSocketServer serves the
+ * page itself, on its own port, through its httpRequestHandler (`pageResponse`).
  *
  * The page's script is plain ES2020 in a string; it uses no template literals so that it can sit
  * inside this module's template literal without escaping.
  */
 import { STATS_PATH } from '../handlers/serve-stats.ts';
+import type { HttpResponse } from '../main/http-response.ts';
 
 export interface ServePageConfig {
   /** What the server does with messages: shown on the page. */
@@ -124,6 +126,21 @@ const SCRIPT = String.raw`
   connectChat();
 })();
 `;
+
+/** The page server: GET/HEAD of / (or /index.html) is the page; anything else 404 or 405. */
+export function pageResponse(method: string, path: string, page: string): HttpResponse {
+  if (method !== 'GET' && method !== 'HEAD') {
+    return { status: 405, headers: { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' }, body: 'Method Not Allowed\n' };
+  }
+  if (path !== '/' && path !== '/index.html') {
+    return { status: 404, headers: { 'Content-Type': 'text/plain; charset=utf-8' }, body: 'Not Found\n' };
+  }
+  return {
+    status: 200,
+    headers: { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' },
+    body: page,
+  };
+}
 
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);

@@ -37,6 +37,7 @@ export class InlineTransport {
       threadId: 0,
       decide: (summary) => host.decide(id, summary),
       failed: (failure) => host.handshakeFailed(id, failure),
+      respond: (request) => host.httpRequest(id, request),
     }).then((upgraded) => {
       this.#handshaking.delete(socket);
       if (upgraded === null) {

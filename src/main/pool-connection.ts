@@ -18,6 +18,7 @@ import {
   type WorkerStatus,
 } from '../shared/thread-messages.ts';
 import { portEndpoint } from './comlink-port.ts';
+import type { HttpRequest } from './http-response.ts';
 import type { LinkedConnection, PoolThreadLink } from './pool-thread-link.ts';
 import type { ServerConnectionHost } from './server-connection-host.ts';
 import type { ConnectionInfo, SocketLimitName } from './socket-backend.ts';
@@ -58,6 +59,14 @@ export class PoolConnection implements OwnerConnectionApi, LinkedConnection {
     if (this.#handshakeOver) return;
     this.#handshakeOver = true;
     this.#host.handshakeFailed(this.#id, failure);
+  }
+
+  async httpRequest(request: HttpRequest): Promise<Uint8Array> {
+    const response = await this.#host.httpRequest(this.#id, request);
+    // Answered: whatever happens to the connection now is no failed handshake.
+    this.#handshakeOver = true;
+    // A fresh buffer of its own (see buildHttpResponse): moved to the worker, not copied.
+    return Comlink.transfer(response, [response.buffer]);
   }
 
   threadLink(threadId: number): MessagePort {

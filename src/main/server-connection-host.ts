@@ -1,14 +1,19 @@
+import type { HttpRequest } from './http-response.ts';
 import type { HandshakeDecision, HandshakeFailure, HandshakeSummary } from '../shared/thread-messages.ts';
 import type { ConnectionInfo, SocketBackend, SocketLimitName } from './socket-backend.ts';
 
 /**
  * What a transport reports to the server about each connection it carries, whichever thread the
  * connection lives on. Every call is made on the owner thread, in this order: `decide` (unless the
- * request was malformed), then `upgraded` or `handshakeFailed`, and `ended` exactly once.
+ * request was malformed), then `upgraded` or `handshakeFailed`, and `ended` exactly once. A plain
+ * HTTP request gets `httpRequest` instead of `decide` (and `handshakeFailed` only if the
+ * connection fails before the response is written), then `ended`.
  */
 export interface ServerConnectionHost {
   /** A well-formed upgrade request arrived on connection `id`: accept it or not. */
   decide(id: number, summary: HandshakeSummary): Promise<HandshakeDecision>;
+  /** A request that is no upgrade arrived on `id` (only with `ConnectionSettings.plainHttp`): the whole response. */
+  httpRequest(id: number, request: HttpRequest): Promise<Uint8Array>;
   /** The handshake of `id` failed without a 101 (bad request, timeout, TLS failure, client gone). */
   handshakeFailed(id: number, failure: HandshakeFailure): void;
   /** The 101 is written: the connection's backend (not attached yet) and what the handshake established. */

@@ -19,6 +19,9 @@
  * - The handshake timeout also covers `handleConnection()` sockets (Qt: none), and TLS.
  * - A full pending queue answers `503 Service Unavailable` (Qt closes silently).
  * - Unsupported versions get `426 Upgrade Required` (RFC 6455 4.4; Qt: 400).
+ * - With an `httpRequestHandler`, the port also answers plain HTTP (Qt has no such thing): a
+ *   request without `Upgrade: websocket` is answered by the handler, on the owner thread, and
+ *   the connection closed after the response; see `setHttpRequestHandler`.
  */
 import { Buffer } from 'node:buffer';
 import { EventEmitter } from 'node:events';
@@ -31,6 +34,7 @@ import type { Duplex } from 'node:stream';
 import { TLSSocket, createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
 import { CloseCode } from '../shared/close-code.ts';
 import { InvalidArgumentError, SocketError, WebSocketError } from '../shared/errors.ts';
+import { buildErrorResponse } from '../shared/handshake-response.ts';
 import { isFieldValue, isToken } from '../shared/http-headers.ts';
 import { Defaults, MaxFrameSize } from '../shared/limits.ts';
 import { Signal } from '../shared/signals.ts';
@@ -45,6 +49,7 @@ import { loadHandler, runHandler } from '../workers/handler-host.ts';
 import { WebSocketCorsAuthenticator } from './cors-authenticator.ts';
 import { DeferredAttachBackend } from './delegating-backend.ts';
 import { DefaultCloseTimeoutMs } from './engine-socket-backend.ts';
+import { buildHttpResponse, type HttpRequest, type HttpRequestHandler } from './http-response.ts';
 import { InlineTransport } from './inline-transport.ts';
 import { ConnectionPool } from './pool.ts';
 import type { ThreadTrafficStats } from './pool-thread-link.ts';
@@ -62,7 +67,10 @@ export type WebSocketServerEvents = {
   [Signal.NewConnection]: [socket: WebSocket | undefined];
   /** Accepting a TCP connection failed (e.g. out of file descriptors). */
   [Signal.AcceptError]: [error: SocketError];
-  /** Qt's codes: listen failure 1006, pending queue full 1006, header too large 1009, version 1002, origin denied 1008. */
+  /**
+   * Qt's codes: listen failure 1006, pending queue full 1006, header too large 1009, version 1002,
+   * origin denied 1008; and ours: an httpRequestHandler that threw or returned an invalid response 1011.
+   */
   [Signal.ServerError]: [closeCode: number, error: WebSocketError];
   /** Emitted for every well-formed request; see WebSocketCorsAuthenticator. */
   [Signal.OriginAuthenticationRequired]: [authenticator: WebSocketCorsAuthenticator];
@@ -103,6 +111,11 @@ export interface WebSocketServerOptions {
    * them dies alone: its connections end with 1006 and the pool starts a replacement.
    */
   workerResourceLimits?: ResourceLimits;
+  /**
+   * Answers plain HTTP requests on the server's port (see `setHttpRequestHandler`). Default: none,
+   * and a request without `Upgrade: websocket` is refused (400, or 405 for a method other than GET).
+   */
+  httpRequestHandler?: HttpRequestHandler | null;
 }
 
 /** Defaults of the server's options (Qt's where Qt has one). */
@@ -184,6 +197,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   #maxHeaderSize: number;
   #limits: Record<SocketLimitName, number>;
   #supportedSubprotocols: string[];
+  #httpRequestHandler: HttpRequestHandler | null = null;
 
   #listener: Server | undefined;
   #binding = false;
@@ -235,6 +249,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     };
     this.#supportedSubprotocols = [];
     this.setSupportedSubprotocols(options.supportedSubprotocols ?? []);
+    this.setHttpRequestHandler(options.httpRequestHandler ?? null);
     this.#inline = new InlineTransport(() => this.#secureContextForOwner());
   }
 
@@ -377,7 +392,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
    * For an `http.Server`'s `'upgrade'` event: `server.on('upgrade', (req, socket, head) =>
    * wss.handleUpgrade(req, socket, head))`. The request is checked exactly as if this server had
    * read it. Node cannot move a socket it has read from, so these connections run on the owner
-   * thread (with the handler module loaded there too, in handler mode).
+   * thread (with the handler module loaded there too, in handler mode). A request whose Upgrade
+   * is not websocket (h2c, say) goes to the httpRequestHandler when there is one, as on our port.
    */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Uint8Array = new Uint8Array(0)): void {
     if (this.#destroyed) {
@@ -435,6 +451,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       maxHeaderSize: this.#maxHeaderSize,
       highWaterMark: this.#highWaterMark,
       closeTimeoutMs: this.#closeTimeoutMs,
+      plainHttp: this.#httpRequestHandler !== null,
     };
   }
 
@@ -448,6 +465,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
 
   readonly #host: ServerConnectionHost = {
     decide: (id, summary) => this.#decide(id, summary),
+    httpRequest: (id, request) => this.#answerHttp(id, request),
     handshakeFailed: (id, failure) => this.#handshakeFailed(id, failure),
     upgraded: (id, backend, info, limits) => this.#upgraded(id, backend, info, limits),
     ended: (id) => this.#ended(id),
@@ -487,6 +505,24 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       limits: { ...this.#limits },
       frameSignals: false,
     };
+  }
+
+  async #answerHttp(id: number, request: HttpRequest): Promise<Uint8Array> {
+    if (this.#destroyed || !this.#connections.has(id)) return buildErrorResponse(503, 'The server is shutting down');
+    const handler = this.#httpRequestHandler;
+    // Removed after this connection was accepted: the answer it would have had without one.
+    if (handler === null) {
+      if (request.method !== 'GET') return buildErrorResponse(405, `Method ${request.method} not allowed: use GET`, [['Allow', 'GET']]);
+      return buildErrorResponse(400, 'Missing or invalid Upgrade header: expected websocket');
+    }
+    try {
+      return buildHttpResponse(request.method, await handler(request), this.#serverName);
+    } catch (error) {
+      // The application's bug: the client learns only that it failed, the application why.
+      const message = error instanceof Error ? error.message : String(error);
+      this.#setError(CloseCode.BadOperation, `The HTTP request handler failed: ${message}`, SocketError.UnknownSocket);
+      return buildErrorResponse(500, 'The server failed to answer the request');
+    }
   }
 
   #handshakeFailed(id: number, failure: HandshakeFailure): void {
@@ -672,6 +708,27 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       }
     }
     this.#supportedSubprotocols = [...protocols];
+  }
+
+  httpRequestHandler(): HttpRequestHandler | null {
+    return this.#httpRequestHandler;
+  }
+
+  /**
+   * Answers plain HTTP on this server's port: each well-formed request without `Upgrade: websocket`
+   * (any method; no request content, which is refused with 413) is passed to `handler` on this
+   * thread, and its response written by the thread holding the connection, with
+   * `Content-Length` and `Connection: close`; then the connection closes (one request per
+   * connection). The handshake timeout covers it, from accept to the response handed to the OS.
+   * A handler that throws, rejects or returns an invalid response gets the client a 500, and the
+   * server a `serverError(1011)` with the reason. `null` removes it: such requests get 400 again
+   * (405 for a method other than GET). Upgrade requests are unaffected. Affects new connections.
+   */
+  setHttpRequestHandler(handler: HttpRequestHandler | null): void {
+    if (handler !== null && typeof handler !== 'function') {
+      throw new InvalidArgumentError(`httpRequestHandler must be a function or null; got ${typeof handler}`);
+    }
+    this.#httpRequestHandler = handler;
   }
 
   highWaterMark(): number {

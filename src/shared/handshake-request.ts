@@ -27,6 +27,19 @@
  * - Subprotocols must be tokens and unique (RFC 6455 4.1), extensions must follow 9.1: else 400.
  * - A request with a body (Transfer-Encoding, or a Content-Length other than 0) is 400: the bytes
  *   after the header block are WebSocket frames, and a body would make that ambiguous.
+ *
+ * With `plainHttp: true` the parser also accepts requests that are not WebSocket upgrades, for a
+ * server that answers plain HTTP on the same port. A request is an upgrade attempt exactly when
+ * its `Upgrade` list has the token `websocket`; an upgrade attempt is checked as above (405, 400,
+ * 426 unchanged), and any other well-formed request is returned as `{ kind: 'http' }`:
+ * - any method, and HTTP/1.0 as well as 1.1 and later (RFC 9112 2.3); the method and the version
+ *   are then judged when the header block is complete (we cannot know before whether the
+ *   request is an upgrade), so a 405 or a version 400 no longer comes before the headers;
+ * - Host as RFC 9112 3.2 requires: exactly one valid Host in HTTP/1.1 (400 otherwise); at most
+ *   one, valid, in HTTP/1.0, where it may be missing;
+ * - no content: the server answers and closes, it reads no request body. Transfer-Encoding or a
+ *   positive Content-Length is 413; an invalid Content-Length is 400 (RFC 9112 6.3).
+ * The asterisk and authority forms of the target stay 400 (OPTIONS * and CONNECT are not served).
  */
 
 import { isValidHandshakeKey } from './accept-key.ts';
@@ -46,7 +59,8 @@ import {
 } from './http-headers.ts';
 import { Defaults } from './limits.ts';
 
-export interface HandshakeRequest {
+/** The request line and header block of any well-formed request. */
+export interface HttpRequestHead {
   method: string;
   /** The request-target exactly as sent (`/chat?room=1`, or an absolute URI). */
   resourceName: string;
@@ -60,7 +74,11 @@ export interface HandshakeRequest {
   headers: Record<string, string>;
   /** Every field as sent, name case kept, in order. */
   rawHeaders: [string, string][];
+  /** '' only for an HTTP/1.0 request without Host (never for an upgrade). */
   host: string;
+}
+
+export interface HandshakeRequest extends HttpRequestHead {
   key: string;
   version: 13;
   origin: string | undefined;
@@ -77,9 +95,22 @@ export type ServerHandshakeResult =
   /** Answer with `buildErrorResponse(status, reason, headers)` and close. */
   | { kind: 'reject'; status: number; reason: string; headers: [string, string][] };
 
-export interface ServerHandshakeParserOptions {
+/**
+ * Only with `plainHttp: true`: a well-formed request that is not a WebSocket upgrade. `rest` is
+ * what followed its header block in the last chunk (a pipelined request, say).
+ */
+export type PlainHttpResult = { kind: 'http'; request: HttpRequestHead; rest: Uint8Array };
+
+/** What `feed` can return: `PlainHttpResult` only for a parser made with `plainHttp` possibly true. */
+export type ServerRequestResult<PlainHttp extends boolean = boolean> =
+  | ServerHandshakeResult
+  | (true extends PlainHttp ? PlainHttpResult : never);
+
+export interface ServerHandshakeParserOptions<PlainHttp extends boolean = boolean> {
   /** Largest header block accepted, in bytes (default `Defaults.maxHandshakeHeaderSize`). */
   maxHeaderSize?: number;
+  /** Return requests that are not WebSocket upgrades as `{ kind: 'http' }` instead of rejecting them. */
+  plainHttp?: PlainHttp;
 }
 
 type Reject = Extract<ServerHandshakeResult, { kind: 'reject' }>;
@@ -88,29 +119,33 @@ interface RequestLine {
   method: string;
   target: string;
   httpVersion: string;
+  /** Below HTTP/1.1: only a plain request may be (with `plainHttp`). */
+  belowHttp11: boolean;
   path: string;
   query: string;
 }
 
-export class ServerHandshakeParser {
+export class ServerHandshakeParser<PlainHttp extends boolean = false> {
   readonly #maxHeaderSize: number;
+  readonly #plainHttp: boolean;
   readonly #reader: HeaderBlockReader;
   readonly #rawHeaders: [string, string][] = [];
   #requestLine: RequestLine | undefined;
   #linesChecked = 0;
   #done = false;
 
-  constructor(options: ServerHandshakeParserOptions = {}) {
+  constructor(options: ServerHandshakeParserOptions<PlainHttp> = {}) {
     const maxHeaderSize = options.maxHeaderSize ?? Defaults.maxHandshakeHeaderSize;
     if (!Number.isSafeInteger(maxHeaderSize) || maxHeaderSize <= 0) {
       throw new InvalidArgumentError(`maxHeaderSize must be a positive integer, got ${maxHeaderSize}`);
     }
     this.#maxHeaderSize = maxHeaderSize;
+    this.#plainHttp = options.plainHttp === true;
     this.#reader = new HeaderBlockReader(maxHeaderSize, true);
   }
 
   /** Takes the next bytes from the client. Call no more once the result is not `incomplete`. */
-  feed(chunk: Uint8Array): ServerHandshakeResult {
+  feed(chunk: Uint8Array): ServerRequestResult<PlainHttp> {
     if (this.#done) throw new InvalidArgumentError('feed() called after the handshake request was complete');
     if (!(chunk instanceof Uint8Array)) throw new InvalidArgumentError('feed() takes a Uint8Array');
     const status = this.#reader.feed(chunk);
@@ -134,9 +169,10 @@ export class ServerHandshakeParser {
     }
   }
 
-  #finish(result: ServerHandshakeResult): ServerHandshakeResult {
+  #finish(result: ServerRequestResult): ServerRequestResult<PlainHttp> {
     this.#done = true;
-    return result;
+    // A PlainHttpResult comes only from a parser made with plainHttp, whose PlainHttp admits it.
+    return result as ServerRequestResult<PlainHttp>;
   }
 
   #checkRequestLine(line: string): Reject | undefined {
@@ -148,13 +184,15 @@ export class ServerHandshakeParser {
     if (versionMatch === null) return reject(400, 'Malformed request line: invalid HTTP version');
     const major = Number(versionMatch[1]);
     const minor = Number(versionMatch[2]);
-    if (major < 1 || (major === 1 && minor < 1)) {
-      return reject(400, `HTTP/1.1 or later is required, got ${version}`);
+    const belowHttp11 = major < 1 || (major === 1 && minor < 1);
+    // With plainHttp these two wait for the header block: a plain request may use them.
+    if (!this.#plainHttp || major < 1) {
+      if (belowHttp11) return versionTooLow(version);
+      if (method !== 'GET') return methodNotAllowed(method);
     }
-    if (method !== 'GET') return reject(405, `Method ${method} not allowed: use GET`, [['Allow', 'GET']]);
     const split = splitTarget(target);
     if (split === undefined) return reject(400, 'Malformed request target');
-    this.#requestLine = { method, target, httpVersion: `${major}.${minor}`, ...split };
+    this.#requestLine = { method, target, httpVersion: `${major}.${minor}`, belowHttp11, ...split };
     return undefined;
   }
 
@@ -165,10 +203,17 @@ export class ServerHandshakeParser {
     return undefined;
   }
 
-  #complete(rest: Uint8Array): ServerHandshakeResult {
+  #complete(rest: Uint8Array): ServerRequestResult {
     const requestLine = this.#requestLine!;
     const raw = this.#rawHeaders;
     const headers = headerRecord(raw);
+
+    if (this.#plainHttp) {
+      if (!listHasToken(getHeader(headers, 'upgrade'), 'websocket')) return this.#completePlain(requestLine, raw, headers, rest);
+      // An upgrade attempt: what the request line alone would have told without plainHttp.
+      if (requestLine.belowHttp11) return versionTooLow(`HTTP/${requestLine.httpVersion}`);
+      if (requestLine.method !== 'GET') return methodNotAllowed(requestLine.method);
+    }
 
     const hostCount = countHeader(raw, 'host');
     const host = getHeader(headers, 'host') ?? '';
@@ -241,10 +286,50 @@ export class ServerHandshakeParser {
     };
     return { kind: 'request', request, rest };
   }
+
+  #completePlain(requestLine: RequestLine, raw: [string, string][], headers: Record<string, string>, rest: Uint8Array): ServerRequestResult {
+    const hostCount = countHeader(raw, 'host');
+    const host = getHeader(headers, 'host') ?? '';
+    if (hostCount > 1) return reject(400, 'Repeated Host header');
+    if (hostCount === 0 && !requestLine.belowHttp11) return reject(400, 'Missing Host header');
+    if (hostCount === 1 && !isValidHost(host)) return reject(400, 'Invalid Host header');
+
+    if (getHeader(headers, 'transfer-encoding') !== undefined) {
+      return reject(413, 'This server reads no request content (Transfer-Encoding)');
+    }
+    const contentLength = getHeader(headers, 'content-length');
+    if (contentLength !== undefined) {
+      const values = parseCommaList(contentLength);
+      if (values.length === 0 || !values.every((v) => /^[0-9]+$/.test(v)) || new Set(values.map(BigInt)).size !== 1) {
+        return reject(400, 'Invalid Content-Length header');
+      }
+      if (!/^0+$/.test(values[0]!)) return reject(413, 'This server reads no request content (Content-Length)');
+    }
+
+    const request: HttpRequestHead = {
+      method: requestLine.method,
+      resourceName: requestLine.target,
+      path: requestLine.path,
+      query: requestLine.query,
+      httpVersion: requestLine.httpVersion,
+      headers,
+      rawHeaders: raw,
+      host,
+    };
+    return { kind: 'http', request, rest };
+  }
 }
 
 function reject(status: number, reason: string, headers: [string, string][] = []): Reject {
   return { kind: 'reject', status, reason, headers };
+}
+
+function versionTooLow(version: string): Reject {
+  return reject(400, `HTTP/1.1 or later is required, got ${version}`);
+}
+
+function methodNotAllowed(method: string): Reject {
+  return reject(405, `Method ${method} not allowed: use GET`, [['Allow', 'GET']]);
 }
 
 /**

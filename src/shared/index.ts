@@ -6,7 +6,7 @@ export { createFrameHeader, frameHeaderSize, readFrameHeader, writeFrameHeader, 
 export { applyMask, maskInto } from './mask.ts';
 export { DefaultMaskGenerator, writeMaskKey, type MaskGenerator } from './mask-generator.ts';
 export { Utf8Validator, isValidUtf8 } from './utf8-validator.ts';
-export { ServerHandshakeParser, type HandshakeRequest, type ServerHandshakeResult } from './handshake-request.ts';
+export { ServerHandshakeParser, type HandshakeRequest, type HttpRequestHead, type PlainHttpResult, type ServerHandshakeResult, type ServerRequestResult } from './handshake-request.ts';
 export { buildAcceptResponse, buildErrorResponse, type AcceptResponseOptions } from './handshake-response.ts';
 export { ClientHandshakeParser, buildClientRequest, type ClientHandshakeResult, type ClientRequestOptions, type HandshakeResponse } from './client-handshake.ts';
 export { acceptKey, generateHandshakeKey, isValidHandshakeKey } from './accept-key.ts';

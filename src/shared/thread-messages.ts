@@ -16,6 +16,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { Socket } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
+import type { HttpRequest } from '../main/http-response.ts';
 import type { HeaderList, SocketLimitName } from '../main/socket-backend.ts';
 import type { WebSocketErrorData } from './errors.ts';
 
@@ -51,6 +52,8 @@ export interface ConnectionSettings {
   highWaterMark: number;
   /** How long a connection closing with 1008 over the high-water mark may take before it is dropped. */
   closeTimeoutMs: number;
+  /** The server has an httpRequestHandler: a request that is no upgrade goes to the owner, not 400. */
+  plainHttp: boolean;
 }
 
 /** How a connection task ended (the task's resolved value). */
@@ -214,6 +217,11 @@ export interface OwnerConnectionApi {
   decide(summary: HandshakeSummary): Promise<HandshakeDecision> | HandshakeDecision;
   /** The handshake failed before or after the decision (bad request, timeout, TLS failure, dropped). */
   handshakeFailed(failure: HandshakeFailure): void;
+  /**
+   * With `ConnectionSettings.plainHttp`: a well-formed request that is no upgrade. Returns the
+   * whole response (head and body) to write before closing; the connection is then over.
+   */
+  httpRequest(request: HttpRequest): Promise<Uint8Array> | Uint8Array;
   /** The worker thread `threadId` has no link yet: the owner makes one and returns the worker's end. */
   threadLink(threadId: number): MessagePort | Promise<MessagePort>;
 }

@@ -51,6 +51,7 @@ export default async function runConnection(task: ConnectionTask): Promise<Conne
     threadId,
     decide: (summary) => owner.decide(summary),
     failed: (failure) => { failureReported = Promise.resolve(owner.handshakeFailed(failure)); },
+    respond: (request) => owner.httpRequest(request),
   });
   if (upgraded === null) {
     // The owner must have the failure before the task ends (its result comes over another port).

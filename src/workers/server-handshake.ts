@@ -4,13 +4,20 @@
  * with `ServerHandshakeParser`, the decision asked of the owner (origin, subprotocol, room in the
  * pending queue), and the 101 or the HTTP error written. One deadline covers all of it, so a
  * client that trickles its request (slow loris) or never finishes TLS holds nothing for long.
+ *
+ * With `settings.plainHttp`, a well-formed request that is no upgrade is passed to `respond`
+ * (the owner's httpRequestHandler) and its answer written, and the connection closes gracefully:
+ * our FIN follows the last byte, and we keep reading until the client closes too, so that it
+ * receives everything. The same deadline bounds that exchange until the response is handed to
+ * the OS; the client then has LingerAfterRejectMs to hang up.
  */
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import { CloseCode } from '../shared/close-code.ts';
-import { ServerHandshakeParser, type HandshakeRequest } from '../shared/handshake-request.ts';
+import { ServerHandshakeParser, type HandshakeRequest, type HttpRequestHead } from '../shared/handshake-request.ts';
 import { buildAcceptResponse, buildErrorResponse } from '../shared/handshake-response.ts';
+import type { HttpRequest } from '../main/http-response.ts';
 import type { ConnectionSettings, HandshakeDecision, HandshakeFailure, HandshakeSummary } from '../shared/thread-messages.ts';
 
 export type AcceptDecision = Extract<HandshakeDecision, { accept: true }>;
@@ -28,6 +35,8 @@ export interface ServerHandshakeOptions {
   threadId: number;
   decide(summary: HandshakeSummary): Promise<HandshakeDecision> | HandshakeDecision;
   failed(failure: HandshakeFailure): void;
+  /** The whole response to a plain request (used only with `settings.plainHttp`). */
+  respond?(request: HttpRequest): Promise<Uint8Array> | Uint8Array;
 }
 
 export interface UpgradedConnection {
@@ -55,7 +64,9 @@ export function runServerHandshake(options: ServerHandshakeOptions): Promise<Upg
     const { socket, settings } = options;
     const secure = options.secureContext !== undefined || options.alreadySecure === true;
     const stream: Duplex = options.secureContext !== undefined ? new TLSSocket(socket, { isServer: true, secureContext: options.secureContext }) : socket;
-    const parser = new ServerHandshakeParser({ maxHeaderSize: settings.maxHeaderSize });
+    const respond = settings.plainHttp ? options.respond : undefined;
+    const parser = new ServerHandshakeParser({ maxHeaderSize: settings.maxHeaderSize, plainHttp: respond !== undefined });
+    const startedAt = Date.now();
     let finished = false;
     let requestRead = false;
     let deadline: NodeJS.Timeout | undefined;
@@ -101,7 +112,28 @@ export function runServerHandshake(options: ServerHandshakeOptions): Promise<Upg
         reject(result.status, result.reason, result.headers, serverErrorCodeFor(result.status));
         return;
       }
+      if (result.kind === 'http') {
+        void answerPlain(result.request);
+        return;
+      }
       void decideAndAnswer(result.request, result.rest);
+    };
+
+    const answerPlain = async (request: HttpRequestHead): Promise<void> => {
+      let response: Uint8Array;
+      try {
+        response = await respond!(describe(request, socket, secure));
+      } catch {
+        // The owner's side failed (a handler's own failure comes back as a 500 response).
+        reject(500, 'The server failed to answer the request', undefined, 0);
+        return;
+      }
+      if (finished) return;
+      cleanup();
+      stream.on('error', ignore);
+      const remainingMs = settings.handshakeTimeoutMs > 0 ? Math.max(1, settings.handshakeTimeoutMs - (Date.now() - startedAt)) : 0;
+      sendResponseAndClose(stream, response, remainingMs);
+      resolve(null);
     };
 
     const decideAndAnswer = async (request: HandshakeRequest, rest: Uint8Array): Promise<void> => {
@@ -167,6 +199,43 @@ function sendErrorAndClose(stream: Duplex, response: Uint8Array): void {
   // could destroy the response before the client reads it.
   stream.resume();
   setTimeout(() => stream.destroy(), LingerAfterRejectMs).unref();
+}
+
+/**
+ * Writes a plain HTTP response and closes gracefully: FIN after the last byte, then reading (and
+ * discarding) until the client closes, so that nothing unread turns our close into a reset that
+ * would cut the response. Dropped if it is not handed to the OS within `writeBoundMs` (0: no
+ * bound), or if the client has not hung up LingerAfterRejectMs after that.
+ */
+function sendResponseAndClose(stream: Duplex, response: Uint8Array, writeBoundMs: number): void {
+  if (stream.destroyed) return;
+  const timers: NodeJS.Timeout[] = [];
+  const drop = (): void => { stream.destroy(); };
+  stream.once('close', () => { for (const timer of timers) clearTimeout(timer); });
+  stream.once('finish', () => {
+    for (const timer of timers) clearTimeout(timer);
+    timers.push(setTimeout(drop, LingerAfterRejectMs).unref());
+  });
+  if (writeBoundMs > 0) timers.push(setTimeout(drop, writeBoundMs).unref());
+  stream.end(response);
+  stream.resume();
+}
+
+function describe(request: HttpRequestHead, socket: Socket, secure: boolean): HttpRequest {
+  return {
+    method: request.method,
+    resourceName: request.resourceName,
+    path: request.path,
+    query: request.query,
+    httpVersion: request.httpVersion,
+    headers: request.headers,
+    rawHeaders: request.rawHeaders,
+    secure,
+    peerAddress: socket.remoteAddress ?? '',
+    peerPort: socket.remotePort ?? 0,
+    localAddress: socket.localAddress ?? '',
+    localPort: socket.localPort ?? 0,
+  };
 }
 
 function summarize(request: HandshakeRequest, socket: Socket, secure: boolean, threadId: number): HandshakeSummary {

@@ -167,3 +167,37 @@ test.serial('the status page in Chromium connects, sends, sees the echo and the 
   serve.child.kill('SIGTERM');
   t.is((await serve.exited(EXIT_BOUND_MS)).code, 0);
 });
+
+test.serial('the status page comes from the WebSocket server\'s own port; --no-page refuses plain HTTP with 400', async (t) => {
+  const serve = await startCli(['serve', '--port', '0', '--workers', '1'], STARTUP_MS);
+  t.teardown(() => serve.kill());
+  const port = portOf(serve);
+  const base = `http://127.0.0.1:${port}`;
+  const page = await withBound(fetch(`${base}/`), 5000, 'GET /');
+  t.is(page.status, 200);
+  t.is(page.headers.get('content-type'), 'text/html; charset=utf-8');
+  t.is(page.headers.get('connection'), 'close');
+  const html = await page.text();
+  t.regex(html, /<title>wsthreads serve<\/title>/);
+  t.is(page.headers.get('content-length'), String(Buffer.byteLength(html)));
+  const head = await withBound(fetch(`${base}/index.html?x=1`, { method: 'HEAD' }), 5000, 'HEAD /index.html');
+  t.is(head.status, 200);
+  t.is(head.headers.get('content-length'), String(Buffer.byteLength(html)));
+  t.is((await withBound(fetch(`${base}/nothing-here`), 5000, 'GET /nothing-here')).status, 404);
+  const post = await withBound(fetch(`${base}/`, { method: 'POST' }), 5000, 'POST /');
+  t.is(post.status, 405);
+  t.is(post.headers.get('allow'), 'GET, HEAD');
+  // The same port still upgrades.
+  const client = await openClient(`ws://127.0.0.1:${port}/`);
+  const echo = nextMessage(client);
+  client.send('same port');
+  t.is((await echo).data.toString(), 'same port');
+  serve.child.kill('SIGTERM');
+  t.is((await serve.exited(EXIT_BOUND_MS)).code, 0);
+
+  const bare = await startCli(['serve', '--port', '0', '--workers', '1', '--no-page'], STARTUP_MS);
+  t.teardown(() => bare.kill());
+  t.is((await withBound(fetch(`http://127.0.0.1:${portOf(bare)}/`), 5000, 'GET / without a page')).status, 400);
+  bare.child.kill('SIGTERM');
+  t.is((await bare.exited(EXIT_BOUND_MS)).code, 0);
+});

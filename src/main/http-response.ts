@@ -1,0 +1,114 @@
+/**
+ * Plain HTTP on a WebSocketServer's port: what its `httpRequestHandler` receives and returns,
+ * and the bytes of the response built from that. The server answers one request per connection
+ * and closes it, so every response carries `Content-Length` and `Connection: close`.
+ */
+import { InvalidArgumentError } from '../shared/errors.ts';
+import { assertHeaderField, serializeHeaderBlock } from '../shared/http-headers.ts';
+import { StatusText } from '../shared/handshake-response.ts';
+import type { HeaderList } from './socket-backend.ts';
+
+/** A well-formed request that is not a WebSocket upgrade (it has no `Upgrade: websocket`). */
+export interface HttpRequest {
+  /** As sent (any method; no request content: one with a body is answered 413 before this). */
+  method: string;
+  /** The request-target exactly as sent (`/status?x=1`, or an absolute URI). */
+  resourceName: string;
+  /** The target's path, before `?`. */
+  path: string;
+  /** After the first `?`, without it; '' when none. */
+  query: string;
+  /** `1.1`, or `1.0` (the response is HTTP/1.1 either way, RFC 9110 6.2). */
+  httpVersion: string;
+  /** Lowercase name → value; repeated fields joined with ", ". */
+  headers: Record<string, string>;
+  /** Every field as sent, name case kept, in order. */
+  rawHeaders: HeaderList;
+  /** Whether it came over TLS. */
+  secure: boolean;
+  peerAddress: string;
+  peerPort: number;
+  localAddress: string;
+  localPort: number;
+}
+
+export interface HttpResponse {
+  /** 200 to 599. */
+  status: number;
+  /**
+   * Sent in order. `Content-Length`, `Transfer-Encoding` and `Connection` are the server's and may
+   * not be given; `Date` and `Server` (the server name) are added unless given.
+   */
+  headers?: Record<string, string> | Array<[string, string]>;
+  /** A string goes out as UTF-8. Never sent for HEAD (its length still is) or with 204 and 304. */
+  body?: string | Uint8Array;
+}
+
+/** Called on the owner thread for each plain request; a throw or rejection is answered 500. */
+export type HttpRequestHandler = (request: HttpRequest) => HttpResponse | Promise<HttpResponse>;
+
+/** Fields the server writes itself: they frame the body and end the connection. */
+const RESERVED = new Set(['content-length', 'transfer-encoding', 'connection']);
+
+/**
+ * The whole response, head and body, in one fresh buffer (so it can be transferred to the thread
+ * that writes it). Throws InvalidArgumentError for a response that cannot be sent as given.
+ */
+export function buildHttpResponse(method: string, response: HttpResponse, serverName: string): Uint8Array {
+  if (response === null || typeof response !== 'object') {
+    throw new InvalidArgumentError(`The handler must return an object with a status; got ${String(response)}`);
+  }
+  const { status } = response;
+  if (!Number.isInteger(status) || status < 200 || status > 599) {
+    throw new InvalidArgumentError(`status must be an integer from 200 to 599; got ${String(status)}`);
+  }
+  const given = response.headers === undefined ? [] : Array.isArray(response.headers) ? response.headers : Object.entries(response.headers);
+  const fields: [string, string][] = [];
+  const names = new Set<string>();
+  for (const field of given) {
+    if (!Array.isArray(field) || field.length !== 2) throw new InvalidArgumentError('headers must be [name, value] pairs or an object');
+    const [name, value] = field as [string, string];
+    assertHeaderField(name, value);
+    const lower = name.toLowerCase();
+    if (RESERVED.has(lower)) throw new InvalidArgumentError(`Header ${name} is set by the server and cannot be given`);
+    names.add(lower);
+    fields.push([name, value]);
+  }
+  if (!names.has('date')) fields.unshift(['Date', new Date().toUTCString()]);
+  if (!names.has('server') && serverName !== '') fields.unshift(['Server', serverName]);
+
+  const body = bodyBytes(response.body);
+  // RFC 9110 8.6: no Content-Length in a 204; 204 and 304 never have content (RFC 9110 15.3.5, 15.4.5).
+  const hasContent = status !== 204 && status !== 304;
+  if (hasContent) fields.push(['Content-Length', String(body.length)]);
+  fields.push(['Connection', 'close']);
+  const phrase = StatusText[status] ?? defaultPhrase(status);
+  const head = serializeHeaderBlock(`HTTP/1.1 ${status} ${phrase}`, fields);
+  const sent = hasContent && method !== 'HEAD' ? body : new Uint8Array(0);
+  const bytes = new Uint8Array(head.length + sent.length);
+  bytes.set(head);
+  bytes.set(sent, head.length);
+  return bytes;
+}
+
+function bodyBytes(body: HttpResponse['body']): Uint8Array {
+  if (body === undefined) return new Uint8Array(0);
+  if (typeof body === 'string') return new TextEncoder().encode(body);
+  if (body instanceof Uint8Array) return body;
+  throw new InvalidArgumentError(`body must be a string or a Uint8Array; got ${typeof body}`);
+}
+
+/** Reason phrases StatusText leaves out (it covers the codes of the opening handshake). */
+function defaultPhrase(status: number): string {
+  switch (status) {
+    case 200: return 'OK';
+    case 201: return 'Created';
+    case 202: return 'Accepted';
+    case 203: return 'Non-Authoritative Information';
+    case 204: return 'No Content';
+    case 205: return 'Reset Content';
+    case 206: return 'Partial Content';
+    // The phrase is optional on the wire (RFC 9112 4); the space before it is not.
+    default: return '';
+  }
+}

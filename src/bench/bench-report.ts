@@ -11,18 +11,8 @@ import type { BenchErrorKind } from './generator-protocol.ts';
 
 export const BENCH_REPORT_SCHEMA = 'wsthreads-bench/1';
 
-/** A latency distribution in milliseconds. */
-export interface LatencyMs {
-  count: number;
-  min: number;
-  mean: number;
-  stdDev: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  p999: number;
-  max: number;
-}
+/** A latency distribution in milliseconds: the histogram's summary, converted from µs. */
+export type LatencyMs = LatencySummary;
 
 export interface BenchReport {
   schema: typeof BENCH_REPORT_SCHEMA;

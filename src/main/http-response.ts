@@ -6,24 +6,14 @@
 import { InvalidArgumentError } from '../shared/errors.ts';
 import { assertHeaderField, serializeHeaderBlock } from '../shared/http-headers.ts';
 import { StatusText } from '../shared/handshake-response.ts';
-import type { HeaderList } from './socket-backend.ts';
+import type { HttpRequestHead } from '../shared/handshake-request.ts';
 
-/** A well-formed request that is not a WebSocket upgrade (it has no `Upgrade: websocket`). */
-export interface HttpRequest {
-  /** As sent (any method; no request content: one with a body is answered 413 before this). */
-  method: string;
-  /** The request-target exactly as sent (`/status?x=1`, or an absolute URI). */
-  resourceName: string;
-  /** The target's path, before `?`. */
-  path: string;
-  /** After the first `?`, without it; '' when none. */
-  query: string;
-  /** `1.1`, or `1.0` (the response is HTTP/1.1 either way, RFC 9110 6.2). */
-  httpVersion: string;
-  /** Lowercase name → value; repeated fields joined with ", ". */
-  headers: Record<string, string>;
-  /** Every field as sent, name case kept, in order. */
-  rawHeaders: HeaderList;
+/**
+ * A well-formed request that is not a WebSocket upgrade (it has no `Upgrade: websocket`): the
+ * parsed head (any method; one with request content is answered 413 before this; HTTP/1.0 is
+ * answered in HTTP/1.1, RFC 9110 6.2), and where it came from.
+ */
+export interface HttpRequest extends HttpRequestHead {
   /** Whether it came over TLS. */
   secure: boolean;
   peerAddress: string;

@@ -270,14 +270,7 @@ export class ServerHandshakeParser<PlainHttp extends boolean = false> {
     }
 
     const request: HandshakeRequest = {
-      method: requestLine.method,
-      resourceName: requestLine.target,
-      path: requestLine.path,
-      query: requestLine.query,
-      httpVersion: requestLine.httpVersion,
-      headers,
-      rawHeaders: raw,
-      host,
+      ...requestHead(requestLine, raw, headers, host),
       key,
       version: 13,
       origin: getHeader(headers, 'origin'),
@@ -306,18 +299,22 @@ export class ServerHandshakeParser<PlainHttp extends boolean = false> {
       if (!/^0+$/.test(values[0]!)) return reject(413, 'This server reads no request content (Content-Length)');
     }
 
-    const request: HttpRequestHead = {
-      method: requestLine.method,
-      resourceName: requestLine.target,
-      path: requestLine.path,
-      query: requestLine.query,
-      httpVersion: requestLine.httpVersion,
-      headers,
-      rawHeaders: raw,
-      host,
-    };
+    const request = requestHead(requestLine, raw, headers, host);
     return { kind: 'http', request, rest };
   }
+}
+
+function requestHead(requestLine: RequestLine, rawHeaders: [string, string][], headers: Record<string, string>, host: string): HttpRequestHead {
+  return {
+    method: requestLine.method,
+    resourceName: requestLine.target,
+    path: requestLine.path,
+    query: requestLine.query,
+    httpVersion: requestLine.httpVersion,
+    headers,
+    rawHeaders,
+    host,
+  };
 }
 
 function reject(status: number, reason: string, headers: [string, string][] = []): Reject {

@@ -223,13 +223,7 @@ function sendResponseAndClose(stream: Duplex, response: Uint8Array, writeBoundMs
 
 function describe(request: HttpRequestHead, socket: Socket, secure: boolean): HttpRequest {
   return {
-    method: request.method,
-    resourceName: request.resourceName,
-    path: request.path,
-    query: request.query,
-    httpVersion: request.httpVersion,
-    headers: request.headers,
-    rawHeaders: request.rawHeaders,
+    ...request,
     secure,
     peerAddress: socket.remoteAddress ?? '',
     peerPort: socket.remotePort ?? 0,

@@ -12,6 +12,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocketServer, type ServerOptions } from 'ws';
+import { rawFrame } from '../helpers/frames.ts';
 
 /** Rejects with `label` if `promise` has not settled within `ms`. */
 export function within<T>(promise: Promise<T>, ms: number, label: string): Promise<T> {
@@ -245,56 +246,11 @@ export function makeTestPki(): TestPki {
   }
 }
 
-export interface ParsedFrame {
-  fin: boolean;
-  opcode: number;
-  masked: boolean;
-  payload: Buffer;
-}
-
-/** Splits a byte stream into frames (unmasking them), independently of the engine. Stops at an incomplete frame. */
-export function parseFrames(bytes: Buffer): ParsedFrame[] {
-  const frames: ParsedFrame[] = [];
-  let at = 0;
-  while (at + 2 <= bytes.length) {
-    const b0 = bytes[at]!;
-    const b1 = bytes[at + 1]!;
-    let length = b1 & 0x7f;
-    let offset = at + 2;
-    if (length === 126) {
-      if (offset + 2 > bytes.length) break;
-      length = bytes.readUInt16BE(offset);
-      offset += 2;
-    } else if (length === 127) {
-      if (offset + 8 > bytes.length) break;
-      length = Number(bytes.readBigUInt64BE(offset));
-      offset += 8;
-    }
-    const masked = (b1 & 0x80) !== 0;
-    const key = masked ? bytes.subarray(offset, offset + 4) : undefined;
-    if (masked) offset += 4;
-    if (offset + length > bytes.length) break;
-    const payload = Buffer.from(bytes.subarray(offset, offset + length));
-    if (key !== undefined) for (let i = 0; i < payload.length; i++) payload[i]! ^= key[i % 4]!;
-    frames.push({ fin: (b0 & 0x80) !== 0, opcode: b0 & 0x0f, masked, payload });
-    at = offset + length;
-  }
-  return frames;
-}
+export { decodeFrames as parseFrames, type DecodedFrame as ParsedFrame } from '../helpers/frames.ts';
 
 /** An unmasked server frame. */
 export function serverFrame(opcode: number, payload: Buffer | string = Buffer.alloc(0), fin = true): Buffer {
-  const body = typeof payload === 'string' ? Buffer.from(payload) : payload;
-  const head = body.length < 126 ? Buffer.from([(fin ? 0x80 : 0) | opcode, body.length])
-    : body.length < 65536 ? Buffer.from([(fin ? 0x80 : 0) | opcode, 126, body.length >> 8, body.length & 0xff])
-      : (() => {
-        const h = Buffer.alloc(10);
-        h[0] = (fin ? 0x80 : 0) | opcode;
-        h[1] = 127;
-        h.writeBigUInt64BE(BigInt(body.length), 2);
-        return h;
-      })();
-  return Buffer.concat([head, body]);
+  return rawFrame({ opcode, payload, fin });
 }
 
 /** A Close payload: code then UTF-8 reason. */

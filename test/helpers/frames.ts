@@ -89,30 +89,30 @@ export interface DecodedFrame {
   payload: Buffer;
 }
 
-/** Decodes a byte stream of frames, byte by byte, independently of the engine's parser. */
+/** Decodes a byte stream of frames (unmasking them), independently of the engine. Stops at an incomplete frame. */
 export function decodeFrames(bytes: Uint8Array): DecodedFrame[] {
   const frames: DecodedFrame[] = [];
   let at = 0;
-  while (at < bytes.length) {
+  while (at + 2 <= bytes.length) {
     const b0 = bytes[at]!;
     const b1 = bytes[at + 1]!;
     let length = b1 & 0x7f;
-    at += 2;
-    if (length === 126) {
-      length = (bytes[at]! << 8) | bytes[at + 1]!;
-      at += 2;
-    } else if (length === 127) {
+    let offset = at + 2;
+    const extended = length === 126 ? 2 : length === 127 ? 8 : 0;
+    if (offset + extended > bytes.length) break;
+    if (extended > 0) {
       length = 0;
-      for (let i = 0; i < 8; i++) length = length * 256 + bytes[at + i]!;
-      at += 8;
+      for (let i = 0; i < extended; i++) length = length * 256 + bytes[offset + i]!;
+      offset += extended;
     }
     const masked = (b1 & 0x80) !== 0;
-    const key = masked ? bytes.subarray(at, at + 4) : null;
-    if (masked) at += 4;
-    const payload = Buffer.from(bytes.subarray(at, at + length));
+    const key = masked ? bytes.subarray(offset, offset + 4) : null;
+    if (masked) offset += 4;
+    if (offset + length > bytes.length) break;
+    const payload = Buffer.from(bytes.subarray(offset, offset + length));
     if (key) for (let i = 0; i < payload.length; i++) payload[i]! ^= key[i % 4]!;
-    at += length;
     frames.push({ fin: (b0 & 0x80) !== 0, rsv: b0 & 0x70, opcode: b0 & 0x0f, masked, payload });
+    at = offset + length;
   }
   return frames;
 }

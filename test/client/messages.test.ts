@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import test from 'ava';
 import type { WebSocket as WsSocket } from 'ws';
 import { InvalidArgumentError, State, WebSocket } from '../../src/index.ts';
-import { next, parseFrames, serverFrame, startRawServer, startWsServer, switchingProtocols, until, within } from './support.ts';
+import { next, parseFrames, serverFrame, startRawServer, startRecordingServer, startWsServer, switchingProtocols, until, within } from './support.ts';
 
 const MiB = 1024 * 1024;
 const Sizes = [0, 1, 125, 126, 65_535, 65_536, 1 * MiB, 16 * MiB];
@@ -61,13 +61,7 @@ test('messages of 0 B to 16 MiB go both ways intact, text and binary', async (t)
 });
 
 test('outgoingFrameSize splits messages into frames of that size', async (t) => {
-  let wire = Buffer.alloc(0);
-  const server = await startRawServer((raw, request) => {
-    raw.write(switchingProtocols(request));
-    raw.on('data', (chunk: Buffer) => {
-      wire = Buffer.concat([wire, chunk]);
-    });
-  });
+  const server = await startRecordingServer();
   t.teardown(() => server.close());
   const socket = new WebSocket();
   socket.setOutgoingFrameSize(100);
@@ -78,8 +72,8 @@ test('outgoingFrameSize splits messages into frames of that size', async (t) => 
   t.is(socket.sendBinaryMessage(binary), 200);
   t.is(socket.sendTextMessage(''), 0);
   await socket.flush();
-  await until(() => parseFrames(wire).length === 6, 5000, 'six frames have arrived');
-  const frames = parseFrames(wire);
+  await until(() => parseFrames(server.wire()).length === 6, 5000, 'six frames have arrived');
+  const frames = parseFrames(server.wire());
   t.deepEqual(frames.map((frame) => [frame.opcode, frame.fin, frame.payload.length, frame.masked]), [
     [1, false, 100, true], [0, false, 100, true], [0, true, 50, true],
     [2, false, 100, true], [0, true, 100, true],
@@ -224,22 +218,16 @@ test('frames that arrive with the 101 response are delivered', async (t) => {
 });
 
 test('setMaskGenerator decides the masking keys', async (t) => {
-  let wire = Buffer.alloc(0);
-  const server = await startRawServer((raw, request) => {
-    raw.write(switchingProtocols(request));
-    raw.on('data', (chunk: Buffer) => {
-      wire = Buffer.concat([wire, chunk]);
-    });
-  });
+  const server = await startRecordingServer();
   t.teardown(() => server.close());
   const socket = new WebSocket();
   await within(socket.open(server.url), 5000, 'the opening');
   socket.setMaskGenerator({ nextMask: () => 0x01020304 });
   socket.sendTextMessage('abcd');
   await socket.flush();
-  await until(() => wire.length >= 10, 5000, 'the frame to arrive');
-  t.deepEqual([...wire.subarray(2, 6)], [1, 2, 3, 4]);
-  t.deepEqual([...wire.subarray(6, 10)], [0x61 ^ 1, 0x62 ^ 2, 0x63 ^ 3, 0x64 ^ 4]);
+  await until(() => server.wire().length >= 10, 5000, 'the frame to arrive');
+  t.deepEqual([...server.wire().subarray(2, 6)], [1, 2, 3, 4]);
+  t.deepEqual([...server.wire().subarray(6, 10)], [0x61 ^ 1, 0x62 ^ 2, 0x63 ^ 3, 0x64 ^ 4]);
   socket.setMaskGenerator(null);
   t.false(socket.hasCustomMaskGenerator());
   socket.abort();

@@ -248,6 +248,18 @@ export function makeTestPki(): TestPki {
 
 export { decodeFrames as parseFrames, type DecodedFrame as ParsedFrame } from '../helpers/frames.ts';
 
+/** A raw server that accepts the upgrade and records every byte the client sends after it. */
+export async function startRecordingServer(): Promise<RawServer & { wire(): Buffer }> {
+  let wire = Buffer.alloc(0);
+  const server = await startRawServer((raw, request) => {
+    raw.write(switchingProtocols(request));
+    raw.on('data', (chunk: Buffer) => {
+      wire = Buffer.concat([wire, chunk]);
+    });
+  });
+  return { ...server, wire: () => wire };
+}
+
 /** An unmasked server frame. */
 export function serverFrame(opcode: number, payload: Buffer | string = Buffer.alloc(0), fin = true): Buffer {
   return rawFrame({ opcode, payload, fin });

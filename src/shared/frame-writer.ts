@@ -11,8 +11,8 @@ const SlabSize = 64 * 1024;
 /**
  * Turns outgoing messages into frame bytes, queued until the I/O layer takes them. Small frames
  * are packed side by side into one slab so that a turn's worth of messages leaves in one write
- * (design.md: one socket write per message is where ws spends its time); large payloads are
- * queued by reference (server role) or masked into a buffer of their own (client role).
+ * (design.md: one socket write per message is where ws spends its time); a large payload is
+ * copied (and masked, in the client role) into a buffer of its own.
  */
 export class FrameWriter {
   #chunks: Uint8Array[] = [];
@@ -83,15 +83,11 @@ export class FrameWriter {
       return;
     }
     this.#closeSlabRun();
-    if (this.#masked) {
-      const frame = Buffer.allocUnsafe(headerSize + length);
-      this.#writeFrameAt(frame, 0, fin, rsv, opcode, payload, start, end);
-      this.#chunks.push(frame);
-    } else {
-      const header = Buffer.allocUnsafe(headerSize);
-      writeFrameHeader(header, 0, fin, rsv, opcode, length, false);
-      this.#chunks.push(header, payload.subarray(start, end));
-    }
+    // A frame of its own, payload copied in: the caller may reuse its buffer as soon as the send
+    // returns (Qt copies too, and so does the owner-to-worker path), and the copy is one memcpy.
+    const frame = Buffer.allocUnsafe(headerSize + length);
+    this.#writeFrameAt(frame, 0, fin, rsv, opcode, payload, start, end);
+    this.#chunks.push(frame);
     this.#queued += headerSize + length;
   }
 

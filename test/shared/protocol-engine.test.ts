@@ -516,3 +516,16 @@ test('a handler may close from inside a message callback; later frames of the ch
   t.deepEqual(handler.events, [['text', 'one'], ['text', 'two']]);
   t.is(engine.state, EngineState.CloseSent);
 });
+
+for (const [role, size] of [[Role.Server, 100], [Role.Server, 100_000], [Role.Client, 100], [Role.Client, 100_000]] as const) {
+  test(`a ${role} may reuse its buffer once send returns (${size} bytes)`, (t) => {
+    const engine = new ProtocolEngine({ role }, recorder());
+    const buffer = Buffer.alloc(size, 1);
+    engine.sendBinary(buffer);
+    buffer.fill(2);
+    engine.sendBinary(buffer);
+    buffer.fill(3);
+    const frames = decodeFrames(output(engine));
+    t.deepEqual(frames.map((frame) => [frame.payload.length, frame.payload.every((b) => b === frame.payload[0]) ? frame.payload[0] : -1]), [[size, 1], [size, 2]]);
+  });
+}

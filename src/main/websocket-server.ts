@@ -379,6 +379,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       return;
     }
     this.#startPool();
+    // A socket from an http.Server allows half-open connections; a client that hangs up during the
+    // handshake would then hold it until the handshake timeout.
     socket.allowHalfOpen = false;
     if (socket instanceof TLSSocket) {
       // TLS done by whoever accepted it: served here as it is (a TLS socket cannot move).

@@ -6,6 +6,7 @@ import { EngineState } from '../../src/shared/engine-types.ts';
 import { OpCode } from '../../src/shared/opcode.ts';
 import { ProtocolEngine } from '../../src/shared/protocol-engine.ts';
 import { Role } from '../../src/shared/state.ts';
+import { splitAt } from '../helpers/chunks.ts';
 import { clientFrame, recorder, type RawFrame } from '../helpers/frames.ts';
 
 /** Arbitrary frames a client might send, valid or not. */
@@ -20,17 +21,9 @@ const frameArbitrary: fc.Arbitrary<Omit<RawFrame, 'mask'>> = fc.record({
   ),
 });
 
-/** Splits `bytes` at the given cut points (sorted, deduplicated). */
+/** Splits `bytes` at cut points taken modulo its length + 1, so any natural number is a cut. */
 function split(bytes: Buffer, cuts: number[]): Buffer[] {
-  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
-  const chunks: Buffer[] = [];
-  let last = 0;
-  for (const point of points) {
-    chunks.push(bytes.subarray(last, point));
-    last = point;
-  }
-  chunks.push(bytes.subarray(last));
-  return chunks;
+  return splitAt(bytes, cuts.map((c) => c % (bytes.length + 1)));
 }
 
 function run(chunks: Buffer[], role: 'server' | 'client' = 'server') {

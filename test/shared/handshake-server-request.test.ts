@@ -2,6 +2,7 @@ import test from 'ava';
 import fc from 'fast-check';
 import { InvalidArgumentError } from '../../src/shared/errors.ts';
 import { ServerHandshakeParser, type ServerHandshakeResult } from '../../src/shared/handshake-request.ts';
+import { splitAt } from '../helpers/chunks.ts';
 
 const bytes = (s: string) => new Uint8Array(Buffer.from(s, 'latin1'));
 
@@ -54,18 +55,6 @@ function parseChunks(chunks: Uint8Array[], maxHeaderSize?: number): { result: Se
     }
   }
   return { result: { kind: 'incomplete' }, after: new Uint8Array(0) };
-}
-
-function splitAt(data: Uint8Array, cuts: number[]): Uint8Array[] {
-  const points = [...new Set(cuts.map((c) => Math.min(Math.max(c, 0), data.length)))].sort((a, b) => a - b);
-  const chunks: Uint8Array[] = [];
-  let start = 0;
-  for (const p of points) {
-    chunks.push(data.subarray(start, p));
-    start = p;
-  }
-  chunks.push(data.subarray(start));
-  return chunks;
 }
 
 /** Results without `rest`, for comparing verdicts. */

@@ -21,6 +21,7 @@ export class FrameWriter {
   #slabEnd = 0;
   #queued = 0;
   readonly #masked: boolean;
+  readonly #maskKey = new Uint8Array(4);
   maskGenerator: MaskGenerator;
 
   constructor(masked: boolean, maskGenerator: MaskGenerator) {
@@ -60,8 +61,7 @@ export class FrameWriter {
     const at = this.#reserve(headerSize + byteLength);
     let payloadAt = writeFrameHeader(this.#slab, at, true, 0, OpCode.Text, byteLength, this.#masked);
     if (this.#masked) {
-      writeMaskKey(this.maskGenerator, this.#slab, payloadAt);
-      const key = this.#slab.subarray(payloadAt, payloadAt + 4);
+      const key = this.#nextMaskKey(this.#slab, payloadAt);
       payloadAt += 4;
       this.#slab.write(text, payloadAt, byteLength, 'utf8');
       applyMask(this.#slab.subarray(payloadAt, payloadAt + byteLength), key, 0);
@@ -103,13 +103,22 @@ export class FrameWriter {
   #writeFrameAt(target: Uint8Array, at: number, fin: boolean, rsv: number, opcode: number, payload: Uint8Array, start: number, end: number): void {
     let payloadAt = writeFrameHeader(target, at, fin, rsv, opcode, end - start, this.#masked);
     if (this.#masked) {
-      writeMaskKey(this.maskGenerator, target, payloadAt);
-      const key = target.subarray(payloadAt, payloadAt + 4);
+      const key = this.#nextMaskKey(target, payloadAt);
       payloadAt += 4;
       maskInto(payload.subarray(start, end), target, payloadAt, key);
     } else {
       target.set(payload.subarray(start, end), payloadAt);
     }
+  }
+
+  /**
+   * Draws a key into a scratch array reused for every frame and copies it into the header, so
+   * that masking allocates no view per frame (the load generator masks every message).
+   */
+  #nextMaskKey(target: Uint8Array, at: number): Uint8Array {
+    writeMaskKey(this.maskGenerator, this.#maskKey, 0);
+    target.set(this.#maskKey, at);
+    return this.#maskKey;
   }
 
   /** Returns the slab offset where `size` bytes may be written, starting a new slab if needed. */

@@ -101,14 +101,18 @@ export async function runClientCommand(url: string, options: ClientCommandOption
 
   let stopInput = (): void => {};
   if (options.echo) {
+    // Messages already read keep arriving after pause(): wait for the drain once, not once per message.
+    let relieving = false;
     const relieve = (): void => {
       if (socket.bytesToWrite() <= EchoHighWaterMark / 2) {
+        relieving = false;
         socket.off('bytesWritten', relieve);
         socket.resume();
       }
     };
     const backpressure = (): void => {
-      if (socket.bytesToWrite() > EchoHighWaterMark) {
+      if (!relieving && socket.bytesToWrite() > EchoHighWaterMark) {
+        relieving = true;
         socket.pause();
         socket.on('bytesWritten', relieve);
       }
@@ -123,11 +127,16 @@ export async function runClientCommand(url: string, options: ClientCommandOption
     });
   } else {
     const encoding = options.binaryOutput ?? 'hex';
+    let awaitingDrain = false;
     const print = (line: string): void => {
-      if (!io.stdout.write(`${line}\n`)) {
+      if (!io.stdout.write(`${line}\n`) && !awaitingDrain) {
         // A slow terminal or pipe pushes back on the server rather than filling memory.
+        awaitingDrain = true;
         socket.pause();
-        io.stdout.once('drain', () => socket.resume());
+        io.stdout.once('drain', () => {
+          awaitingDrain = false;
+          socket.resume();
+        });
       }
     };
     socket.on('textMessageReceived', (text) => print(text));

@@ -4,7 +4,7 @@ import { buildClientRequest, ClientHandshakeParser, type HandshakeResponse } fro
 import { SocketError, WebSocketError } from '../shared/errors.ts';
 import type { Extension, ExtensionFactory, ExtensionOffer } from '../shared/extension.ts';
 import { getHeader } from '../shared/http-headers.ts';
-import { connectTransport, guardErrors, type ProxyConfiguration, type SslConfiguration, type SslError } from './client-connect.ts';
+import { connectTransport, type ProxyConfiguration, type SslConfiguration, type SslError } from './client-connect.ts';
 import { parseClientUrl, type ClientTarget } from './client-url.ts';
 import type { HeaderList } from './socket-backend.ts';
 
@@ -195,7 +195,6 @@ function exchange(socket: Duplex, requestBytes: Uint8Array, parser: ClientHandsh
       onClose();
       return;
     }
-    guardErrors(socket);
     socket.on('data', onData);
     socket.once('close', onClose);
     socket.on('error', onError);

@@ -98,13 +98,13 @@ export class EngineSocketBackend implements SocketBackend {
 
   sendText(text: string): number {
     const queued = this.#engine.sendText(text);
-    if (queued > 0 || text.length === 0) this.#scheduleFlush();
+    if (this.#engine.outputLength > 0) this.#scheduleFlush();
     return queued;
   }
 
   sendBinary(data: Uint8Array): number {
     const queued = this.#engine.sendBinary(data);
-    if (queued > 0 || data.length === 0) this.#scheduleFlush();
+    if (this.#engine.outputLength > 0) this.#scheduleFlush();
     return queued;
   }
 
@@ -187,16 +187,12 @@ export class EngineSocketBackend implements SocketBackend {
   };
 
   #writeOutput(): void {
-    if (this.#transportGone || this.#engine.outputLength === 0) return;
-    const socket = this.#socket;
-    if (socket.destroyed || socket.writableEnded) {
-      this.#engine.takeOutput();
-      return;
-    }
+    const total = this.#engine.outputLength;
+    if (this.#transportGone || total === 0) return;
     const chunks = this.#engine.takeOutput();
-    let total = 0;
-    for (const chunk of chunks) total += chunk.length;
-    if (total === 0) return;
+    const socket = this.#socket;
+    // Dropped, not left queued: a socket that can no longer write has no use for them.
+    if (socket.destroyed || socket.writableEnded) return;
     if (chunks.length === 1) {
       socket.write(chunks[0], this.#onWritten(total));
     } else if (total <= ConcatBelowBytes) {

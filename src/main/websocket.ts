@@ -4,6 +4,7 @@ import type { Socket } from 'node:net';
 import { CloseCode, isValidWireCloseCode } from '../shared/close-code.ts';
 import { InvalidArgumentError, SocketError, WebSocketError } from '../shared/errors.ts';
 import type { ExtensionFactory } from '../shared/extension.ts';
+import { parseCommaList } from '../shared/http-headers.ts';
 import { Defaults, MaxFrameSize } from '../shared/limits.ts';
 import { DefaultMaskGenerator, type MaskGenerator } from '../shared/mask-generator.ts';
 import { Role, State } from '../shared/state.ts';
@@ -146,7 +147,6 @@ interface Attempt {
 export class WebSocket extends EventEmitter<WebSocketEvents> {
   #state: State = State.Unconnected;
   #backend: SocketBackend | undefined;
-  #engineBackend: EngineSocketBackend | undefined;
   /** Bumped whenever a connection or opening is left behind, so late reports from it are ignored. */
   #generation = 0;
   #attempt: Attempt | undefined;
@@ -241,16 +241,18 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     }
     const connectTimeoutMs = checkTimeout('connectTimeoutMs', options.connectTimeoutMs ?? this.#connectTimeoutMs);
     const handshakeTimeoutMs = checkTimeout('handshakeTimeoutMs', options.handshakeTimeoutMs ?? this.#handshakeTimeoutMs);
-    const headers = [...headerPairs(request.headers), ...headerPairs(options.headers)];
     const subprotocols = [...(options.subprotocols ?? [])];
-    // Qt merges a raw Sec-WebSocket-Protocol header into the offer, after the option's names.
-    const rawProtocols = headers.filter(([name]) => name.toLowerCase() === 'sec-websocket-protocol');
-    for (const [, value] of rawProtocols) {
-      for (const name of value.split(',').map((part) => part.trim()).filter((part) => part !== '')) {
+    const extraHeaders: Array<[string, string]> = [];
+    for (const header of [...headerPairs(request.headers), ...headerPairs(options.headers)]) {
+      if (header[0].toLowerCase() !== 'sec-websocket-protocol') {
+        extraHeaders.push(header);
+        continue;
+      }
+      // Qt merges a raw Sec-WebSocket-Protocol header into the offer, after the option's names.
+      for (const name of parseCommaList(header[1])) {
         if (!subprotocols.includes(name)) subprotocols.push(name);
       }
     }
-    const extraHeaders = headers.filter(([name]) => name.toLowerCase() !== 'sec-websocket-protocol');
     const origin = options.origin ?? this.#origin;
     const extensions = options.extensions ?? [];
 
@@ -358,7 +360,6 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
           responseStatusText: result.response.statusText,
           responseHeaders: result.response.rawHeaders,
         };
-        this.#engineBackend = backend;
         this.#useBackend(backend);
         unguardErrors(result.socket);
         this.#setState(State.Connected);
@@ -500,7 +501,6 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   #finishDisconnect(): void {
     const wasOpen = this.#backend !== undefined;
     this.#backend = undefined;
-    this.#engineBackend = undefined;
     if (this.#state === State.Unconnected) return;
     if (wasOpen) this.#emitAboutToClose();
     this.#setState(State.Unconnected);
@@ -778,7 +778,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.#maskGenerator = generator ?? new DefaultMaskGenerator();
     this.#customMaskGenerator = generator !== null;
     if (generator !== null) generator.seed?.();
-    if (this.#engineBackend !== undefined) this.#engineBackend.engine.maskGenerator = this.#maskGenerator;
+    // Only a backend of our own reaches its engine here; a server-side engine never masks anyway.
+    if (this.#backend instanceof EngineSocketBackend) this.#backend.engine.maskGenerator = this.#maskGenerator;
   }
 
   maskGenerator(): MaskGenerator {

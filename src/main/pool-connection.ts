@@ -10,7 +10,6 @@ import { CloseCode } from '../shared/close-code.ts';
 import { SocketError, WebSocketError } from '../shared/errors.ts';
 import {
   SinkCall,
-  type ConnectionTaskResult,
   type HandshakeDecision,
   type HandshakeFailure,
   type HandshakeSummary,
@@ -91,11 +90,11 @@ export class PoolConnection implements OwnerConnectionApi, LinkedConnection {
     this.#mirror.receive(status, calls);
   }
 
-  /** The connection's task settled: with its result, or with the error that ended its thread. */
-  settle(outcome: { result: ConnectionTaskResult } | { error: unknown }): void {
+  /** The connection's task settled: resolved, or failed with the error that ended its thread. */
+  settle(failure?: { error: unknown }): void {
     if (this.#settled) return;
-    if ('error' in outcome) {
-      const message = outcome.error instanceof Error ? outcome.error.message : String(outcome.error);
+    if (failure !== undefined) {
+      const message = failure.error instanceof Error ? failure.error.message : String(failure.error);
       const error = new WebSocketError(SocketError.WorkerExited,
         `The worker thread running this connection failed: ${message}`, CloseCode.AbnormalDisconnection);
       if (this.#mirror !== undefined) this.#mirror.workerLost(error);

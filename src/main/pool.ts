@@ -16,7 +16,7 @@ import type { SecureContextOptions } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, type MessagePort, type ResourceLimits } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import type { ConnectionSettings, ConnectionTask, ConnectionTaskResult, PoolWorkerData } from '../shared/thread-messages.ts';
+import type { ConnectionSettings, ConnectionTask, PoolWorkerData } from '../shared/thread-messages.ts';
 import { PoolConnection } from './pool-connection.ts';
 import { PoolThreadLink, type ThreadTrafficStats } from './pool-thread-link.ts';
 import type { ServerConnectionHost } from './server-connection-host.ts';
@@ -40,7 +40,7 @@ export interface ConnectionPoolOptions {
 const taskFile = fileURLToPath(new URL(`../workers/connection-task${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
 
 export class ConnectionPool {
-  readonly #piscina: Piscina<ConnectionTask, ConnectionTaskResult>;
+  readonly #piscina: Piscina<ConnectionTask, void>;
   readonly stats: ThreadTrafficStats = { signalCalls: 0, signalEvents: 0, commandCalls: 0 };
   /** Live connections by id, for the thread links to deliver to. */
   readonly #connections = new Map<number, PoolConnection>();
@@ -49,7 +49,7 @@ export class ConnectionPool {
 
   constructor(options: ConnectionPoolOptions) {
     const workerData: PoolWorkerData = { tls: options.tls, handlerUrl: options.handlerUrl };
-    this.#piscina = new Piscina<ConnectionTask, ConnectionTaskResult>({
+    this.#piscina = new Piscina<ConnectionTask, void>({
       filename: taskFile,
       minThreads: options.threads,
       maxThreads: options.threads,
@@ -69,9 +69,9 @@ export class ConnectionPool {
     this.#connections.set(id, connection);
     const task: ConnectionTask = { socket, port: port2, connectionId: id, settings };
     return this.#piscina.run(task, { transferList: [socket, port2] as never }).then(
-      (result) => {
+      () => {
         this.#connections.delete(id);
-        connection.settle({ result });
+        connection.settle();
         return true;
       },
       (error: NodeJS.ErrnoException) => {
@@ -102,10 +102,6 @@ export class ConnectionPool {
   /** The thread ids of the live threads. */
   threadIds(): number[] {
     return this.#piscina.threads.map((thread) => thread.threadId);
-  }
-
-  get threadCount(): number {
-    return this.#piscina.threads.length;
   }
 
   /** Terminates every thread (their connections drop). */

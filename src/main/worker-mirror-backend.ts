@@ -33,6 +33,8 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource {
   #userPaused = false;
 
   #commands: unknown[] = [];
+  /** The buffers of the payloads in `#commands` (copies of the caller's): moved, not cloned. */
+  #transfer: ArrayBuffer[] = [];
   #seq = 0;
   #scheduled = false;
   /** Command batches the worker has not acknowledged yet, with the wire bytes they queue. */
@@ -43,7 +45,6 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource {
   #open = true;
   /** The worker sent its last signal (or died): nothing more goes to it. */
   #ended = false;
-  #disconnected = false;
   #flushWaiters = new Set<() => void>();
 
   constructor(connectionId: number, link: PoolThreadLink) {
@@ -140,8 +141,9 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource {
 
   #markDisconnected(): void {
     this.#open = false;
-    this.#disconnected = true;
+    this.#ended = true;
     this.#commands = [];
+    this.#transfer = [];
     this.#unacked = [];
     this.#reportedBytesToWrite = 0;
     for (const resolve of this.#flushWaiters) resolve();
@@ -170,7 +172,8 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource {
       this.#heldCalls = 0;
       if (this.#pausedForHold) {
         this.#pausedForHold = false;
-        if (!this.#userPaused && !this.#disconnected) this.#push0(BackendCall.Resume);
+        // Not after the end: #push0 sends nothing once the connection has ended.
+        if (!this.#userPaused) this.#push0(BackendCall.Resume);
       }
     });
   }
@@ -186,14 +189,18 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource {
   sendBinary(data: Uint8Array): number {
     if (!this.#open) return 0;
     // Copied now: the caller may reuse its buffer as soon as this returns.
-    this.#commands.push(BackendCall.SendBinary, Uint8Array.prototype.slice.call(data));
+    const copy = Uint8Array.prototype.slice.call(data);
+    this.#commands.push(BackendCall.SendBinary, copy);
+    this.#transfer.push(copy.buffer);
     this.#queued(data.byteLength);
     return data.byteLength;
   }
 
   ping(payload: Uint8Array): void {
     if (!this.#open) return;
-    this.#push1(BackendCall.Ping, Uint8Array.prototype.slice.call(payload, 0, 125));
+    const copy = Uint8Array.prototype.slice.call(payload, 0, 125);
+    this.#transfer.push(copy.buffer);
+    this.#push1(BackendCall.Ping, copy);
   }
 
   close(code: number, reason: string): void {
@@ -286,11 +293,9 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource {
     this.#scheduled = false;
     if (this.#commands.length === 0 || this.#ended) return undefined;
     const calls = this.#commands;
+    const transfer = this.#transfer;
     this.#commands = [];
-    const transfer: ArrayBuffer[] = [];
-    for (const value of calls) {
-      if (value instanceof Uint8Array) transfer.push(value.buffer as ArrayBuffer);
-    }
+    this.#transfer = [];
     return { seq: ++this.#seq, calls, transfer };
   }
 }

@@ -18,7 +18,6 @@ import type { Socket } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
 import type { HttpRequest } from '../main/http-response.ts';
 import type { HeaderList, SocketLimitName } from '../main/socket-backend.ts';
-import type { WebSocketErrorData } from './errors.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Pool set-up and tasks
@@ -31,7 +30,10 @@ export interface PoolWorkerData {
   handlerUrl: string | undefined;
 }
 
-/** One Piscina task per connection; it settles when the connection is over. */
+/**
+ * One Piscina task per connection: it resolves, with nothing, once the connection is over and the
+ * owner has heard so (its last signal, or its failed handshake); a rejection is a failure.
+ */
 export interface ConnectionTask {
   /** A freshly accepted socket (accepted with `pauseOnConnect`: nothing read, nothing written). */
   socket: Socket;
@@ -54,15 +56,6 @@ export interface ConnectionSettings {
   closeTimeoutMs: number;
   /** The server has an httpRequestHandler: a request that is no upgrade goes to the owner, not 400. */
   plainHttp: boolean;
-}
-
-/** How a connection task ended (the task's resolved value). */
-export interface ConnectionTaskResult {
-  connectionId: number;
-  /** Whether the opening handshake succeeded (101 written). */
-  upgraded: boolean;
-  closeCode: number;
-  closeReason: string;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -167,8 +160,6 @@ export interface ThreadSignalBatch {
   entries: unknown[];
 }
 
-export type { WebSocketErrorData };
-
 // ---------------------------------------------------------------------------------------------
 // Commands: owner -> worker, batched per event-loop turn
 
@@ -194,8 +185,6 @@ export const BackendCall = {
   FrameSignals: 8,
 } as const;
 export type BackendCall = (typeof BackendCall)[keyof typeof BackendCall];
-
-export const BackendCallArity: readonly number[] = [1, 1, 1, 2, 0, 0, 0, 2, 1];
 
 /**
  * One owner event-loop turn of commands for one thread: flat `[connectionId, seq, calls]*`; `seq`

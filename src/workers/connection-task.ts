@@ -13,8 +13,7 @@ import { threadId, workerData } from 'node:worker_threads';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import * as Comlink from 'comlink';
 import { portEndpoint } from '../main/comlink-port.ts';
-import { CloseCode } from '../shared/close-code.ts';
-import type { ConnectionTask, ConnectionTaskResult, OwnerConnectionApi, PoolWorkerData } from '../shared/thread-messages.ts';
+import type { ConnectionTask, OwnerConnectionApi, PoolWorkerData } from '../shared/thread-messages.ts';
 import { CommandReceiver } from './command-receiver.ts';
 import { serveWithHandler } from './handler-host.ts';
 import { createServerBackend, serverConnectionInfo } from './server-connection.ts';
@@ -32,7 +31,7 @@ function threadSecureContext(): SecureContext | undefined {
   return secureContext;
 }
 
-export default async function runConnection(task: ConnectionTask): Promise<ConnectionTaskResult> {
+export default async function runConnection(task: ConnectionTask): Promise<void> {
   const { port, connectionId, settings } = task;
   // Referenced until the handshake is over, then released explicitly: a collected proxy can
   // leave a call hanging (comlink issue 692).
@@ -42,7 +41,6 @@ export default async function runConnection(task: ConnectionTask): Promise<Conne
     port.close();
   };
 
-  const result: ConnectionTaskResult = { connectionId, upgraded: false, closeCode: CloseCode.AbnormalDisconnection, closeReason: '' };
   let failureReported: Promise<unknown> | undefined;
   const upgraded = await runServerHandshake({
     socket: task.socket,
@@ -54,10 +52,10 @@ export default async function runConnection(task: ConnectionTask): Promise<Conne
     respond: (request) => owner.httpRequest(request),
   });
   if (upgraded === null) {
-    // The owner must have the failure before the task ends (its result comes over another port).
+    // The owner must have the failure before the task ends (that news comes over another port).
     await failureReported;
     endHandshakeChannel();
-    return result;
+    return;
   }
   let channel: ThreadChannel;
   try {
@@ -68,7 +66,6 @@ export default async function runConnection(task: ConnectionTask): Promise<Conne
   } finally {
     endHandshakeChannel();
   }
-  result.upgraded = true;
 
   const backend = createServerBackend(upgraded, settings);
   const info = serverConnectionInfo(upgraded);
@@ -78,10 +75,6 @@ export default async function runConnection(task: ConnectionTask): Promise<Conne
     receiver,
     outbox: channel,
     lifecycleOnly: poolData.handlerUrl !== undefined,
-    onDisconnected: (code, reason) => {
-      result.closeCode = code;
-      result.closeReason = reason;
-    },
   });
   channel.register(forwarder);
   try {
@@ -90,7 +83,6 @@ export default async function runConnection(task: ConnectionTask): Promise<Conne
     else serveWithHandler(backend, info, poolData.handlerUrl, upgraded.decision.limits, forwarder);
     receiver.bind(backend);
     await forwarder.done;
-    return result;
   } finally {
     receiver.release();
     channel.unregister(forwarder);

@@ -14,10 +14,9 @@
  * the thread. Connections on other threads are untouched.
  */
 import { threadId } from 'node:worker_threads';
-import type { ConnectionInfo, SocketBackend, SocketSink } from '../main/socket-backend.ts';
+import type { ConnectionInfo, SocketBackend, SocketLimitName, SocketSink } from '../main/socket-backend.ts';
 import { WebSocket } from '../main/websocket.ts';
 import { ObservedBackend } from '../main/delegating-backend.ts';
-import type { SocketLimitName } from '../main/socket-backend.ts';
 import { CloseCode } from '../shared/close-code.ts';
 import { SocketError, WebSocketError } from '../shared/errors.ts';
 

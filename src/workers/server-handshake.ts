@@ -221,15 +221,18 @@ function sendResponseAndClose(stream: Duplex, response: Uint8Array, writeBoundMs
   stream.resume();
 }
 
-function describe(request: HttpRequestHead, socket: Socket, secure: boolean): HttpRequest {
+/** The connection's two ends, as both the owner's request views report them. */
+function endpoints(socket: Socket): Pick<HttpRequest, 'peerAddress' | 'peerPort' | 'localAddress' | 'localPort'> {
   return {
-    ...request,
-    secure,
     peerAddress: socket.remoteAddress ?? '',
     peerPort: socket.remotePort ?? 0,
     localAddress: socket.localAddress ?? '',
     localPort: socket.localPort ?? 0,
   };
+}
+
+function describe(request: HttpRequestHead, socket: Socket, secure: boolean): HttpRequest {
+  return { ...request, secure, ...endpoints(socket) };
 }
 
 function summarize(request: HandshakeRequest, socket: Socket, secure: boolean, threadId: number): HandshakeSummary {
@@ -241,9 +244,6 @@ function summarize(request: HandshakeRequest, socket: Socket, secure: boolean, t
     requestUrl: `${secure ? 'wss' : 'ws'}://${request.host}${resourceName}`,
     requestHeaders: request.rawHeaders,
     subprotocols: request.subprotocols,
-    peerAddress: socket.remoteAddress ?? '',
-    peerPort: socket.remotePort ?? 0,
-    localAddress: socket.localAddress ?? '',
-    localPort: socket.localPort ?? 0,
+    ...endpoints(socket),
   };
 }

@@ -35,8 +35,6 @@ export interface SignalForwarderOptions {
   outbox: ForwarderOutbox;
   /** Only lifecycle signals (connected, error, closing, disconnected): the handler-module mode. */
   lifecycleOnly: boolean;
-  /** Called with the connection's final close code and reason. */
-  onDisconnected?(code: number, reason: string): void;
 }
 
 export class SignalForwarder implements SocketSink {
@@ -122,7 +120,6 @@ export class SignalForwarder implements SocketSink {
   disconnected(code: number, reason: string): void {
     this.#finished = true;
     this.#push2(SinkCall.Disconnected, code, reason);
-    this.#options.onDisconnected?.(code, reason);
   }
 
   #push1(call: SinkCall, a: unknown): void {
@@ -150,10 +147,14 @@ export class SignalForwarder implements SocketSink {
     this.#bytes += data.byteLength;
     const buffer = data.buffer;
     const exact = data.byteOffset === 0 && data.byteLength === buffer.byteLength && buffer instanceof ArrayBuffer;
-    if (exact && data.byteLength < TransferAboveBytes) return data;
-    const own = exact ? data : Uint8Array.prototype.slice.call(data);
-    const ownBuffer = own.buffer as ArrayBuffer;
-    if (!this.#transfer.includes(ownBuffer)) this.#transfer.push(ownBuffer);
-    return own;
+    if (!exact) {
+      // A fresh copy: its buffer cannot be in the list yet, so no search (a turn may hold thousands).
+      const own = Uint8Array.prototype.slice.call(data);
+      this.#transfer.push(own.buffer);
+      return own;
+    }
+    // A buffer may be listed once only; the same large payload could be passed twice.
+    if (data.byteLength >= TransferAboveBytes && !this.#transfer.includes(buffer)) this.#transfer.push(buffer);
+    return data;
   }
 }

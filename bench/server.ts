@@ -13,7 +13,9 @@
  *   large: 10 connections × 2 binary messages of 1 MiB in flight each
  *
  * The load generator is this process's main thread: raw TCP, pre-masked frames, one write per
- * read, a minimal frame parser, latency from send to echo per message (messages echo in order).
+ * read, a parser that reads frame headers and skips payloads, latency from send to echo per
+ * message (messages echo in order). Not ProtocolEngine: the generator shares the cores with the
+ * server, so it does none of the copying, unmasking and UTF-8 checking a real client must do.
  * Everything shares the machine's cores, so the figures compare servers under one generator;
  * they are not the servers' ceilings. Usage: npm run bench [-- --seconds 3]
  */
@@ -24,7 +26,12 @@ import net from 'node:net';
 import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { InFlightQueue } from '../src/bench/in-flight-queue.ts';
 import { createLatencyHistogram, recordMicros, type Histogram } from '../src/bench/latency-histogram.ts';
+import { buildClientRequest, ClientHandshakeParser } from '../src/shared/client-handshake.ts';
+import { createFrameHeader, frameHeaderSize, readFrameHeader, writeFrameHeader } from '../src/shared/frame-codec.ts';
+import { maskInto } from '../src/shared/mask.ts';
+import { isControlOpCode, OpCode } from '../src/shared/opcode.ts';
 
 // ---------------------------------------------------------------------------------------------
 // The servers (child processes)
@@ -137,22 +144,11 @@ const Loads: Load[] = [
 
 /** One client frame, masked once (a server unmasks whatever key it gets). */
 function clientFrame(payload: Buffer, binary: boolean): Buffer {
-  const length = payload.length;
-  const headerLength = length < 126 ? 2 : length < 65_536 ? 4 : 10;
-  const frame = Buffer.alloc(headerLength + 4 + length);
-  frame[0] = 0x80 | (binary ? 0x2 : 0x1);
-  if (length < 126) {
-    frame[1] = 0x80 | length;
-  } else if (length < 65_536) {
-    frame[1] = 0x80 | 126;
-    frame.writeUInt16BE(length, 2);
-  } else {
-    frame[1] = 0x80 | 127;
-    frame.writeBigUInt64BE(BigInt(length), 2);
-  }
-  const mask = randomBytes(4);
-  mask.copy(frame, headerLength);
-  for (let i = 0; i < length; i++) frame[headerLength + 4 + i] = payload[i]! ^ mask[i & 3]!;
+  const frame = Buffer.alloc(frameHeaderSize(payload.length, true) + payload.length);
+  const keyAt = writeFrameHeader(frame, 0, true, 0, binary ? OpCode.Binary : OpCode.Text, payload.length, true);
+  const key = randomBytes(4);
+  frame.set(key, keyAt);
+  maskInto(payload, frame, keyAt + 4, key);
   return frame;
 }
 
@@ -171,9 +167,9 @@ class LoadConnection {
   readonly #load: Load;
   readonly #counters: Counters;
   /** Send times of the messages in flight, oldest first (echoes come back in order). */
-  readonly #sentAt: number[] = [];
-  #sentHead = 0;
-  #pending: Buffer = Buffer.alloc(0);
+  readonly #sentAt: InFlightQueue;
+  /** The start of a frame header that the last read cut off. */
+  #pending: Uint8Array | undefined;
   #stopped = false;
 
   constructor(socket: net.Socket, load: Load, frames: Buffer, frameLength: number, counters: Counters) {
@@ -182,9 +178,10 @@ class LoadConnection {
     this.#frames = frames;
     this.#frameLength = frameLength;
     this.#counters = counters;
+    this.#sentAt = new InFlightQueue(load.inFlight);
   }
 
-  start(initial: Buffer): void {
+  start(initial: Uint8Array): void {
     this.#socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     this.#send(this.#load.inFlight);
     if (initial.length > 0) this.#onData(initial);
@@ -211,10 +208,11 @@ class LoadConnection {
   #inFrame = false;
   #frameIsData = false;
   #frameFin = false;
+  readonly #header = createFrameHeader();
 
-  #onData(chunk: Buffer): void {
-    const data = this.#pending.length > 0 ? Buffer.concat([this.#pending, chunk]) : chunk;
-    this.#pending = Buffer.alloc(0);
+  #onData(chunk: Uint8Array): void {
+    const data = this.#pending === undefined ? chunk : Buffer.concat([this.#pending, chunk]);
+    this.#pending = undefined;
     const counters = this.#counters;
     const now = performance.now();
     let offset = 0;
@@ -228,11 +226,7 @@ class LoadConnection {
         if (this.#skip > 0) break;
         if (this.#frameIsData && this.#frameFin) {
           completed++;
-          const sent = this.#sentAt[this.#sentHead++]!;
-          if (this.#sentHead > 4096) {
-            this.#sentAt.splice(0, this.#sentHead);
-            this.#sentHead = 0;
-          }
+          const sent = this.#sentAt.shift();
           if (counters.measuring) {
             counters.messages++;
             recordMicros(counters.histogram, (now - sent) * 1000);
@@ -241,58 +235,37 @@ class LoadConnection {
         this.#inFrame = false;
         continue;
       }
-      // A frame header (server frames are unmasked: 2, 4 or 10 bytes).
-      if (data.length - offset < 2) break;
-      const b0 = data[offset]!;
-      const b1 = data[offset + 1]! & 0x7f;
-      let headerLength = 2;
-      let length = b1;
-      if (b1 === 126) {
-        if (data.length - offset < 4) break;
-        length = data.readUInt16BE(offset + 2);
-        headerLength = 4;
-      } else if (b1 === 127) {
-        if (data.length - offset < 10) break;
-        length = Number(data.readBigUInt64BE(offset + 2));
-        headerLength = 10;
-      }
-      offset += headerLength;
+      const header = this.#header;
+      if (!readFrameHeader(data, offset, data.length, header)) break;
+      offset += header.headerSize;
       this.#inFrame = true;
-      this.#skip = length;
+      this.#skip = header.payloadLength;
       // Control frames (ping, close) are not echoes.
-      this.#frameIsData = (b0 & 0x0f) < 0x8;
-      this.#frameFin = (b0 & 0x80) !== 0;
+      this.#frameIsData = !isControlOpCode(header.opcode);
+      this.#frameFin = header.fin;
     }
-    if (offset < data.length) this.#pending = Buffer.from(data.subarray(offset));
+    if (offset < data.length) this.#pending = new Uint8Array(data.subarray(offset));
     this.#send(completed);
   }
 }
 
-async function openConnection(port: number): Promise<{ socket: net.Socket; rest: Buffer }> {
+async function openConnection(port: number): Promise<{ socket: net.Socket; rest: Uint8Array }> {
   const socket = net.connect({ port, host: '127.0.0.1', noDelay: true });
   socket.on('error', () => {});
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', resolve);
     socket.once('error', reject);
   });
-  socket.write([
-    'GET / HTTP/1.1',
-    `Host: 127.0.0.1:${port}`,
-    'Upgrade: websocket',
-    'Connection: Upgrade',
-    `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`,
-    'Sec-WebSocket-Version: 13',
-    '', '',
-  ].join('\r\n'));
-  let head = Buffer.alloc(0);
-  const rest = await new Promise<Buffer>((resolve, reject) => {
+  const request = buildClientRequest({ host: `127.0.0.1:${port}`, resourceName: '/' });
+  const parser = new ClientHandshakeParser({ key: request.key });
+  socket.write(request.bytes);
+  const rest = await new Promise<Uint8Array>((resolve, reject) => {
     const onData = (chunk: Buffer): void => {
-      head = Buffer.concat([head, chunk]);
-      const end = head.indexOf('\r\n\r\n');
-      if (end === -1) return;
+      const result = parser.feed(chunk);
+      if (result.kind === 'incomplete') return;
       socket.off('data', onData);
-      if (!head.subarray(0, 12).toString().includes('101')) reject(new Error(`upgrade refused: ${head.subarray(0, end).toString()}`));
-      resolve(head.subarray(end + 4));
+      if (result.kind === 'failed') reject(new Error(`upgrade refused: ${result.error.message}`));
+      else resolve(result.rest);
     };
     socket.on('data', onData);
     socket.once('close', () => reject(new Error('closed during the upgrade')));
@@ -313,7 +286,7 @@ async function drive(target: RunningTarget, load: Load, warmUpMs: number, measur
   const frame = clientFrame(Buffer.alloc(load.payloadBytes, 0x61), load.binary);
   const frames = load.payloadBytes <= 1024 ? Buffer.concat(Array.from({ length: load.inFlight }, () => frame)) : frame;
   const counters = new Counters();
-  const opened: Array<{ socket: net.Socket; rest: Buffer }> = [];
+  const opened: Array<{ socket: net.Socket; rest: Uint8Array }> = [];
   for (let i = 0; i < load.connections; i += 25) {
     opened.push(...await Promise.all(Array.from({ length: Math.min(25, load.connections - i) }, () => openConnection(target.port))));
   }

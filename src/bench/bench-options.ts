@@ -32,6 +32,11 @@ export interface BenchOptions {
 
 export const DEFAULT_DURATION_MS = 10_000;
 
+/** How long the run lasts: --duration, else 10 s unless -n bounds it; undefined for a count-bounded run. */
+export function runDurationMs(options: Pick<BenchOptions, 'durationMs' | 'messages'>): number | undefined {
+  return options.durationMs ?? (options.messages === undefined ? DEFAULT_DURATION_MS : undefined);
+}
+
 export function defaultBenchOptions(): BenchOptions {
   return {
     url: undefined,

@@ -11,7 +11,7 @@ import { MessageChannel } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { BenchOptions } from './bench-options.ts';
-import { DEFAULT_DURATION_MS } from './bench-options.ts';
+import { runDurationMs } from './bench-options.ts';
 import type { BenchReport, TimelineEntry } from './bench-report.ts';
 import { buildReport } from './build-report.ts';
 import type { GeneratorCommand, GeneratorEvent, GeneratorResult, GeneratorShard } from './generator-protocol.ts';
@@ -55,7 +55,7 @@ export interface BenchTarget {
 /** Splits the run into per-thread shards; each thread's totals are the sums of its connections' shares. */
 export function planShards(options: BenchOptions, url: string): GeneratorShard[] {
   const threads = Math.max(1, Math.min(options.workers, options.connections));
-  const durationMs = options.durationMs ?? (options.messages === undefined ? DEFAULT_DURATION_MS : undefined);
+  const durationMs = runDurationMs(options);
   const shards: GeneratorShard[] = [];
   let first = 0;
   for (let thread = 0; thread < threads; thread++) {

@@ -116,7 +116,8 @@ export class BenchConnection implements EngineHandler {
     const stats = this.ctx.stats;
     stats.sent++;
     if (stats.firstSendEpochMs === 0) stats.firstSendEpochMs = performance.timeOrigin + fromMicros / 1000;
-    if (this.quota !== Number.POSITIVE_INFINITY) this.quota--;
+    // Without a quota this leaves Infinity as it is.
+    this.quota--;
   }
 
   /** Writes everything the engine queued, as one corked write. */

@@ -20,6 +20,9 @@ export const BenchErrorKind = {
 } as const;
 export type BenchErrorKind = (typeof BenchErrorKind)[keyof typeof BenchErrorKind];
 
+/** Error messages kept for the report: per thread, and for the whole run. */
+export const MAX_ERROR_SAMPLES = 10;
+
 export function emptyErrorCounts(): Record<BenchErrorKind, number> {
   return { mismatch: 0, timeout: 0, unexpectedClose: 0, connectFailed: 0, protocolError: 0 };
 }

@@ -4,10 +4,8 @@
  */
 import { createLatencyHistogram, encodeHistogram, recordMicros } from './latency-histogram.ts';
 import type { Histogram } from './latency-histogram.ts';
-import { emptyErrorCounts } from './generator-protocol.ts';
+import { emptyErrorCounts, MAX_ERROR_SAMPLES } from './generator-protocol.ts';
 import type { BenchErrorKind, GeneratorBin } from './generator-protocol.ts';
-
-const MAX_ERROR_SAMPLES = 10;
 
 /** CPU time of this thread in µs; the whole process on Node versions without threadCpuUsage. */
 export function threadCpuMicros(): number {

@@ -4,7 +4,7 @@
  * throughput and p99 over time as inline SVG, and the whole JSON report embedded for tools.
  * No script runs and nothing is fetched.
  */
-import type { BenchReport } from './bench-report.ts';
+import type { BenchReport, TimelineEntry } from './bench-report.ts';
 import { describeLoad, formatBytes, formatCount, formatMs, formatRate } from './report-table.ts';
 import { escapeHtml, lineChart } from './svg-chart.ts';
 import type { Tick } from './svg-chart.ts';
@@ -39,12 +39,17 @@ function latencyChart(report: BenchReport): string {
   });
 }
 
+/** One figure of the timeline as chart points; a second is drawn at its end (1 for the first). */
+function overTime(report: BenchReport, figure: (entry: TimelineEntry) => number): Array<[number, number]> {
+  return report.timeline.map((entry) => [entry.second + 1, figure(entry)]);
+}
+
 function throughputChart(report: BenchReport): string {
   return lineChart({
     title: 'Throughput over time',
     series: [
-      { name: 'sent msgs/s', color: '#2ca02c', points: report.timeline.map((t) => [t.second + 1, t.sent]) },
-      { name: 'received msgs/s', color: '#d62728', points: report.timeline.map((t) => [t.second + 1, t.received]) },
+      { name: 'sent msgs/s', color: '#2ca02c', points: overTime(report, (t) => t.sent) },
+      { name: 'received msgs/s', color: '#d62728', points: overTime(report, (t) => t.received) },
     ],
     xLabel: 'seconds since start',
     yLabel: 'messages per second',
@@ -55,8 +60,8 @@ function p99Chart(report: BenchReport): string {
   return lineChart({
     title: 'Round-trip latency over time',
     series: [
-      { name: 'p50 ms', color: '#9467bd', points: report.timeline.map((t) => [t.second + 1, t.p50Ms]) },
-      { name: 'p99 ms', color: '#ff7f0e', points: report.timeline.map((t) => [t.second + 1, t.p99Ms]) },
+      { name: 'p50 ms', color: '#9467bd', points: overTime(report, (t) => t.p50Ms) },
+      { name: 'p99 ms', color: '#ff7f0e', points: overTime(report, (t) => t.p99Ms) },
     ],
     xLabel: 'seconds since start',
     yLabel: 'ms',

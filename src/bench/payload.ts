@@ -126,6 +126,8 @@ class GeneratedBinaryCodec implements PayloadCodec {
   private readonly scratch: Uint8Array;
   private readonly view: DataView;
   private readonly fillStart: number;
+  /** The scratch buffer's fill, which build() never writes: what every reply's tail must equal. */
+  private readonly fill: Uint8Array;
 
   constructor(size: number) {
     this.byteLength = size;
@@ -134,6 +136,7 @@ class GeneratedBinaryCodec implements PayloadCodec {
     this.scratch = new Uint8Array(size);
     this.scratch.set(binaryFill(size - this.fillStart, this.fillStart), this.fillStart);
     this.view = new DataView(this.scratch.buffer);
+    this.fill = this.scratch.subarray(this.fillStart);
   }
 
   build(conn: number, seq: number, sendMicros: number): Payload {
@@ -150,8 +153,7 @@ class GeneratedBinaryCodec implements PayloadCodec {
     if (reply.byteLength !== this.byteLength) {
       return { ok: false, reason: `reply of ${reply.byteLength} bytes, expected ${this.byteLength}` };
     }
-    const fill = this.scratch.subarray(this.fillStart);
-    if (Buffer.compare(reply.subarray(this.fillStart), fill) !== 0) {
+    if (Buffer.compare(reply.subarray(this.fillStart), this.fill) !== 0) {
       return { ok: false, reason: 'reply payload differs from the message sent' };
     }
     if (!this.embedsHeader) return { ok: true, sendMicros };

@@ -3,7 +3,7 @@
  * CPU use.
  */
 import { MergedHistogram } from './latency-histogram.ts';
-import { emptyErrorCounts } from './generator-protocol.ts';
+import { emptyErrorCounts, MAX_ERROR_SAMPLES } from './generator-protocol.ts';
 import type { BenchErrorKind, GeneratorBin, GeneratorResult } from './generator-protocol.ts';
 import type { GeneratorUsage, TimelineEntry } from './bench-report.ts';
 
@@ -127,7 +127,7 @@ export class RunAggregator {
     this.done[result.thread] = true;
     this.attempted += result.connectionsAttempted;
     for (const [kind, count] of Object.entries(result.errorsByKind)) this.errorsByKind[kind as BenchErrorKind] += count;
-    for (const sample of result.errorSamples) if (this.errorSamples.length < 10) this.errorSamples.push(sample);
+    for (const sample of result.errorSamples) if (this.errorSamples.length < MAX_ERROR_SAMPLES) this.errorSamples.push(sample);
     for (const [code, count] of Object.entries(result.closeCodes)) this.closeCodes[code] = (this.closeCodes[code] ?? 0) + count;
     if (result.firstSendEpochMs > 0 && (this.firstSendEpochMs === 0 || result.firstSendEpochMs < this.firstSendEpochMs)) {
       this.firstSendEpochMs = result.firstSendEpochMs;

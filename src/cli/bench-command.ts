@@ -8,13 +8,14 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Option } from 'commander';
 import type { Command } from 'commander';
-import { defaultBenchOptions } from '../bench/bench-options.ts';
+import { defaultBenchOptions, runDurationMs } from '../bench/bench-options.ts';
 import type { BenchOptions } from '../bench/bench-options.ts';
 import type { BenchReport } from '../bench/bench-report.ts';
 import { BenchRun } from '../bench/bench-runner.ts';
 import type { RunProgress } from '../bench/bench-runner.ts';
 import { renderHtmlReport } from '../bench/html-report.ts';
 import { ProgressDisplay } from '../bench/progress-display.ts';
+import type { ProgressFigures } from '../bench/progress-display.ts';
 import { formatReportTable } from '../bench/report-table.ts';
 import { describeBreach } from '../bench/thresholds.ts';
 import type { Thresholds } from '../bench/thresholds.ts';
@@ -73,11 +74,10 @@ export function benchOptionsFrom(url: string | undefined, o: BenchCommandOptions
   return options;
 }
 
-function progressFigures(options: BenchOptions, progress: RunProgress): Parameters<ProgressDisplay['second']>[0] {
-  const totalMs = options.durationMs ?? (options.messages === undefined ? 10_000 : undefined);
+function progressFigures(options: BenchOptions, progress: RunProgress): ProgressFigures {
   return {
     elapsedMs: progress.elapsedMs,
-    totalMs,
+    totalMs: runDurationMs(options),
     sent: progress.sent,
     totalMessages: options.messages,
     connections: progress.openConnections,

@@ -25,12 +25,6 @@ export function positiveNumber(value: string): number {
   return n;
 }
 
-export function nonNegativeNumber(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError('Expected a number, 0 or more.');
-  return n;
-}
-
 const TIME_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /** A time span: `500ms`, `10s`, `2m`, `1h`; a bare number is in `defaultUnit`. Returns ms. */

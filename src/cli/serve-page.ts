@@ -142,12 +142,9 @@ export function pageResponse(method: string, path: string, page: string): HttpRe
   };
 }
 
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
 export function renderServePage(config: ServePageConfig): string {
   const data = JSON.stringify({ ...config, statsPath: STATS_PATH }).replace(/</g, '\\u003c');
+  // One of three literals, so it goes into the page as it is; the config travels as escaped JSON.
   const what = config.mode === 'chat' ? 'chat: every message goes to every connection' : config.mode === 'echo' ? 'echo: every message comes back' : 'custom handler';
   return `<!DOCTYPE html>
 <html lang="en">
@@ -168,7 +165,7 @@ input[type=text] { width: 420px; padding: 4px; }
 </head>
 <body>
 <h1>wsthreads serve</h1>
-<p>${escapeHtml(what)}; ${config.workers} worker thread${config.workers === 1 ? '' : 's'}; figures <span id="stats-status">connecting</span>, updated <span id="updated">-</span></p>
+<p>${what}; ${config.workers} worker thread${config.workers === 1 ? '' : 's'}; figures <span id="stats-status">connecting</span>, updated <span id="updated">-</span></p>
 <table>
 <thead><tr><th>worker</th><th>connections</th><th>msgs/s in</th><th>msgs/s out</th><th>bytes queued</th></tr></thead>
 <tbody id="workers"></tbody>

@@ -72,7 +72,8 @@ export function buildHttpResponse(method: string, response: HttpResponse, server
   const hasContent = status !== 204 && status !== 304;
   if (hasContent) fields.push(['Content-Length', String(body.length)]);
   fields.push(['Connection', 'close']);
-  const phrase = StatusText[status] ?? defaultPhrase(status);
+  // The phrase is optional on the wire (RFC 9112 4); the space before it is not.
+  const phrase = StatusText[status] ?? '';
   const head = serializeHeaderBlock(`HTTP/1.1 ${status} ${phrase}`, fields);
   const sent = hasContent && method !== 'HEAD' ? body : new Uint8Array(0);
   const bytes = new Uint8Array(head.length + sent.length);
@@ -86,19 +87,4 @@ function bodyBytes(body: HttpResponse['body']): Uint8Array {
   if (typeof body === 'string') return new TextEncoder().encode(body);
   if (body instanceof Uint8Array) return body;
   throw new InvalidArgumentError(`body must be a string or a Uint8Array; got ${typeof body}`);
-}
-
-/** Reason phrases StatusText leaves out (it covers the codes of the opening handshake). */
-function defaultPhrase(status: number): string {
-  switch (status) {
-    case 200: return 'OK';
-    case 201: return 'Created';
-    case 202: return 'Accepted';
-    case 203: return 'Non-Authoritative Information';
-    case 204: return 'No Content';
-    case 205: return 'Reset Content';
-    case 206: return 'Partial Content';
-    // The phrase is optional on the wire (RFC 9112 4); the space before it is not.
-    default: return '';
-  }
 }

@@ -14,6 +14,13 @@ import { assertHeaderField, isToken, serializeHeaderBlock } from './http-headers
 /** Reason phrases of RFC 9110 section 15 (and 6585 for 428/429/431, 7725 for 451). */
 export const StatusText: Readonly<Record<number, string>> = {
   101: 'Switching Protocols',
+  200: 'OK',
+  201: 'Created',
+  202: 'Accepted',
+  203: 'Non-Authoritative Information',
+  204: 'No Content',
+  205: 'Reset Content',
+  206: 'Partial Content',
   300: 'Multiple Choices',
   301: 'Moved Permanently',
   302: 'Found',

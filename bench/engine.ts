@@ -11,10 +11,10 @@
 import { Buffer } from 'node:buffer';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { applyMask } from '../src/shared/mask.ts';
-import { ProtocolEngine } from '../src/shared/protocol-engine.ts';
-import { Role } from '../src/shared/state.ts';
-import { Utf8Validator, isValidUtf8 } from '../src/shared/utf8-validator.ts';
+import { applyMask } from '../src/shared/engine/mask.ts';
+import { ProtocolEngine } from '../src/shared/engine/protocol-engine.ts';
+import { Role } from '../src/shared/engine/state.ts';
+import { Utf8Validator, isValidUtf8 } from '../src/shared/engine/utf8-validator.ts';
 
 const require = createRequire(import.meta.url);
 // ws's package exports hide lib/, so its helpers are loaded by path.

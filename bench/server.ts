@@ -26,12 +26,12 @@ import net from 'node:net';
 import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { InFlightQueue } from '../src/bench/in-flight-queue.ts';
-import { createLatencyHistogram, recordMicros, type Histogram } from '../src/bench/latency-histogram.ts';
-import { buildClientRequest, ClientHandshakeParser } from '../src/shared/client-handshake.ts';
-import { createFrameHeader, frameHeaderSize, readFrameHeader, writeFrameHeader } from '../src/shared/frame-codec.ts';
-import { maskInto } from '../src/shared/mask.ts';
-import { isControlOpCode, OpCode } from '../src/shared/opcode.ts';
+import { InFlightQueue } from '../src/loadgen/in-flight-queue.ts';
+import { createLatencyHistogram, recordMicros, type Histogram } from '../src/loadgen/latency-histogram.ts';
+import { buildClientRequest, ClientHandshakeParser } from '../src/shared/engine/client-handshake.ts';
+import { createFrameHeader, frameHeaderSize, readFrameHeader, writeFrameHeader } from '../src/shared/engine/frame-codec.ts';
+import { maskInto } from '../src/shared/engine/mask.ts';
+import { isControlOpCode, OpCode } from '../src/shared/engine/opcode.ts';
 
 // ---------------------------------------------------------------------------------------------
 // The servers (child processes)
@@ -67,7 +67,7 @@ async function serve(spec: TargetSpec): Promise<void> {
     close = () => new Promise((resolve) => { for (const c of server.clients) c.terminate(); server.close(() => resolve()); });
   } else {
     const { WebSocketServer } = await import('../src/main/websocket-server.ts');
-    const { SecureMode } = await import('../src/shared/state.ts');
+    const { SecureMode } = await import('../src/shared/engine/state.ts');
     const handler = spec.mirror ? undefined : new URL('../src/handlers/echo.ts', import.meta.url);
     const server = new WebSocketServer('bench', SecureMode.NonSecure, { workers: spec.workers, handler, maxPendingConnections: 1000 });
     if (spec.mirror) {

@@ -8,17 +8,17 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Option } from 'commander';
 import type { Command } from 'commander';
-import { defaultBenchOptions, runDurationMs } from '../bench/bench-options.ts';
-import type { BenchOptions } from '../bench/bench-options.ts';
-import type { BenchReport } from '../bench/bench-report.ts';
-import { BenchRun } from '../bench/bench-runner.ts';
-import type { RunProgress } from '../bench/bench-runner.ts';
-import { renderHtmlReport } from '../bench/html-report.ts';
-import { ProgressDisplay } from '../bench/progress-display.ts';
-import type { ProgressFigures } from '../bench/progress-display.ts';
-import { formatReportTable } from '../bench/report-table.ts';
-import { describeBreach } from '../bench/thresholds.ts';
-import type { Thresholds } from '../bench/thresholds.ts';
+import { defaultBenchOptions, runDurationMs } from '../loadgen/bench-options.ts';
+import type { BenchOptions } from '../loadgen/bench-options.ts';
+import type { BenchReport } from '../loadgen/bench-report.ts';
+import { BenchRun } from '../loadgen/bench-runner.ts';
+import type { RunProgress } from '../loadgen/bench-runner.ts';
+import { renderHtmlReport } from '../loadgen/html-report.ts';
+import { ProgressDisplay } from '../loadgen/progress-display.ts';
+import type { ProgressFigures } from '../loadgen/progress-display.ts';
+import { formatReportTable } from '../loadgen/report-table.ts';
+import { describeBreach } from '../loadgen/thresholds.ts';
+import type { Thresholds } from '../loadgen/thresholds.ts';
 import { byteSize, collect, nonNegativeInteger, positiveInteger, positiveNumber, timeSpan } from './option-values.ts';
 
 export interface BenchCommandOptions {
@@ -111,7 +111,7 @@ export async function runBenchCommand(url: string | undefined, o: BenchCommandOp
   process.on('SIGINT', onInterrupt);
   try {
     if (url === undefined) {
-      const { startEmbeddedEchoServer } = await import('../bench/embedded-echo-server.ts');
+      const { startEmbeddedEchoServer } = await import('../loadgen/embedded-echo-server.ts');
       server = await startEmbeddedEchoServer({ workers: options.serverWorkers });
     }
     const targetUrl = url ?? server!.url;

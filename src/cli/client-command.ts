@@ -3,9 +3,9 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { InvalidArgumentError as CommanderArgumentError, Option, type Command } from 'commander';
-import { CloseCode } from '../shared/close-code.ts';
-import { WebSocketError } from '../shared/errors.ts';
-import { WebSocket } from '../main/websocket.ts';
+import { CloseCode } from '../shared/engine/close-code.ts';
+import { WebSocketError } from '../shared/engine/errors.ts';
+import { WebSocket } from '../shared/connection/websocket.ts';
 
 export interface ClientCommandOptions {
   /** Send each stdin line as a binary message (its UTF-8 bytes, without the newline). */

@@ -9,7 +9,7 @@
  * inside this module's template literal without escaping.
  */
 import { STATS_PATH } from '../handlers/serve-stats.ts';
-import type { HttpResponse } from '../main/http-response.ts';
+import type { HttpResponse } from '../shared/connection/http-response.ts';
 
 export interface ServePageConfig {
   /** What the server does with messages: shown on the page. */

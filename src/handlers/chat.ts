@@ -8,7 +8,7 @@
  * servers in one process keep their chats apart; default `wsthreads-chat`.
  */
 import { BroadcastChannel } from 'node:worker_threads';
-import type { WebSocket } from '../main/websocket.ts';
+import type { WebSocket } from '../shared/connection/websocket.ts';
 
 type Relayed = { text: string } | { binary: Uint8Array };
 

@@ -3,7 +3,7 @@
  * bench`): every message goes back to its sender, text as text and binary as binary. It runs in
  * every worker thread as a handler module, so echoing uses every core.
  */
-import type { WebSocket } from '../main/websocket.ts';
+import type { WebSocket } from '../shared/connection/websocket.ts';
 
 export default function echo(socket: WebSocket): void {
   socket.on('textMessageReceived', (text) => socket.sendTextMessage(text));

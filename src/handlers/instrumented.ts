@@ -9,8 +9,8 @@
  * WebSocket API unchanged.
  */
 import { BroadcastChannel, threadId } from 'node:worker_threads';
-import type { WebSocket } from '../main/websocket.ts';
-import type { ConnectionHandler, HandlerContext } from '../workers/handler-host.ts';
+import type { WebSocket } from '../shared/connection/websocket.ts';
+import type { ConnectionHandler, HandlerContext } from '../shared/connection/handler-host.ts';
 import { STATS_INTERVAL_MS, STATS_PATH } from './serve-stats.ts';
 import type { ServeStatsSnapshot, WorkerStats } from './serve-stats.ts';
 

@@ -6,10 +6,10 @@
  */
 import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
-import type { ConnectionSettings } from '../shared/thread-messages.ts';
-import { createServerBackend, serverConnectionInfo } from '../workers/server-connection.ts';
-import { runServerHandshake } from '../workers/server-handshake.ts';
-import { ObservedBackend } from './delegating-backend.ts';
+import type { ConnectionSettings } from '../shared/wire/thread-messages.ts';
+import { createServerBackend, serverConnectionInfo } from '../shared/connection/server-connection.ts';
+import { runServerHandshake } from '../shared/connection/server-handshake.ts';
+import { ObservedBackend } from '../shared/connection/delegating-backend.ts';
 import type { ServerConnectionHost } from './server-connection-host.ts';
 
 export class InlineTransport {

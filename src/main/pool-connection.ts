@@ -6,8 +6,8 @@
  */
 import * as Comlink from 'comlink';
 import type { MessagePort } from 'node:worker_threads';
-import { CloseCode } from '../shared/close-code.ts';
-import { SocketError, WebSocketError } from '../shared/errors.ts';
+import { CloseCode } from '../shared/engine/close-code.ts';
+import { SocketError, WebSocketError } from '../shared/engine/errors.ts';
 import {
   SinkCall,
   type HandshakeDecision,
@@ -15,12 +15,12 @@ import {
   type HandshakeSummary,
   type OwnerConnectionApi,
   type WorkerStatus,
-} from '../shared/thread-messages.ts';
-import { portEndpoint } from './comlink-port.ts';
-import type { HttpRequest } from './http-response.ts';
+} from '../shared/wire/thread-messages.ts';
+import { portEndpoint } from '../shared/wire/comlink-port.ts';
+import type { HttpRequest } from '../shared/connection/http-response.ts';
 import type { LinkedConnection, PoolThreadLink } from './pool-thread-link.ts';
 import type { ServerConnectionHost } from './server-connection-host.ts';
-import type { ConnectionInfo, SocketLimitName } from './socket-backend.ts';
+import type { ConnectionInfo, SocketLimitName } from '../shared/connection/socket-backend.ts';
 import { WorkerMirrorBackend } from './worker-mirror-backend.ts';
 
 export class PoolConnection implements OwnerConnectionApi, LinkedConnection {

@@ -13,8 +13,8 @@ import {
   type ThreadSignalBatch,
   type WorkerStatus,
   type WorkerThreadApi,
-} from '../shared/thread-messages.ts';
-import { portEndpoint } from './comlink-port.ts';
+} from '../shared/wire/thread-messages.ts';
+import { portEndpoint } from '../shared/wire/comlink-port.ts';
 
 /** Counters of the traffic between the threads, for measurements and tests. */
 export interface ThreadTrafficStats {

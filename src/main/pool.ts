@@ -16,7 +16,7 @@ import type { SecureContextOptions } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, type MessagePort, type ResourceLimits } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import type { ConnectionSettings, ConnectionTask, PoolWorkerData } from '../shared/thread-messages.ts';
+import type { ConnectionSettings, ConnectionTask, PoolWorkerData } from '../shared/wire/thread-messages.ts';
 import { PoolConnection } from './pool-connection.ts';
 import { PoolThreadLink, type ThreadTrafficStats } from './pool-thread-link.ts';
 import type { ServerConnectionHost } from './server-connection-host.ts';

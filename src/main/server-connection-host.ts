@@ -1,6 +1,6 @@
-import type { HttpRequest } from './http-response.ts';
-import type { HandshakeDecision, HandshakeFailure, HandshakeSummary } from '../shared/thread-messages.ts';
-import type { ConnectionInfo, SocketBackend, SocketLimitName } from './socket-backend.ts';
+import type { HttpRequest } from '../shared/connection/http-response.ts';
+import type { HandshakeDecision, HandshakeFailure, HandshakeSummary } from '../shared/wire/thread-messages.ts';
+import type { ConnectionInfo, SocketBackend, SocketLimitName } from '../shared/connection/socket-backend.ts';
 
 /**
  * What a transport reports to the server about each connection it carries, whichever thread the

@@ -32,31 +32,31 @@ import { createServer, isIPv6, type Server, type Socket } from 'node:net';
 import type { ResourceLimits } from 'node:worker_threads';
 import type { Duplex } from 'node:stream';
 import { TLSSocket, createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
-import { CloseCode } from '../shared/close-code.ts';
-import { InvalidArgumentError, SocketError, WebSocketError } from '../shared/errors.ts';
-import { buildErrorResponse } from '../shared/handshake-response.ts';
-import { isFieldValue, isToken } from '../shared/http-headers.ts';
-import { Defaults, MaxFrameSize } from '../shared/limits.ts';
-import { Signal } from '../shared/signals.ts';
-import { SecureMode, State } from '../shared/state.ts';
+import { CloseCode } from '../shared/engine/close-code.ts';
+import { InvalidArgumentError, SocketError, WebSocketError } from '../shared/engine/errors.ts';
+import { buildErrorResponse } from '../shared/engine/handshake-response.ts';
+import { isFieldValue, isToken } from '../shared/engine/http-headers.ts';
+import { Defaults, MaxFrameSize } from '../shared/engine/limits.ts';
+import { Signal } from '../shared/engine/signals.ts';
+import { SecureMode, State } from '../shared/engine/state.ts';
 import type {
   ConnectionSettings,
   HandshakeDecision,
   HandshakeFailure,
   HandshakeSummary,
-} from '../shared/thread-messages.ts';
-import { loadHandler, runHandler } from '../workers/handler-host.ts';
+} from '../shared/wire/thread-messages.ts';
+import { loadHandler, runHandler } from '../shared/connection/handler-host.ts';
 import { WebSocketCorsAuthenticator } from './cors-authenticator.ts';
-import { DeferredAttachBackend } from './delegating-backend.ts';
-import { DefaultCloseTimeoutMs } from './engine-socket-backend.ts';
-import { buildHttpResponse, type HttpRequest, type HttpRequestHandler } from './http-response.ts';
+import { DeferredAttachBackend } from '../shared/connection/delegating-backend.ts';
+import { DefaultCloseTimeoutMs } from '../shared/connection/engine-socket-backend.ts';
+import { buildHttpResponse, type HttpRequest, type HttpRequestHandler } from '../shared/connection/http-response.ts';
 import { InlineTransport } from './inline-transport.ts';
 import { ConnectionPool } from './pool.ts';
 import type { ThreadTrafficStats } from './pool-thread-link.ts';
 import { chooseWorkerCount } from './pool-support.ts';
 import type { ServerConnectionHost } from './server-connection-host.ts';
-import type { ConnectionInfo, SocketBackend, SocketLimitName } from './socket-backend.ts';
-import { WebSocket } from './websocket.ts';
+import type { ConnectionInfo, SocketBackend, SocketLimitName } from '../shared/connection/socket-backend.ts';
+import { WebSocket } from '../shared/connection/websocket.ts';
 
 /** The signals, as Qt names them (`Signal`), with their arguments. */
 export type WebSocketServerEvents = {

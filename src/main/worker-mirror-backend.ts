@@ -10,11 +10,11 @@
  * owner queued since, so the figure is current without waiting for the worker.
  */
 import { Buffer } from 'node:buffer';
-import { CloseCode } from '../shared/close-code.ts';
-import { WebSocketError, type WebSocketErrorData } from '../shared/errors.ts';
-import { BackendCall, SinkCall, SinkCallArity, type WorkerStatus } from '../shared/thread-messages.ts';
+import { CloseCode } from '../shared/engine/close-code.ts';
+import { WebSocketError, type WebSocketErrorData } from '../shared/engine/errors.ts';
+import { BackendCall, SinkCall, SinkCallArity, type WorkerStatus } from '../shared/wire/thread-messages.ts';
 import type { CommandSource, PoolThreadLink } from './pool-thread-link.ts';
-import type { ConnectionInfo, SocketBackend, SocketLimitName, SocketSink } from './socket-backend.ts';
+import type { ConnectionInfo, SocketBackend, SocketLimitName, SocketSink } from '../shared/connection/socket-backend.ts';
 
 /** Calls held for a socket nobody has taken from the pending queue yet, above which reading pauses. */
 const MaxHeldCalls = 4096;

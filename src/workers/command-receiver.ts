@@ -4,8 +4,8 @@
  * backend exists (the owner may send from its `newConnection` handler while the 101 is still on
  * its way) wait and are applied as soon as it does.
  */
-import type { SocketBackend, SocketLimitName } from '../main/socket-backend.ts';
-import { BackendCall, type WorkerStatus } from '../shared/thread-messages.ts';
+import type { SocketBackend, SocketLimitName } from '../shared/connection/socket-backend.ts';
+import { BackendCall, type WorkerStatus } from '../shared/wire/thread-messages.ts';
 
 /** Why reading is paused; reading resumes only when no reason is left. */
 export const PauseReason = { User: 1, OwnerBacklog: 2 } as const;

@@ -12,12 +12,12 @@
 import { threadId, workerData } from 'node:worker_threads';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import * as Comlink from 'comlink';
-import { portEndpoint } from '../main/comlink-port.ts';
-import type { ConnectionTask, OwnerConnectionApi, PoolWorkerData } from '../shared/thread-messages.ts';
+import { portEndpoint } from '../shared/wire/comlink-port.ts';
+import type { ConnectionTask, OwnerConnectionApi, PoolWorkerData } from '../shared/wire/thread-messages.ts';
 import { CommandReceiver } from './command-receiver.ts';
-import { serveWithHandler } from './handler-host.ts';
-import { createServerBackend, serverConnectionInfo } from './server-connection.ts';
-import { runServerHandshake } from './server-handshake.ts';
+import { serveWithHandler } from '../shared/connection/handler-host.ts';
+import { createServerBackend, serverConnectionInfo } from '../shared/connection/server-connection.ts';
+import { runServerHandshake } from '../shared/connection/server-handshake.ts';
 import { SignalForwarder } from './signal-forwarder.ts';
 import { threadChannel, type ThreadChannel } from './thread-channel.ts';
 

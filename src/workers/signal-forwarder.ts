@@ -5,9 +5,9 @@
  * costs a call of its own, and order is kept: calls go out in the order they happened, batches in
  * the order they were made, over one port.
  */
-import type { ConnectionInfo, SocketSink } from '../main/socket-backend.ts';
-import type { WebSocketError } from '../shared/errors.ts';
-import { SinkCall } from '../shared/thread-messages.ts';
+import type { ConnectionInfo, SocketSink } from '../shared/connection/socket-backend.ts';
+import type { WebSocketError } from '../shared/engine/errors.ts';
+import { SinkCall } from '../shared/wire/thread-messages.ts';
 import type { CommandReceiver } from './command-receiver.ts';
 
 /** Below this a payload is copied by structured clone; above it its buffer is moved (transferred). */

@@ -11,14 +11,14 @@
 import type { Remote } from 'comlink';
 import * as Comlink from 'comlink';
 import type { MessagePort } from 'node:worker_threads';
-import { portEndpoint } from '../main/comlink-port.ts';
+import { portEndpoint } from '../shared/wire/comlink-port.ts';
 import type {
   OwnerThreadApi,
   ThreadCommandBatch,
   ThreadStatusList,
   WorkerStatus,
   WorkerThreadApi,
-} from '../shared/thread-messages.ts';
+} from '../shared/wire/thread-messages.ts';
 import { PauseReason } from './command-receiver.ts';
 import type { ForwarderOutbox, SignalForwarder } from './signal-forwarder.ts';
 

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
-import type { BenchReport } from '../../src/bench/bench-report.ts';
+import type { BenchReport } from '../../src/loadgen/bench-report.ts';
 import { shapeProblems } from '../helpers/bench-report-shape.ts';
 import { htmlProblems } from '../helpers/html-balance.ts';
 import { CLI, REPO, runCli } from '../helpers/wsthreads-cli.ts';

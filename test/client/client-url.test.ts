@@ -1,7 +1,7 @@
 import test from 'ava';
 import { SocketError, WebSocketError } from '../../src/index.ts';
-import { buildUpgradeRequest } from '../../src/main/client-open.ts';
-import { parseClientUrl } from '../../src/main/client-url.ts';
+import { buildUpgradeRequest } from '../../src/shared/connection/client-open.ts';
+import { parseClientUrl } from '../../src/shared/connection/client-url.ts';
 
 test('default ports, Host header and resource name', (t) => {
   const plain = parseClientUrl('ws://example.org');

@@ -1,8 +1,8 @@
 /**
- * Checks a parsed `bench --json` object against the BenchReport schema (src/bench/bench-report.ts)
+ * Checks a parsed `bench --json` object against the BenchReport schema (src/loadgen/bench-report.ts)
  * at run time: every field present with its type, nothing extra. Returns the problems found.
  */
-import type { BenchReport } from '../../src/bench/bench-report.ts';
+import type { BenchReport } from '../../src/loadgen/bench-report.ts';
 
 type Shape = 'number' | 'string' | 'boolean' | 'number|null' | { [key: string]: Shape } | [Shape] | { record: Shape };
 

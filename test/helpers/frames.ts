@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer';
-import type { EngineHandler } from '../../src/shared/engine-types.ts';
-import type { WebSocketError } from '../../src/shared/errors.ts';
+import type { EngineHandler } from '../../src/shared/engine/engine-types.ts';
+import type { WebSocketError } from '../../src/shared/engine/errors.ts';
 
 export interface RawFrame {
   fin?: boolean;

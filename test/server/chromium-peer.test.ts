@@ -7,7 +7,7 @@ import test from 'ava';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Page } from 'playwright-core';
-import type { WebSocket as ServerSideSocket } from '../../src/main/websocket.ts';
+import type { WebSocket as ServerSideSocket } from '../../src/shared/connection/websocket.ts';
 import { launchChromium, type ChromiumSession } from '../helpers/chromium.ts';
 import { bothTransports, echoEveryConnection, next, startServer, within } from './support.ts';
 

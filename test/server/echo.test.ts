@@ -3,8 +3,8 @@ import { randomBytes } from 'node:crypto';
 import test from 'ava';
 import type WS from 'ws';
 import { WebSocketServer } from '../../src/main/websocket-server.ts';
-import type { WebSocket } from '../../src/main/websocket.ts';
-import { SecureMode, State } from '../../src/shared/state.ts';
+import type { WebSocket } from '../../src/shared/connection/websocket.ts';
+import { SecureMode, State } from '../../src/shared/engine/state.ts';
 import {
   Transports,
   bothTransports,

@@ -2,10 +2,10 @@ import { Buffer } from 'node:buffer';
 import test from 'ava';
 import type WS from 'ws';
 import type { WebSocketServer } from '../../src/main/websocket-server.ts';
-import type { WebSocket } from '../../src/main/websocket.ts';
-import { CloseCode } from '../../src/shared/close-code.ts';
-import { SocketError, type WebSocketError } from '../../src/shared/errors.ts';
-import { State } from '../../src/shared/state.ts';
+import type { WebSocket } from '../../src/shared/connection/websocket.ts';
+import { CloseCode } from '../../src/shared/engine/close-code.ts';
+import { SocketError, type WebSocketError } from '../../src/shared/engine/errors.ts';
+import { State } from '../../src/shared/engine/state.ts';
 import {
   EchoHandlerUrl,
   bothTransports,

@@ -4,9 +4,9 @@ import net from 'node:net';
 import test from 'ava';
 import { WebSocketCorsAuthenticator } from '../../src/main/cors-authenticator.ts';
 import { WebSocketServer } from '../../src/main/websocket-server.ts';
-import { CloseCode } from '../../src/shared/close-code.ts';
-import { SocketError, type WebSocketError } from '../../src/shared/errors.ts';
-import { SecureMode } from '../../src/shared/state.ts';
+import { CloseCode } from '../../src/shared/engine/close-code.ts';
+import { SocketError, type WebSocketError } from '../../src/shared/engine/errors.ts';
+import { SecureMode } from '../../src/shared/engine/state.ts';
 import {
   bothTransports,
   closeOf,

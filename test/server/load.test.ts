@@ -1,6 +1,6 @@
 import test from 'ava';
 import type WS from 'ws';
-import type { WebSocket } from '../../src/main/websocket.ts';
+import type { WebSocket } from '../../src/shared/connection/websocket.ts';
 import {
   bothTransports,
   connect,

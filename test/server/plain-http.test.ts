@@ -6,11 +6,11 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import test from 'ava';
-import type { HttpRequest, HttpResponse } from '../../src/main/http-response.ts';
+import type { HttpRequest, HttpResponse } from '../../src/shared/connection/http-response.ts';
 import { WebSocketServer } from '../../src/main/websocket-server.ts';
-import { CloseCode } from '../../src/shared/close-code.ts';
-import type { WebSocketError } from '../../src/shared/errors.ts';
-import { SecureMode } from '../../src/shared/state.ts';
+import { CloseCode } from '../../src/shared/engine/close-code.ts';
+import type { WebSocketError } from '../../src/shared/engine/errors.ts';
+import { SecureMode } from '../../src/shared/engine/state.ts';
 import {
   bothTransports,
   connect,

@@ -9,8 +9,8 @@ import net from 'node:net';
 import test, { type ExecutionContext } from 'ava';
 import WS, { type ClientOptions } from 'ws';
 import { WebSocketServer, type WebSocketServerOptions } from '../../src/main/websocket-server.ts';
-import type { WebSocket } from '../../src/main/websocket.ts';
-import { SecureMode } from '../../src/shared/state.ts';
+import type { WebSocket } from '../../src/shared/connection/websocket.ts';
+import { SecureMode } from '../../src/shared/engine/state.ts';
 import { within } from '../client/support.ts';
 
 export { next, until, within, makeTestPki, hasOpenssl } from '../client/support.ts';

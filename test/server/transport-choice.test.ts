@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import test from 'ava';
 import { WebSocketServer } from '../../src/main/websocket-server.ts';
 import { canTransferSockets, chooseWorkerCount, defaultWorkerCount } from '../../src/main/pool-support.ts';
-import { SecureMode } from '../../src/shared/state.ts';
+import { SecureMode } from '../../src/shared/engine/state.ts';
 
 test('socket transfer needs Node 26.6 or later', (t) => {
   t.false(canTransferSockets('20.19.0'));

@@ -1,0 +1,205 @@
+import { Buffer } from 'node:buffer';
+import type { Duplex } from 'node:stream';
+import { buildClientRequest, ClientHandshakeParser, type HandshakeResponse } from '../engine/client-handshake.ts';
+import { SocketError, WebSocketError } from '../engine/errors.ts';
+import type { Extension, ExtensionFactory, ExtensionOffer } from '../engine/extension.ts';
+import { getHeader } from '../engine/http-headers.ts';
+import { connectTransport, type ProxyConfiguration, type SslConfiguration, type SslError } from './client-connect.ts';
+import { parseClientUrl, type ClientTarget } from './client-url.ts';
+import type { HeaderList } from './socket-backend.ts';
+
+/** Everything one client opening needs, already validated by the caller. */
+export interface ClientOpenRequest {
+  target: ClientTarget;
+  origin: string;
+  subprotocols: string[];
+  /** Extra request headers, in order. */
+  headers: Array<[string, string]>;
+  extensions: ExtensionFactory[];
+  ssl: SslConfiguration;
+  proxy: ProxyConfiguration | null;
+  /** DNS, TCP, proxy tunnel and TLS, per connection (each redirect starts it again). */
+  connectTimeoutMs: number;
+  /** From the request written to the complete response header block. */
+  handshakeTimeoutMs: number;
+  /** Redirects (3xx with a Location) followed before a 3xx is an error. */
+  followRedirects: number;
+  maxHandshakeHeaderSize: number;
+  sslErrors(errors: SslError[]): boolean;
+  /** Every handshake response read, so that status and headers are readable even after a failure. */
+  onResponse(response: HandshakeResponse, target: ClientTarget): void;
+  /** Cancels the opening; the promise rejects with `signal.reason`. */
+  signal: AbortSignal;
+}
+
+export interface ClientOpened {
+  /** Paused, with no listeners of ours but an 'error' guard (see `unguardErrors`). */
+  socket: Duplex;
+  /** Bytes that came after the response header block: the first frames. */
+  rest: Uint8Array;
+  /** The URL finally connected to (after redirects). */
+  target: ClientTarget;
+  requestHeaders: HeaderList;
+  response: HandshakeResponse;
+  subprotocol: string;
+  extensions: Extension[];
+}
+
+/** Builds the request for one target; throws InvalidArgumentError for bad headers, origin or subprotocols. */
+export function buildUpgradeRequest(request: Pick<ClientOpenRequest, 'origin' | 'subprotocols' | 'headers' | 'extensions'>, target: ClientTarget): { bytes: Uint8Array; key: string; fields: HeaderList } {
+  const headers = [...request.headers];
+  if ((target.username !== '' || target.password !== '') && !headers.some(([name]) => name.toLowerCase() === 'authorization')) {
+    headers.push(['Authorization', `Basic ${Buffer.from(`${target.username}:${target.password}`, 'utf8').toString('base64')}`]);
+  }
+  const built = buildClientRequest({
+    host: target.hostHeader,
+    resourceName: target.resourceName,
+    origin: request.origin,
+    subprotocols: request.subprotocols,
+    extensions: request.extensions.map((factory) => factory.offer()),
+    headers,
+  });
+  return { ...built, fields: requestFields(built.bytes) };
+}
+
+/** The header fields of a serialised request, as sent (the request line dropped). */
+function requestFields(bytes: Uint8Array): HeaderList {
+  const lines = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1').split('\r\n');
+  const fields: Array<[string, string]> = [];
+  for (const line of lines.slice(1)) {
+    if (line === '') break;
+    const colon = line.indexOf(':');
+    fields.push([line.slice(0, colon), line.slice(colon + 1).trim()]);
+  }
+  return fields;
+}
+
+/**
+ * Connects and runs the opening handshake, following redirects when asked. Every failure rejects
+ * with a WebSocketError; the socket is destroyed on every failure path.
+ */
+export async function openClient(request: ClientOpenRequest): Promise<ClientOpened> {
+  let target = request.target;
+  let headers = request.headers;
+  for (let redirects = 0; ; redirects++) {
+    const upgrade = buildUpgradeRequest({ ...request, headers }, target);
+    const socket = await withTimeout(request.signal, request.connectTimeoutMs,
+      () => new WebSocketError(SocketError.SocketTimeout, `Connecting to ${target.url} timed out after ${request.connectTimeoutMs} ms`),
+      (signal) => connectTransport({ target, ssl: request.ssl, proxy: request.proxy, sslErrors: request.sslErrors, signal }));
+    const outcome = await withTimeout(request.signal, request.handshakeTimeoutMs,
+      () => new WebSocketError(SocketError.HandshakeTimeout, `No complete handshake response from ${target.url} within ${request.handshakeTimeoutMs} ms`),
+      (signal) => exchange(socket, upgrade.bytes, new ClientHandshakeParser({
+        key: upgrade.key,
+        subprotocols: request.subprotocols,
+        extensions: request.extensions.map((factory) => factory.name),
+        maxHeaderSize: request.maxHandshakeHeaderSize,
+      }), target, signal));
+    if (outcome.response !== undefined) request.onResponse(outcome.response, target);
+    if (outcome.kind === 'accepted') {
+      let extensions: Extension[];
+      try {
+        extensions = outcome.extensions.map((answer) => {
+          const factory = request.extensions.find((candidate) => candidate.name === answer.name)!;
+          return factory.acceptAnswer(answer);
+        });
+      } catch (error) {
+        socket.destroy();
+        throw new WebSocketError(SocketError.HandshakeFailed, `Unacceptable extension answer: ${error instanceof Error ? error.message : String(error)}`);
+      }
+      return { socket, rest: outcome.rest, target, requestHeaders: upgrade.fields, response: outcome.response, subprotocol: outcome.subprotocol, extensions };
+    }
+    socket.destroy();
+    const response = outcome.response;
+    const location = response !== undefined && response.status >= 300 && response.status < 400 ? getHeader(response.headers, 'location') : undefined;
+    if (location === undefined) throw outcome.error;
+    if (redirects >= request.followRedirects) {
+      throw new WebSocketError(SocketError.HandshakeFailed, `${outcome.error.message}; redirects are not followed${request.followRedirects > 0 ? ` beyond ${request.followRedirects}` : ' unless followRedirects is set'}`);
+    }
+    const next = redirectTarget(location, target);
+    // Credentials given for one origin are not sent to another (as browsers, curl and ws do).
+    if (next.host !== target.host || next.port !== target.port || next.secure !== target.secure) {
+      headers = headers.filter(([name]) => !['authorization', 'cookie'].includes(name.toLowerCase()));
+    }
+    target = next;
+  }
+}
+
+function redirectTarget(location: string, from: ClientTarget): ClientTarget {
+  let url: URL;
+  try {
+    url = new URL(location, from.url);
+  } catch {
+    throw new WebSocketError(SocketError.HandshakeFailed, `Redirect to an invalid URL: ${JSON.stringify(location)}`);
+  }
+  // A server may redirect with the http(s) form of the URL; it names the same WebSocket endpoint.
+  if (url.protocol === 'http:' || url.protocol === 'https:') {
+    url = new URL(`${url.protocol === 'https:' ? 'wss' : 'ws'}:${url.href.slice(url.protocol.length)}`);
+  }
+  return parseClientUrl(url);
+}
+
+/** Runs `work` under a timer: when it fires, `work`'s signal aborts with `timeoutError()`. */
+async function withTimeout<T>(outer: AbortSignal, ms: number, timeoutError: () => WebSocketError, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const timer = new AbortController();
+  const handle = Number.isFinite(ms) && ms > 0 ? setTimeout(() => timer.abort(timeoutError()), ms) : undefined;
+  try {
+    return await work(AbortSignal.any([outer, timer.signal]));
+  } finally {
+    if (handle !== undefined) clearTimeout(handle);
+  }
+}
+
+type Exchange =
+  | { kind: 'accepted'; response: HandshakeResponse; subprotocol: string; extensions: ExtensionOffer[]; rest: Uint8Array }
+  | { kind: 'failed'; error: WebSocketError; response: HandshakeResponse | undefined };
+
+/** Writes the upgrade request and reads the response; the socket is left paused on success. */
+function exchange(socket: Duplex, requestBytes: Uint8Array, parser: ClientHandshakeParser, target: ClientTarget, signal: AbortSignal): Promise<Exchange> {
+  return new Promise((resolve, reject) => {
+    const cleanup = (): void => {
+      socket.off('data', onData);
+      socket.off('close', onClose);
+      socket.off('error', onError);
+      signal.removeEventListener('abort', onAbort);
+    };
+    const onData = (chunk: Buffer): void => {
+      const result = parser.feed(chunk);
+      if (result.kind === 'incomplete') return;
+      cleanup();
+      socket.pause();
+      if (result.kind === 'accepted') {
+        resolve({ kind: 'accepted', response: result.response, subprotocol: result.subprotocol, extensions: result.extensions, rest: result.rest });
+      } else {
+        resolve({ kind: 'failed', error: result.error, response: result.response });
+      }
+    };
+    let transportError: Error | undefined;
+    const onError = (error: Error): void => {
+      transportError = error;
+    };
+    const onClose = (): void => {
+      cleanup();
+      const detail = transportError === undefined ? '' : `: ${transportError.message}`;
+      reject(new WebSocketError(SocketError.RemoteHostClosed, `${target.url} closed the connection during the opening handshake${detail}`));
+    };
+    const onAbort = (): void => {
+      cleanup();
+      socket.destroy();
+      reject(signal.reason);
+    };
+    if (signal.aborted) {
+      onAbort();
+      return;
+    }
+    if (socket.destroyed) {
+      onClose();
+      return;
+    }
+    socket.on('data', onData);
+    socket.once('close', onClose);
+    socket.on('error', onError);
+    signal.addEventListener('abort', onAbort);
+    socket.write(requestBytes);
+    socket.resume();
+  });
+}

@@ -1,0 +1,299 @@
+import type { Duplex } from 'node:stream';
+import { CloseCode } from '../engine/close-code.ts';
+import type { EngineHandler, EngineOptions } from '../engine/engine-types.ts';
+import { SocketError, WebSocketError } from '../engine/errors.ts';
+import { ProtocolEngine } from '../engine/protocol-engine.ts';
+import { Role } from '../engine/state.ts';
+import type { SocketBackend, SocketLimitName, SocketSink } from './socket-backend.ts';
+
+export interface EngineSocketBackendOptions {
+  /**
+   * How long, from the start of the closing handshake, the transport may stay open before it is
+   * destroyed: a client waits for the server to end TCP (RFC 6455 7.1.1) and either side waits for
+   * the peer's Close. Default 5000 ms: Qt does not wait at all, `ws` waits 30 s; five seconds is
+   * long for a live peer and short enough that a dead one does not hold a process open.
+   */
+  closeTimeoutMs?: number;
+}
+
+export const DefaultCloseTimeoutMs = 5000;
+
+/** Several small chunks are cheaper copied into one buffer than handed to writev one by one. */
+const ConcatBelowBytes = 16 * 1024;
+
+/** Socket error codes that mean the peer went away rather than the network failing. */
+const PeerGoneCodes = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+
+/**
+ * Runs a ProtocolEngine over a byte stream (a `net.Socket`, a `tls.TLSSocket`, any Duplex), in the
+ * thread that builds it, for either role. Hot path: every chunk read goes straight into the engine,
+ * and what the engine queues (replies, sends from user code) leaves in one socket write per
+ * event-loop turn.
+ *
+ * The socket must have no 'data' listener when handed over; bytes already read past the opening
+ * handshake go in `initialBytes`, and are fed to the engine before anything read later.
+ */
+export class EngineSocketBackend implements SocketBackend {
+  readonly #socket: Duplex;
+  readonly #engine: ProtocolEngine;
+  readonly #handler: EngineHandler;
+  readonly #closeTimeoutMs: number;
+  readonly #isServer: boolean;
+  #initialBytes: Uint8Array | undefined;
+  #sink: SocketSink | undefined;
+  #flushScheduled = false;
+  #paused = false;
+  /** Wire bytes whose write completed and that the sink has not been told about yet. */
+  #writtenUnreported = 0;
+  #bytesWrittenScheduled = false;
+  #flushWaiters: Array<() => void> = [];
+  #closeTimer: NodeJS.Timeout | undefined;
+  #engineClosed = false;
+  #closeCode: number = CloseCode.AbnormalDisconnection;
+  #closeReason = '';
+  #transportGone = false;
+  #aborted = false;
+  #transportError: WebSocketError | undefined;
+
+  constructor(socket: Duplex, engineOptions: EngineOptions, initialBytes?: Uint8Array, options: EngineSocketBackendOptions = {}) {
+    this.#socket = socket;
+    this.#closeTimeoutMs = options.closeTimeoutMs ?? DefaultCloseTimeoutMs;
+    this.#isServer = engineOptions.role === Role.Server;
+    this.#initialBytes = initialBytes !== undefined && initialBytes.length > 0 ? initialBytes : undefined;
+    this.#handler = {
+      textMessage: (text) => this.#sink?.textMessage(text),
+      binaryMessage: (data) => this.#sink?.binaryMessage(data),
+      pong: (elapsedMs, payload) => this.#sink?.pong(elapsedMs, payload),
+      error: (error) => this.#onEngineError(error),
+      closed: (code, reason) => this.#onEngineClosed(code, reason),
+    };
+    this.#engine = new ProtocolEngine(engineOptions, this.#handler);
+  }
+
+  /** The engine, for tests and for the owner of this backend (e.g. a worker reporting its close code). */
+  get engine(): ProtocolEngine {
+    return this.#engine;
+  }
+
+  attach(sink: SocketSink): void {
+    if (this.#sink !== undefined) throw new Error('EngineSocketBackend.attach() called twice');
+    this.#sink = sink;
+    const socket = this.#socket;
+    socket.on('error', this.#onSocketError);
+    socket.on('end', this.#onSocketEnd);
+    socket.on('close', this.#onSocketClose);
+    // Deferred so that whoever attached can add listeners before the first event.
+    setImmediate(() => {
+      if (this.#transportGone) return;
+      const initial = this.#initialBytes;
+      this.#initialBytes = undefined;
+      if (initial !== undefined) this.#receive(initial);
+      socket.on('data', this.#onData);
+      if (this.#paused) socket.pause();
+      else socket.resume();
+    });
+    // A socket destroyed before attach emits no further 'close': treat it as gone.
+    if (socket.destroyed) setImmediate(this.#onSocketClose);
+  }
+
+  sendText(text: string): number {
+    const queued = this.#engine.sendText(text);
+    if (this.#engine.outputLength > 0) this.#scheduleFlush();
+    return queued;
+  }
+
+  sendBinary(data: Uint8Array): number {
+    const queued = this.#engine.sendBinary(data);
+    if (this.#engine.outputLength > 0) this.#scheduleFlush();
+    return queued;
+  }
+
+  ping(payload: Uint8Array): void {
+    if (this.#engineClosed) return;
+    this.#engine.ping(payload);
+    this.#scheduleFlush();
+  }
+
+  close(code: number, reason: string): void {
+    if (this.#engineClosed || this.#transportGone) return;
+    this.#engine.close(code, reason);
+    this.#scheduleFlush();
+    this.#startCloseTimer();
+  }
+
+  abort(): void {
+    if (this.#transportGone) return;
+    this.#aborted = true;
+    this.#socket.destroy();
+  }
+
+  flush(): Promise<void> {
+    this.#writeOutput();
+    if (this.#transportGone || this.#socket.writableLength === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#flushWaiters.push(resolve));
+  }
+
+  pause(): void {
+    this.#paused = true;
+    if (this.#sink !== undefined && !this.#transportGone) this.#socket.pause();
+  }
+
+  resume(): void {
+    this.#paused = false;
+    if (this.#sink !== undefined && !this.#transportGone) this.#socket.resume();
+  }
+
+  setLimit(name: SocketLimitName, value: number): void {
+    this.#engine[name] = value;
+  }
+
+  bytesToWrite(): number {
+    if (this.#transportGone) return 0;
+    return this.#engine.outputLength + this.#socket.writableLength;
+  }
+
+  setFrameSignals(enabled: boolean): void {
+    if (enabled) {
+      this.#handler.textFrame = (text, isLast) => this.#sink?.textFrame(text, isLast);
+      this.#handler.binaryFrame = (data, isLast) => this.#sink?.binaryFrame(data, isLast);
+    } else {
+      delete this.#handler.textFrame;
+      delete this.#handler.binaryFrame;
+    }
+  }
+
+  readonly #onData = (chunk: Buffer): void => {
+    this.#receive(chunk);
+  };
+
+  #receive(chunk: Uint8Array): void {
+    this.#engine.receive(chunk);
+    if (this.#engine.outputLength > 0) this.#scheduleFlush();
+  }
+
+  /**
+   * setImmediate rather than a microtask: every read of one poll phase and every send made from
+   * their handlers leave in the same write, where a microtask would write once per read.
+   */
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(this.#flushNow);
+  }
+
+  readonly #flushNow = (): void => {
+    this.#flushScheduled = false;
+    this.#writeOutput();
+  };
+
+  #writeOutput(): void {
+    const total = this.#engine.outputLength;
+    if (this.#transportGone || total === 0) return;
+    const chunks = this.#engine.takeOutput();
+    const socket = this.#socket;
+    // Dropped, not left queued: a socket that can no longer write has no use for them.
+    if (socket.destroyed || socket.writableEnded) return;
+    if (chunks.length === 1) {
+      socket.write(chunks[0], this.#onWritten(total));
+    } else if (total <= ConcatBelowBytes) {
+      socket.write(Buffer.concat(chunks, total), this.#onWritten(total));
+    } else {
+      socket.cork();
+      const last = chunks.length - 1;
+      for (let i = 0; i < last; i++) socket.write(chunks[i]);
+      socket.write(chunks[last], this.#onWritten(total));
+      socket.uncork();
+    }
+  }
+
+  #onWritten(bytes: number): (error?: Error | null) => void {
+    return (error) => {
+      if (error) return;
+      this.#writtenUnreported += bytes;
+      if (!this.#bytesWrittenScheduled) {
+        this.#bytesWrittenScheduled = true;
+        setImmediate(this.#reportBytesWritten);
+      }
+      if (this.#socket.writableLength === 0) {
+        this.#engine.outputDrained();
+        this.#releaseFlushWaiters();
+      }
+    };
+  }
+
+  readonly #reportBytesWritten = (): void => {
+    this.#bytesWrittenScheduled = false;
+    const bytes = this.#writtenUnreported;
+    this.#writtenUnreported = 0;
+    if (bytes > 0 && !this.#transportGone) this.#sink?.bytesWritten(bytes);
+  };
+
+  #releaseFlushWaiters(): void {
+    if (this.#flushWaiters.length === 0) return;
+    const waiters = this.#flushWaiters;
+    this.#flushWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  #onEngineError(error: WebSocketError): void {
+    this.#sink?.error(error);
+  }
+
+  #onEngineClosed(code: number, reason: string): void {
+    if (this.#engineClosed) return;
+    this.#engineClosed = true;
+    this.#closeCode = code;
+    this.#closeReason = reason;
+    if (this.#transportGone) return;
+    this.#sink?.closing();
+    // Leave the engine's call stack before touching the socket: closed() may fire inside receive().
+    queueMicrotask(() => {
+      this.#writeOutput();
+      if (this.#transportGone) return;
+      // RFC 6455 7.1.1: the server ends TCP first; a client waits for it (bounded by the close timer).
+      if (this.#isServer) this.#socket.end();
+      this.#startCloseTimer();
+    });
+  }
+
+  #startCloseTimer(): void {
+    if (this.#closeTimer !== undefined || this.#transportGone) return;
+    // Unref'd: the socket itself keeps the process alive while it is open.
+    this.#closeTimer = setTimeout(() => this.#socket.destroy(), this.#closeTimeoutMs).unref();
+  }
+
+  readonly #onSocketError = (error: NodeJS.ErrnoException): void => {
+    if (this.#engineClosed || this.#aborted || this.#transportError !== undefined) return;
+    const kind = error.code !== undefined && PeerGoneCodes.has(error.code) ? SocketError.RemoteHostClosed
+      : error.code === 'ETIMEDOUT' ? SocketError.SocketTimeout
+      : SocketError.Network;
+    this.#transportError = new WebSocketError(kind, error.message, CloseCode.AbnormalDisconnection);
+  };
+
+  /**
+   * The peer ended its side. A WebSocket has no use for a half-open connection, and sockets from an
+   * `http.Server` allow one, so end ours too (after what the engine still has to say) rather than
+   * wait for the close timer.
+   */
+  readonly #onSocketEnd = (): void => {
+    this.#writeOutput();
+    if (!this.#socket.writableEnded) this.#socket.end();
+  };
+
+  readonly #onSocketClose = (): void => {
+    if (this.#transportGone) return;
+    this.#transportGone = true;
+    if (this.#closeTimer !== undefined) clearTimeout(this.#closeTimer);
+    this.#socket.off('data', this.#onData);
+    if (!this.#engineClosed) {
+      if (!this.#aborted) {
+        this.#sink?.error(this.#transportError
+          ?? new WebSocketError(SocketError.RemoteHostClosed, 'The remote host closed the connection without a closing handshake', CloseCode.AbnormalDisconnection));
+      }
+      this.#engine.connectionLost();
+    }
+    this.#engine.takeOutput();
+    this.#releaseFlushWaiters();
+    this.#sink?.disconnected(this.#closeCode, this.#closeReason);
+  };
+}

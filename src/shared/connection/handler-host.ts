@@ -1,0 +1,80 @@
+/**
+ * Runs the user's handler module where the connections live: each pool thread imports it once
+ * and gives it every connection of that thread as a worker-local `WebSocket` with the full API,
+ * so message handling uses every core and no message crosses a thread.
+ *
+ * A handler module exports its handler as the default export (or as `handleConnection`):
+ *
+ *   export default function (socket: WebSocket, context: HandlerContext) {
+ *     socket.on('textMessageReceived', (text) => socket.sendTextMessage(text));
+ *   }
+ *
+ * A handler that throws (or returns a promise that rejects) fails its thread like any uncaught
+ * error in a worker: that thread's connections end with 1006 on the owner, and the pool replaces
+ * the thread. Connections on other threads are untouched.
+ */
+import { threadId } from 'node:worker_threads';
+import type { ConnectionInfo, SocketBackend, SocketLimitName, SocketSink } from './socket-backend.ts';
+import { WebSocket } from './websocket.ts';
+import { ObservedBackend } from './delegating-backend.ts';
+import { CloseCode } from '../engine/close-code.ts';
+import { SocketError, WebSocketError } from '../engine/errors.ts';
+
+export interface HandlerContext {
+  /** The thread running this connection (0 on the owner thread). */
+  threadId: number;
+}
+
+export type ConnectionHandler = (socket: WebSocket, context: HandlerContext) => void | Promise<void>;
+
+const handlers = new Map<string, Promise<ConnectionHandler>>();
+
+/** Imports the module once per thread and finds its handler. */
+export function loadHandler(url: string): Promise<ConnectionHandler> {
+  let handler = handlers.get(url);
+  if (handler === undefined) {
+    handler = import(url).then((module: Record<string, unknown>) => {
+      const candidate = module.default ?? module.handleConnection;
+      if (typeof candidate !== 'function') {
+        throw new TypeError(`Handler module ${url} must export a function (default export or handleConnection)`);
+      }
+      return candidate as ConnectionHandler;
+    });
+    handlers.set(url, handler);
+  }
+  return handler;
+}
+
+/** Calls the handler; a failure of the handler is a failure of this thread (see above). */
+export function runHandler(handler: ConnectionHandler, socket: WebSocket): void {
+  const result = handler(socket, { threadId });
+  if (result instanceof Promise) {
+    result.catch((error: unknown) => {
+      queueMicrotask(() => { throw error; });
+    });
+  }
+}
+
+/**
+ * Gives one connection to the handler module. `lifecycle` sees every sink call of the
+ * connection before the worker-local socket does (the owner's lifecycle mirror).
+ */
+export function serveWithHandler(
+  backend: SocketBackend,
+  info: ConnectionInfo,
+  url: string,
+  limits: Record<SocketLimitName, number>,
+  lifecycle: SocketSink,
+): void {
+  const observed = new ObservedBackend(backend, lifecycle);
+  loadHandler(url).then(
+    (handler) => runHandler(handler, WebSocket.adopt(observed, info, limits)),
+    (error: unknown) => {
+      // No handler, no service: the connection ends (1006) and the owner hears why.
+      lifecycle.error(new WebSocketError(SocketError.UnknownSocket,
+        `The handler module ${url} failed to load: ${(error as Error)?.message ?? String(error)}`, CloseCode.AbnormalDisconnection));
+      backend.attach(lifecycle);
+      backend.abort();
+    },
+  );
+}

@@ -1,0 +1,40 @@
+/**
+ * What turns an upgraded socket into a running server connection, the same in a pool thread and
+ * on the owner thread (`workers: 0`): the engine over the socket with the limits the owner chose,
+ * bounded by the high-water mark, and the `ConnectionInfo` every `WebSocket` getter reads.
+ */
+import { EngineSocketBackend } from './engine-socket-backend.ts';
+import { HighWaterMarkBackend } from './high-water-mark-backend.ts';
+import type { ConnectionInfo, SocketBackend } from './socket-backend.ts';
+import { Role } from '../engine/state.ts';
+import type { ConnectionSettings } from '../wire/thread-messages.ts';
+import type { UpgradedConnection } from './server-handshake.ts';
+
+export function createServerBackend(upgraded: UpgradedConnection, settings: ConnectionSettings): SocketBackend {
+  const { decision } = upgraded;
+  const engine = new EngineSocketBackend(upgraded.stream, {
+    role: Role.Server,
+    maxAllowedIncomingFrameSize: decision.limits.maxAllowedIncomingFrameSize,
+    maxAllowedIncomingMessageSize: decision.limits.maxAllowedIncomingMessageSize,
+    outgoingFrameSize: decision.limits.outgoingFrameSize,
+  }, upgraded.rest, { closeTimeoutMs: settings.closeTimeoutMs });
+  if (decision.frameSignals) engine.setFrameSignals(true);
+  if (!Number.isFinite(settings.highWaterMark)) return engine;
+  return new HighWaterMarkBackend(engine, settings.highWaterMark, settings.closeTimeoutMs);
+}
+
+export function serverConnectionInfo(upgraded: UpgradedConnection): ConnectionInfo {
+  const { summary } = upgraded;
+  return {
+    origin: summary.origin,
+    requestUrl: summary.requestUrl,
+    resourceName: summary.resourceName,
+    requestHeaders: summary.requestHeaders,
+    subprotocol: upgraded.decision.subprotocol,
+    extensions: [],
+    peerAddress: summary.peerAddress,
+    peerPort: summary.peerPort,
+    localAddress: summary.localAddress,
+    localPort: summary.localPort,
+  };
+}

@@ -1,0 +1,249 @@
+/**
+ * The server's opening handshake on one accepted socket, run wherever the connection lives (a
+ * pool thread, or the owner thread with `workers: 0`): optional TLS, then the upgrade request read
+ * with `ServerHandshakeParser`, the decision asked of the owner (origin, subprotocol, room in the
+ * pending queue), and the 101 or the HTTP error written. One deadline covers all of it, so a
+ * client that trickles its request (slow loris) or never finishes TLS holds nothing for long.
+ *
+ * With `settings.plainHttp`, a well-formed request that is no upgrade is passed to `respond`
+ * (the owner's httpRequestHandler) and its answer written, and the connection closes gracefully:
+ * our FIN follows the last byte, and we keep reading until the client closes too, so that it
+ * receives everything. The same deadline bounds that exchange until the response is handed to
+ * the OS; the client then has LingerAfterRejectMs to hang up.
+ */
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { TLSSocket, type SecureContext } from 'node:tls';
+import { CloseCode } from '../engine/close-code.ts';
+import { ServerHandshakeParser, type HandshakeRequest, type HttpRequestHead } from '../engine/handshake-request.ts';
+import { buildAcceptResponse, buildErrorResponse } from '../engine/handshake-response.ts';
+import type { HttpRequest } from './http-response.ts';
+import type { ConnectionSettings, HandshakeDecision, HandshakeFailure, HandshakeSummary } from '../wire/thread-messages.ts';
+
+export type AcceptDecision = Extract<HandshakeDecision, { accept: true }>;
+
+export interface ServerHandshakeOptions {
+  /** The accepted TCP socket; nothing of it read yet unless `initialBytes` holds what was. */
+  socket: Socket;
+  /** Wrap the socket in TLS first (SecureMode.Secure). */
+  secureContext: SecureContext | undefined;
+  /** Request bytes already read from the socket elsewhere (an http.Server 'upgrade'). */
+  initialBytes?: Uint8Array;
+  /** The socket is already a TLS socket (an https.Server 'upgrade'): no wrapping, `wss://` URLs. */
+  alreadySecure?: boolean;
+  settings: ConnectionSettings;
+  threadId: number;
+  decide(summary: HandshakeSummary): Promise<HandshakeDecision> | HandshakeDecision;
+  failed(failure: HandshakeFailure): void;
+  /** The whole response to a plain request (used only with `settings.plainHttp`). */
+  respond?(request: HttpRequest): Promise<Uint8Array> | Uint8Array;
+}
+
+export interface UpgradedConnection {
+  /** The socket the WebSocket runs on: the TCP socket, or the TLS socket over it. */
+  stream: Duplex;
+  request: HandshakeRequest;
+  summary: HandshakeSummary;
+  decision: AcceptDecision;
+  /** Bytes that followed the request in the same read: the first frames. */
+  rest: Uint8Array;
+}
+
+/** After an HTTP error response, how long the client may take to read it and hang up. */
+const LingerAfterRejectMs = 2000;
+
+/** Qt's `serverError` code for a rejection by the parser (0: Qt emits none). */
+function serverErrorCodeFor(status: number): number {
+  if (status === 431) return CloseCode.TooMuchData; // "Header is too large."
+  if (status === 426) return CloseCode.ProtocolError; // "Unsupported version requested."
+  return 0; // a malformed request: Qt closes without a serverError
+}
+
+export function runServerHandshake(options: ServerHandshakeOptions): Promise<UpgradedConnection | null> {
+  return new Promise((resolve) => {
+    const { socket, settings } = options;
+    const secure = options.secureContext !== undefined || options.alreadySecure === true;
+    const stream: Duplex = options.secureContext !== undefined ? new TLSSocket(socket, { isServer: true, secureContext: options.secureContext }) : socket;
+    const respond = settings.plainHttp ? options.respond : undefined;
+    const parser = new ServerHandshakeParser({ maxHeaderSize: settings.maxHeaderSize, plainHttp: respond !== undefined });
+    const startedAt = Date.now();
+    let finished = false;
+    let requestRead = false;
+    let deadline: NodeJS.Timeout | undefined;
+
+    const cleanup = (): void => {
+      finished = true;
+      if (deadline !== undefined) clearTimeout(deadline);
+      stream.off('data', onData);
+      stream.off('error', onError);
+      stream.off('close', onClose);
+    };
+
+    const fail = (failure: HandshakeFailure): void => {
+      if (finished) return;
+      cleanup();
+      stream.on('error', ignore);
+      options.failed(failure);
+      resolve(null);
+    };
+
+    const drop = (reason: string): void => {
+      fail({ status: 0, reason, serverErrorCode: 0 });
+      stream.destroy();
+      if (stream !== socket) socket.destroy();
+    };
+
+    const reject = (status: number, reason: string, headers: [string, string][] | undefined, serverErrorCode: number): void => {
+      fail({ status, reason, serverErrorCode });
+      sendErrorAndClose(stream, buildErrorResponse(status, reason, headers));
+    };
+
+    const onError = (error: Error): void => drop(`Connection failed during the opening handshake: ${error.message}`);
+    const onClose = (): void => drop('The client closed the connection during the opening handshake');
+
+    const onData = (chunk: Uint8Array): void => {
+      if (finished) return;
+      const result = parser.feed(chunk);
+      if (result.kind === 'incomplete') return;
+      requestRead = true;
+      stream.off('data', onData);
+      stream.pause();
+      if (result.kind === 'reject') {
+        reject(result.status, result.reason, result.headers, serverErrorCodeFor(result.status));
+        return;
+      }
+      if (result.kind === 'http') {
+        void answerPlain(result.request);
+        return;
+      }
+      void decideAndAnswer(result.request, result.rest);
+    };
+
+    const answerPlain = async (request: HttpRequestHead): Promise<void> => {
+      let response: Uint8Array;
+      try {
+        response = await respond!(describe(request, socket, secure));
+      } catch {
+        // The owner's side failed (a handler's own failure comes back as a 500 response).
+        reject(500, 'The server failed to answer the request', undefined, 0);
+        return;
+      }
+      if (finished) return;
+      cleanup();
+      stream.on('error', ignore);
+      const remainingMs = settings.handshakeTimeoutMs > 0 ? Math.max(1, settings.handshakeTimeoutMs - (Date.now() - startedAt)) : 0;
+      sendResponseAndClose(stream, response, remainingMs);
+      resolve(null);
+    };
+
+    const decideAndAnswer = async (request: HandshakeRequest, rest: Uint8Array): Promise<void> => {
+      const summary = summarize(request, socket, secure, options.threadId);
+      let decision: HandshakeDecision;
+      try {
+        decision = await options.decide(summary);
+      } catch (error) {
+        reject(500, 'The server failed to decide on the upgrade', undefined, 0);
+        return;
+      }
+      // The deadline or the client may have ended the attempt while the owner was deciding.
+      if (finished) return;
+      if (!decision.accept) {
+        // The owner already accounted for its own refusal (serverError, counters).
+        cleanup();
+        stream.on('error', ignore);
+        sendErrorAndClose(stream, buildErrorResponse(decision.status, decision.reason, decision.headers));
+        resolve(null);
+        return;
+      }
+      let response: Uint8Array;
+      try {
+        response = buildAcceptResponse({ key: request.key, subprotocol: decision.subprotocol, serverName: decision.serverName });
+      } catch (error) {
+        // A server name with a newline, say: Qt answers with serverError 1006 and drops the client.
+        reject(500, `Invalid handshake response: ${(error as Error).message}`, undefined, CloseCode.AbnormalDisconnection);
+        return;
+      }
+      cleanup();
+      stream.write(response);
+      resolve({ stream, request, summary, decision, rest });
+    };
+
+    stream.on('error', onError);
+    stream.on('close', onClose);
+    if (settings.handshakeTimeoutMs > 0) {
+      deadline = setTimeout(() => drop('The opening handshake timed out'), settings.handshakeTimeoutMs);
+    }
+    if (options.initialBytes !== undefined && options.initialBytes.length > 0) {
+      onData(options.initialBytes);
+      if (finished || requestRead) return;
+    }
+    if (socket.destroyed) {
+      drop('The client closed the connection before the opening handshake');
+      return;
+    }
+    stream.on('data', onData);
+    stream.resume();
+    // A TLS socket over a paused TCP socket reads through the TCP handle itself; resume both.
+    if (stream !== socket) socket.resume();
+  });
+}
+
+function ignore(): void {}
+
+/** Writes an HTTP error, ends our side, and gives the client a moment to read it before dropping. */
+function sendErrorAndClose(stream: Duplex, response: Uint8Array): void {
+  if (stream.destroyed) return;
+  stream.on('error', ignore);
+  stream.end(response);
+  // Keep reading (and discarding) so that unread bytes do not turn our close into a reset that
+  // could destroy the response before the client reads it.
+  stream.resume();
+  setTimeout(() => stream.destroy(), LingerAfterRejectMs).unref();
+}
+
+/**
+ * Writes a plain HTTP response and closes gracefully: FIN after the last byte, then reading (and
+ * discarding) until the client closes, so that nothing unread turns our close into a reset that
+ * would cut the response. Dropped if it is not handed to the OS within `writeBoundMs` (0: no
+ * bound), or if the client has not hung up LingerAfterRejectMs after that.
+ */
+function sendResponseAndClose(stream: Duplex, response: Uint8Array, writeBoundMs: number): void {
+  if (stream.destroyed) return;
+  const timers: NodeJS.Timeout[] = [];
+  const drop = (): void => { stream.destroy(); };
+  stream.once('close', () => { for (const timer of timers) clearTimeout(timer); });
+  stream.once('finish', () => {
+    for (const timer of timers) clearTimeout(timer);
+    timers.push(setTimeout(drop, LingerAfterRejectMs).unref());
+  });
+  if (writeBoundMs > 0) timers.push(setTimeout(drop, writeBoundMs).unref());
+  stream.end(response);
+  stream.resume();
+}
+
+/** The connection's two ends, as both the owner's request views report them. */
+function endpoints(socket: Socket): Pick<HttpRequest, 'peerAddress' | 'peerPort' | 'localAddress' | 'localPort'> {
+  return {
+    peerAddress: socket.remoteAddress ?? '',
+    peerPort: socket.remotePort ?? 0,
+    localAddress: socket.localAddress ?? '',
+    localPort: socket.localPort ?? 0,
+  };
+}
+
+function describe(request: HttpRequestHead, socket: Socket, secure: boolean): HttpRequest {
+  return { ...request, secure, ...endpoints(socket) };
+}
+
+function summarize(request: HandshakeRequest, socket: Socket, secure: boolean, threadId: number): HandshakeSummary {
+  const resourceName = request.query === '' ? request.path : `${request.path}?${request.query}`;
+  return {
+    threadId,
+    origin: request.origin ?? '',
+    resourceName,
+    requestUrl: `${secure ? 'wss' : 'ws'}://${request.host}${resourceName}`,
+    requestHeaders: request.rawHeaders,
+    subprotocols: request.subprotocols,
+    ...endpoints(socket),
+  };
+}

@@ -1,0 +1,94 @@
+import type { WebSocketError } from '../engine/errors.ts';
+
+/**
+ * The seam between the Qt-visible `WebSocket` and whatever moves its bytes. The `WebSocket` keeps
+ * state, signals and getters; a backend runs (or reaches) a protocol engine:
+ * - `EngineSocketBackend` runs the engine over a `net.Socket`/`tls.TLSSocket` in this thread
+ *   (client sockets, server sockets with `workers: 0`, and sockets inside worker threads);
+ * - the server's worker mirror forwards calls to an engine living in a worker thread.
+ *
+ * Everything that crosses this seam is plain data (strings, numbers, Uint8Array, arrays), so a
+ * backend may forward it over a MessagePort unchanged.
+ */
+
+/** HTTP header fields in wire order, duplicates kept; names as received (compare case-insensitively). */
+export type HeaderList = ReadonlyArray<readonly [name: string, value: string]>;
+
+/** The limits a `WebSocket` forwards to its engine. */
+export type SocketLimitName = 'maxAllowedIncomingFrameSize' | 'maxAllowedIncomingMessageSize' | 'outgoingFrameSize';
+
+/** What the opening handshake established; the `WebSocket` getters read it. */
+export interface ConnectionInfo {
+  /** The `Origin` request header ('' when absent). */
+  origin: string;
+  /** The full request URL (`ws://host:port/path?q`); the server side rebuilds it from `Host` and the target. */
+  requestUrl: string;
+  /** The request target: path plus `?query` (Qt's server side returns the whole URL here; we do not). */
+  resourceName: string;
+  /** Every request header as sent (client) or received (server). */
+  requestHeaders: HeaderList;
+  /** The negotiated subprotocol, '' if none. */
+  subprotocol: string;
+  /** The negotiated extension names, in order. */
+  extensions: readonly string[];
+  peerAddress: string;
+  peerPort: number;
+  localAddress: string;
+  localPort: number;
+  /** Client side only: the handshake response. */
+  responseStatus?: number;
+  responseStatusText?: string;
+  responseHeaders?: HeaderList;
+}
+
+/**
+ * What a backend reports to its `WebSocket`. Calls arrive on the `WebSocket`'s thread, in order.
+ * No call may be made synchronously from `SocketBackend.attach()`: listeners are added after it.
+ */
+export interface SocketSink {
+  /** The handshake completed (for a backend attached while the `WebSocket` is `Connecting`). */
+  connected(info: ConnectionInfo): void;
+  textMessage(text: string): void;
+  binaryMessage(data: Uint8Array): void;
+  /** Only called while frame signals are enabled (`setFrameSignals(true)`). */
+  textFrame(text: string, isLastFrame: boolean): void;
+  binaryFrame(data: Uint8Array, isLastFrame: boolean): void;
+  pong(elapsedMs: number, payload: Uint8Array): void;
+  /** Wire bytes (frame headers included) handed to the OS since the last call. */
+  bytesWritten(bytes: number): void;
+  /** A protocol or transport failure; `disconnected` follows. */
+  error(error: WebSocketError): void;
+  /** The closing handshake is under way (the peer's Close arrived, or the engine failed the connection). */
+  closing(): void;
+  /**
+   * The transport is gone; the last call a backend makes. `code`/`reason` follow RFC 6455 7.1.5:
+   * the code of the peer's Close frame (1005 if it had none), or 1006 if no Close frame arrived.
+   */
+  disconnected(code: number, reason: string): void;
+}
+
+/** The I/O side of one WebSocket connection. Every method is safe to call in any state. */
+export interface SocketBackend {
+  /** Starts delivering events to `sink` (asynchronously: never from within this call). Called once. */
+  attach(sink: SocketSink): void;
+  /** Payload bytes queued (0 unless the connection is open). */
+  sendText(text: string): number;
+  sendBinary(data: Uint8Array): number;
+  /** Payload cut to 125 bytes. */
+  ping(payload: Uint8Array): void;
+  /** Starts the closing handshake (reason cut to 123 bytes); `disconnected` follows. */
+  close(code: number, reason: string): void;
+  /** Drops the transport at once, discarding unwritten data; `disconnected(1006)` follows. */
+  abort(): void;
+  /** Resolves when every byte queued so far has been handed to the OS (or the transport is gone). */
+  flush(): Promise<void>;
+  /** Stops reading from the transport (TCP backpressure) until `resume()`. */
+  pause(): void;
+  resume(): void;
+  /** Validation happens in the `WebSocket` (InvalidArgumentError); a backend applies the value. */
+  setLimit(name: SocketLimitName, value: number): void;
+  /** Wire bytes queued and not yet handed to the OS (may lag for a backend in another thread). */
+  bytesToWrite(): number;
+  /** Whether `textFrame`/`binaryFrame` are reported: decoding frames on their own costs time. */
+  setFrameSignals(enabled: boolean): void;
+}

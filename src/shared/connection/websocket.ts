@@ -1,0 +1,855 @@
+import { Buffer } from 'node:buffer';
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import { CloseCode, isValidWireCloseCode } from '../engine/close-code.ts';
+import { InvalidArgumentError, SocketError, WebSocketError } from '../engine/errors.ts';
+import type { ExtensionFactory } from '../engine/extension.ts';
+import { parseCommaList } from '../engine/http-headers.ts';
+import { Defaults, MaxFrameSize } from '../engine/limits.ts';
+import { DefaultMaskGenerator, type MaskGenerator } from '../engine/mask-generator.ts';
+import { Role, State } from '../engine/state.ts';
+import { unguardErrors, type ProxyConfiguration, type SslConfiguration, type SslError } from './client-connect.ts';
+import { buildUpgradeRequest, openClient } from './client-open.ts';
+import { parseClientUrl, type ClientTarget } from './client-url.ts';
+import { DefaultCloseTimeoutMs, EngineSocketBackend } from './engine-socket-backend.ts';
+import type { ConnectionInfo, HeaderList, SocketBackend, SocketLimitName, SocketSink } from './socket-backend.ts';
+import { MessageIterator, type Message, type MessageQueueLimits } from './websocket-messages.ts';
+
+/** The signals, as Qt names them, with their arguments. */
+export type WebSocketEvents = {
+  connected: [];
+  disconnected: [];
+  stateChanged: [state: State];
+  textMessageReceived: [message: string];
+  binaryMessageReceived: [message: Buffer];
+  textFrameReceived: [frame: string, isLastFrame: boolean];
+  binaryFrameReceived: [frame: Buffer, isLastFrame: boolean];
+  pong: [elapsedMs: number, payload: Buffer];
+  bytesWritten: [bytes: number];
+  errorOccurred: [error: WebSocketError];
+  aboutToClose: [];
+  sslErrors: [errors: SslError[]];
+};
+
+/** Defaults of the client's timers. */
+export const ClientDefaults = {
+  /** DNS, TCP connect, proxy tunnel and TLS together (Qt leaves it to the OS, which may take minutes). */
+  connectTimeoutMs: 30_000,
+  /** From the upgrade request written to the whole response read (the server's default, as Qt's). */
+  handshakeTimeoutMs: 10_000,
+  /** The closing handshake, see `EngineSocketBackend`. */
+  closeTimeoutMs: DefaultCloseTimeoutMs,
+} as const;
+
+export interface WebSocketOptions {
+  /** The `Origin` request header; left out when empty (as Qt's constructor argument). */
+  origin?: string;
+  maxAllowedIncomingFrameSize?: number;
+  maxAllowedIncomingMessageSize?: number;
+  outgoingFrameSize?: number;
+  maskGenerator?: MaskGenerator;
+  connectTimeoutMs?: number;
+  handshakeTimeoutMs?: number;
+  closeTimeoutMs?: number;
+  proxy?: ProxyConfiguration | null;
+  sslConfiguration?: SslConfiguration;
+  /** Limits of `for await` before reading pauses. */
+  messageQueue?: MessageQueueLimits;
+}
+
+/** Qt's `QNetworkRequest` for `open()`: a URL and raw headers. */
+export interface OpenRequest {
+  url: string | URL;
+  headers?: Record<string, string> | Array<[string, string]>;
+}
+
+/** Qt's `QWebSocketHandshakeOptions`, plus what Node callers expect. */
+export interface OpenOptions extends SslConfiguration {
+  /** Offered in order of preference. */
+  subprotocols?: string[];
+  /** Extra request headers (merged after those of an `OpenRequest`). */
+  headers?: Record<string, string> | Array<[string, string]>;
+  /** Overrides the constructor's origin for this opening. */
+  origin?: string;
+  /** Extensions to offer (permessage-deflate plugs in here). */
+  extensions?: ExtensionFactory[];
+  /** How many redirects to follow; default 0: a 3xx fails the opening with a clear error. */
+  followRedirects?: number;
+  connectTimeoutMs?: number;
+  handshakeTimeoutMs?: number;
+  /** Cancels the opening (not the connection once open). */
+  signal?: AbortSignal;
+}
+
+/** The server's answer to the opening handshake. */
+export interface HandshakeResponseInfo {
+  status: number;
+  statusText: string;
+  headers: HeaderList;
+}
+
+/** A socket's request as Qt's `request()` gives it: the URL and every header. */
+export interface RequestInfo {
+  url: string;
+  headers: HeaderList;
+}
+
+/** Values a server passes when wrapping one of its connections (the engine limits it applied). */
+export interface AdoptOptions {
+  maxAllowedIncomingFrameSize?: number;
+  maxAllowedIncomingMessageSize?: number;
+  outgoingFrameSize?: number;
+  messageQueue?: MessageQueueLimits;
+}
+
+function checkFrameSize(name: string, value: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > MaxFrameSize) {
+    throw new InvalidArgumentError(`${name} must be an integer from 1 to ${MaxFrameSize}; got ${String(value)}`);
+  }
+  return value;
+}
+
+function checkTimeout(name: string, value: number): number {
+  if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
+    throw new InvalidArgumentError(`${name} must be a number of milliseconds >= 0 (0 or Infinity: no timeout); got ${String(value)}`);
+  }
+  return value;
+}
+
+function toBuffer(data: Uint8Array): Buffer {
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+function headerPairs(headers: Record<string, string> | Array<[string, string]> | undefined): Array<[string, string]> {
+  if (headers === undefined) return [];
+  return Array.isArray(headers) ? headers.map(([name, value]) => [name, value]) : Object.entries(headers);
+}
+
+const EmptyHeaders: HeaderList = [];
+const FrameSignals = new Set<string | symbol>(['textFrameReceived', 'binaryFrameReceived']);
+
+/** An opening in progress. */
+interface Attempt {
+  readonly controller: AbortController;
+  readonly resolve: () => void;
+  readonly reject: (error: WebSocketError) => void;
+}
+
+/**
+ * Qt's `QWebSocket`: one class for client sockets (`open()`), server-side sockets and sockets
+ * inside worker threads (`WebSocket.adopt()`), and the owner-side mirror of a worker's socket.
+ * It keeps the state and the signals; a `SocketBackend` moves the bytes.
+ *
+ * Differences from Qt, on purpose: `closeCode()` follows RFC 6455 7.1.5 (1005 when the peer's
+ * Close had no code, 1006 when the connection ended without one); a failed opening ends in
+ * `Unconnected` with `disconnected`; `aboutToClose` fires once; sizes out of range throw.
+ */
+export class WebSocket extends EventEmitter<WebSocketEvents> {
+  #state: State = State.Unconnected;
+  #backend: SocketBackend | undefined;
+  /** Bumped whenever a connection or opening is left behind, so late reports from it are ignored. */
+  #generation = 0;
+  #attempt: Attempt | undefined;
+  #opened: Promise<void> | undefined;
+  #info: ConnectionInfo | undefined;
+  #target: ClientTarget | undefined;
+  #response: HandshakeResponseInfo | undefined;
+  #aboutToCloseEmitted = false;
+  #connectionError: WebSocketError | undefined;
+
+  #error: SocketError = SocketError.UnknownSocket;
+  #errorString = '';
+  #closeCode: number = CloseCode.Normal;
+  #closeReason = '';
+
+  #origin: string;
+  #maxFrameSize: number;
+  #maxMessageSize: number;
+  #outgoingFrameSize: number;
+  #maskGenerator: MaskGenerator;
+  #customMaskGenerator = false;
+  #connectTimeoutMs: number;
+  #handshakeTimeoutMs: number;
+  #closeTimeoutMs: number;
+  #proxy: ProxyConfiguration | null;
+  #ssl: SslConfiguration;
+  #ignoreAllSslErrors = false;
+  #ignoredSslErrors = new Set<string>();
+  #messageQueue: MessageQueueLimits;
+
+  #userPaused = false;
+  #holds = 0;
+  #frameSignals = false;
+  readonly #messageListeners = new Set<{ message(message: Message): void; ended(error: WebSocketError | undefined): void }>();
+
+  constructor(options: WebSocketOptions | string = {}) {
+    super();
+    const settings = typeof options === 'string' ? { origin: options } : options;
+    this.#origin = settings.origin ?? '';
+    this.#maxFrameSize = checkFrameSize('maxAllowedIncomingFrameSize', settings.maxAllowedIncomingFrameSize ?? Defaults.maxAllowedIncomingFrameSize);
+    this.#maxMessageSize = checkFrameSize('maxAllowedIncomingMessageSize', settings.maxAllowedIncomingMessageSize ?? Defaults.maxAllowedIncomingMessageSize);
+    this.#outgoingFrameSize = checkFrameSize('outgoingFrameSize', settings.outgoingFrameSize ?? Defaults.outgoingFrameSize);
+    this.#maskGenerator = settings.maskGenerator ?? new DefaultMaskGenerator();
+    this.#customMaskGenerator = settings.maskGenerator !== undefined;
+    this.#maskGenerator.seed?.();
+    this.#connectTimeoutMs = checkTimeout('connectTimeoutMs', settings.connectTimeoutMs ?? ClientDefaults.connectTimeoutMs);
+    this.#handshakeTimeoutMs = checkTimeout('handshakeTimeoutMs', settings.handshakeTimeoutMs ?? ClientDefaults.handshakeTimeoutMs);
+    this.#closeTimeoutMs = checkTimeout('closeTimeoutMs', settings.closeTimeoutMs ?? ClientDefaults.closeTimeoutMs);
+    this.#proxy = settings.proxy ?? null;
+    this.#ssl = { ...settings.sslConfiguration };
+    this.#messageQueue = { ...settings.messageQueue };
+    this.on('newListener', (event) => {
+      if (FrameSignals.has(event)) queueMicrotask(() => this.#updateFrameSignals());
+    });
+    this.on('removeListener', (event) => {
+      if (FrameSignals.has(event)) this.#updateFrameSignals();
+    });
+  }
+
+  /**
+   * Wraps an established connection (server side, or inside a worker): the socket starts
+   * `Connected`. The backend must not have been attached; events flow from the next turn.
+   */
+  static adopt(backend: SocketBackend, info: ConnectionInfo, options: AdoptOptions = {}): WebSocket {
+    const socket = new WebSocket({
+      origin: info.origin,
+      maxAllowedIncomingFrameSize: options.maxAllowedIncomingFrameSize,
+      maxAllowedIncomingMessageSize: options.maxAllowedIncomingMessageSize,
+      outgoingFrameSize: options.outgoingFrameSize,
+      messageQueue: options.messageQueue,
+    });
+    socket.#info = info;
+    socket.#state = State.Connected;
+    socket.#opened = Promise.resolve();
+    socket.#useBackend(backend);
+    return socket;
+  }
+
+  // ---- opening ------------------------------------------------------------------------------
+
+  /**
+   * Qt's `open(url)` / `open(request, options)`. Returns a promise of the connection (also given
+   * by `opened()`); it is already marked handled, so a caller that only listens to signals gets
+   * no unhandled rejection. Bad headers, origin or subprotocols throw InvalidArgumentError here;
+   * every other failure is a WebSocketError through `errorOccurred` and the promise.
+   */
+  open(url: string | URL | OpenRequest, options: OpenOptions = {}): Promise<void> {
+    const request: OpenRequest = typeof url === 'string' || url instanceof URL ? { url } : url;
+    const followRedirects = options.followRedirects ?? 0;
+    if (!Number.isInteger(followRedirects) || followRedirects < 0) {
+      throw new InvalidArgumentError(`followRedirects must be an integer >= 0; got ${String(followRedirects)}`);
+    }
+    const connectTimeoutMs = checkTimeout('connectTimeoutMs', options.connectTimeoutMs ?? this.#connectTimeoutMs);
+    const handshakeTimeoutMs = checkTimeout('handshakeTimeoutMs', options.handshakeTimeoutMs ?? this.#handshakeTimeoutMs);
+    const subprotocols = [...(options.subprotocols ?? [])];
+    const extraHeaders: Array<[string, string]> = [];
+    for (const header of [...headerPairs(request.headers), ...headerPairs(options.headers)]) {
+      if (header[0].toLowerCase() !== 'sec-websocket-protocol') {
+        extraHeaders.push(header);
+        continue;
+      }
+      // Qt merges a raw Sec-WebSocket-Protocol header into the offer, after the option's names.
+      for (const name of parseCommaList(header[1])) {
+        if (!subprotocols.includes(name)) subprotocols.push(name);
+      }
+    }
+    const origin = options.origin ?? this.#origin;
+    const extensions = options.extensions ?? [];
+
+    let target: ClientTarget;
+    try {
+      target = parseClientUrl(request.url);
+    } catch (error) {
+      if (!(error instanceof WebSocketError)) throw error;
+      // As Qt: a bad URL is reported (on the next tick) and changes nothing else, not even an
+      // existing connection.
+      const failed = Promise.reject(error);
+      failed.catch(() => {});
+      if (this.#state === State.Unconnected) this.#opened = failed;
+      const generation = this.#generation;
+      process.nextTick(() => {
+        if (generation === this.#generation) this.#reportError(error);
+      });
+      return failed;
+    }
+    // Validates headers, origin and subprotocols before anything is touched.
+    buildUpgradeRequest({ origin, subprotocols, headers: extraHeaders, extensions }, target);
+
+    this.#dropConnection();
+    this.#response = undefined;
+    this.#info = undefined;
+    this.#target = target;
+    const controller = new AbortController();
+    let attempt!: Attempt;
+    const opened = new Promise<void>((resolve, reject) => {
+      attempt = { controller, resolve, reject };
+    });
+    opened.catch(() => {});
+    this.#opened = opened;
+    this.#attempt = attempt;
+    const generation = ++this.#generation;
+    this.#connectionError = undefined;
+    this.#aboutToCloseEmitted = false;
+
+    const userSignal = options.signal;
+    if (userSignal?.aborted) {
+      this.#attempt = undefined;
+      const error = this.#abortedError(userSignal.reason);
+      attempt.reject(error);
+      return opened;
+    }
+    const onUserAbort = (): void => {
+      if (this.#attempt === attempt) this.#cancelOpening(this.#abortedError(userSignal!.reason));
+    };
+    userSignal?.addEventListener('abort', onUserAbort, { once: true });
+
+    this.#setState(State.Connecting);
+    const ssl: SslConfiguration = { ...this.#ssl };
+    for (const key of ['ca', 'cert', 'key', 'passphrase', 'servername', 'minVersion', 'maxVersion'] as const) {
+      if (options[key] !== undefined) (ssl as Record<string, unknown>)[key] = options[key];
+    }
+    openClient({
+      target,
+      origin,
+      subprotocols,
+      headers: extraHeaders,
+      extensions,
+      ssl,
+      proxy: this.#proxy,
+      connectTimeoutMs,
+      handshakeTimeoutMs,
+      followRedirects,
+      maxHandshakeHeaderSize: Defaults.maxHandshakeHeaderSize,
+      sslErrors: (errors) => this.#onSslErrors(errors, generation),
+      onResponse: (response, responseTarget) => {
+        if (generation !== this.#generation) return;
+        this.#response = { status: response.status, statusText: response.statusText, headers: response.rawHeaders };
+        this.#target = responseTarget;
+      },
+      signal: controller.signal,
+    }).then(
+      (result) => {
+        userSignal?.removeEventListener('abort', onUserAbort);
+        if (generation !== this.#generation) {
+          result.socket.destroy();
+          return;
+        }
+        this.#attempt = undefined;
+        const socket = result.socket as Socket;
+        const backend = new EngineSocketBackend(result.socket, {
+          role: Role.Client,
+          maxAllowedIncomingFrameSize: this.#maxFrameSize,
+          maxAllowedIncomingMessageSize: this.#maxMessageSize,
+          outgoingFrameSize: this.#outgoingFrameSize,
+          maskGenerator: this.#maskGenerator,
+          extensions: result.extensions,
+        }, result.rest, { closeTimeoutMs: this.#closeTimeoutMs });
+        this.#target = result.target;
+        this.#info = {
+          origin,
+          requestUrl: result.target.url,
+          resourceName: result.target.resourceName,
+          requestHeaders: result.requestHeaders,
+          subprotocol: result.subprotocol,
+          extensions: result.extensions.map((extension) => extension.name),
+          peerAddress: socket.remoteAddress ?? '',
+          peerPort: socket.remotePort ?? 0,
+          localAddress: socket.localAddress ?? '',
+          localPort: socket.localPort ?? 0,
+          responseStatus: result.response.status,
+          responseStatusText: result.response.statusText,
+          responseHeaders: result.response.rawHeaders,
+        };
+        this.#useBackend(backend);
+        unguardErrors(result.socket);
+        this.#setState(State.Connected);
+        attempt.resolve();
+        if (this.#state === State.Connected) this.emit('connected');
+      },
+      (error: unknown) => {
+        userSignal?.removeEventListener('abort', onUserAbort);
+        if (generation !== this.#generation) return;
+        const failure = error instanceof WebSocketError ? error : new WebSocketError(SocketError.UnknownSocket, error instanceof Error ? error.message : String(error));
+        this.#attempt = undefined;
+        this.#closeCode = CloseCode.AbnormalDisconnection;
+        this.#closeReason = '';
+        // An iteration started during the opening ends with this error.
+        this.#connectionError = failure;
+        attempt.reject(failure);
+        this.#reportError(failure);
+        this.#finishDisconnect();
+      },
+    );
+    return opened;
+  }
+
+  /** Resolves once `Connected`; rejects with the WebSocketError that ended the last opening. */
+  opened(): Promise<void> {
+    if (this.#opened === undefined) {
+      const never = Promise.reject(new WebSocketError(SocketError.Operation, 'open() has not been called'));
+      never.catch(() => {});
+      return never;
+    }
+    return this.#opened;
+  }
+
+  #abortedError(reason: unknown): WebSocketError {
+    const error = new WebSocketError(SocketError.Operation, 'Opening was aborted');
+    (error as { cause?: unknown }).cause = reason;
+    return error;
+  }
+
+  /** Ends an opening in progress at the caller's request: no errorOccurred, straight to Unconnected. */
+  #cancelOpening(error: WebSocketError): void {
+    const attempt = this.#attempt;
+    if (attempt === undefined) return;
+    this.#attempt = undefined;
+    this.#generation++;
+    attempt.controller.abort(error);
+    attempt.reject(error);
+    this.#closeCode = CloseCode.AbnormalDisconnection;
+    this.#closeReason = '';
+    this.#finishDisconnect();
+  }
+
+  /** Qt: "an existing socket is dropped without a closing handshake" when open() is called again. */
+  #dropConnection(): void {
+    if (this.#state === State.Unconnected) return;
+    if (this.#attempt !== undefined) {
+      this.#cancelOpening(new WebSocketError(SocketError.Operation, 'Opening replaced by a new open()'));
+      return;
+    }
+    const backend = this.#backend;
+    this.#generation++;
+    backend?.abort();
+    this.#closeCode = CloseCode.AbnormalDisconnection;
+    this.#closeReason = '';
+    this.#finishDisconnect();
+  }
+
+  #onSslErrors(errors: SslError[], generation: number): boolean {
+    if (generation !== this.#generation) return false;
+    this.emit('sslErrors', errors);
+    if (this.#ignoreAllSslErrors) return true;
+    return errors.every((error) => this.#ignoredSslErrors.has(error.code));
+  }
+
+  // ---- the backend ------------------------------------------------------------------------
+
+  #useBackend(backend: SocketBackend): void {
+    this.#backend = backend;
+    const generation = this.#generation;
+    if (this.#frameSignals) backend.setFrameSignals(true);
+    if (this.#userPaused || this.#holds > 0) backend.pause();
+    backend.attach(this.#sink(generation));
+  }
+
+  #sink(generation: number): SocketSink {
+    const live = (): boolean => generation === this.#generation;
+    return {
+      connected: (info) => {
+        if (!live() || this.#state !== State.Connecting) return;
+        this.#info = info;
+        this.#setState(State.Connected);
+        // A stateChanged listener may have closed the socket already.
+        if ((this.#state as State) === State.Connected) this.emit('connected');
+      },
+      textMessage: (text) => {
+        if (!live()) return;
+        this.emit('textMessageReceived', text);
+        for (const listener of this.#messageListeners) listener.message(text);
+      },
+      binaryMessage: (data) => {
+        if (!live()) return;
+        const message = toBuffer(data);
+        this.emit('binaryMessageReceived', message);
+        for (const listener of this.#messageListeners) listener.message(message);
+      },
+      textFrame: (text, isLast) => {
+        if (live()) this.emit('textFrameReceived', text, isLast);
+      },
+      binaryFrame: (data, isLast) => {
+        if (live()) this.emit('binaryFrameReceived', toBuffer(data), isLast);
+      },
+      pong: (elapsedMs, payload) => {
+        if (live()) this.emit('pong', elapsedMs, toBuffer(payload));
+      },
+      bytesWritten: (bytes) => {
+        if (live()) this.emit('bytesWritten', bytes);
+      },
+      error: (error) => {
+        if (!live()) return;
+        this.#connectionError ??= error;
+        this.#reportError(error);
+      },
+      closing: () => {
+        if (!live() || this.#state !== State.Connected) return;
+        this.#emitAboutToClose();
+        this.#setState(State.Closing);
+      },
+      disconnected: (code, reason) => {
+        if (!live()) return;
+        this.#generation++;
+        this.#closeCode = code;
+        this.#closeReason = reason;
+        this.#finishDisconnect();
+      },
+    };
+  }
+
+  /** Every way into Unconnected ends here: aboutToClose (once, if the connection opened), state, disconnected, iterators. */
+  #finishDisconnect(): void {
+    const wasOpen = this.#backend !== undefined;
+    this.#backend = undefined;
+    if (this.#state === State.Unconnected) return;
+    if (wasOpen) this.#emitAboutToClose();
+    this.#setState(State.Unconnected);
+    this.emit('disconnected');
+    const error = this.#connectionError;
+    for (const listener of [...this.#messageListeners]) listener.ended(error);
+  }
+
+  #emitAboutToClose(): void {
+    if (this.#aboutToCloseEmitted) return;
+    this.#aboutToCloseEmitted = true;
+    this.emit('aboutToClose');
+  }
+
+  #setState(state: State): void {
+    if (this.#state === state) return;
+    this.#state = state;
+    this.emit('stateChanged', state);
+  }
+
+  #reportError(error: WebSocketError): void {
+    this.#error = error.kind;
+    this.#errorString = error.message;
+    this.emit('errorOccurred', error);
+  }
+
+  #updateFrameSignals(): void {
+    const wanted = this.listenerCount('textFrameReceived') + this.listenerCount('binaryFrameReceived') > 0;
+    if (wanted === this.#frameSignals) return;
+    this.#frameSignals = wanted;
+    this.#backend?.setFrameSignals(wanted);
+  }
+
+  #applyPause(): void {
+    const backend = this.#backend;
+    if (backend === undefined) return;
+    if (this.#userPaused || this.#holds > 0) backend.pause();
+    else backend.resume();
+  }
+
+  // ---- closing ----------------------------------------------------------------------------
+
+  /**
+   * Starts the closing handshake: a Close with `code` and `reason` (cut to 123 bytes of UTF-8),
+   * then `disconnected` once the peer answered and TCP ended (or the close timeout passed).
+   * During an opening, cancels it. Codes that may not be sent (1004, 1006, 1015, outside
+   * 1000-4999) throw InvalidArgumentError; 1005 sends a Close without a code.
+   */
+  close(code: number = CloseCode.Normal, reason = ''): void {
+    if (typeof reason !== 'string') throw new InvalidArgumentError('reason must be a string');
+    if (!(code === CloseCode.MissingStatusCode ? reason === '' : isValidWireCloseCode(code))) {
+      throw new InvalidArgumentError(code === CloseCode.MissingStatusCode
+        ? 'A Close without a code (1005) cannot carry a reason'
+        : `Close code ${code} may not be sent: use 1000-1003, 1007-1014 or 3000-4999`);
+    }
+    if (this.#state === State.Connecting) {
+      this.#cancelOpening(new WebSocketError(SocketError.Operation, 'close() called before the connection was open'));
+      return;
+    }
+    if (this.#state !== State.Connected) return;
+    this.#closeCode = code;
+    this.#closeReason = reason;
+    this.#emitAboutToClose();
+    this.#setState(State.Closing);
+    this.#backend?.close(code, reason);
+  }
+
+  /** Drops the connection at once, discarding unsent data, with no closing handshake. */
+  abort(): void {
+    if (this.#state === State.Connecting) {
+      this.#cancelOpening(new WebSocketError(SocketError.Operation, 'abort() called before the connection was open'));
+      return;
+    }
+    this.#backend?.abort();
+  }
+
+  // ---- sending ----------------------------------------------------------------------------
+
+  /** Payload bytes queued (UTF-8 length); 0 unless `Connected`. Goes out at the end of this turn. */
+  sendTextMessage(message: string): number {
+    if (typeof message !== 'string') throw new InvalidArgumentError('sendTextMessage() takes a string');
+    if (this.#state !== State.Connected) return 0;
+    return this.#backend!.sendText(message);
+  }
+
+  /** Payload bytes queued; 0 unless `Connected`. The bytes are framed before this returns. */
+  sendBinaryMessage(data: Uint8Array | ArrayBuffer): number {
+    const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : data;
+    if (!(bytes instanceof Uint8Array)) throw new InvalidArgumentError('sendBinaryMessage() takes a Uint8Array or ArrayBuffer');
+    if (this.#state !== State.Connected) return 0;
+    return this.#backend!.sendBinary(bytes);
+  }
+
+  /** A Ping (payload cut to 125 bytes); `pong` reports the answer with the time since this call. */
+  ping(payload: Uint8Array | string = new Uint8Array(0)): void {
+    const bytes = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
+    if (this.#state !== State.Connected && this.#state !== State.Closing) return;
+    this.#backend?.ping(bytes);
+  }
+
+  /** Resolves when everything queued has been handed to the OS (Qt's `flush()`, asynchronous). */
+  flush(): Promise<void> {
+    return this.#backend?.flush() ?? Promise.resolve();
+  }
+
+  /** Stops reading from the socket: TCP pushes back on the peer until `resume()`. */
+  pause(): void {
+    this.#userPaused = true;
+    this.#applyPause();
+  }
+
+  resume(): void {
+    this.#userPaused = false;
+    this.#applyPause();
+  }
+
+  // ---- async iteration --------------------------------------------------------------------
+
+  /** Messages as they arrive (text as string, binary as Buffer), ending at disconnection. */
+  messages(limits: MessageQueueLimits = this.#messageQueue): MessageIterator {
+    const ended = this.#state === State.Unconnected;
+    return new MessageIterator({
+      subscribe: (listener) => {
+        this.#messageListeners.add(listener);
+        return () => this.#messageListeners.delete(listener);
+      },
+      hold: () => {
+        this.#holds++;
+        this.#applyPause();
+      },
+      release: () => {
+        this.#holds--;
+        this.#applyPause();
+      },
+    }, limits, ended);
+  }
+
+  [Symbol.asyncIterator](): MessageIterator {
+    return this.messages();
+  }
+
+  // ---- state and connection info ------------------------------------------------------------
+
+  state(): State {
+    return this.#state;
+  }
+
+  isValid(): boolean {
+    return this.#state === State.Connected;
+  }
+
+  /** RFC 6455 7.1.5: the peer's code (1005 if its Close had none), 1006 if no Close arrived; 1000 before any connection. */
+  closeCode(): number {
+    return this.#closeCode;
+  }
+
+  closeReason(): string {
+    return this.#closeReason;
+  }
+
+  /** The kind of the last error; `UnknownSocket` before any. */
+  error(): SocketError {
+    return this.#error;
+  }
+
+  /** The message of the last error; '' before any. Not cleared by a new `open()` (as Qt). */
+  errorString(): string {
+    return this.#errorString;
+  }
+
+  origin(): string {
+    return this.#info?.origin ?? this.#origin;
+  }
+
+  requestUrl(): string {
+    return this.#info?.requestUrl ?? this.#target?.url ?? '';
+  }
+
+  resourceName(): string {
+    return this.#info?.resourceName ?? this.#target?.resourceName ?? '';
+  }
+
+  request(): RequestInfo {
+    return { url: this.requestUrl(), headers: this.#info?.requestHeaders ?? EmptyHeaders };
+  }
+
+  subprotocol(): string {
+    return this.#info?.subprotocol ?? '';
+  }
+
+  /** Names of the negotiated extensions. */
+  extensions(): readonly string[] {
+    return this.#info?.extensions ?? [];
+  }
+
+  /** The server's handshake response (client side), after success or failure; undefined before one was read. */
+  handshakeResponse(): HandshakeResponseInfo | undefined {
+    return this.#response;
+  }
+
+  peerAddress(): string {
+    return this.#info?.peerAddress ?? '';
+  }
+
+  peerPort(): number {
+    return this.#info?.peerPort ?? 0;
+  }
+
+  /** The host named in the URL, from `open()` on (as Qt); the peer's address on the server side. */
+  peerName(): string {
+    return this.#target?.host ?? this.#info?.peerAddress ?? '';
+  }
+
+  localAddress(): string {
+    return this.#info?.localAddress ?? '';
+  }
+
+  localPort(): number {
+    return this.#info?.localPort ?? 0;
+  }
+
+  /** Wire bytes queued and not yet handed to the OS. */
+  bytesToWrite(): number {
+    return this.#backend?.bytesToWrite() ?? 0;
+  }
+
+  // ---- limits -------------------------------------------------------------------------------
+
+  maxAllowedIncomingFrameSize(): number {
+    return this.#maxFrameSize;
+  }
+
+  setMaxAllowedIncomingFrameSize(size: number): void {
+    this.#maxFrameSize = this.#setLimit('maxAllowedIncomingFrameSize', size);
+  }
+
+  maxAllowedIncomingMessageSize(): number {
+    return this.#maxMessageSize;
+  }
+
+  setMaxAllowedIncomingMessageSize(size: number): void {
+    this.#maxMessageSize = this.#setLimit('maxAllowedIncomingMessageSize', size);
+  }
+
+  outgoingFrameSize(): number {
+    return this.#outgoingFrameSize;
+  }
+
+  setOutgoingFrameSize(size: number): void {
+    this.#outgoingFrameSize = this.#setLimit('outgoingFrameSize', size);
+  }
+
+  static maxIncomingFrameSize(): number {
+    return MaxFrameSize;
+  }
+
+  static maxIncomingMessageSize(): number {
+    return MaxFrameSize;
+  }
+
+  static maxOutgoingFrameSize(): number {
+    return MaxFrameSize;
+  }
+
+  #setLimit(name: SocketLimitName, size: number): number {
+    checkFrameSize(name, size);
+    this.#backend?.setLimit(name, size);
+    return size;
+  }
+
+  // ---- client settings ----------------------------------------------------------------------
+
+  /** `null` restores the built-in generator. Applies at once, even to an open connection. */
+  setMaskGenerator(generator: MaskGenerator | null): void {
+    this.#maskGenerator = generator ?? new DefaultMaskGenerator();
+    this.#customMaskGenerator = generator !== null;
+    if (generator !== null) generator.seed?.();
+    // Only a backend of our own reaches its engine here; a server-side engine never masks anyway.
+    if (this.#backend instanceof EngineSocketBackend) this.#backend.engine.maskGenerator = this.#maskGenerator;
+  }
+
+  maskGenerator(): MaskGenerator {
+    return this.#maskGenerator;
+  }
+
+  /** Whether `setMaskGenerator` installed a generator of the caller's. */
+  hasCustomMaskGenerator(): boolean {
+    return this.#customMaskGenerator;
+  }
+
+  connectTimeout(): number {
+    return this.#connectTimeoutMs;
+  }
+
+  /** DNS, TCP, proxy tunnel and TLS, in ms; 0 or Infinity: none. Applies from the next `open()`. */
+  setConnectTimeout(ms: number): void {
+    this.#connectTimeoutMs = checkTimeout('connectTimeoutMs', ms);
+  }
+
+  handshakeTimeout(): number {
+    return this.#handshakeTimeoutMs;
+  }
+
+  /** From the upgrade request to the whole response, in ms; 0 or Infinity: none. */
+  setHandshakeTimeout(ms: number): void {
+    this.#handshakeTimeoutMs = checkTimeout('handshakeTimeoutMs', ms);
+  }
+
+  closeTimeout(): number {
+    return this.#closeTimeoutMs;
+  }
+
+  /** How long the closing handshake may take before the socket is destroyed; from the next `open()`. */
+  setCloseTimeout(ms: number): void {
+    this.#closeTimeoutMs = checkTimeout('closeTimeoutMs', ms);
+  }
+
+  /** An HTTP proxy to tunnel through with CONNECT, from the next `open()`; `null`: connect directly. */
+  setProxy(proxy: ProxyConfiguration | null): void {
+    if (proxy !== null) {
+      if (typeof proxy.host !== 'string' || proxy.host === '') throw new InvalidArgumentError('proxy.host must be a non-empty string');
+      if (!Number.isInteger(proxy.port) || proxy.port < 1 || proxy.port > 65535) throw new InvalidArgumentError(`proxy.port must be 1-65535; got ${String(proxy.port)}`);
+    }
+    this.#proxy = proxy === null ? null : { ...proxy };
+  }
+
+  proxy(): ProxyConfiguration | null {
+    return this.#proxy;
+  }
+
+  /** Qt's `setSslConfiguration`: CA, client certificate, servername; applied at the next wss `open()`. */
+  setSslConfiguration(configuration: SslConfiguration): void {
+    this.#ssl = { ...configuration };
+  }
+
+  sslConfiguration(): SslConfiguration {
+    return { ...this.#ssl };
+  }
+
+  /**
+   * Proceed despite certificate errors: all of them (no argument), or those with the given codes.
+   * Call it beforehand or from an `sslErrors` listener; it stays in force for later openings, as Qt's.
+   */
+  ignoreSslErrors(codes?: readonly string[]): void {
+    if (codes === undefined) {
+      this.#ignoreAllSslErrors = true;
+      return;
+    }
+    // Qt's list form replaces any earlier list.
+    this.#ignoredSslErrors = new Set(codes);
+  }
+}

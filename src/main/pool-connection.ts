@@ -8,19 +8,13 @@ import * as Comlink from 'comlink';
 import type { MessagePort } from 'node:worker_threads';
 import { CloseCode } from '../shared/engine/close-code.ts';
 import { SocketError, WebSocketError } from '../shared/engine/errors.ts';
-import {
-  SinkCall,
-  type HandshakeDecision,
-  type HandshakeFailure,
-  type HandshakeSummary,
-  type OwnerConnectionApi,
-  type WorkerStatus,
-} from '../shared/wire/thread-messages.ts';
+import type { HandshakeDecision, HandshakeFailure, HandshakeSummary, OwnerConnectionApi } from '../shared/wire/thread-messages.ts';
+import { connectedInfo, type WorkerStatus } from '../shared/wire/signal-batch.ts';
 import { portEndpoint } from '../shared/wire/comlink-port.ts';
 import type { HttpRequest } from '../shared/connection/http-response.ts';
 import type { LinkedConnection, PoolThreadLink } from './pool-thread-link.ts';
 import type { ServerConnectionHost } from './server-connection-host.ts';
-import type { ConnectionInfo, SocketLimitName } from '../shared/connection/socket-backend.ts';
+import type { SocketLimitName } from '../shared/connection/socket-backend.ts';
 import { WorkerMirrorBackend } from './worker-mirror-backend.ts';
 
 export class PoolConnection implements OwnerConnectionApi, LinkedConnection {
@@ -78,14 +72,14 @@ export class PoolConnection implements OwnerConnectionApi, LinkedConnection {
   signals(link: PoolThreadLink, status: WorkerStatus, calls: unknown[]): void {
     if (this.#settled) return;
     if (this.#mirror === undefined) {
-      // The first signal of an upgraded connection is always `Connected`.
-      if (calls[0] !== SinkCall.Connected) throw new Error('The first signal of a connection must be Connected');
-      const info = calls[1] as ConnectionInfo;
-      calls.splice(0, 2);
+      const info = connectedInfo(calls);
       this.#handshakeOver = true;
       this.#link = link;
       this.#mirror = new WorkerMirrorBackend(this.#id, link);
       this.#host.upgraded(this.#id, this.#mirror, info, this.#limits!);
+      // The rest of the first batch follows `Connected` (two values).
+      this.#mirror.receive(status, calls, 2);
+      return;
     }
     this.#mirror.receive(status, calls);
   }

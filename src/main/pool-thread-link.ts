@@ -7,13 +7,15 @@
 import type { Remote } from 'comlink';
 import * as Comlink from 'comlink';
 import type { MessagePort } from 'node:worker_threads';
+import type { OwnerThreadApi, WorkerThreadApi } from '../shared/wire/thread-messages.ts';
 import {
-  SinkCallArity,
-  type OwnerThreadApi,
+  countSignalCalls,
+  readThreadSignals,
   type ThreadSignalBatch,
+  type ThreadSignalReader,
   type WorkerStatus,
-  type WorkerThreadApi,
-} from '../shared/wire/thread-messages.ts';
+} from '../shared/wire/signal-batch.ts';
+import { readStatuses, writeConnectionCommands, type ThreadStatusList, type ThreadStatusReader } from '../shared/wire/command-batch.ts';
 import { portEndpoint } from '../shared/wire/comlink-port.ts';
 
 /** Counters of the traffic between the threads, for measurements and tests. */
@@ -39,7 +41,7 @@ export interface CommandSource {
   applyStatus(status: WorkerStatus): void;
 }
 
-export class PoolThreadLink implements OwnerThreadApi {
+export class PoolThreadLink implements OwnerThreadApi, ThreadSignalReader, ThreadStatusReader {
   readonly threadId: number;
   /** Kept referenced until the link closes, then released (comlink #692). */
   readonly #worker: Remote<WorkerThreadApi>;
@@ -71,21 +73,20 @@ export class PoolThreadLink implements OwnerThreadApi {
   // ---- signals from the thread ----------------------------------------------------------------
 
   signals(batch: ThreadSignalBatch): void {
-    const entries = batch.entries;
     this.#stats.signalCalls++;
-    for (let i = 0; i < entries.length; i += 4) {
-      const calls = entries[i + 3] as unknown[];
-      this.#stats.signalEvents += countCalls(calls);
-      const connection = this.#connections.get(entries[i] as number);
-      if (connection === undefined) continue;
-      const status = { appliedSeq: entries[i + 1] as number, bytesToWrite: entries[i + 2] as number };
-      try {
-        connection.signals(this, status, calls);
-      } catch (error) {
-        // A listener of the application threw. Comlink would send the error to the worker; it
-        // belongs to this thread, where it surfaces as any throwing listener's does.
-        queueMicrotask(() => { throw error; });
-      }
+    readThreadSignals(batch, this);
+  }
+
+  connectionSignals(connectionId: number, appliedSeq: number, bytesToWrite: number, calls: unknown[]): void {
+    this.#stats.signalEvents += countSignalCalls(calls);
+    const connection = this.#connections.get(connectionId);
+    if (connection === undefined) return;
+    try {
+      connection.signals(this, { appliedSeq, bytesToWrite }, calls);
+    } catch (error) {
+      // A listener of the application threw. Comlink would send the error to the worker; it
+      // belongs to this thread, where it surfaces as any throwing listener's does.
+      queueMicrotask(() => { throw error; });
     }
   }
 
@@ -131,18 +132,22 @@ export class PoolThreadLink implements OwnerThreadApi {
     for (const source of sources) {
       const taken = source.takeCommands();
       if (taken === undefined) continue;
-      entries.push(source.connectionId, taken.seq, taken.calls);
+      writeConnectionCommands(entries, source.connectionId, taken.seq, taken.calls);
       for (const buffer of taken.transfer) transfer.push(buffer);
     }
     if (entries.length === 0) return;
     this.#stats.commandCalls++;
     const batch = { entries };
     const reply = this.#worker.commands(transfer.length > 0 ? Comlink.transfer(batch, transfer) : batch);
-    Promise.resolve(reply).then((statuses) => {
-      for (let i = 0; i < statuses.length; i += 3) {
-        this.#sources.get(statuses[i]!)?.applyStatus({ appliedSeq: statuses[i + 1]!, bytesToWrite: statuses[i + 2]! });
-      }
-    }, ignore);
+    Promise.resolve(reply).then(this.#readStatuses, ignore);
+  }
+
+  readonly #readStatuses = (statuses: ThreadStatusList): void => {
+    readStatuses(statuses, this);
+  };
+
+  connectionStatus(connectionId: number, appliedSeq: number, bytesToWrite: number): void {
+    this.#sources.get(connectionId)?.applyStatus({ appliedSeq, bytesToWrite });
   }
 
   close(): void {
@@ -153,12 +158,6 @@ export class PoolThreadLink implements OwnerThreadApi {
     this.#worker[Comlink.releaseProxy]();
     this.#port.close();
   }
-}
-
-function countCalls(calls: unknown[]): number {
-  let count = 0;
-  for (let i = 0; i < calls.length; i += 1 + SinkCallArity[calls[i] as number]!) count++;
-  return count;
 }
 
 function ignore(): void {}

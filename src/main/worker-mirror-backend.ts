@@ -11,8 +11,9 @@
  */
 import { Buffer } from 'node:buffer';
 import { CloseCode } from '../shared/engine/close-code.ts';
-import { WebSocketError, type WebSocketErrorData } from '../shared/engine/errors.ts';
-import { BackendCall, SinkCall, SinkCallArity, type WorkerStatus } from '../shared/wire/thread-messages.ts';
+import type { WebSocketError } from '../shared/engine/errors.ts';
+import { lostConnectionCalls, readSignalCalls, SignalEffect, signalEffects, type WorkerStatus } from '../shared/wire/signal-batch.ts';
+import { CommandWriter } from '../shared/wire/command-batch.ts';
 import type { CommandSource, PoolThreadLink } from './pool-thread-link.ts';
 import type { ConnectionInfo, SocketBackend, SocketLimitName, SocketSink } from '../shared/connection/socket-backend.ts';
 
@@ -32,9 +33,7 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource {
   #pausedForHold = false;
   #userPaused = false;
 
-  #commands: unknown[] = [];
-  /** The buffers of the payloads in `#commands` (copies of the caller's): moved, not cloned. */
-  #transfer: ArrayBuffer[] = [];
+  #commands = new CommandWriter();
   #seq = 0;
   #scheduled = false;
   /** Command batches the worker has not acknowledged yet, with the wire bytes they queue. */
@@ -60,27 +59,25 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource {
   // -------------------------------------------------------------------------------------------
   // From the worker
 
-  /** One turn's signals (`Connected` has been taken out by the server already). */
-  receive(status: WorkerStatus, calls: unknown[]): void {
+  /** One turn's signals, from `from` on (the first batch opens with `Connected`, which the server read). */
+  receive(status: WorkerStatus, calls: unknown[], from = 0): void {
     this.applyStatus(status);
-    if (calls.length === 0) return;
-    // `Disconnected` is always the last call of the worker's last batch.
-    if (calls.length >= 3 && calls[calls.length - 3] === SinkCall.Disconnected) {
-      this.#ended = true;
-      this.#open = false;
-    }
+    if (calls.length <= from) return;
+    // What the batch does to the connection applies from now on, even while it is held.
+    const effects = signalEffects(calls);
+    if ((effects & SignalEffect.Closing) !== 0) this.#open = false;
+    if ((effects & SignalEffect.Ended) !== 0) this.#markDisconnected();
     if (this.#sink === undefined || this.#held.length > 0) {
-      this.#hold(calls);
+      this.#hold(from === 0 ? calls : calls.slice(from));
       return;
     }
-    this.#deliver(calls);
+    readSignalCalls(calls, this.#sink, from);
   }
 
   /** The worker thread died or the task failed: the connection is lost (1006) with this error. */
   workerLost(error: WebSocketError): void {
     if (this.#ended) return;
-    const calls = [SinkCall.Error, error.toJSON(), SinkCall.Disconnected, CloseCode.AbnormalDisconnection, ''];
-    this.receive({ appliedSeq: this.#seq, bytesToWrite: 0 }, calls);
+    this.receive({ appliedSeq: this.#seq, bytesToWrite: 0 }, lostConnectionCalls(error, CloseCode.AbnormalDisconnection));
   }
 
   #hold(calls: unknown[]): void {
@@ -88,62 +85,14 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource {
     this.#heldCalls += calls.length;
     if (this.#heldCalls > MaxHeldCalls && !this.#pausedForHold) {
       this.#pausedForHold = true;
-      if (!this.#userPaused) this.#push0(BackendCall.Pause);
-    }
-  }
-
-  #deliver(calls: unknown[]): void {
-    const sink = this.#sink!;
-    let i = 0;
-    while (i < calls.length) {
-      const call = calls[i] as SinkCall;
-      const a = calls[i + 1];
-      const b = calls[i + 2];
-      i += 1 + SinkCallArity[call]!;
-      switch (call) {
-        case SinkCall.Connected:
-          sink.connected(a as ConnectionInfo);
-          break;
-        case SinkCall.Text:
-          sink.textMessage(a as string);
-          break;
-        case SinkCall.Binary:
-          sink.binaryMessage(asBuffer(a as Uint8Array));
-          break;
-        case SinkCall.TextFrame:
-          sink.textFrame(a as string, b as boolean);
-          break;
-        case SinkCall.BinaryFrame:
-          sink.binaryFrame(asBuffer(a as Uint8Array), b as boolean);
-          break;
-        case SinkCall.Pong:
-          sink.pong(a as number, asBuffer(b as Uint8Array));
-          break;
-        case SinkCall.BytesWritten:
-          sink.bytesWritten(a as number);
-          break;
-        case SinkCall.Error:
-          sink.error(WebSocketError.fromJSON(a as WebSocketErrorData));
-          break;
-        case SinkCall.Closing:
-          this.#open = false;
-          sink.closing();
-          break;
-        case SinkCall.Disconnected:
-          this.#markDisconnected();
-          sink.disconnected(a as number, b as string);
-          break;
-        default:
-          throw new Error(`Unknown sink call ${String(call)} in a signal batch`);
-      }
+      if (!this.#userPaused) this.#command()?.pause();
     }
   }
 
   #markDisconnected(): void {
     this.#open = false;
     this.#ended = true;
-    this.#commands = [];
-    this.#transfer = [];
+    this.#commands.take();
     this.#unacked = [];
     this.#reportedBytesToWrite = 0;
     for (const resolve of this.#flushWaiters) resolve();
@@ -165,15 +114,11 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource {
     this.#sink = sink;
     setImmediate(() => {
       // Delivery may add to #held (a batch arriving meanwhile is held behind the older ones).
-      while (this.#held.length > 0) {
-        const calls = this.#held.shift()!;
-        this.#deliver(calls);
-      }
+      while (this.#held.length > 0) readSignalCalls(this.#held.shift()!, sink);
       this.#heldCalls = 0;
       if (this.#pausedForHold) {
         this.#pausedForHold = false;
-        // Not after the end: #push0 sends nothing once the connection has ended.
-        if (!this.#userPaused) this.#push0(BackendCall.Resume);
+        if (!this.#userPaused) this.#command()?.resume();
       }
     });
   }
@@ -181,7 +126,7 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource {
   sendText(text: string): number {
     if (!this.#open) return 0;
     const bytes = Buffer.byteLength(text);
-    this.#commands.push(BackendCall.SendText, text);
+    this.#command()!.sendText(text);
     this.#queued(bytes);
     return bytes;
   }
@@ -189,31 +134,24 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource {
   sendBinary(data: Uint8Array): number {
     if (!this.#open) return 0;
     // Copied now: the caller may reuse its buffer as soon as this returns.
-    const copy = Uint8Array.prototype.slice.call(data);
-    this.#commands.push(BackendCall.SendBinary, copy);
-    this.#transfer.push(copy.buffer);
+    this.#command()!.sendBinary(Uint8Array.prototype.slice.call(data));
     this.#queued(data.byteLength);
     return data.byteLength;
   }
 
   ping(payload: Uint8Array): void {
     if (!this.#open) return;
-    const copy = Uint8Array.prototype.slice.call(payload, 0, 125);
-    this.#transfer.push(copy.buffer);
-    this.#push1(BackendCall.Ping, copy);
+    this.#command()!.ping(Uint8Array.prototype.slice.call(payload, 0, 125));
   }
 
   close(code: number, reason: string): void {
-    if (this.#ended) return;
     this.#open = false;
-    this.#commands.push(BackendCall.Close, code, reason);
-    this.#schedule();
+    this.#command()?.close(code, reason);
   }
 
   abort(): void {
-    if (this.#ended) return;
     this.#open = false;
-    this.#push0(BackendCall.Abort);
+    this.#command()?.abort();
   }
 
   flush(): Promise<void> {
@@ -234,17 +172,16 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource {
 
   pause(): void {
     this.#userPaused = true;
-    this.#push0(BackendCall.Pause);
+    this.#command()?.pause();
   }
 
   resume(): void {
     this.#userPaused = false;
-    if (!this.#pausedForHold) this.#push0(BackendCall.Resume);
+    if (!this.#pausedForHold) this.#command()?.resume();
   }
 
   setLimit(name: SocketLimitName, value: number): void {
-    this.#commands.push(BackendCall.SetLimit, name, value);
-    this.#schedule();
+    this.#command()?.setLimit(name, value);
   }
 
   bytesToWrite(): number {
@@ -255,11 +192,21 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource {
   }
 
   setFrameSignals(enabled: boolean): void {
-    this.#push1(BackendCall.FrameSignals, enabled);
+    this.#command()?.setFrameSignals(enabled);
   }
 
   // -------------------------------------------------------------------------------------------
   // Command batching
+
+  /** The writer of this turn's commands, scheduled for the link; none once the connection has ended. */
+  #command(): CommandWriter | undefined {
+    if (this.#ended) return undefined;
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      this.#link.queue(this);
+    }
+    return this.#commands;
+  }
 
   #queued(payloadBytes: number): void {
     const bytes = payloadBytes + FrameHeaderEstimate;
@@ -267,40 +214,12 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource {
     // Counted against the batch that will carry it (seq + 1 until it is sent).
     if (last !== undefined && last.seq === this.#seq + 1) last.bytes += bytes;
     else this.#unacked.push({ seq: this.#seq + 1, bytes });
-    this.#schedule();
-  }
-
-  #push0(call: BackendCall): void {
-    if (this.#ended) return;
-    this.#commands.push(call);
-    this.#schedule();
-  }
-
-  #push1(call: BackendCall, a: unknown): void {
-    if (this.#ended) return;
-    this.#commands.push(call, a);
-    this.#schedule();
-  }
-
-  #schedule(): void {
-    if (this.#scheduled || this.#ended) return;
-    this.#scheduled = true;
-    this.#link.queue(this);
   }
 
   /** The commands of this turn, for the thread link; each batch gets the next sequence number. */
   takeCommands(): { seq: number; calls: unknown[]; transfer: ArrayBuffer[] } | undefined {
     this.#scheduled = false;
-    if (this.#commands.length === 0 || this.#ended) return undefined;
-    const calls = this.#commands;
-    const transfer = this.#transfer;
-    this.#commands = [];
-    this.#transfer = [];
-    return { seq: ++this.#seq, calls, transfer };
+    if (this.#commands.isEmpty || this.#ended) return undefined;
+    return { seq: ++this.#seq, ...this.#commands.take() };
   }
-}
-
-/** A Buffer view (no copy), so that owner-side payloads look the same with every transport. */
-function asBuffer(data: Uint8Array): Buffer {
-  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }

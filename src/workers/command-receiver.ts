@@ -5,12 +5,13 @@
  * its way) wait and are applied as soon as it does.
  */
 import type { SocketBackend, SocketLimitName } from '../shared/connection/socket-backend.ts';
-import { BackendCall, type WorkerStatus } from '../shared/wire/thread-messages.ts';
+import { readCommandCalls, type CommandTarget } from '../shared/wire/command-batch.ts';
+import type { WorkerStatus } from '../shared/wire/signal-batch.ts';
 
 /** Why reading is paused; reading resumes only when no reason is left. */
 export const PauseReason = { User: 1, OwnerBacklog: 2 } as const;
 
-export class CommandReceiver {
+export class CommandReceiver implements CommandTarget {
   #backend: SocketBackend | undefined;
   #waiting: Array<{ seq: number; calls: unknown[] }> = [];
   #appliedSeq = 0;
@@ -36,7 +37,7 @@ export class CommandReceiver {
     return { appliedSeq: this.#appliedSeq, bytesToWrite: this.#gone ? 0 : this.#backend?.bytesToWrite() ?? 0 };
   }
 
-  /** One batch of the connection's commands (see BackendCall). */
+  /** One batch of the connection's commands (see command-batch.ts). */
   commands(seq: number, calls: unknown[]): void {
     if (this.#gone) this.#appliedSeq = seq;
     else if (this.#backend === undefined) this.#waiting.push({ seq, calls });
@@ -57,44 +58,46 @@ export class CommandReceiver {
   }
 
   #apply(seq: number, calls: unknown[]): void {
-    const backend = this.#backend!;
-    let i = 0;
-    while (i < calls.length) {
-      const call = calls[i++] as BackendCall;
-      switch (call) {
-        case BackendCall.SendText:
-          backend.sendText(calls[i++] as string);
-          break;
-        case BackendCall.SendBinary:
-          backend.sendBinary(calls[i++] as Uint8Array);
-          break;
-        case BackendCall.Ping:
-          backend.ping(calls[i++] as Uint8Array);
-          break;
-        case BackendCall.Close:
-          backend.close(calls[i] as number, calls[i + 1] as string);
-          i += 2;
-          break;
-        case BackendCall.Abort:
-          backend.abort();
-          break;
-        case BackendCall.Pause:
-          this.setPaused(PauseReason.User, true);
-          break;
-        case BackendCall.Resume:
-          this.setPaused(PauseReason.User, false);
-          break;
-        case BackendCall.SetLimit:
-          backend.setLimit(calls[i] as SocketLimitName, calls[i + 1] as number);
-          i += 2;
-          break;
-        case BackendCall.FrameSignals:
-          backend.setFrameSignals(calls[i++] as boolean);
-          break;
-        default:
-          throw new Error(`Unknown backend call ${String(call)} in a command batch`);
-      }
-    }
+    readCommandCalls(calls, this);
     this.#appliedSeq = seq;
+  }
+
+  // ---- CommandTarget: what the owner asked, applied to the backend ----------------------------
+
+  sendText(text: string): void {
+    this.#backend!.sendText(text);
+  }
+
+  sendBinary(data: Uint8Array): void {
+    this.#backend!.sendBinary(data);
+  }
+
+  ping(payload: Uint8Array): void {
+    this.#backend!.ping(payload);
+  }
+
+  close(code: number, reason: string): void {
+    this.#backend!.close(code, reason);
+  }
+
+  abort(): void {
+    this.#backend!.abort();
+  }
+
+  /** The owner's pause is one reason among others (see PauseReason). */
+  pause(): void {
+    this.setPaused(PauseReason.User, true);
+  }
+
+  resume(): void {
+    this.setPaused(PauseReason.User, false);
+  }
+
+  setLimit(name: SocketLimitName, value: number): void {
+    this.#backend!.setLimit(name, value);
+  }
+
+  setFrameSignals(enabled: boolean): void {
+    this.#backend!.setFrameSignals(enabled);
   }
 }

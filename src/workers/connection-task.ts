@@ -70,12 +70,7 @@ export default async function runConnection(task: ConnectionTask): Promise<void>
   const backend = createServerBackend(upgraded, settings);
   const info = serverConnectionInfo(upgraded);
   const receiver = new CommandReceiver();
-  const forwarder = new SignalForwarder({
-    connectionId,
-    receiver,
-    outbox: channel,
-    lifecycleOnly: poolData.handlerUrl !== undefined,
-  });
+  const forwarder = new SignalForwarder(connectionId, receiver, channel, poolData.handlerUrl !== undefined);
   channel.register(forwarder);
   try {
     forwarder.connected(info);

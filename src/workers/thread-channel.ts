@@ -12,13 +12,15 @@ import type { Remote } from 'comlink';
 import * as Comlink from 'comlink';
 import type { MessagePort } from 'node:worker_threads';
 import { portEndpoint } from '../shared/wire/comlink-port.ts';
-import type {
-  OwnerThreadApi,
-  ThreadCommandBatch,
-  ThreadStatusList,
-  WorkerStatus,
-  WorkerThreadApi,
-} from '../shared/wire/thread-messages.ts';
+import type { OwnerThreadApi, WorkerThreadApi } from '../shared/wire/thread-messages.ts';
+import { writeConnectionSignals, type WorkerStatus } from '../shared/wire/signal-batch.ts';
+import {
+  readThreadCommands,
+  writeStatus,
+  type ThreadCommandBatch,
+  type ThreadCommandReader,
+  type ThreadStatusList,
+} from '../shared/wire/command-batch.ts';
 import { PauseReason } from './command-receiver.ts';
 import type { ForwarderOutbox, SignalForwarder } from './signal-forwarder.ts';
 
@@ -27,7 +29,7 @@ const MaxBatchesInFlight = 8;
 /** Payload bytes awaiting the owner's reply above which reading pauses. */
 const MaxBytesInFlight = 16 * 1024 * 1024;
 
-export class ThreadChannel implements WorkerThreadApi, ForwarderOutbox {
+export class ThreadChannel implements WorkerThreadApi, ForwarderOutbox, ThreadCommandReader {
   /** Kept referenced for the thread's life: a collected proxy can hang its calls (comlink #692). */
   readonly #owner: Remote<OwnerThreadApi>;
   readonly #connections = new Map<number, SignalForwarder>();
@@ -56,19 +58,21 @@ export class ThreadChannel implements WorkerThreadApi, ForwarderOutbox {
 
   // ---- commands from the owner ------------------------------------------------------------------
 
+  /** The statuses of the batch being read (readThreadCommands is synchronous). */
+  #statuses: ThreadStatusList = [];
+
   commands(batch: ThreadCommandBatch): ThreadStatusList {
-    const entries = batch.entries;
-    const statuses: ThreadStatusList = [];
-    for (let i = 0; i < entries.length; i += 3) {
-      const id = entries[i] as number;
-      const forwarder = this.#connections.get(id);
-      // A connection that has ended: its mirror learns that from its last signals.
-      if (forwarder === undefined) continue;
-      forwarder.receiver.commands(entries[i + 1] as number, entries[i + 2] as unknown[]);
-      const status = forwarder.receiver.status();
-      statuses.push(id, status.appliedSeq, status.bytesToWrite);
-    }
-    return statuses;
+    this.#statuses = [];
+    readThreadCommands(batch, this);
+    return this.#statuses;
+  }
+
+  connectionCommands(connectionId: number, seq: number, calls: unknown[]): void {
+    const forwarder = this.#connections.get(connectionId);
+    // A connection that has ended: its mirror learns that from its last signals.
+    if (forwarder === undefined) return;
+    forwarder.receiver.commands(seq, calls);
+    writeStatus(this.#statuses, connectionId, forwarder.receiver.status());
   }
 
   async flush(connectionId: number): Promise<WorkerStatus> {
@@ -97,8 +101,7 @@ export class ThreadChannel implements WorkerThreadApi, ForwarderOutbox {
     let bytes = 0;
     for (const forwarder of dirty) {
       const taken = forwarder.take();
-      const status = forwarder.receiver.status();
-      entries.push(forwarder.connectionId, status.appliedSeq, status.bytesToWrite, taken.calls);
+      writeConnectionSignals(entries, forwarder.connectionId, forwarder.receiver.status(), taken.calls);
       for (const buffer of taken.transfer) transfer.push(buffer);
       bytes += taken.bytes;
       if (taken.last) finished.push(forwarder);

@@ -3,6 +3,9 @@
  * All of it is structured-clone data (strings, numbers, arrays, Uint8Array, plain objects); the
  * only handles are the ones listed in `ConnectionTask` and the thread link's port.
  *
+ * The batch formats of the thread link have modules of their own: signal-batch.ts (worker ->
+ * owner) and command-batch.ts (owner -> worker).
+ *
  * Two kinds of channel, both driven by Comlink over transferred MessagePorts:
  * - one port per connection, for its opening handshake only: the worker asks the owner for the
  *   decision (`OwnerConnectionApi`), and closes the port once the handshake is over;
@@ -18,6 +21,8 @@ import type { Socket } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
 import type { HttpRequest } from '../connection/http-response.ts';
 import type { HeaderList, SocketLimitName } from '../connection/socket-backend.ts';
+import type { ThreadSignalBatch, WorkerStatus } from './signal-batch.ts';
+import type { ThreadCommandBatch, ThreadStatusList } from './command-batch.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Pool set-up and tasks
@@ -108,94 +113,6 @@ export interface HandshakeFailure {
   /** Qt's `serverError` code for this failure, or 0 when Qt emits none (malformed request, timeout). */
   serverErrorCode: number;
 }
-
-// ---------------------------------------------------------------------------------------------
-// Signals: worker -> owner, batched per event-loop turn
-
-/**
- * The `SocketSink` calls, as numbers: a batch is a flat array `[call, ...args, call, ...args]`
- * with the fixed arity below. A flat array of primitives clones much faster than an array of
- * objects, and one batch carries every event of one event-loop turn in order.
- */
-export const SinkCall = {
-  /** (info: ConnectionInfo) */
-  Connected: 0,
-  /** (text: string) */
-  Text: 1,
-  /** (data: Uint8Array) */
-  Binary: 2,
-  /** (text: string, isLastFrame: boolean) */
-  TextFrame: 3,
-  /** (data: Uint8Array, isLastFrame: boolean) */
-  BinaryFrame: 4,
-  /** (elapsedMs: number, payload: Uint8Array) */
-  Pong: 5,
-  /** (bytes: number) */
-  BytesWritten: 6,
-  /** (error: WebSocketErrorData) */
-  Error: 7,
-  /** () */
-  Closing: 8,
-  /** (code: number, reason: string) */
-  Disconnected: 9,
-} as const;
-export type SinkCall = (typeof SinkCall)[keyof typeof SinkCall];
-
-/** Arguments each SinkCall carries in a flat batch, indexed by the call number. */
-export const SinkCallArity: readonly number[] = [1, 1, 1, 2, 2, 2, 1, 1, 0, 2];
-
-/** Where one connection's worker side stands, as the owner's mirror needs it. */
-export interface WorkerStatus {
-  /** The last command batch of this connection the worker applied (0 before any). */
-  appliedSeq: number;
-  /** Wire bytes queued in the worker and not yet handed to the OS. */
-  bytesToWrite: number;
-}
-
-/**
- * One worker event-loop turn of one thread: flat `[connectionId, appliedSeq, bytesToWrite,
- * calls]*`, where `calls` is that connection's flat `[SinkCall, ...args]*` for the turn.
- */
-export interface ThreadSignalBatch {
-  entries: unknown[];
-}
-
-// ---------------------------------------------------------------------------------------------
-// Commands: owner -> worker, batched per event-loop turn
-
-/** The `SocketBackend` calls the owner makes, as numbers, in a flat array like SinkCall. */
-export const BackendCall = {
-  /** (text: string) */
-  SendText: 0,
-  /** (data: Uint8Array) */
-  SendBinary: 1,
-  /** (payload: Uint8Array) */
-  Ping: 2,
-  /** (code: number, reason: string) */
-  Close: 3,
-  /** () */
-  Abort: 4,
-  /** () */
-  Pause: 5,
-  /** () */
-  Resume: 6,
-  /** (name: SocketLimitName, value: number) */
-  SetLimit: 7,
-  /** (enabled: boolean) */
-  FrameSignals: 8,
-} as const;
-export type BackendCall = (typeof BackendCall)[keyof typeof BackendCall];
-
-/**
- * One owner event-loop turn of commands for one thread: flat `[connectionId, seq, calls]*`; `seq`
- * increases by one per batch of a connection, so that `WorkerStatus.appliedSeq` can be matched.
- */
-export interface ThreadCommandBatch {
-  entries: unknown[];
-}
-
-/** Statuses of the connections a command batch touched: flat `[connectionId, appliedSeq, bytesToWrite]*`. */
-export type ThreadStatusList = number[];
 
 // ---------------------------------------------------------------------------------------------
 // The Comlink surfaces

@@ -1,0 +1,87 @@
+/** The owner → worker format as a round trip without threads (see signal-batch.test.ts). */
+import test from 'ava';
+import fc from 'fast-check';
+import { MessageChannel } from 'node:worker_threads';
+import { once } from 'node:events';
+import {
+  CommandCall,
+  CommandWriter,
+  readCommandCalls,
+  readStatuses,
+  readThreadCommands,
+  writeConnectionCommands,
+  writeStatus,
+  type CommandTarget,
+  type ThreadCommandBatch,
+} from '../../src/shared/wire/command-batch.ts';
+import type { SocketLimitName } from '../../src/shared/connection/socket-backend.ts';
+
+type Recorded = [name: keyof CommandTarget, ...args: unknown[]];
+
+function recordingTarget(into: Recorded[]): CommandTarget {
+  return {
+    sendText: (text) => into.push(['sendText', text]),
+    sendBinary: (data) => into.push(['sendBinary', Array.from(data)]),
+    ping: (payload) => { into.push(['ping', Array.from(payload)]); },
+    close: (code, reason) => { into.push(['close', code, reason]); },
+    abort: () => { into.push(['abort']); },
+    pause: () => { into.push(['pause']); },
+    resume: () => { into.push(['resume']); },
+    setLimit: (name, value) => { into.push(['setLimit', name, value]); },
+    setFrameSignals: (enabled) => { into.push(['setFrameSignals', enabled]); },
+  };
+}
+
+const limitName = fc.constantFrom<SocketLimitName>('maxAllowedIncomingFrameSize', 'maxAllowedIncomingMessageSize', 'outgoingFrameSize');
+type Apply = (target: CommandTarget | CommandWriter) => void;
+const command: fc.Arbitrary<Apply> = fc.oneof<fc.Arbitrary<Apply>[]>(
+  fc.string().map((text) => (target) => { target.sendText(text); }),
+  fc.uint8Array({ maxLength: 40 }).map((data) => (target) => { target.sendBinary(data.slice()); }),
+  fc.uint8Array({ maxLength: 125 }).map((data) => (target) => target.ping(data.slice())),
+  fc.tuple(fc.integer({ min: 1000, max: 4999 }), fc.string()).map(([code, reason]) => (target) => target.close(code, reason)),
+  fc.constant((target: CommandTarget | CommandWriter) => target.abort()),
+  fc.constant((target: CommandTarget | CommandWriter) => target.pause()),
+  fc.constant((target: CommandTarget | CommandWriter) => target.resume()),
+  fc.tuple(limitName, fc.nat()).map(([name, value]) => (target) => target.setLimit(name, value)),
+  fc.boolean().map((enabled) => (target) => target.setFrameSignals(enabled)),
+);
+
+test('any command batch reads back as written, through a real port with its transfer list (property)', async (t) => {
+  await fc.assert(fc.asyncProperty(fc.array(command, { maxLength: 30 }), async (commands) => {
+    const expected: Recorded[] = [];
+    const direct = recordingTarget(expected);
+    const writer = new CommandWriter();
+    for (const apply of commands) { apply(direct); apply(writer); }
+    t.is(writer.isEmpty, commands.length === 0);
+    const taken = writer.take();
+    t.true(writer.isEmpty);
+    const { port1, port2 } = new MessageChannel();
+    const received = once(port2, 'message');
+    port1.postMessage(taken.calls, taken.transfer);
+    const [calls] = await received as [unknown[]];
+    port1.close();
+    const read: Recorded[] = [];
+    readCommandCalls(calls, recordingTarget(read));
+    t.deepEqual(read, expected);
+  }), { numRuns: 200 });
+});
+
+test('a command cut short or unknown is malformed', (t) => {
+  t.throws(() => readCommandCalls([CommandCall.Close, 1000], recordingTarget([])), { message: /Malformed/ });
+  t.throws(() => readCommandCalls([99], recordingTarget([])), { message: /Malformed/ });
+});
+
+test('thread command batches and status lists read back in order', (t) => {
+  const entries: unknown[] = [];
+  writeConnectionCommands(entries, 4, 1, [CommandCall.SendText, 'x']);
+  writeConnectionCommands(entries, 5, 8, [CommandCall.Abort]);
+  const seen: unknown[][] = [];
+  readThreadCommands(structuredClone({ entries }) as ThreadCommandBatch, { connectionCommands: (id, seq, calls) => seen.push([id, seq, calls]) });
+  t.deepEqual(seen, [[4, 1, [CommandCall.SendText, 'x']], [5, 8, [CommandCall.Abort]]]);
+  const statuses: number[] = [];
+  writeStatus(statuses, 4, { appliedSeq: 1, bytesToWrite: 12 });
+  writeStatus(statuses, 5, { appliedSeq: 8, bytesToWrite: 0 });
+  const read: number[][] = [];
+  readStatuses(structuredClone(statuses), { connectionStatus: (id, seq, bytes) => read.push([id, seq, bytes]) });
+  t.deepEqual(read, [[4, 1, 12], [5, 8, 0]]);
+});

@@ -9,7 +9,6 @@ import type { SecureContext } from 'node:tls';
 import type { ConnectionSettings } from '../shared/wire/thread-messages.ts';
 import { createServerBackend, serverConnectionInfo } from '../shared/connection/server-connection.ts';
 import { runServerHandshake } from '../shared/connection/server-handshake.ts';
-import { ObservedBackend } from '../shared/connection/delegating-backend.ts';
 import type { ServerConnectionHost } from './server-connection-host.ts';
 
 export class InlineTransport {
@@ -44,7 +43,8 @@ export class InlineTransport {
         host.ended(id);
         return;
       }
-      const backend = new ObservedBackend(createServerBackend(upgraded, settings), { disconnected: () => host.ended(id) });
+      const backend = createServerBackend(upgraded, settings);
+      backend.observeLifecycle({ disconnected: () => host.ended(id) });
       host.upgraded(id, backend, serverConnectionInfo(upgraded), upgraded.decision.limits);
     });
   }

@@ -47,7 +47,6 @@ import type {
 } from '../shared/wire/thread-messages.ts';
 import { loadHandler, runHandler } from '../shared/connection/handler-host.ts';
 import { WebSocketCorsAuthenticator } from './cors-authenticator.ts';
-import { DeferredAttachBackend } from '../shared/connection/delegating-backend.ts';
 import { DefaultCloseTimeoutMs } from '../shared/connection/engine-socket-backend.ts';
 import { buildHttpResponse, type HttpRequest, type HttpRequestHandler } from '../shared/connection/http-response.ts';
 import { InlineTransport } from './inline-transport.ts';
@@ -55,7 +54,7 @@ import { ConnectionPool } from './pool.ts';
 import type { ThreadTrafficStats } from './pool-thread-link.ts';
 import { chooseWorkerCount } from './pool-support.ts';
 import type { ServerConnectionHost } from './server-connection-host.ts';
-import type { ConnectionInfo, SocketBackend, SocketLimitName } from '../shared/connection/socket-backend.ts';
+import { SilentSink, type ConnectionInfo, type SocketBackend, type SocketLimitName } from '../shared/connection/socket-backend.ts';
 import { WebSocket } from '../shared/connection/websocket.ts';
 
 /** The signals, as Qt names them (`Signal`), with their arguments. */
@@ -138,8 +137,11 @@ interface ConnectionRecord {
   /** The thread holding the connection (0: owner), known from its upgrade request on. */
   threadId: number | undefined;
   socket: WebSocket | undefined;
-  /** Set while the socket waits in the pending queue. */
-  gate: DeferredAttachBackend | undefined;
+  /**
+   * Set while the connection waits in the pending queue: its socket is made when it is taken,
+   * so nothing is read or delivered before anyone could listen (Qt loses those; we keep them).
+   */
+  waiting: { backend: SocketBackend; info: ConnectionInfo; limits: Record<SocketLimitName, number> } | undefined;
   ended: Promise<void>;
   resolveEnded(): void;
 }
@@ -443,7 +445,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     const id = ++this.#nextId;
     let resolveEnded!: () => void;
     const ended = new Promise<void>((resolve) => { resolveEnded = resolve; });
-    this.#connections.set(id, { id, phase: ConnectionPhase.Handshake, threadId: undefined, socket: undefined, gate: undefined, ended, resolveEnded });
+    this.#connections.set(id, { id, phase: ConnectionPhase.Handshake, threadId: undefined, socket: undefined, waiting: undefined, ended, resolveEnded });
     return id;
   }
 
@@ -542,16 +544,14 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   #upgraded(id: number, backend: SocketBackend, info: ConnectionInfo, limits: Record<SocketLimitName, number>): void {
     const record = this.#connections.get(id);
     if (record === undefined) {
-      backend.attach(silentSink);
+      backend.attach(SilentSink);
       backend.abort();
       return;
     }
     if (record.phase === ConnectionPhase.Reserved) this.#reserved--;
     record.phase = ConnectionPhase.Open;
     if (this.#handlerUrl === undefined) {
-      const gate = new DeferredAttachBackend(backend);
-      record.gate = gate;
-      record.socket = WebSocket.adopt(gate, info, limits);
+      record.waiting = { backend, info, limits };
       this.#pending.push(record);
       this.emit('newConnection', undefined);
       return;
@@ -569,7 +569,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       this.emit('newConnection', socket);
       runHandler(handler, socket);
     }, (error: unknown) => {
-      backend.attach(silentSink);
+      backend.attach(SilentSink);
       backend.abort();
       this.#setError(CloseCode.AbnormalDisconnection, `The handler module failed to load: ${(error as Error)?.message ?? String(error)}`, SocketError.UnknownSocket);
     });
@@ -597,9 +597,15 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   nextPendingConnection(): WebSocket | null {
     const record = this.#pending.shift();
     if (record === undefined) return null;
-    record.gate!.release();
-    record.gate = undefined;
-    return record.socket!;
+    return this.#takeWaiting(record);
+  }
+
+  /** The socket of a connection that waited in the pending queue, made now. */
+  #takeWaiting(record: ConnectionRecord): WebSocket {
+    const { backend, info, limits } = record.waiting!;
+    record.waiting = undefined;
+    record.socket = WebSocket.adopt(backend, info, limits);
+    return record.socket;
   }
 
   hasPendingConnections(): boolean {
@@ -624,8 +630,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   async closeAllConnections(code: number = CloseCode.GoingAway, reason = 'Server shutting down', timeoutMs = this.#closeTimeoutMs): Promise<void> {
     const open = [...this.#connections.values()].filter((record) => record.phase === ConnectionPhase.Open);
     for (const record of open) {
-      record.gate?.release();
-      const socket = record.socket;
+      if (record.waiting !== undefined) this.#pending.splice(this.#pending.indexOf(record), 1);
+      const socket = record.waiting !== undefined ? this.#takeWaiting(record) : record.socket;
       if (socket !== undefined && socket.state() !== State.Unconnected) socket.close(code, reason);
     }
     const all = Promise.all(open.map((record) => record.ended));
@@ -787,16 +793,3 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     return { ...(this.#pool?.stats ?? { signalCalls: 0, signalEvents: 0, commandCalls: 0 }) };
   }
 }
-
-const silentSink = {
-  connected(): void {},
-  textMessage(): void {},
-  binaryMessage(): void {},
-  textFrame(): void {},
-  binaryFrame(): void {},
-  pong(): void {},
-  bytesWritten(): void {},
-  error(): void {},
-  closing(): void {},
-  disconnected(): void {},
-};

@@ -175,6 +175,10 @@ bothTransports('a connection over the high-water mark is closed with 1008', asyn
   const [reported] = await error;
   t.is(reported.kind, SocketError.PolicyViolated);
   t.is(reported.closeCode, CloseCode.PolicyViolated);
+  // Closing at once, on the owner too: no send is accepted and thrown away.
+  t.is(socket.state(), State.Closing);
+  t.is(socket.sendBinaryMessage(Buffer.alloc(1024)), 0);
+  t.false(socket.isValid());
   await disconnected;
   t.is(socket.closeCode(), CloseCode.PolicyViolated);
   t.true(peak > 2 * 1024 * 1024, `bytesToWrite peaked at ${peak}`);

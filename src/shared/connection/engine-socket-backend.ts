@@ -14,12 +14,24 @@ export interface EngineSocketBackendOptions {
    * long for a live peer and short enough that a dead one does not hold a process open.
    */
   closeTimeoutMs?: number;
+  /**
+   * Wire bytes queued for a peer that stops reading above which the connection is closed with
+   * 1008 (policy violated) and dropped after the close timeout: a peer that reads nothing will
+   * never read our Close either, so memory stays bounded instead of growing with every send.
+   * Default: no mark (a client's own sends are its own business).
+   */
+  highWaterMark?: number;
 }
+
+/** Who else hears how a connection ends (the server's bookkeeping, a worker's lifecycle report). */
+export type LifecycleObserver = Partial<Pick<SocketSink, 'error' | 'closing' | 'disconnected'>>;
 
 export const DefaultCloseTimeoutMs = 5000;
 
 /** Several small chunks are cheaper copied into one buffer than handed to writev one by one. */
 const ConcatBelowBytes = 16 * 1024;
+
+const OverHighWaterMarkReason = 'Send buffer limit exceeded';
 
 /** Socket error codes that mean the peer went away rather than the network failing. */
 const PeerGoneCodes = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
@@ -39,6 +51,9 @@ export class EngineSocketBackend implements SocketBackend {
   readonly #handler: EngineHandler;
   readonly #closeTimeoutMs: number;
   readonly #isServer: boolean;
+  readonly #highWaterMark: number;
+  #overHighWaterMark = false;
+  #observer: LifecycleObserver | undefined;
   #initialBytes: Uint8Array | undefined;
   #sink: SocketSink | undefined;
   #flushScheduled = false;
@@ -59,12 +74,13 @@ export class EngineSocketBackend implements SocketBackend {
     this.#socket = socket;
     this.#closeTimeoutMs = options.closeTimeoutMs ?? DefaultCloseTimeoutMs;
     this.#isServer = engineOptions.role === Role.Server;
+    this.#highWaterMark = options.highWaterMark ?? Infinity;
     this.#initialBytes = initialBytes !== undefined && initialBytes.length > 0 ? initialBytes : undefined;
     this.#handler = {
       textMessage: (text) => this.#sink?.textMessage(text),
       binaryMessage: (data) => this.#sink?.binaryMessage(data),
       pong: (elapsedMs, payload) => this.#sink?.pong(elapsedMs, payload),
-      error: (error) => this.#onEngineError(error),
+      error: (error) => this.#reportError(error),
       closed: (code, reason) => this.#onEngineClosed(code, reason),
     };
     this.#engine = new ProtocolEngine(engineOptions, this.#handler);
@@ -73,6 +89,12 @@ export class EngineSocketBackend implements SocketBackend {
   /** The engine, for tests and for the owner of this backend (e.g. a worker reporting its close code). */
   get engine(): ProtocolEngine {
     return this.#engine;
+  }
+
+  /** `observer` hears error, closing and disconnected before the sink does. Set once, before attach. */
+  observeLifecycle(observer: LifecycleObserver): void {
+    if (this.#observer !== undefined) throw new Error('EngineSocketBackend.observeLifecycle() called twice');
+    this.#observer = observer;
   }
 
   attach(sink: SocketSink): void {
@@ -97,15 +119,38 @@ export class EngineSocketBackend implements SocketBackend {
   }
 
   sendText(text: string): number {
+    if (this.#overHighWaterMark) return 0;
     const queued = this.#engine.sendText(text);
-    if (this.#engine.outputLength > 0) this.#scheduleFlush();
+    this.#queued();
     return queued;
   }
 
   sendBinary(data: Uint8Array): number {
+    if (this.#overHighWaterMark) return 0;
     const queued = this.#engine.sendBinary(data);
-    if (this.#engine.outputLength > 0) this.#scheduleFlush();
+    this.#queued();
     return queued;
+  }
+
+  #queued(): void {
+    if (this.#engine.outputLength === 0) return;
+    this.#scheduleFlush();
+    if (this.bytesToWrite() > this.#highWaterMark) this.#closeOverHighWaterMark();
+  }
+
+  /** The peer is not reading: close with 1008 now, and drop it if our Close is not read either. */
+  #closeOverHighWaterMark(): void {
+    this.#overHighWaterMark = true;
+    const error = new WebSocketError(SocketError.PolicyViolated,
+      `More than ${this.#highWaterMark} bytes queued for a peer that is not reading`, CloseCode.PolicyViolated);
+    this.close(CloseCode.PolicyViolated, OverHighWaterMarkReason);
+    // Not from inside the caller's send: the signals arrive as events of their own. The socket
+    // is Closing from here on, so no further send is accepted anywhere (mirror included).
+    queueMicrotask(() => {
+      if (this.#transportGone) return;
+      this.#reportError(error);
+      this.#reportClosing();
+    });
   }
 
   ping(payload: Uint8Array): void {
@@ -235,8 +280,14 @@ export class EngineSocketBackend implements SocketBackend {
     for (const resolve of waiters) resolve();
   }
 
-  #onEngineError(error: WebSocketError): void {
+  #reportError(error: WebSocketError): void {
+    this.#observer?.error?.(error);
     this.#sink?.error(error);
+  }
+
+  #reportClosing(): void {
+    this.#observer?.closing?.();
+    this.#sink?.closing();
   }
 
   #onEngineClosed(code: number, reason: string): void {
@@ -245,7 +296,7 @@ export class EngineSocketBackend implements SocketBackend {
     this.#closeCode = code;
     this.#closeReason = reason;
     if (this.#transportGone) return;
-    this.#sink?.closing();
+    this.#reportClosing();
     // Leave the engine's call stack before touching the socket: closed() may fire inside receive().
     queueMicrotask(() => {
       this.#writeOutput();
@@ -287,13 +338,18 @@ export class EngineSocketBackend implements SocketBackend {
     this.#socket.off('data', this.#onData);
     if (!this.#engineClosed) {
       if (!this.#aborted) {
-        this.#sink?.error(this.#transportError
+        this.#reportError(this.#transportError
           ?? new WebSocketError(SocketError.RemoteHostClosed, 'The remote host closed the connection without a closing handshake', CloseCode.AbnormalDisconnection));
       }
       this.#engine.connectionLost();
     }
     this.#engine.takeOutput();
     this.#releaseFlushWaiters();
-    this.#sink?.disconnected(this.#closeCode, this.#closeReason);
+    // Our own 1008 is why the connection ended, even when the peer never answered it.
+    const overLimit = this.#overHighWaterMark && this.#closeCode === CloseCode.AbnormalDisconnection;
+    const code = overLimit ? CloseCode.PolicyViolated : this.#closeCode;
+    const reason = overLimit ? OverHighWaterMarkReason : this.#closeReason;
+    this.#observer?.disconnected?.(code, reason);
+    this.#sink?.disconnected(code, reason);
   };
 }

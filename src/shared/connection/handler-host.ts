@@ -14,9 +14,9 @@
  * the thread. Connections on other threads are untouched.
  */
 import { threadId } from 'node:worker_threads';
-import type { ConnectionInfo, SocketBackend, SocketLimitName, SocketSink } from './socket-backend.ts';
+import { SilentSink, type ConnectionInfo, type SocketLimitName, type SocketSink } from './socket-backend.ts';
+import type { EngineSocketBackend } from './engine-socket-backend.ts';
 import { WebSocket } from './websocket.ts';
-import { ObservedBackend } from './delegating-backend.ts';
 import { CloseCode } from '../engine/close-code.ts';
 import { SocketError, WebSocketError } from '../engine/errors.ts';
 
@@ -60,20 +60,20 @@ export function runHandler(handler: ConnectionHandler, socket: WebSocket): void 
  * connection before the worker-local socket does (the owner's lifecycle mirror).
  */
 export function serveWithHandler(
-  backend: SocketBackend,
+  backend: EngineSocketBackend,
   info: ConnectionInfo,
   url: string,
   limits: Record<SocketLimitName, number>,
   lifecycle: SocketSink,
 ): void {
-  const observed = new ObservedBackend(backend, lifecycle);
+  backend.observeLifecycle(lifecycle);
   loadHandler(url).then(
-    (handler) => runHandler(handler, WebSocket.adopt(observed, info, limits)),
+    (handler) => runHandler(handler, WebSocket.adopt(backend, info, limits)),
     (error: unknown) => {
       // No handler, no service: the connection ends (1006) and the owner hears why.
       lifecycle.error(new WebSocketError(SocketError.UnknownSocket,
         `The handler module ${url} failed to load: ${(error as Error)?.message ?? String(error)}`, CloseCode.AbnormalDisconnection));
-      backend.attach(lifecycle);
+      backend.attach(SilentSink);
       backend.abort();
     },
   );

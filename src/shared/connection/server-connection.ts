@@ -4,23 +4,21 @@
  * bounded by the high-water mark, and the `ConnectionInfo` every `WebSocket` getter reads.
  */
 import { EngineSocketBackend } from './engine-socket-backend.ts';
-import { HighWaterMarkBackend } from './high-water-mark-backend.ts';
-import type { ConnectionInfo, SocketBackend } from './socket-backend.ts';
+import type { ConnectionInfo } from './socket-backend.ts';
 import { Role } from '../engine/state.ts';
 import type { ConnectionSettings } from '../wire/thread-messages.ts';
 import type { UpgradedConnection } from './server-handshake.ts';
 
-export function createServerBackend(upgraded: UpgradedConnection, settings: ConnectionSettings): SocketBackend {
+export function createServerBackend(upgraded: UpgradedConnection, settings: ConnectionSettings): EngineSocketBackend {
   const { decision } = upgraded;
   const engine = new EngineSocketBackend(upgraded.stream, {
     role: Role.Server,
     maxAllowedIncomingFrameSize: decision.limits.maxAllowedIncomingFrameSize,
     maxAllowedIncomingMessageSize: decision.limits.maxAllowedIncomingMessageSize,
     outgoingFrameSize: decision.limits.outgoingFrameSize,
-  }, upgraded.rest, { closeTimeoutMs: settings.closeTimeoutMs });
+  }, upgraded.rest, { closeTimeoutMs: settings.closeTimeoutMs, highWaterMark: settings.highWaterMark });
   if (decision.frameSignals) engine.setFrameSignals(true);
-  if (!Number.isFinite(settings.highWaterMark)) return engine;
-  return new HighWaterMarkBackend(engine, settings.highWaterMark, settings.closeTimeoutMs);
+  return engine;
 }
 
 export function serverConnectionInfo(upgraded: UpgradedConnection): ConnectionInfo {

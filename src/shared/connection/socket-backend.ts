@@ -92,3 +92,17 @@ export interface SocketBackend {
   /** Whether `textFrame`/`binaryFrame` are reported: decoding frames on their own costs time. */
   setFrameSignals(enabled: boolean): void;
 }
+
+/** A sink for a backend whose connection nobody will see (refused or abandoned after the 101). */
+export const SilentSink: SocketSink = {
+  connected(): void {},
+  textMessage(): void {},
+  binaryMessage(): void {},
+  textFrame(): void {},
+  binaryFrame(): void {},
+  pong(): void {},
+  bytesWritten(): void {},
+  error(): void {},
+  closing(): void {},
+  disconnected(): void {},
+};

@@ -1,4 +1,9 @@
 /**
+ * src/main: the owner thread only. This file is Qt's `QWebSocketServer`; beside it: the pool
+ * (pool.ts), the owner end of each thread link (pool-thread-link.ts), the owner's end of one
+ * pooled connection and its mirror backend (pool-connection.ts, worker-mirror-backend.ts), and
+ * the inline transport for `workers: 0` (inline-transport.ts).
+ *
  * Qt's `QWebSocketServer` on a pool of worker threads. The owner thread accepts TCP and decides
  * on upgrades; each connection lives in a pool thread (its socket moved there, TLS, handshake
  * parsing and framing done there), or on the owner thread with `workers: 0`. Either way the
@@ -6,7 +11,7 @@
  * that mirrors the connection with every signal, in order.
  *
  * With a `handler` module the message handling itself runs in the threads (see
- * `src/workers/handler-host.ts`): each thread gives its connections to the module as worker-local
+ * `src/shared/connection/handler-host.ts`): each thread gives its connections to the module as worker-local
  * `WebSocket`s, and the owner only gets lifecycle: `newConnection(socket)` with a socket that
  * reports `stateChanged`, `aboutToClose`, `errorOccurred` and `disconnected` (and can still be
  * closed or aborted), and no per-message traffic. In that mode there is no pending queue.
@@ -45,7 +50,7 @@ import type {
   HandshakeFailure,
   HandshakeSummary,
 } from '../shared/wire/thread-messages.ts';
-import { loadHandler, runHandler } from '../shared/connection/handler-host.ts';
+import { serveWithHandler } from '../shared/connection/handler-host.ts';
 import { WebSocketCorsAuthenticator } from './cors-authenticator.ts';
 import { DefaultCloseTimeoutMs } from '../shared/connection/engine-socket-backend.ts';
 import { buildHttpResponse, type HttpRequest, type HttpRequestHandler } from '../shared/connection/http-response.ts';
@@ -563,15 +568,12 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       return;
     }
     // Handler mode on the owner thread (workers: 0, or an 'upgrade' socket): the handler runs here.
-    void loadHandler(this.#handlerUrl).then((handler) => {
-      const socket = WebSocket.adopt(backend, info, limits);
-      record.socket = socket;
-      this.emit('newConnection', socket);
-      runHandler(handler, socket);
-    }, (error: unknown) => {
-      backend.attach(SilentSink);
-      backend.abort();
-      this.#setError(CloseCode.AbnormalDisconnection, `The handler module failed to load: ${(error as Error)?.message ?? String(error)}`, SocketError.UnknownSocket);
+    serveWithHandler(backend, info, this.#handlerUrl, limits, {
+      adopted: (socket) => {
+        record.socket = socket;
+        this.emit('newConnection', socket);
+      },
+      failed: (error) => this.#setError(CloseCode.AbnormalDisconnection, error.message, SocketError.UnknownSocket),
     });
   }
 

@@ -1,4 +1,8 @@
 /**
+ * src/workers: pool threads only. This file is the Piscina entry; beside it: the worker end of
+ * the thread link (thread-channel.ts), one connection's signal writer (signal-forwarder.ts) and
+ * command receiver (command-receiver.ts).
+ *
  * The Piscina task of one connection, alive as long as the connection is (so Piscina's
  * least-busy balancing spreads live connections over the threads). It adopts the transferred
  * socket and runs the opening handshake, asking the owner for the decision over the connection's
@@ -75,7 +79,11 @@ export default async function runConnection(task: ConnectionTask): Promise<void>
   try {
     forwarder.connected(info);
     if (poolData.handlerUrl === undefined) backend.attach(forwarder);
-    else serveWithHandler(backend, info, poolData.handlerUrl, upgraded.decision.limits, forwarder);
+    else {
+      // The owner sees this connection's lifecycle only; the handler here sees all of it.
+      backend.observeLifecycle(forwarder);
+      serveWithHandler(backend, info, poolData.handlerUrl, upgraded.decision.limits, { failed: (error) => forwarder.error(error) });
+    }
     receiver.bind(backend);
     await forwarder.done;
   } finally {

@@ -14,8 +14,7 @@
  * the thread. Connections on other threads are untouched.
  */
 import { threadId } from 'node:worker_threads';
-import { SilentSink, type ConnectionInfo, type SocketLimitName, type SocketSink } from './socket-backend.ts';
-import type { EngineSocketBackend } from './engine-socket-backend.ts';
+import { SilentSink, type ConnectionInfo, type SocketBackend, type SocketLimitName } from './socket-backend.ts';
 import { WebSocket } from './websocket.ts';
 import { CloseCode } from '../engine/close-code.ts';
 import { SocketError, WebSocketError } from '../engine/errors.ts';
@@ -55,23 +54,31 @@ export function runHandler(handler: ConnectionHandler, socket: WebSocket): void 
   }
 }
 
-/**
- * Gives one connection to the handler module. `lifecycle` sees every sink call of the
- * connection before the worker-local socket does (the owner's lifecycle mirror).
- */
+/** What the caller of `serveWithHandler` hears about the connection it gave away. */
+export interface HandlerHostEvents {
+  /** The connection's socket, made once the module has loaded, right before the handler runs. */
+  adopted?(socket: WebSocket): void;
+  /** The module could not be loaded: the connection is dropped (1006). */
+  failed(error: WebSocketError): void;
+}
+
+/** Gives one connection to the handler module, on whichever thread holds it. */
 export function serveWithHandler(
-  backend: EngineSocketBackend,
+  backend: SocketBackend,
   info: ConnectionInfo,
   url: string,
   limits: Record<SocketLimitName, number>,
-  lifecycle: SocketSink,
+  events: HandlerHostEvents,
 ): void {
-  backend.observeLifecycle(lifecycle);
   loadHandler(url).then(
-    (handler) => runHandler(handler, WebSocket.adopt(backend, info, limits)),
+    (handler) => {
+      const socket = WebSocket.adopt(backend, info, limits);
+      events.adopted?.(socket);
+      runHandler(handler, socket);
+    },
     (error: unknown) => {
-      // No handler, no service: the connection ends (1006) and the owner hears why.
-      lifecycle.error(new WebSocketError(SocketError.UnknownSocket,
+      // No handler, no service.
+      events.failed(new WebSocketError(SocketError.UnknownSocket,
         `The handler module ${url} failed to load: ${(error as Error)?.message ?? String(error)}`, CloseCode.AbnormalDisconnection));
       backend.attach(SilentSink);
       backend.abort();

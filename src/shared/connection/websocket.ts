@@ -1,3 +1,11 @@
+/**
+ * src/shared/connection: one WebSocket connection, on whichever thread holds its socket (the
+ * owner with `workers: 0` and for clients, a pool thread otherwise). This file is its public face,
+ * Qt's `QWebSocket`; beside it: the `SocketBackend` seam (socket-backend.ts), the engine over a
+ * stream (engine-socket-backend.ts), the server side's handshake runner and backend
+ * (server-handshake.ts, server-connection.ts), the client's connect and open (client-*.ts), and
+ * the host of user handler modules (handler-host.ts).
+ */
 import { Buffer } from 'node:buffer';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';

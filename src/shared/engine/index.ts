@@ -1,4 +1,6 @@
-// `wsthreads/engine`: the sans-I/O protocol engine on its own, for those who bring their own I/O.
+// src/shared/engine, exported as `wsthreads/engine`: the sans-I/O protocol engine on its own, for
+// those who bring their own I/O. Bytes in, typed events out; messages in, bytes out; no sockets,
+// timers or threads (test/layout holds that). One file per format, each with its reader and writer.
 export { ProtocolEngine } from './protocol-engine.ts';
 export { EngineState, type EngineHandler, type EngineOptions } from './engine-types.ts';
 export { FrameWriter } from './frame-writer.ts';

@@ -1,4 +1,9 @@
 /**
+ * src/shared/wire: what crosses between the owner thread and a pool thread, as data. This file
+ * holds the pool's set-up, the tasks, the handshake decision and the Comlink surfaces;
+ * signal-batch.ts (worker -> owner) and command-batch.ts (owner -> worker) the batch formats,
+ * each with its writer and reader side by side; comlink-port.ts the Comlink adapter.
+ *
  * Every message that crosses between the owner thread and a worker thread, as TypeScript types.
  * All of it is structured-clone data (strings, numbers, arrays, Uint8Array, plain objects); the
  * only handles are the ones listed in `ConnectionTask` and the thread link's port.

@@ -41,7 +41,7 @@ import { CloseCode } from '../shared/engine/close-code.ts';
 import { InvalidArgumentError, SocketError, WebSocketError } from '../shared/engine/errors.ts';
 import { buildErrorResponse } from '../shared/engine/handshake-response.ts';
 import { isFieldValue, isToken } from '../shared/engine/http-headers.ts';
-import { Defaults, MaxFrameSize } from '../shared/engine/limits.ts';
+import { checkLimit, Defaults } from '../shared/engine/limits.ts';
 import { Signal } from '../shared/engine/signals.ts';
 import { SecureMode, State } from '../shared/engine/state.ts';
 import type {
@@ -151,12 +151,6 @@ interface ConnectionRecord {
   resolveEnded(): void;
 }
 
-function checkSize(name: string, value: number): number {
-  if (!Number.isInteger(value) || value <= 0 || value > MaxFrameSize) {
-    throw new InvalidArgumentError(`${name} must be an integer from 1 to ${MaxFrameSize}; got ${String(value)}`);
-  }
-  return value;
-}
 
 function checkCount(name: string, value: number): number {
   if (!Number.isInteger(value) || value < 0) throw new InvalidArgumentError(`${name} must be an integer >= 0; got ${String(value)}`);
@@ -248,11 +242,11 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     this.#highWaterMark = options.highWaterMark ?? ServerDefaults.highWaterMark;
     if (!(this.#highWaterMark > 0)) throw new InvalidArgumentError(`highWaterMark must be > 0; got ${String(options.highWaterMark)}`);
     this.#closeTimeoutMs = checkCount('closeTimeout', options.closeTimeout ?? ServerDefaults.closeTimeoutMs);
-    this.#maxHeaderSize = checkSize('maxHeaderSize', options.maxHeaderSize ?? Defaults.maxHandshakeHeaderSize);
+    this.#maxHeaderSize = checkLimit('maxHeaderSize', options.maxHeaderSize ?? Defaults.maxHandshakeHeaderSize);
     this.#limits = {
-      maxAllowedIncomingFrameSize: checkSize('maxAllowedIncomingFrameSize', options.maxAllowedIncomingFrameSize ?? Defaults.maxAllowedIncomingFrameSize),
-      maxAllowedIncomingMessageSize: checkSize('maxAllowedIncomingMessageSize', options.maxAllowedIncomingMessageSize ?? Defaults.maxAllowedIncomingMessageSize),
-      outgoingFrameSize: checkSize('outgoingFrameSize', options.outgoingFrameSize ?? Defaults.outgoingFrameSize),
+      maxAllowedIncomingFrameSize: checkLimit('maxAllowedIncomingFrameSize', options.maxAllowedIncomingFrameSize ?? Defaults.maxAllowedIncomingFrameSize),
+      maxAllowedIncomingMessageSize: checkLimit('maxAllowedIncomingMessageSize', options.maxAllowedIncomingMessageSize ?? Defaults.maxAllowedIncomingMessageSize),
+      outgoingFrameSize: checkLimit('outgoingFrameSize', options.outgoingFrameSize ?? Defaults.outgoingFrameSize),
     };
     this.#supportedSubprotocols = [];
     this.setSupportedSubprotocols(options.supportedSubprotocols ?? []);

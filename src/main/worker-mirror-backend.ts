@@ -15,7 +15,7 @@ import type { WebSocketError } from '../shared/engine/errors.ts';
 import { lostConnectionCalls, readSignalCalls, SignalEffect, signalEffects, type WorkerStatus } from '../shared/wire/signal-batch.ts';
 import { CommandWriter } from '../shared/wire/command-batch.ts';
 import type { CommandSource, PoolThreadLink } from './pool-thread-link.ts';
-import type { ConnectionInfo, SocketBackend, SocketLimitName, SocketSink } from '../shared/connection/socket-backend.ts';
+import type { SocketBackend, SocketLimitName, SocketSink } from '../shared/connection/socket-backend.ts';
 
 /** Calls held for a socket nobody has taken from the pending queue yet, above which reading pauses. */
 const MaxHeldCalls = 4096;

@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer';
 import type { Duplex } from 'node:stream';
+import { asBuffer } from '../engine/bytes.ts';
 import { buildClientRequest, ClientHandshakeParser, type HandshakeResponse } from '../engine/client-handshake.ts';
 import { SocketError, WebSocketError } from '../engine/errors.ts';
 import type { Extension, ExtensionFactory, ExtensionOffer } from '../engine/extension.ts';
@@ -64,7 +65,7 @@ export function buildUpgradeRequest(request: Pick<ClientOpenRequest, 'origin' | 
 
 /** The header fields of a serialised request, as sent (the request line dropped). */
 function requestFields(bytes: Uint8Array): HeaderList {
-  const lines = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1').split('\r\n');
+  const lines = asBuffer(bytes).toString('latin1').split('\r\n');
   const fields: Array<[string, string]> = [];
   for (const line of lines.slice(1)) {
     if (line === '') break;

@@ -64,8 +64,6 @@ export class EngineSocketBackend implements SocketBackend {
   #flushWaiters: Array<() => void> = [];
   #closeTimer: NodeJS.Timeout | undefined;
   #engineClosed = false;
-  #closeCode: number = CloseCode.AbnormalDisconnection;
-  #closeReason = '';
   #transportGone = false;
   #aborted = false;
   #transportError: WebSocketError | undefined;
@@ -81,7 +79,7 @@ export class EngineSocketBackend implements SocketBackend {
       binaryMessage: (data) => this.#sink?.binaryMessage(data),
       pong: (elapsedMs, payload) => this.#sink?.pong(elapsedMs, payload),
       error: (error) => this.#reportError(error),
-      closed: (code, reason) => this.#onEngineClosed(code, reason),
+      closed: () => this.#onEngineClosed(),
     };
     this.#engine = new ProtocolEngine(engineOptions, this.#handler);
   }
@@ -290,11 +288,9 @@ export class EngineSocketBackend implements SocketBackend {
     this.#sink?.closing();
   }
 
-  #onEngineClosed(code: number, reason: string): void {
+  #onEngineClosed(): void {
     if (this.#engineClosed) return;
     this.#engineClosed = true;
-    this.#closeCode = code;
-    this.#closeReason = reason;
     if (this.#transportGone) return;
     this.#reportClosing();
     // Leave the engine's call stack before touching the socket: closed() may fire inside receive().
@@ -345,10 +341,12 @@ export class EngineSocketBackend implements SocketBackend {
     }
     this.#engine.takeOutput();
     this.#releaseFlushWaiters();
-    // Our own 1008 is why the connection ended, even when the peer never answered it.
-    const overLimit = this.#overHighWaterMark && this.#closeCode === CloseCode.AbnormalDisconnection;
-    const code = overLimit ? CloseCode.PolicyViolated : this.#closeCode;
-    const reason = overLimit ? OverHighWaterMarkReason : this.#closeReason;
+    // The engine knows how the connection ended (RFC 6455 7.1.5; 1006 without a Close). Our own
+    // 1008 is why it ended, even when the peer never answered it.
+    const engine = this.#engine;
+    const overLimit = this.#overHighWaterMark && engine.closeCode === CloseCode.AbnormalDisconnection;
+    const code = overLimit ? CloseCode.PolicyViolated : engine.closeCode;
+    const reason = overLimit ? OverHighWaterMarkReason : engine.closeReason;
     this.#observer?.disconnected?.(code, reason);
     this.#sink?.disconnected(code, reason);
   };

@@ -9,11 +9,12 @@
 import { Buffer } from 'node:buffer';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { CloseCode, isValidWireCloseCode } from '../engine/close-code.ts';
+import { asBuffer } from '../engine/bytes.ts';
+import { checkCloseToSend, CloseCode } from '../engine/close-code.ts';
 import { InvalidArgumentError, SocketError, WebSocketError } from '../engine/errors.ts';
 import type { ExtensionFactory } from '../engine/extension.ts';
 import { parseCommaList } from '../engine/http-headers.ts';
-import { Defaults, MaxFrameSize } from '../engine/limits.ts';
+import { checkLimit, Defaults, MaxFrameSize } from '../engine/limits.ts';
 import { DefaultMaskGenerator, type MaskGenerator } from '../engine/mask-generator.ts';
 import { Role, State } from '../engine/state.ts';
 import { unguardErrors, type ProxyConfiguration, type SslConfiguration, type SslError } from './client-connect.ts';
@@ -110,22 +111,12 @@ export interface AdoptOptions {
   messageQueue?: MessageQueueLimits;
 }
 
-function checkFrameSize(name: string, value: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > MaxFrameSize) {
-    throw new InvalidArgumentError(`${name} must be an integer from 1 to ${MaxFrameSize}; got ${String(value)}`);
-  }
-  return value;
-}
 
 function checkTimeout(name: string, value: number): number {
   if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
     throw new InvalidArgumentError(`${name} must be a number of milliseconds >= 0 (0 or Infinity: no timeout); got ${String(value)}`);
   }
   return value;
-}
-
-function toBuffer(data: Uint8Array): Buffer {
-  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
 function headerPairs(headers: Record<string, string> | Array<[string, string]> | undefined): Array<[string, string]> {
@@ -194,9 +185,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     super();
     const settings = typeof options === 'string' ? { origin: options } : options;
     this.#origin = settings.origin ?? '';
-    this.#maxFrameSize = checkFrameSize('maxAllowedIncomingFrameSize', settings.maxAllowedIncomingFrameSize ?? Defaults.maxAllowedIncomingFrameSize);
-    this.#maxMessageSize = checkFrameSize('maxAllowedIncomingMessageSize', settings.maxAllowedIncomingMessageSize ?? Defaults.maxAllowedIncomingMessageSize);
-    this.#outgoingFrameSize = checkFrameSize('outgoingFrameSize', settings.outgoingFrameSize ?? Defaults.outgoingFrameSize);
+    this.#maxFrameSize = checkLimit('maxAllowedIncomingFrameSize', settings.maxAllowedIncomingFrameSize ?? Defaults.maxAllowedIncomingFrameSize);
+    this.#maxMessageSize = checkLimit('maxAllowedIncomingMessageSize', settings.maxAllowedIncomingMessageSize ?? Defaults.maxAllowedIncomingMessageSize);
+    this.#outgoingFrameSize = checkLimit('outgoingFrameSize', settings.outgoingFrameSize ?? Defaults.outgoingFrameSize);
     this.#maskGenerator = settings.maskGenerator ?? new DefaultMaskGenerator();
     this.#customMaskGenerator = settings.maskGenerator !== undefined;
     this.#maskGenerator.seed?.();
@@ -469,7 +460,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       },
       binaryMessage: (data) => {
         if (!live()) return;
-        const message = toBuffer(data);
+        const message = asBuffer(data);
         this.emit('binaryMessageReceived', message);
         for (const listener of this.#messageListeners) listener.message(message);
       },
@@ -477,10 +468,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
         if (live()) this.emit('textFrameReceived', text, isLast);
       },
       binaryFrame: (data, isLast) => {
-        if (live()) this.emit('binaryFrameReceived', toBuffer(data), isLast);
+        if (live()) this.emit('binaryFrameReceived', asBuffer(data), isLast);
       },
       pong: (elapsedMs, payload) => {
-        if (live()) this.emit('pong', elapsedMs, toBuffer(payload));
+        if (live()) this.emit('pong', elapsedMs, asBuffer(payload));
       },
       bytesWritten: (bytes) => {
         if (live()) this.emit('bytesWritten', bytes);
@@ -558,12 +549,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
    * 1000-4999) throw InvalidArgumentError; 1005 sends a Close without a code.
    */
   close(code: number = CloseCode.Normal, reason = ''): void {
-    if (typeof reason !== 'string') throw new InvalidArgumentError('reason must be a string');
-    if (!(code === CloseCode.MissingStatusCode ? reason === '' : isValidWireCloseCode(code))) {
-      throw new InvalidArgumentError(code === CloseCode.MissingStatusCode
-        ? 'A Close without a code (1005) cannot carry a reason'
-        : `Close code ${code} may not be sent: use 1000-1003, 1007-1014 or 3000-4999`);
-    }
+    checkCloseToSend(code, reason);
     if (this.#state === State.Connecting) {
       this.#cancelOpening(new WebSocketError(SocketError.Operation, 'close() called before the connection was open'));
       return;
@@ -774,7 +760,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   }
 
   #setLimit(name: SocketLimitName, size: number): number {
-    checkFrameSize(name, size);
+    checkLimit(name, size);
     this.#backend?.setLimit(name, size);
     return size;
   }

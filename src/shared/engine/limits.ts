@@ -1,3 +1,5 @@
+import { InvalidArgumentError } from './errors.ts';
+
 /**
  * Default limits. Qt's defaults (2 GiB frames and messages) let one peer make a server allocate
  * gigabytes; these are sized for a server exposed to the internet and each has a setter.
@@ -19,3 +21,11 @@ export const Defaults = {
 
 /** Qt's upper bound for frame and message sizes (`QWebSocket::maxIncomingFrameSize()`). */
 export const MaxFrameSize = 2_147_483_646;
+
+/** The rule for every size limit and its setter: an integer from 1 to `max`, or InvalidArgumentError. */
+export function checkLimit(name: string, value: number, max: number = MaxFrameSize): number {
+  if (!Number.isInteger(value) || value <= 0 || value > max) {
+    throw new InvalidArgumentError(`${name} must be an integer from 1 to ${max}; got ${String(value)}`);
+  }
+  return value;
+}

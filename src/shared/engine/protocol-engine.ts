@@ -1,12 +1,13 @@
 import { Buffer } from 'node:buffer';
-import { CloseCode, isValidWireCloseCode } from './close-code.ts';
+import { asBuffer } from './bytes.ts';
+import { checkCloseToSend, CloseCode } from './close-code.ts';
 import { MaxCloseReasonBytes, MaxControlPayload, encodeClosePayload, parseClosePayload, utf8Truncated } from './close-payload.ts';
 import { EngineState, type EngineHandler, type EngineOptions } from './engine-types.ts';
-import { InvalidArgumentError, SocketError, WebSocketError } from './errors.ts';
+import { SocketError, WebSocketError } from './errors.ts';
 import type { Extension } from './extension.ts';
 import { MaxFrameHeaderSize, createFrameHeader, readFrameHeader } from './frame-codec.ts';
 import { FrameWriter } from './frame-writer.ts';
-import { Defaults, MaxFrameSize } from './limits.ts';
+import { checkLimit, Defaults } from './limits.ts';
 import { applyMask } from './mask.ts';
 import { DefaultMaskGenerator, type MaskGenerator } from './mask-generator.ts';
 import { OpCode, isReservedOpCode } from './opcode.ts';
@@ -18,16 +19,6 @@ type Reading = (typeof Reading)[keyof typeof Reading];
 
 const EmptyPayload: Buffer = Buffer.alloc(0);
 
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-function checkSize(name: string, value: number, max: number): number {
-  if (!Number.isInteger(value) || value <= 0 || value > max) {
-    throw new InvalidArgumentError(`${name} must be an integer from 1 to ${max}; got ${value}`);
-  }
-  return value;
-}
 
 /**
  * The WebSocket protocol (RFC 6455) as a state machine over bytes: `receive()` takes whatever the
@@ -88,11 +79,11 @@ export class ProtocolEngine {
     this.#claimedRsv = this.#extensions.reduce((bits, extension) => bits | extension.rsvBits, 0);
     this.#now = options.now ?? (() => performance.now());
     this.#lastPingAt = this.#now();
-    this.#maxFrameSize = checkSize('maxAllowedIncomingFrameSize', options.maxAllowedIncomingFrameSize ?? Defaults.maxAllowedIncomingFrameSize, MaxFrameSize);
-    this.#maxMessageSize = checkSize('maxAllowedIncomingMessageSize', options.maxAllowedIncomingMessageSize ?? Defaults.maxAllowedIncomingMessageSize, MaxFrameSize);
-    this.#outgoingFrameSize = checkSize('outgoingFrameSize', options.outgoingFrameSize ?? Defaults.outgoingFrameSize, MaxFrameSize);
-    this.#maxFragments = checkSize('maxFragmentsPerMessage', options.maxFragmentsPerMessage ?? Defaults.maxFragmentsPerMessage, MaxFrameSize);
-    this.#maxQueuedPongs = checkSize('maxQueuedPongs', options.maxQueuedPongs ?? Defaults.maxQueuedPongs, MaxFrameSize);
+    this.#maxFrameSize = checkLimit('maxAllowedIncomingFrameSize', options.maxAllowedIncomingFrameSize ?? Defaults.maxAllowedIncomingFrameSize);
+    this.#maxMessageSize = checkLimit('maxAllowedIncomingMessageSize', options.maxAllowedIncomingMessageSize ?? Defaults.maxAllowedIncomingMessageSize);
+    this.#outgoingFrameSize = checkLimit('outgoingFrameSize', options.outgoingFrameSize ?? Defaults.outgoingFrameSize);
+    this.#maxFragments = checkLimit('maxFragmentsPerMessage', options.maxFragmentsPerMessage ?? Defaults.maxFragmentsPerMessage);
+    this.#maxQueuedPongs = checkLimit('maxQueuedPongs', options.maxQueuedPongs ?? Defaults.maxQueuedPongs);
     this.#writer = new FrameWriter(this.role === Role.Client, options.maskGenerator ?? new DefaultMaskGenerator());
   }
 
@@ -111,31 +102,31 @@ export class ProtocolEngine {
     return this.#maxFrameSize;
   }
   set maxAllowedIncomingFrameSize(value: number) {
-    this.#maxFrameSize = checkSize('maxAllowedIncomingFrameSize', value, MaxFrameSize);
+    this.#maxFrameSize = checkLimit('maxAllowedIncomingFrameSize', value);
   }
   get maxAllowedIncomingMessageSize(): number {
     return this.#maxMessageSize;
   }
   set maxAllowedIncomingMessageSize(value: number) {
-    this.#maxMessageSize = checkSize('maxAllowedIncomingMessageSize', value, MaxFrameSize);
+    this.#maxMessageSize = checkLimit('maxAllowedIncomingMessageSize', value);
   }
   get outgoingFrameSize(): number {
     return this.#outgoingFrameSize;
   }
   set outgoingFrameSize(value: number) {
-    this.#outgoingFrameSize = checkSize('outgoingFrameSize', value, MaxFrameSize);
+    this.#outgoingFrameSize = checkLimit('outgoingFrameSize', value);
   }
   get maxFragmentsPerMessage(): number {
     return this.#maxFragments;
   }
   set maxFragmentsPerMessage(value: number) {
-    this.#maxFragments = checkSize('maxFragmentsPerMessage', value, MaxFrameSize);
+    this.#maxFragments = checkLimit('maxFragmentsPerMessage', value);
   }
   get maxQueuedPongs(): number {
     return this.#maxQueuedPongs;
   }
   set maxQueuedPongs(value: number) {
-    this.#maxQueuedPongs = checkSize('maxQueuedPongs', value, MaxFrameSize);
+    this.#maxQueuedPongs = checkLimit('maxQueuedPongs', value);
   }
   get maskGenerator(): MaskGenerator {
     return this.#writer.maskGenerator;
@@ -187,12 +178,7 @@ export class ProtocolEngine {
    * (1004, 1006, 1015, outside 1000-4999) are refused rather than put on the wire as Qt does.
    */
   close(code: number = CloseCode.Normal, reason = ''): void {
-    if (code !== CloseCode.MissingStatusCode && !isValidWireCloseCode(code)) {
-      throw new InvalidArgumentError(`Close code ${code} may not be sent: use 1000-1003, 1007-1014 or 3000-4999`);
-    }
-    if (code === CloseCode.MissingStatusCode && reason !== '') {
-      throw new InvalidArgumentError('A Close without a code (1005) cannot carry a reason');
-    }
+    checkCloseToSend(code, reason);
     if (this.#state !== EngineState.Open) return;
     const payload = encodeClosePayload(code, reason);
     this.#writer.writeFrame(true, 0, OpCode.Close, payload, 0, payload.length);

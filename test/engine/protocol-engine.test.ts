@@ -529,3 +529,23 @@ for (const [role, size] of [[Role.Server, 100], [Role.Server, 100_000], [Role.Cl
     t.deepEqual(frames.map((frame) => [frame.payload.length, frame.payload.every((b) => b === frame.payload[0]) ? frame.payload[0] : -1]), [[size, 1], [size, 2]]);
   });
 }
+
+test('RFC 6455 7.1.1: the engine tells a server, and never a client, to end the transport once closed', (t) => {
+  const ours = server();
+  t.false(ours.engine.endsTransport);
+  ours.engine.close(1000, '');
+  // Our Close alone is not the end: the peer's answer is.
+  t.false(ours.engine.endsTransport);
+  ours.engine.receive(clientFrame({ opcode: OpCode.Close, payload: Buffer.of(0x03, 0xe8) }));
+  t.true(ours.engine.endsTransport);
+
+  const failed = server();
+  failed.engine.receive(clientFrame({ opcode: 3, payload: '' }));
+  t.is(failed.engine.state, EngineState.Closed);
+  t.true(failed.engine.endsTransport);
+
+  const peer = client();
+  peer.engine.receive(rawFrame({ opcode: OpCode.Close, payload: Buffer.of(0x03, 0xe8) }));
+  t.is(peer.engine.state, EngineState.Closed);
+  t.false(peer.engine.endsTransport);
+});

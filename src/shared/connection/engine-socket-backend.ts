@@ -3,7 +3,6 @@ import { CloseCode } from '../engine/close-code.ts';
 import type { EngineHandler, EngineOptions } from '../engine/engine-types.ts';
 import { SocketError, WebSocketError } from '../engine/errors.ts';
 import { ProtocolEngine } from '../engine/protocol-engine.ts';
-import { Role } from '../engine/state.ts';
 import type { SocketBackend, SocketLimitName, SocketSink } from './socket-backend.ts';
 
 export interface EngineSocketBackendOptions {
@@ -50,7 +49,6 @@ export class EngineSocketBackend implements SocketBackend {
   readonly #engine: ProtocolEngine;
   readonly #handler: EngineHandler;
   readonly #closeTimeoutMs: number;
-  readonly #isServer: boolean;
   readonly #highWaterMark: number;
   #overHighWaterMark = false;
   #observer: LifecycleObserver | undefined;
@@ -71,7 +69,6 @@ export class EngineSocketBackend implements SocketBackend {
   constructor(socket: Duplex, engineOptions: EngineOptions, initialBytes?: Uint8Array, options: EngineSocketBackendOptions = {}) {
     this.#socket = socket;
     this.#closeTimeoutMs = options.closeTimeoutMs ?? DefaultCloseTimeoutMs;
-    this.#isServer = engineOptions.role === Role.Server;
     this.#highWaterMark = options.highWaterMark ?? Infinity;
     this.#initialBytes = initialBytes !== undefined && initialBytes.length > 0 ? initialBytes : undefined;
     this.#handler = {
@@ -297,8 +294,8 @@ export class EngineSocketBackend implements SocketBackend {
     queueMicrotask(() => {
       this.#writeOutput();
       if (this.#transportGone) return;
-      // RFC 6455 7.1.1: the server ends TCP first; a client waits for it (bounded by the close timer).
-      if (this.#isServer) this.#socket.end();
+      // The server ends TCP first; a client waits for it (bounded by the close timer).
+      if (this.#engine.endsTransport) this.#socket.end();
       this.#startCloseTimer();
     });
   }

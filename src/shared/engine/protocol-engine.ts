@@ -98,6 +98,16 @@ export class ProtocolEngine {
     return this.#closeReason;
   }
 
+  /**
+   * Whether the transport should be ended now, once the output is written: RFC 6455 7.1.1 has
+   * the server close TCP first when the closing handshake is over (or the connection failed),
+   * while a client waits for the server to do so. Every transport asks this rather than
+   * deciding by role itself.
+   */
+  get endsTransport(): boolean {
+    return this.#state === EngineState.Closed && this.role === Role.Server;
+  }
+
   get maxAllowedIncomingFrameSize(): number {
     return this.#maxFrameSize;
   }

@@ -195,6 +195,9 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource {
     this.#command()?.setFrameSignals(enabled);
   }
 
+  /** A server-side socket never masks its frames. */
+  setMaskGenerator(): void {}
+
   // -------------------------------------------------------------------------------------------
   // Command batching
 

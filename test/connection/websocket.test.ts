@@ -51,6 +51,9 @@ class RecordingBackend implements SocketBackend {
   setFrameSignals(enabled: boolean): void {
     this.calls.push(['setFrameSignals', enabled]);
   }
+  setMaskGenerator(): void {
+    this.calls.push(['setMaskGenerator']);
+  }
   named(name: string): unknown[][] {
     return this.calls.filter((call) => call[0] === name);
   }

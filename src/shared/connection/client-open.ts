@@ -1,13 +1,17 @@
 import { Buffer } from 'node:buffer';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { asBuffer } from '../engine/bytes.ts';
 import { buildClientRequest, ClientHandshakeParser, type HandshakeResponse } from '../engine/client-handshake.ts';
 import { SocketError, WebSocketError } from '../engine/errors.ts';
 import type { Extension, ExtensionFactory, ExtensionOffer } from '../engine/extension.ts';
 import { getHeader } from '../engine/http-headers.ts';
+import type { MaskGenerator } from '../engine/mask-generator.ts';
+import { Role } from '../engine/state.ts';
 import { connectTransport, type ProxyConfiguration, type SslConfiguration, type SslError } from './client-connect.ts';
+import { EngineSocketBackend } from './engine-socket-backend.ts';
 import { parseClientUrl, type ClientTarget } from './client-url.ts';
-import type { HeaderList } from './socket-backend.ts';
+import type { ConnectionInfo, HeaderList } from './socket-backend.ts';
 
 /** Everything one client opening needs, already validated by the caller. */
 export interface ClientOpenRequest {
@@ -203,4 +207,82 @@ function exchange(socket: Duplex, requestBytes: Uint8Array, parser: ClientHandsh
     socket.write(requestBytes);
     socket.resume();
   });
+}
+
+// ---- one opening, as a unit ------------------------------------------------------------------
+
+/** The engine settings of the client connection an opening ends in. */
+export interface ClientEngineSettings {
+  maxAllowedIncomingFrameSize: number;
+  maxAllowedIncomingMessageSize: number;
+  outgoingFrameSize: number;
+  maskGenerator: MaskGenerator;
+  closeTimeoutMs: number;
+}
+
+/** What an opening resolves to: a connected backend, not attached yet, and what the handshake established. */
+export interface OpenedConnection {
+  backend: EngineSocketBackend;
+  info: ConnectionInfo;
+  /** The URL finally connected to (after redirects). */
+  target: ClientTarget;
+  /** Still guarded against unhandled 'error' events: `unguardErrors` it once the backend is attached. */
+  socket: Duplex;
+}
+
+/**
+ * One client opening: connect, handshake, then the engine over the socket. `cancel()` ends it
+ * with that error at whatever step it is (the socket, if any, is destroyed); a connection that
+ * completes after it was cancelled is dropped.
+ */
+export class ClientOpening {
+  readonly connection: Promise<OpenedConnection>;
+  readonly #controller = new AbortController();
+  #cancelled = false;
+
+  constructor(request: Omit<ClientOpenRequest, 'signal'>, engine: ClientEngineSettings) {
+    this.connection = openClient({ ...request, signal: this.#controller.signal }).then((opened) => {
+      if (this.#cancelled) {
+        opened.socket.destroy();
+        throw this.#controller.signal.reason;
+      }
+      return connectedBackend(opened, engine, request.origin);
+    });
+    // The caller may only listen to signals; the rejection is theirs to read or not.
+    this.connection.catch(() => {});
+  }
+
+  cancel(error: WebSocketError): void {
+    if (this.#cancelled) return;
+    this.#cancelled = true;
+    this.#controller.abort(error);
+  }
+}
+
+function connectedBackend(opened: ClientOpened, engine: ClientEngineSettings, origin: string): OpenedConnection {
+  const socket = opened.socket as Socket;
+  const backend = new EngineSocketBackend(opened.socket, {
+    role: Role.Client,
+    maxAllowedIncomingFrameSize: engine.maxAllowedIncomingFrameSize,
+    maxAllowedIncomingMessageSize: engine.maxAllowedIncomingMessageSize,
+    outgoingFrameSize: engine.outgoingFrameSize,
+    maskGenerator: engine.maskGenerator,
+    extensions: opened.extensions,
+  }, opened.rest, { closeTimeoutMs: engine.closeTimeoutMs });
+  const info: ConnectionInfo = {
+    origin,
+    requestUrl: opened.target.url,
+    resourceName: opened.target.resourceName,
+    requestHeaders: opened.requestHeaders,
+    subprotocol: opened.subprotocol,
+    extensions: opened.extensions.map((extension) => extension.name),
+    peerAddress: socket.remoteAddress ?? '',
+    peerPort: socket.remotePort ?? 0,
+    localAddress: socket.localAddress ?? '',
+    localPort: socket.localPort ?? 0,
+    responseStatus: opened.response.status,
+    responseStatusText: opened.response.statusText,
+    responseHeaders: opened.response.rawHeaders,
+  };
+  return { backend, info, target: opened.target, socket: opened.socket };
 }

@@ -2,6 +2,7 @@ import type { Duplex } from 'node:stream';
 import { CloseCode } from '../engine/close-code.ts';
 import type { EngineHandler, EngineOptions } from '../engine/engine-types.ts';
 import { SocketError, WebSocketError } from '../engine/errors.ts';
+import type { MaskGenerator } from '../engine/mask-generator.ts';
 import { ProtocolEngine } from '../engine/protocol-engine.ts';
 import type { SocketBackend, SocketLimitName, SocketSink } from './socket-backend.ts';
 
@@ -200,6 +201,10 @@ export class EngineSocketBackend implements SocketBackend {
       delete this.#handler.textFrame;
       delete this.#handler.binaryFrame;
     }
+  }
+
+  setMaskGenerator(generator: MaskGenerator): void {
+    this.#engine.maskGenerator = generator;
   }
 
   readonly #onData = (chunk: Buffer): void => {

@@ -1,4 +1,5 @@
 import type { WebSocketError } from '../engine/errors.ts';
+import type { MaskGenerator } from '../engine/mask-generator.ts';
 
 /**
  * The seam between the Qt-visible `WebSocket` and whatever moves its bytes. The `WebSocket` keeps
@@ -91,6 +92,8 @@ export interface SocketBackend {
   bytesToWrite(): number;
   /** Whether `textFrame`/`binaryFrame` are reported: decoding frames on their own costs time. */
   setFrameSignals(enabled: boolean): void;
+  /** The mask keys of a client's frames from now on (a server never masks: nothing to do). */
+  setMaskGenerator(generator: MaskGenerator): void;
 }
 
 /** A sink for a backend whose connection nobody will see (refused or abandoned after the 101). */

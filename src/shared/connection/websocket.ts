@@ -8,7 +8,6 @@
  */
 import { Buffer } from 'node:buffer';
 import { EventEmitter } from 'node:events';
-import type { Socket } from 'node:net';
 import { asBuffer } from '../engine/bytes.ts';
 import { checkCloseToSend, CloseCode } from '../engine/close-code.ts';
 import { InvalidArgumentError, SocketError, WebSocketError } from '../engine/errors.ts';
@@ -16,11 +15,11 @@ import type { ExtensionFactory } from '../engine/extension.ts';
 import { parseCommaList } from '../engine/http-headers.ts';
 import { checkLimit, Defaults, MaxFrameSize } from '../engine/limits.ts';
 import { DefaultMaskGenerator, type MaskGenerator } from '../engine/mask-generator.ts';
-import { Role, State } from '../engine/state.ts';
+import { State } from '../engine/state.ts';
 import { unguardErrors, type ProxyConfiguration, type SslConfiguration, type SslError } from './client-connect.ts';
-import { buildUpgradeRequest, openClient } from './client-open.ts';
+import { buildUpgradeRequest, ClientOpening } from './client-open.ts';
 import { parseClientUrl, type ClientTarget } from './client-url.ts';
-import { DefaultCloseTimeoutMs, EngineSocketBackend } from './engine-socket-backend.ts';
+import { DefaultCloseTimeoutMs } from './engine-socket-backend.ts';
 import type { ConnectionInfo, HeaderList, SocketBackend, SocketLimitName, SocketSink } from './socket-backend.ts';
 import { MessageIterator, type Message, type MessageQueueLimits } from './websocket-messages.ts';
 
@@ -129,7 +128,7 @@ const FrameSignals = new Set<string | symbol>(['textFrameReceived', 'binaryFrame
 
 /** An opening in progress. */
 interface Attempt {
-  readonly controller: AbortController;
+  readonly opening: ClientOpening;
   readonly resolve: () => void;
   readonly reject: (error: WebSocketError) => void;
 }
@@ -146,8 +145,8 @@ interface Attempt {
 export class WebSocket extends EventEmitter<WebSocketEvents> {
   #state: State = State.Unconnected;
   #backend: SocketBackend | undefined;
-  /** Bumped whenever a connection or opening is left behind, so late reports from it are ignored. */
-  #generation = 0;
+  /** The sink of the current backend; a backend left behind holds another and is not heard. */
+  #backendSink: SocketSink | undefined;
   #attempt: Attempt | undefined;
   #opened: Promise<void> | undefined;
   #info: ConnectionInfo | undefined;
@@ -265,9 +264,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       const failed = Promise.reject(error);
       failed.catch(() => {});
       if (this.#state === State.Unconnected) this.#opened = failed;
-      const generation = this.#generation;
+      const attempt = this.#attempt;
+      const sink = this.#backendSink;
       process.nextTick(() => {
-        if (generation === this.#generation) this.#reportError(error);
+        if (attempt === this.#attempt && sink === this.#backendSink) this.#reportError(error);
       });
       return failed;
     }
@@ -278,36 +278,29 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.#response = undefined;
     this.#info = undefined;
     this.#target = target;
-    const controller = new AbortController();
-    let attempt!: Attempt;
-    const opened = new Promise<void>((resolve, reject) => {
-      attempt = { controller, resolve, reject };
+    this.#connectionError = undefined;
+    this.#aboutToCloseEmitted = false;
+    let resolve!: () => void;
+    let reject!: (error: WebSocketError) => void;
+    const opened = new Promise<void>((resolveOpened, rejectOpened) => {
+      resolve = resolveOpened;
+      reject = rejectOpened;
     });
     opened.catch(() => {});
     this.#opened = opened;
-    this.#attempt = attempt;
-    const generation = ++this.#generation;
-    this.#connectionError = undefined;
-    this.#aboutToCloseEmitted = false;
 
     const userSignal = options.signal;
     if (userSignal?.aborted) {
-      this.#attempt = undefined;
-      const error = this.#abortedError(userSignal.reason);
-      attempt.reject(error);
+      reject(this.#abortedError(userSignal.reason));
       return opened;
     }
-    const onUserAbort = (): void => {
-      if (this.#attempt === attempt) this.#cancelOpening(this.#abortedError(userSignal!.reason));
-    };
-    userSignal?.addEventListener('abort', onUserAbort, { once: true });
-
-    this.#setState(State.Connecting);
+    // Reports from an opening that was cancelled or replaced are not heard.
+    const isCurrent = (): boolean => this.#attempt?.opening === opening;
     const ssl: SslConfiguration = { ...this.#ssl };
     for (const key of ['ca', 'cert', 'key', 'passphrase', 'servername', 'minVersion', 'maxVersion'] as const) {
       if (options[key] !== undefined) (ssl as Record<string, unknown>)[key] = options[key];
     }
-    openClient({
+    const opening = new ClientOpening({
       target,
       origin,
       subprotocols,
@@ -319,55 +312,45 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       handshakeTimeoutMs,
       followRedirects,
       maxHandshakeHeaderSize: Defaults.maxHandshakeHeaderSize,
-      sslErrors: (errors) => this.#onSslErrors(errors, generation),
+      sslErrors: (errors) => isCurrent() && this.#onSslErrors(errors),
       onResponse: (response, responseTarget) => {
-        if (generation !== this.#generation) return;
+        if (!isCurrent()) return;
         this.#response = { status: response.status, statusText: response.statusText, headers: response.rawHeaders };
         this.#target = responseTarget;
       },
-      signal: controller.signal,
-    }).then(
-      (result) => {
+    }, {
+      maxAllowedIncomingFrameSize: this.#maxFrameSize,
+      maxAllowedIncomingMessageSize: this.#maxMessageSize,
+      outgoingFrameSize: this.#outgoingFrameSize,
+      maskGenerator: this.#maskGenerator,
+      closeTimeoutMs: this.#closeTimeoutMs,
+    });
+    const attempt: Attempt = { opening, resolve, reject };
+    this.#attempt = attempt;
+    const onUserAbort = (): void => {
+      if (this.#attempt === attempt) this.#cancelOpening(this.#abortedError(userSignal!.reason));
+    };
+    userSignal?.addEventListener('abort', onUserAbort, { once: true });
+    this.#setState(State.Connecting);
+    opening.connection.then(
+      (connection) => {
         userSignal?.removeEventListener('abort', onUserAbort);
-        if (generation !== this.#generation) {
-          result.socket.destroy();
+        if (this.#attempt !== attempt) {
+          connection.socket.destroy();
           return;
         }
         this.#attempt = undefined;
-        const socket = result.socket as Socket;
-        const backend = new EngineSocketBackend(result.socket, {
-          role: Role.Client,
-          maxAllowedIncomingFrameSize: this.#maxFrameSize,
-          maxAllowedIncomingMessageSize: this.#maxMessageSize,
-          outgoingFrameSize: this.#outgoingFrameSize,
-          maskGenerator: this.#maskGenerator,
-          extensions: result.extensions,
-        }, result.rest, { closeTimeoutMs: this.#closeTimeoutMs });
-        this.#target = result.target;
-        this.#info = {
-          origin,
-          requestUrl: result.target.url,
-          resourceName: result.target.resourceName,
-          requestHeaders: result.requestHeaders,
-          subprotocol: result.subprotocol,
-          extensions: result.extensions.map((extension) => extension.name),
-          peerAddress: socket.remoteAddress ?? '',
-          peerPort: socket.remotePort ?? 0,
-          localAddress: socket.localAddress ?? '',
-          localPort: socket.localPort ?? 0,
-          responseStatus: result.response.status,
-          responseStatusText: result.response.statusText,
-          responseHeaders: result.response.rawHeaders,
-        };
-        this.#useBackend(backend);
-        unguardErrors(result.socket);
+        this.#target = connection.target;
+        this.#info = connection.info;
+        this.#useBackend(connection.backend);
+        unguardErrors(connection.socket);
         this.#setState(State.Connected);
         attempt.resolve();
         if (this.#state === State.Connected) this.emit('connected');
       },
       (error: unknown) => {
         userSignal?.removeEventListener('abort', onUserAbort);
-        if (generation !== this.#generation) return;
+        if (this.#attempt !== attempt) return;
         const failure = error instanceof WebSocketError ? error : new WebSocketError(SocketError.UnknownSocket, error instanceof Error ? error.message : String(error));
         this.#attempt = undefined;
         this.#closeCode = CloseCode.AbnormalDisconnection;
@@ -403,8 +386,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     const attempt = this.#attempt;
     if (attempt === undefined) return;
     this.#attempt = undefined;
-    this.#generation++;
-    attempt.controller.abort(error);
+    attempt.opening.cancel(error);
     attempt.reject(error);
     this.#closeCode = CloseCode.AbnormalDisconnection;
     this.#closeReason = '';
@@ -419,15 +401,15 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       return;
     }
     const backend = this.#backend;
-    this.#generation++;
+    // Whatever the dropped backend still reports is not ours any more.
+    this.#backendSink = undefined;
     backend?.abort();
     this.#closeCode = CloseCode.AbnormalDisconnection;
     this.#closeReason = '';
     this.#finishDisconnect();
   }
 
-  #onSslErrors(errors: SslError[], generation: number): boolean {
-    if (generation !== this.#generation) return false;
+  #onSslErrors(errors: SslError[]): boolean {
     this.emit('sslErrors', errors);
     if (this.#ignoreAllSslErrors) return true;
     return errors.every((error) => this.#ignoredSslErrors.has(error.code));
@@ -437,64 +419,91 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   #useBackend(backend: SocketBackend): void {
     this.#backend = backend;
-    const generation = this.#generation;
     if (this.#frameSignals) backend.setFrameSignals(true);
     if (this.#userPaused || this.#holds > 0) backend.pause();
-    backend.attach(this.#sink(generation));
+    const sink = new WebSocket.#BackendSink(this);
+    this.#backendSink = sink;
+    backend.attach(sink);
   }
 
-  #sink(generation: number): SocketSink {
-    const live = (): boolean => generation === this.#generation;
-    return {
-      connected: (info) => {
-        if (!live() || this.#state !== State.Connecting) return;
-        this.#info = info;
-        this.#setState(State.Connected);
-        // A stateChanged listener may have closed the socket already.
-        if ((this.#state as State) === State.Connected) this.emit('connected');
-      },
-      textMessage: (text) => {
-        if (!live()) return;
-        this.emit('textMessageReceived', text);
-        for (const listener of this.#messageListeners) listener.message(text);
-      },
-      binaryMessage: (data) => {
-        if (!live()) return;
-        const message = asBuffer(data);
-        this.emit('binaryMessageReceived', message);
-        for (const listener of this.#messageListeners) listener.message(message);
-      },
-      textFrame: (text, isLast) => {
-        if (live()) this.emit('textFrameReceived', text, isLast);
-      },
-      binaryFrame: (data, isLast) => {
-        if (live()) this.emit('binaryFrameReceived', asBuffer(data), isLast);
-      },
-      pong: (elapsedMs, payload) => {
-        if (live()) this.emit('pong', elapsedMs, asBuffer(payload));
-      },
-      bytesWritten: (bytes) => {
-        if (live()) this.emit('bytesWritten', bytes);
-      },
-      error: (error) => {
-        if (!live()) return;
-        this.#connectionError ??= error;
-        this.#reportError(error);
-      },
-      closing: () => {
-        if (!live() || this.#state !== State.Connected) return;
-        this.#emitAboutToClose();
-        this.#setState(State.Closing);
-      },
-      disconnected: (code, reason) => {
-        if (!live()) return;
-        this.#generation++;
-        this.#closeCode = code;
-        this.#closeReason = reason;
-        this.#finishDisconnect();
-      },
-    };
-  }
+  /**
+   * The sink of one backend: one object per connection, no closures. It speaks for the socket
+   * only while it is the socket's current sink, so a backend that was dropped (by a new
+   * `open()`) cannot touch the socket's state.
+   */
+  static readonly #BackendSink = class BackendSink implements SocketSink {
+    readonly socket: WebSocket;
+
+    constructor(socket: WebSocket) {
+      this.socket = socket;
+    }
+
+    get #live(): boolean {
+      return this.socket.#backendSink === this;
+    }
+
+    connected(info: ConnectionInfo): void {
+      const socket = this.socket;
+      if (!this.#live || socket.#state !== State.Connecting) return;
+      socket.#info = info;
+      socket.#setState(State.Connected);
+      // A stateChanged listener may have closed the socket already.
+      if ((socket.#state as State) === State.Connected) socket.emit('connected');
+    }
+
+    textMessage(text: string): void {
+      if (!this.#live) return;
+      const socket = this.socket;
+      socket.emit('textMessageReceived', text);
+      for (const listener of socket.#messageListeners) listener.message(text);
+    }
+
+    binaryMessage(data: Uint8Array): void {
+      if (!this.#live) return;
+      const socket = this.socket;
+      const message = asBuffer(data);
+      socket.emit('binaryMessageReceived', message);
+      for (const listener of socket.#messageListeners) listener.message(message);
+    }
+
+    textFrame(text: string, isLast: boolean): void {
+      if (this.#live) this.socket.emit('textFrameReceived', text, isLast);
+    }
+
+    binaryFrame(data: Uint8Array, isLast: boolean): void {
+      if (this.#live) this.socket.emit('binaryFrameReceived', asBuffer(data), isLast);
+    }
+
+    pong(elapsedMs: number, payload: Uint8Array): void {
+      if (this.#live) this.socket.emit('pong', elapsedMs, asBuffer(payload));
+    }
+
+    bytesWritten(bytes: number): void {
+      if (this.#live) this.socket.emit('bytesWritten', bytes);
+    }
+
+    error(error: WebSocketError): void {
+      if (!this.#live) return;
+      this.socket.#connectionError ??= error;
+      this.socket.#reportError(error);
+    }
+
+    closing(): void {
+      const socket = this.socket;
+      if (!this.#live || socket.#state !== State.Connected) return;
+      socket.#emitAboutToClose();
+      socket.#setState(State.Closing);
+    }
+
+    disconnected(code: number, reason: string): void {
+      if (!this.#live) return;
+      const socket = this.socket;
+      socket.#backendSink = undefined;
+      socket.#closeCode = code;
+      socket.#closeReason = reason;
+      socket.#finishDisconnect();
+    }
+  };
 
   /** Every way into Unconnected ends here: aboutToClose (once, if the connection opened), state, disconnected, iterators. */
   #finishDisconnect(): void {
@@ -772,8 +781,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.#maskGenerator = generator ?? new DefaultMaskGenerator();
     this.#customMaskGenerator = generator !== null;
     if (generator !== null) generator.seed?.();
-    // Only a backend of our own reaches its engine here; a server-side engine never masks anyway.
-    if (this.#backend instanceof EngineSocketBackend) this.#backend.engine.maskGenerator = this.#maskGenerator;
+    this.#backend?.setMaskGenerator(this.#maskGenerator);
   }
 
   maskGenerator(): MaskGenerator {

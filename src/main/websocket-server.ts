@@ -54,6 +54,7 @@ import { serveWithHandler } from '../shared/connection/handler-host.ts';
 import { WebSocketCorsAuthenticator } from './cors-authenticator.ts';
 import { DefaultCloseTimeoutMs } from '../shared/connection/engine-socket-backend.ts';
 import { buildHttpResponse, type HttpRequest, type HttpRequestHandler } from '../shared/connection/http-response.ts';
+import { ConnectionRegistry } from './connection-registry.ts';
 import { InlineTransport } from './inline-transport.ts';
 import { ConnectionPool } from './pool.ts';
 import type { ThreadTrafficStats } from './pool-thread-link.ts';
@@ -133,23 +134,6 @@ export const ServerDefaults = {
   maxHeldWhilePaused: 511,
 } as const;
 
-const ConnectionPhase = { Handshake: 0, Reserved: 1, Open: 2 } as const;
-type ConnectionPhase = (typeof ConnectionPhase)[keyof typeof ConnectionPhase];
-
-interface ConnectionRecord {
-  id: number;
-  phase: ConnectionPhase;
-  /** The thread holding the connection (0: owner), known from its upgrade request on. */
-  threadId: number | undefined;
-  socket: WebSocket | undefined;
-  /**
-   * Set while the connection waits in the pending queue: its socket is made when it is taken,
-   * so nothing is read or delivered before anyone could listen (Qt loses those; we keep them).
-   */
-  waiting: { backend: SocketBackend; info: ConnectionInfo; limits: Record<SocketLimitName, number> } | undefined;
-  ended: Promise<void>;
-  resolveEnded(): void;
-}
 
 
 function checkCount(name: string, value: number): number {
@@ -211,10 +195,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   #ownerSecureContext: SecureContext | undefined;
   #destroyed = false;
 
-  #nextId = 0;
-  readonly #connections = new Map<number, ConnectionRecord>();
-  readonly #pending: ConnectionRecord[] = [];
-  #reserved = 0;
+  readonly #connections = new ConnectionRegistry();
 
   #errorCode: number = CloseCode.Normal;
   #errorString = '';
@@ -385,7 +366,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     socket.allowHalfOpen = false;
     if (socket instanceof TLSSocket) {
       // TLS done by whoever accepted it: served here as it is (a TLS socket cannot move).
-      this.#inline.adopt(socket, this.#newRecord(), this.#settings(), this.#host, { initialBytes: new Uint8Array(0), secure: true });
+      this.#inline.adopt(socket, this.#connections.create(), this.#settings(), this.#host, { initialBytes: new Uint8Array(0), secure: true });
       return;
     }
     this.#adopt(socket);
@@ -410,7 +391,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     const initial = head.length > 0 ? Buffer.concat([text, head]) : text;
     // http.Server sockets allow half-open connections; a WebSocket ends when its peer's TCP ends.
     socket.allowHalfOpen = false;
-    const id = this.#newRecord();
+    const id = this.#connections.create();
     this.#inline.adopt(socket as Socket, id, this.#settings(), this.#host, { initialBytes: initial, secure: socket instanceof TLSSocket });
   }
 
@@ -426,7 +407,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   }
 
   #adopt(socket: Socket): void {
-    const id = this.#newRecord();
+    const id = this.#connections.create();
     const settings = this.#settings();
     const pool = this.#pool;
     const fresh = socket.bytesRead === 0 && socket.bytesWritten === 0 && socket.writableLength === 0;
@@ -438,14 +419,6 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       // Node refused to move it (it has been read from already): serve it here.
       if (!moved) this.#inline.adopt(socket, id, settings, this.#host);
     });
-  }
-
-  #newRecord(): number {
-    const id = ++this.#nextId;
-    let resolveEnded!: () => void;
-    const ended = new Promise<void>((resolve) => { resolveEnded = resolve; });
-    this.#connections.set(id, { id, phase: ConnectionPhase.Handshake, threadId: undefined, socket: undefined, waiting: undefined, ended, resolveEnded });
-    return id;
   }
 
   #settings(): ConnectionSettings {
@@ -494,13 +467,13 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       return { accept: false, status: 403, reason: 'Access Forbidden' };
     }
     // The attempt may have timed out while the authenticator decided.
-    if (!this.#connections.has(id)) return { accept: false, status: 503, reason: 'The opening handshake was abandoned' };
-    if (this.#handlerUrl === undefined && this.#pending.length + this.#reserved >= this.#maxPendingConnections) {
+    if (this.#connections.get(id) === undefined) return { accept: false, status: 503, reason: 'The opening handshake was abandoned' };
+    // Handler mode has no pending queue: no room to run out of.
+    const room = this.#handlerUrl === undefined ? this.#maxPendingConnections : Infinity;
+    if (!this.#connections.reserve(id, room)) {
       this.#setError(CloseCode.AbnormalDisconnection, 'Too many pending connections.', SocketError.SocketResource);
       return { accept: false, status: 503, reason: 'Too many pending connections' };
     }
-    record.phase = ConnectionPhase.Reserved;
-    this.#reserved++;
     return {
       accept: true,
       subprotocol: summary.subprotocols.find((offer) => this.#supportedSubprotocols.includes(offer)) ?? '',
@@ -511,7 +484,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   }
 
   async #answerHttp(id: number, request: HttpRequest): Promise<Uint8Array> {
-    if (this.#destroyed || !this.#connections.has(id)) return buildErrorResponse(503, 'The server is shutting down');
+    if (this.#destroyed || this.#connections.get(id) === undefined) return buildErrorResponse(503, 'The server is shutting down');
     const handler = this.#httpRequestHandler;
     // Removed after this connection was accepted: the answer it would have had without one.
     if (handler === null) {
@@ -529,11 +502,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   }
 
   #handshakeFailed(id: number, failure: HandshakeFailure): void {
-    const record = this.#connections.get(id);
-    if (record !== undefined && record.phase === ConnectionPhase.Reserved) {
-      record.phase = ConnectionPhase.Handshake;
-      this.#reserved--;
-    }
+    this.#connections.handshakeFailed(id);
     if (failure.serverErrorCode !== 0) {
       const kind = failure.status === 426 || failure.status === 431 ? SocketError.HandshakeFailed : SocketError.ProtocolViolation;
       this.#setError(failure.serverErrorCode, failure.reason, kind);
@@ -541,17 +510,14 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   }
 
   #upgraded(id: number, backend: SocketBackend, info: ConnectionInfo, limits: Record<SocketLimitName, number>): void {
-    const record = this.#connections.get(id);
+    const waiting = this.#handlerUrl === undefined ? { backend, info, limits } : undefined;
+    const record = this.#connections.open(id, waiting);
     if (record === undefined) {
       backend.attach(SilentSink);
       backend.abort();
       return;
     }
-    if (record.phase === ConnectionPhase.Reserved) this.#reserved--;
-    record.phase = ConnectionPhase.Open;
     if (this.#handlerUrl === undefined) {
-      record.waiting = { backend, info, limits };
-      this.#pending.push(record);
       this.emit('newConnection', undefined);
       return;
     }
@@ -572,11 +538,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   }
 
   #ended(id: number): void {
-    const record = this.#connections.get(id);
-    if (record === undefined) return;
-    if (record.phase === ConnectionPhase.Reserved) this.#reserved--;
-    this.#connections.delete(id);
-    record.resolveEnded();
+    this.#connections.end(id);
   }
 
   #setError(code: number, message: string, kind: SocketError): void {
@@ -591,21 +553,11 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
 
   /** First in, first out; null when none is waiting (and always in handler mode). */
   nextPendingConnection(): WebSocket | null {
-    const record = this.#pending.shift();
-    if (record === undefined) return null;
-    return this.#takeWaiting(record);
-  }
-
-  /** The socket of a connection that waited in the pending queue, made now. */
-  #takeWaiting(record: ConnectionRecord): WebSocket {
-    const { backend, info, limits } = record.waiting!;
-    record.waiting = undefined;
-    record.socket = WebSocket.adopt(backend, info, limits);
-    return record.socket;
+    return this.#connections.takePending() ?? null;
   }
 
   hasPendingConnections(): boolean {
-    return this.#pending.length > 0;
+    return this.#connections.pendingCount > 0;
   }
 
   maxPendingConnections(): number {
@@ -624,10 +576,9 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
    * `timeoutMs` are dropped.
    */
   async closeAllConnections(code: number = CloseCode.GoingAway, reason = 'Server shutting down', timeoutMs = this.#closeTimeoutMs): Promise<void> {
-    const open = [...this.#connections.values()].filter((record) => record.phase === ConnectionPhase.Open);
+    const open = this.#connections.openSockets();
     for (const record of open) {
-      if (record.waiting !== undefined) this.#pending.splice(this.#pending.indexOf(record), 1);
-      const socket = record.waiting !== undefined ? this.#takeWaiting(record) : record.socket;
+      const socket = record.socket;
       if (socket !== undefined && socket.state() !== State.Unconnected) socket.close(code, reason);
     }
     const all = Promise.all(open.map((record) => record.ended));
@@ -768,20 +719,12 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
 
   /** Live connections per thread (thread id → count), every pool thread listed; 0 is the owner thread. */
   workerConnectionCounts(): Map<number, number> {
-    const counts = new Map<number, number>();
-    for (const id of this.#pool?.threadIds() ?? []) counts.set(id, 0);
-    for (const record of this.#connections.values()) {
-      if (record.threadId === undefined || record.phase !== ConnectionPhase.Open) continue;
-      counts.set(record.threadId, (counts.get(record.threadId) ?? 0) + 1);
-    }
-    return counts;
+    return this.#connections.openCountsByThread(this.#pool?.threadIds() ?? []);
   }
 
   /** Upgraded connections that have not ended. */
   connectionCount(): number {
-    let count = 0;
-    for (const record of this.#connections.values()) if (record.phase === ConnectionPhase.Open) count++;
-    return count;
+    return this.#connections.openCount;
   }
 
   /** Traffic between the threads: how well signals and commands are batched. */

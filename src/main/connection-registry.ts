@@ -1,0 +1,158 @@
+/**
+ * Every connection the server knows, from accept to end, with the pending queue and the room
+ * reserved in it. One class keeps the three consistent, because they are one fact seen three
+ * ways: a connection is in its handshake, or has a reserved place (accepted, its 101 on the
+ * way), or is open (waiting in the queue until the application takes it, or taken).
+ */
+import { WebSocket } from '../shared/connection/websocket.ts';
+import type { ConnectionInfo, SocketBackend, SocketLimitName } from '../shared/connection/socket-backend.ts';
+
+export const ConnectionPhase = { Handshake: 0, Reserved: 1, Open: 2 } as const;
+export type ConnectionPhase = (typeof ConnectionPhase)[keyof typeof ConnectionPhase];
+
+/** An upgraded connection nobody has taken yet: its socket is made when it is taken. */
+export interface WaitingConnection {
+  backend: SocketBackend;
+  info: ConnectionInfo;
+  limits: Record<SocketLimitName, number>;
+}
+
+export interface ConnectionRecord {
+  readonly id: number;
+  readonly phase: ConnectionPhase;
+  /** The thread holding the connection (0: owner), known from its upgrade request on. */
+  threadId: number | undefined;
+  /** The application's socket, once it exists (handed out, or given to a handler). */
+  socket: WebSocket | undefined;
+  /** Resolves when the connection has ended. */
+  readonly ended: Promise<void>;
+}
+
+interface Entry extends ConnectionRecord {
+  phase: ConnectionPhase;
+  /**
+   * Set while the connection waits in the pending queue, so nothing is read or delivered
+   * before anyone could listen (Qt loses those; we keep them).
+   */
+  waiting: WaitingConnection | undefined;
+  resolveEnded(): void;
+}
+
+export class ConnectionRegistry {
+  readonly #entries = new Map<number, Entry>();
+  /** Entries with `waiting`, oldest first (open, or ended while waiting). */
+  readonly #pending: Entry[] = [];
+  /** Entries in `Reserved`: each holds a place in the pending queue's room. */
+  #reserved = 0;
+  #nextId = 0;
+
+  /** A new connection, in its handshake. */
+  create(): number {
+    const id = ++this.#nextId;
+    let resolveEnded!: () => void;
+    const ended = new Promise<void>((resolve) => { resolveEnded = resolve; });
+    this.#entries.set(id, { id, phase: ConnectionPhase.Handshake, threadId: undefined, socket: undefined, waiting: undefined, ended, resolveEnded });
+    return id;
+  }
+
+  get(id: number): ConnectionRecord | undefined {
+    return this.#entries.get(id);
+  }
+
+  /**
+   * Reserves a place in the pending queue for an accepted upgrade, unless `room` places are
+   * taken by connections waiting or on their way; false when full.
+   */
+  reserve(id: number, room: number): boolean {
+    const entry = this.#entries.get(id);
+    if (entry === undefined || entry.phase !== ConnectionPhase.Handshake) return false;
+    if (this.#pending.length + this.#reserved >= room) return false;
+    this.#setPhase(entry, ConnectionPhase.Reserved);
+    return true;
+  }
+
+  /** The handshake failed after the decision: its place is free again. */
+  handshakeFailed(id: number): void {
+    const entry = this.#entries.get(id);
+    if (entry !== undefined && entry.phase === ConnectionPhase.Reserved) this.#setPhase(entry, ConnectionPhase.Handshake);
+  }
+
+  /** The 101 is out. With `waiting`, the connection joins the pending queue. */
+  open(id: number, waiting?: WaitingConnection): ConnectionRecord | undefined {
+    const entry = this.#entries.get(id);
+    if (entry === undefined) return undefined;
+    this.#setPhase(entry, ConnectionPhase.Open);
+    if (waiting !== undefined) {
+      entry.waiting = waiting;
+      this.#pending.push(entry);
+    }
+    return entry;
+  }
+
+  get pendingCount(): number {
+    return this.#pending.length;
+  }
+
+  /** The oldest waiting connection's socket, made now; undefined when none waits. */
+  takePending(): WebSocket | undefined {
+    const entry = this.#pending.shift();
+    return entry === undefined ? undefined : this.#adopt(entry);
+  }
+
+  /** Every open connection's socket (waiting ones taken out of the queue first). */
+  openSockets(): Array<{ socket: WebSocket | undefined; ended: Promise<void> }> {
+    const open: Array<{ socket: WebSocket | undefined; ended: Promise<void> }> = [];
+    for (const entry of this.#entries.values()) {
+      if (entry.phase !== ConnectionPhase.Open) continue;
+      if (entry.waiting !== undefined) this.#pending.splice(this.#pending.indexOf(entry), 1);
+      open.push({ socket: entry.waiting !== undefined ? this.#adopt(entry) : entry.socket, ended: entry.ended });
+    }
+    return open;
+  }
+
+  /** The connection is over; nothing more is recorded about it. */
+  end(id: number): void {
+    const entry = this.#entries.get(id);
+    if (entry === undefined) return;
+    if (entry.phase === ConnectionPhase.Reserved) this.#reserved--;
+    // One still waiting stays in the queue: `newConnection` announced it, so the application
+    // gets its socket, which reports how it ended.
+    this.#entries.delete(id);
+    entry.resolveEnded();
+  }
+
+  /** Every connection the registry knows, whatever its phase (for checks that nothing leaks). */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  get openCount(): number {
+    let count = 0;
+    for (const entry of this.#entries.values()) if (entry.phase === ConnectionPhase.Open) count++;
+    return count;
+  }
+
+  /** Open connections per thread, with every thread of `threadIds` listed (0 where none). */
+  openCountsByThread(threadIds: Iterable<number>): Map<number, number> {
+    const counts = new Map<number, number>();
+    for (const id of threadIds) counts.set(id, 0);
+    for (const entry of this.#entries.values()) {
+      if (entry.threadId === undefined || entry.phase !== ConnectionPhase.Open) continue;
+      counts.set(entry.threadId, (counts.get(entry.threadId) ?? 0) + 1);
+    }
+    return counts;
+  }
+
+  #setPhase(entry: Entry, phase: ConnectionPhase): void {
+    if (entry.phase === ConnectionPhase.Reserved) this.#reserved--;
+    if (phase === ConnectionPhase.Reserved) this.#reserved++;
+    entry.phase = phase;
+  }
+
+  #adopt(entry: Entry): WebSocket {
+    const { backend, info, limits } = entry.waiting!;
+    entry.waiting = undefined;
+    entry.socket = WebSocket.adopt(backend, info, limits);
+    return entry.socket;
+  }
+}

@@ -9,7 +9,8 @@
 import { Buffer } from 'node:buffer';
 import { EventEmitter } from 'node:events';
 import { asBuffer } from '../engine/bytes.ts';
-import { checkCloseToSend, CloseCode } from '../engine/close-code.ts';
+import { CloseCode } from '../engine/close-code.ts';
+import { checkCloseToSend } from '../engine/close-payload.ts';
 import { InvalidArgumentError, SocketError, WebSocketError } from '../engine/errors.ts';
 import type { ExtensionFactory } from '../engine/extension.ts';
 import { parseCommaList } from '../engine/http-headers.ts';

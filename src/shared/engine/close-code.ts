@@ -1,5 +1,3 @@
-import { InvalidArgumentError } from './errors.ts';
-
 /**
  * Close codes of RFC 6455 section 7.4, named as Qt names them (`QWebSocketProtocol::CloseCode`,
  * without the `CloseCode` prefix): `CloseCode.Normal` is Qt's `CloseCodeNormal`.
@@ -34,17 +32,3 @@ export function isValidWireCloseCode(code: number): boolean {
   return code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006;
 }
 
-/**
- * The rule for a code we send: a valid wire code, or 1005 (a Close with no payload) without a
- * reason. Anything else throws InvalidArgumentError (Qt puts it on the wire as given).
- */
-export function checkCloseToSend(code: number, reason: string): void {
-  if (typeof reason !== 'string') throw new InvalidArgumentError('reason must be a string');
-  if (code === CloseCode.MissingStatusCode) {
-    if (reason !== '') throw new InvalidArgumentError('A Close without a code (1005) cannot carry a reason');
-    return;
-  }
-  if (!isValidWireCloseCode(code)) {
-    throw new InvalidArgumentError(`Close code ${code} may not be sent: use 1000-1003, 1007-1014 or 3000-4999`);
-  }
-}

@@ -1,4 +1,5 @@
 import { CloseCode, isValidWireCloseCode } from './close-code.ts';
+import { InvalidArgumentError } from './errors.ts';
 import { isValidUtf8 } from './utf8-validator.ts';
 
 /** RFC 6455 5.5: a control payload is at most 125 bytes, 2 of which hold the close code. */
@@ -50,4 +51,19 @@ export function parseClosePayload(payload: Uint8Array): ParsedClosePayload {
     return { ok: false, code: CloseCode.WrongDatatype, message: 'Close reason is not valid UTF-8' };
   }
   return { ok: true, code, reason: decoder.decode(reasonBytes) };
+}
+
+/**
+ * The rule for a code we send: a valid wire code, or 1005 (a Close with no payload) without a
+ * reason. Anything else throws InvalidArgumentError (Qt puts it on the wire as given).
+ */
+export function checkCloseToSend(code: number, reason: string): void {
+  if (typeof reason !== 'string') throw new InvalidArgumentError('reason must be a string');
+  if (code === CloseCode.MissingStatusCode) {
+    if (reason !== '') throw new InvalidArgumentError('A Close without a code (1005) cannot carry a reason');
+    return;
+  }
+  if (!isValidWireCloseCode(code)) {
+    throw new InvalidArgumentError(`Close code ${code} may not be sent: use 1000-1003, 1007-1014 or 3000-4999`);
+  }
 }

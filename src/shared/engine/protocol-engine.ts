@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { asBuffer } from './bytes.ts';
-import { checkCloseToSend, CloseCode } from './close-code.ts';
-import { MaxCloseReasonBytes, MaxControlPayload, encodeClosePayload, parseClosePayload, utf8Truncated } from './close-payload.ts';
+import { CloseCode } from './close-code.ts';
+import { checkCloseToSend, MaxCloseReasonBytes, MaxControlPayload, encodeClosePayload, parseClosePayload, utf8Truncated } from './close-payload.ts';
 import { EngineState, type EngineHandler, type EngineOptions } from './engine-types.ts';
 import { SocketError, WebSocketError } from './errors.ts';
 import type { Extension } from './extension.ts';

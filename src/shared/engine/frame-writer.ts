@@ -9,16 +9,27 @@ const SmallFrameLimit = 16 * 1024;
 const SlabSize = 64 * 1024;
 
 /**
+ * The slab every writer of this thread packs its small frames into, and where its free part
+ * starts. One per thread rather than one per connection: an idle connection then holds no
+ * buffer at all, and a slab is only as many as the bytes in flight need. A full slab is never
+ * reused (bytes handed out still reference it); it goes when the last of them has been written.
+ */
+let sharedSlab: Buffer | undefined;
+let sharedSlabEnd = 0;
+
+/**
  * Turns outgoing messages into frame bytes, queued until the I/O layer takes them. Small frames
- * are packed side by side into one slab so that a turn's worth of messages leaves in one write
- * (design.md: one socket write per message is where ws spends its time); a large payload is
- * copied (and masked, in the client role) into a buffer of its own.
+ * are packed side by side into the thread's slab, so that a turn's worth of one connection's
+ * messages leaves as one chunk and one write (design.md: one socket write per message is where
+ * ws spends its time); a large payload is copied (and masked, in the client role) into a buffer
+ * of its own.
  */
 export class FrameWriter {
   #chunks: Uint8Array[] = [];
-  #slab: Buffer = Buffer.allocUnsafe(SlabSize);
-  #slabStart = 0;
-  #slabEnd = 0;
+  /** This writer's current run of frames in a slab: `[#runStart, #runEnd)` of `#runSlab`. */
+  #runSlab: Buffer | undefined;
+  #runStart = 0;
+  #runEnd = 0;
   #queued = 0;
   readonly #masked: boolean;
   readonly #maskKey = new Uint8Array(4);
@@ -58,15 +69,16 @@ export class FrameWriter {
     const byteLength = Buffer.byteLength(text, 'utf8');
     if (byteLength > frameSize) return -1;
     const headerSize = frameHeaderSize(byteLength, this.#masked);
-    const at = this.#reserve(headerSize + byteLength);
-    let payloadAt = writeFrameHeader(this.#slab, at, true, 0, OpCode.Text, byteLength, this.#masked);
+    const slab = this.#reserve(headerSize + byteLength);
+    const at = this.#runEnd;
+    let payloadAt = writeFrameHeader(slab, at, true, 0, OpCode.Text, byteLength, this.#masked);
     if (this.#masked) {
-      const key = this.#nextMaskKey(this.#slab, payloadAt);
+      const key = this.#nextMaskKey(slab, payloadAt);
       payloadAt += 4;
-      this.#slab.write(text, payloadAt, byteLength, 'utf8');
-      applyMask(this.#slab.subarray(payloadAt, payloadAt + byteLength), key, 0);
+      slab.write(text, payloadAt, byteLength, 'utf8');
+      applyMask(slab.subarray(payloadAt, payloadAt + byteLength), key, 0);
     } else {
-      this.#slab.write(text, payloadAt, byteLength, 'utf8');
+      slab.write(text, payloadAt, byteLength, 'utf8');
     }
     this.#commit(headerSize + byteLength);
     return byteLength;
@@ -77,12 +89,12 @@ export class FrameWriter {
     const length = end - start;
     const headerSize = frameHeaderSize(length, this.#masked);
     if (headerSize + length <= SmallFrameLimit) {
-      const at = this.#reserve(headerSize + length);
-      this.#writeFrameAt(this.#slab, at, fin, rsv, opcode, payload, start, end);
+      const slab = this.#reserve(headerSize + length);
+      this.#writeFrameAt(slab, this.#runEnd, fin, rsv, opcode, payload, start, end);
       this.#commit(headerSize + length);
       return;
     }
-    this.#closeSlabRun();
+    this.#closeRun();
     // A frame of its own, payload copied in: the caller may reuse its buffer as soon as the send
     // returns (Qt copies too, and so does the owner-to-worker path), and the copy is one memcpy.
     const frame = Buffer.allocUnsafe(headerSize + length);
@@ -93,7 +105,7 @@ export class FrameWriter {
 
   /** Everything queued since the last call, in order. */
   take(): Uint8Array[] {
-    this.#closeSlabRun();
+    this.#closeRun();
     const chunks = this.#chunks;
     this.#chunks = [];
     this.#queued = 0;
@@ -121,27 +133,36 @@ export class FrameWriter {
     return this.#maskKey;
   }
 
-  /** Returns the slab offset where `size` bytes may be written, starting a new slab if needed. */
-  #reserve(size: number): number {
-    if (this.#slabEnd + size > this.#slab.length) {
-      this.#closeSlabRun();
-      // Bytes already handed out still reference the old slab, so it is never reused.
-      this.#slab = Buffer.allocUnsafe(SlabSize);
-      this.#slabStart = 0;
-      this.#slabEnd = 0;
+  /**
+   * The slab to write `size` bytes into, at `#runEnd`. This writer's run goes on where it ended
+   * if nobody wrote after it in the same slab; otherwise a new run starts at the slab's free part.
+   */
+  #reserve(size: number): Buffer {
+    if (sharedSlab === undefined || sharedSlabEnd + size > SlabSize) {
+      sharedSlab = Buffer.allocUnsafe(SlabSize);
+      sharedSlabEnd = 0;
     }
-    return this.#slabEnd;
+    if (this.#runSlab !== sharedSlab || this.#runEnd !== sharedSlabEnd) {
+      this.#closeRun();
+      this.#runSlab = sharedSlab;
+      this.#runStart = sharedSlabEnd;
+      this.#runEnd = sharedSlabEnd;
+    }
+    return sharedSlab;
   }
 
   #commit(size: number): void {
-    this.#slabEnd += size;
+    this.#runEnd += size;
+    sharedSlabEnd += size;
     this.#queued += size;
   }
 
-  #closeSlabRun(): void {
-    if (this.#slabEnd > this.#slabStart) {
-      this.#chunks.push(this.#slab.subarray(this.#slabStart, this.#slabEnd));
-      this.#slabStart = this.#slabEnd;
+  #closeRun(): void {
+    if (this.#runSlab !== undefined && this.#runEnd > this.#runStart) {
+      this.#chunks.push(this.#runSlab.subarray(this.#runStart, this.#runEnd));
     }
+    this.#runSlab = undefined;
+    this.#runStart = 0;
+    this.#runEnd = 0;
   }
 }

@@ -30,7 +30,8 @@ const keysPerBatch = 1024;
  */
 export class DefaultMaskGenerator implements MaskGenerator {
   readonly #fill: RandomFill;
-  readonly #keys = new Uint32Array(keysPerBatch);
+  /** Made on the first key: a server's sockets, which never mask, hold none. */
+  #keys: Uint32Array | undefined;
   #next = keysPerBatch;
 
   /** `fill` replaces the random source; only tests should pass one. */
@@ -44,7 +45,7 @@ export class DefaultMaskGenerator implements MaskGenerator {
   }
 
   nextMask(): number {
-    const keys = this.#keys;
+    const keys = (this.#keys ??= new Uint32Array(keysPerBatch));
     // More than a batch of zeros in a row can only come from a broken source; stop rather than spin.
     for (let scanned = 0; scanned <= keys.length; scanned++) {
       if (this.#next === keys.length) {

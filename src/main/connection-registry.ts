@@ -24,8 +24,6 @@ export interface ConnectionRecord {
   threadId: number | undefined;
   /** The application's socket, once it exists (handed out, or given to a handler). */
   socket: WebSocket | undefined;
-  /** Resolves when the connection has ended. */
-  readonly ended: Promise<void>;
 }
 
 interface Entry extends ConnectionRecord {
@@ -35,7 +33,8 @@ interface Entry extends ConnectionRecord {
    * before anyone could listen (Qt loses those; we keep them).
    */
   waiting: WaitingConnection | undefined;
-  resolveEnded(): void;
+  /** Made only when someone waits for the end (closeAllConnections): most connections never need one. */
+  ended: { promise: Promise<void>; resolve(): void } | undefined;
 }
 
 export class ConnectionRegistry {
@@ -49,9 +48,7 @@ export class ConnectionRegistry {
   /** A new connection, in its handshake. */
   create(): number {
     const id = ++this.#nextId;
-    let resolveEnded!: () => void;
-    const ended = new Promise<void>((resolve) => { resolveEnded = resolve; });
-    this.#entries.set(id, { id, phase: ConnectionPhase.Handshake, threadId: undefined, socket: undefined, waiting: undefined, ended, resolveEnded });
+    this.#entries.set(id, { id, phase: ConnectionPhase.Handshake, threadId: undefined, socket: undefined, waiting: undefined, ended: undefined });
     return id;
   }
 
@@ -105,7 +102,7 @@ export class ConnectionRegistry {
     for (const entry of this.#entries.values()) {
       if (entry.phase !== ConnectionPhase.Open) continue;
       if (entry.waiting !== undefined) this.#pending.splice(this.#pending.indexOf(entry), 1);
-      open.push({ socket: entry.waiting !== undefined ? this.#adopt(entry) : entry.socket, ended: entry.ended });
+      open.push({ socket: entry.waiting !== undefined ? this.#adopt(entry) : entry.socket, ended: this.#whenEnded(entry) });
     }
     return open;
   }
@@ -118,7 +115,16 @@ export class ConnectionRegistry {
     // One still waiting stays in the queue: `newConnection` announced it, so the application
     // gets its socket, which reports how it ended.
     this.#entries.delete(id);
-    entry.resolveEnded();
+    entry.ended?.resolve();
+  }
+
+  #whenEnded(entry: Entry): Promise<void> {
+    if (entry.ended === undefined) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((done) => { resolve = done; });
+      entry.ended = { promise, resolve };
+    }
+    return entry.ended.promise;
   }
 
   /** Every connection the registry knows, whatever its phase (for checks that nothing leaks). */

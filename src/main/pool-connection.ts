@@ -1,51 +1,65 @@
 /**
- * The owner's end of one connection living in a pool thread: during the opening handshake, what
- * the owner exposes on the connection's own port (`OwnerConnectionApi`); afterwards, the
- * receiver of the connection's signals from its thread link; and the end of the connection when
- * its task settles.
+ * The owner's end of one connection living in a pool thread: it answers the connection's
+ * handshake questions (through the server's host, back over the thread link), then receives its
+ * signals from the link into the owner-side mirror, and reports the end once.
  */
-import * as Comlink from 'comlink';
-import type { MessagePort } from 'node:worker_threads';
 import { CloseCode } from '../shared/engine/close-code.ts';
 import { SocketError, WebSocketError } from '../shared/engine/errors.ts';
-import type { HandshakeDecision, HandshakeFailure, HandshakeSummary, OwnerConnectionApi } from '../shared/wire/thread-messages.ts';
-import { connectedInfo, type WorkerStatus } from '../shared/wire/signal-batch.ts';
-import { portEndpoint } from '../shared/wire/comlink-port.ts';
+import { buildErrorResponse } from '../shared/engine/handshake-response.ts';
 import type { HttpRequest } from '../shared/connection/http-response.ts';
+import type { HeaderList, SocketLimitName } from '../shared/connection/socket-backend.ts';
+import type { HandshakeFailure, HandshakeSummary } from '../shared/wire/thread-messages.ts';
+import { connectedInfo, type WorkerStatus } from '../shared/wire/signal-batch.ts';
 import type { LinkedConnection, PoolThreadLink } from './pool-thread-link.ts';
 import type { ServerConnectionHost } from './server-connection-host.ts';
-import type { SocketLimitName } from '../shared/connection/socket-backend.ts';
 import { WorkerMirrorBackend } from './worker-mirror-backend.ts';
 
-export class PoolConnection implements OwnerConnectionApi, LinkedConnection {
+/** What the pool learns of a connection's end. */
+export interface PoolBookkeeping {
+  ended(id: number): void;
+}
+
+export class PoolConnection implements LinkedConnection {
   readonly #id: number;
   readonly #host: ServerConnectionHost;
-  readonly #port: MessagePort;
-  readonly #openLink: (threadId: number) => MessagePort;
+  readonly #pool: PoolBookkeeping;
+  readonly link: PoolThreadLink;
   #limits: Record<SocketLimitName, number> | undefined;
-  #link: PoolThreadLink | undefined;
+  /** The request, kept from the decision: the worker's `Connected` leaves its headers out. */
+  #requestHeaders: HeaderList = [];
   #mirror: WorkerMirrorBackend | undefined;
   #handshakeOver = false;
   #settled = false;
 
-  /**
-   * @param openLink makes the link of a thread that has none and returns the worker's end
-   */
-  constructor(id: number, host: ServerConnectionHost, port: MessagePort, openLink: (threadId: number) => MessagePort) {
+  constructor(id: number, host: ServerConnectionHost, pool: PoolBookkeeping, link: PoolThreadLink) {
     this.#id = id;
     this.#host = host;
-    this.#port = port;
-    this.#openLink = openLink;
-    // The worker holds the only proxy of this port and releases it when the handshake is over.
-    Comlink.expose(this, portEndpoint(port));
+    this.#pool = pool;
+    this.link = link;
   }
 
-  // ---- the opening handshake (over the connection's port) ------------------------------------------
+  // ---- the opening handshake ------------------------------------------------------------------
 
-  async decide(summary: HandshakeSummary): Promise<HandshakeDecision> {
-    const decision = await this.#host.decide(this.#id, summary);
-    if (decision.accept) this.#limits = decision.limits;
-    return decision;
+  decide(summary: HandshakeSummary): void {
+    this.#host.decide(this.#id, summary).then((decision) => {
+      if (decision.accept) {
+        this.#limits = decision.limits;
+        this.#requestHeaders = summary.requestHeaders;
+      }
+      this.link.answerDecision(this.#id, decision);
+    }, () => {
+      this.link.answerDecision(this.#id, { accept: false, status: 500, reason: 'The server failed to decide on the upgrade' });
+    });
+  }
+
+  httpRequest(request: HttpRequest): void {
+    this.#host.httpRequest(this.#id, request).then((response) => {
+      // Answered: whatever happens to the connection now is no failed handshake.
+      this.#handshakeOver = true;
+      this.link.answerHttp(this.#id, response);
+    }, () => {
+      this.link.answerHttp(this.#id, buildErrorResponse(500, 'The server failed to answer the request'));
+    });
   }
 
   handshakeFailed(failure: HandshakeFailure): void {
@@ -54,55 +68,43 @@ export class PoolConnection implements OwnerConnectionApi, LinkedConnection {
     this.#host.handshakeFailed(this.#id, failure);
   }
 
-  async httpRequest(request: HttpRequest): Promise<Uint8Array> {
-    const response = await this.#host.httpRequest(this.#id, request);
-    // Answered: whatever happens to the connection now is no failed handshake.
-    this.#handshakeOver = true;
-    // A fresh buffer of its own (see buildHttpResponse): moved to the worker, not copied.
-    return Comlink.transfer(response, [response.buffer]);
+  /** A connection that never upgraded is over. */
+  handshakeEnded(): void {
+    this.#settle();
   }
 
-  threadLink(threadId: number): MessagePort {
-    const port = this.#openLink(threadId);
-    return Comlink.transfer(port, [port]);
-  }
+  // ---- the connection -------------------------------------------------------------------------
 
-  // ---- the connection (over its thread's link) ---------------------------------------------------
-
-  signals(link: PoolThreadLink, status: WorkerStatus, calls: unknown[]): void {
+  signals(status: WorkerStatus, calls: unknown[]): void {
     if (this.#settled) return;
-    if (this.#mirror === undefined) {
-      const info = connectedInfo(calls);
+    let mirror = this.#mirror;
+    if (mirror === undefined) {
+      const info = { ...connectedInfo(calls), requestHeaders: this.#requestHeaders };
       this.#handshakeOver = true;
-      this.#link = link;
-      this.#mirror = new WorkerMirrorBackend(this.#id, link);
-      this.#host.upgraded(this.#id, this.#mirror, info, this.#limits!);
+      mirror = new WorkerMirrorBackend(this.#id, this.link);
+      this.#mirror = mirror;
+      this.#host.upgraded(this.#id, mirror, info, this.#limits!);
       // The rest of the first batch follows `Connected` (two values).
-      this.#mirror.receive(status, calls, 2);
-      return;
+      mirror.receive(status, calls, 2);
+    } else {
+      mirror.receive(status, calls);
     }
-    this.#mirror.receive(status, calls);
+    if (mirror.isEnded) this.#settle();
   }
 
-  /** The connection's task settled: resolved, or failed with the error that ended its thread. */
-  settle(failure?: { error: unknown }): void {
+  /** The thread holding the connection is gone: the connection is lost (1006, WorkerExited). */
+  threadLost(message: string): void {
     if (this.#settled) return;
-    if (failure !== undefined) {
-      const message = failure.error instanceof Error ? failure.error.message : String(failure.error);
-      const error = new WebSocketError(SocketError.WorkerExited,
-        `The worker thread running this connection failed: ${message}`, CloseCode.AbnormalDisconnection);
-      if (this.#mirror !== undefined) this.#mirror.workerLost(error);
-      else if (!this.#handshakeOver) this.handshakeFailed({ status: 0, reason: error.message, serverErrorCode: 0 });
-    } else if (this.#mirror !== undefined && !this.#mirror.isEnded) {
-      // The task ends after the owner acknowledged the last signal; this is a safety net only.
-      this.#mirror.workerLost(new WebSocketError(SocketError.WorkerExited,
-        'The connection task ended without reporting its end', CloseCode.AbnormalDisconnection));
-    } else if (this.#mirror === undefined && !this.#handshakeOver) {
-      this.handshakeFailed({ status: 0, reason: 'The opening handshake did not complete', serverErrorCode: 0 });
-    }
+    const error = new WebSocketError(SocketError.WorkerExited, message, CloseCode.AbnormalDisconnection);
+    if (this.#mirror !== undefined) this.#mirror.workerLost(error);
+    else this.handshakeFailed({ status: 0, reason: error.message, serverErrorCode: 0 });
+    this.#settle();
+  }
+
+  #settle(): void {
+    if (this.#settled) return;
     this.#settled = true;
-    this.#link?.forget(this.#id);
-    this.#port.close();
+    this.#pool.ended(this.#id);
     this.#host.ended(this.#id);
   }
 }

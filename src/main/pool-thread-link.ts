@@ -1,13 +1,23 @@
 /**
- * The owner end of a thread link: one MessagePort per pool thread that carries the traffic of
- * every connection of that thread. Signal batches from the thread (one per worker turn) are
- * dispatched to the connections in order; commands from the owner-side sockets of the thread
- * leave in one Comlink call per owner turn.
+ * The owner end of a thread link: one MessagePort per pool thread that carries everything of
+ * every connection of that thread. Fresh sockets leave in one message per owner turn (many
+ * sockets in one transfer list), and so do the handshake answers and the commands of the
+ * thread's owner-side sockets, with the acknowledgement of the thread's turns read; the thread's
+ * handshake questions, signals and command statuses arrive in one message per worker turn and
+ * are dispatched to the connections, in order.
  */
-import type { Remote } from 'comlink';
-import * as Comlink from 'comlink';
+import type { Socket } from 'node:net';
 import type { MessagePort } from 'node:worker_threads';
-import type { OwnerThreadApi, WorkerThreadApi } from '../shared/wire/thread-messages.ts';
+import type { HttpRequest } from '../shared/connection/http-response.ts';
+import type {
+  AdoptBatch,
+  ConnectionSettings,
+  HandshakeDecision,
+  HandshakeFailure,
+  HandshakeSummary,
+  OwnerLinkMessage,
+  WorkerLinkMessage,
+} from '../shared/wire/thread-messages.ts';
 import {
   countSignalCalls,
   readThreadSignals,
@@ -15,22 +25,26 @@ import {
   type ThreadSignalReader,
   type WorkerStatus,
 } from '../shared/wire/signal-batch.ts';
-import { readStatuses, writeConnectionCommands, type ThreadStatusList, type ThreadStatusReader } from '../shared/wire/command-batch.ts';
-import { portEndpoint } from '../shared/wire/comlink-port.ts';
+import { readStatuses, writeConnectionCommands, type ThreadStatusReader } from '../shared/wire/command-batch.ts';
+import { AnswerWriter, readHandshakeCalls, type HandshakeReader } from '../shared/wire/handshake-batch.ts';
 
 /** Counters of the traffic between the threads, for measurements and tests. */
 export interface ThreadTrafficStats {
-  /** Comlink calls that carried signals from threads (one per worker event-loop turn with any). */
+  /** Messages that carried signals from threads (one per worker event-loop turn with any). */
   signalCalls: number;
-  /** Sink calls (messages, frames, pongs, bytesWritten, lifecycle) inside those signal calls. */
+  /** Sink calls (messages, frames, pongs, bytesWritten, lifecycle) inside those messages. */
   signalEvents: number;
-  /** Comlink calls that carried commands to threads (one per owner event-loop turn and thread with any). */
+  /** Messages that carried commands to threads (one per owner event-loop turn and thread with any). */
   commandCalls: number;
 }
 
-/** What the link delivers one connection's signals to. */
+/** What the link delivers one connection's news to (see PoolConnection). */
 export interface LinkedConnection {
-  signals(link: PoolThreadLink, status: WorkerStatus, calls: unknown[]): void;
+  decide(summary: HandshakeSummary): void;
+  httpRequest(request: HttpRequest): void;
+  handshakeFailed(failure: HandshakeFailure): void;
+  handshakeEnded(): void;
+  signals(status: WorkerStatus, calls: unknown[]): void;
 }
 
 /** An owner-side socket with commands to send (see WorkerMirrorBackend). */
@@ -41,27 +55,39 @@ export interface CommandSource {
   applyStatus(status: WorkerStatus): void;
 }
 
-export class PoolThreadLink implements OwnerThreadApi, ThreadSignalReader, ThreadStatusReader {
+/** Fresh sockets for the thread, gathered over one owner turn. */
+interface AdoptQueue {
+  sockets: Socket[];
+  connectionIds: number[];
+  settings: ConnectionSettings;
+  moved: Array<(moved: boolean) => void>;
+}
+
+export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, HandshakeReader {
   readonly threadId: number;
-  /** Kept referenced until the link closes, then released (comlink #692). */
-  readonly #worker: Remote<WorkerThreadApi>;
   readonly #port: MessagePort;
   readonly #connections: ReadonlyMap<number, LinkedConnection>;
   readonly #stats: ThreadTrafficStats;
   readonly #sources = new Map<number, CommandSource>();
+  readonly #answers = new AnswerWriter();
+  #adopting: AdoptQueue | undefined;
   #dirty: CommandSource[] = [];
   #scheduled = false;
   #closed = false;
+  /** Connections given to the thread and not yet over: while there are any, the link keeps the process alive. */
+  #live = 0;
+  /** The thread's turns read since the last message to it: acknowledged with the next one. */
+  #acks = 0;
+  readonly #flushes = new Map<number, (status: WorkerStatus) => void>();
+  #nextFlushId = 0;
 
   constructor(threadId: number, port: MessagePort, connections: ReadonlyMap<number, LinkedConnection>, stats: ThreadTrafficStats, onClose: () => void) {
     this.threadId = threadId;
     this.#port = port;
     this.#connections = connections;
     this.#stats = stats;
-    const endpoint = portEndpoint(port);
-    this.#worker = Comlink.wrap<WorkerThreadApi>(endpoint);
-    Comlink.expose(this, endpoint);
-    // The connections keep the process alive, not the link.
+    port.on('message', this.#onMessage);
+    // Live connections keep the process alive (see #live), not the link itself.
     port.unref();
     // The thread ended (it died or the pool was destroyed): its end of the port closed with it.
     port.once('close', () => {
@@ -70,47 +96,143 @@ export class PoolThreadLink implements OwnerThreadApi, ThreadSignalReader, Threa
     });
   }
 
-  // ---- signals from the thread ----------------------------------------------------------------
+  get liveConnections(): number {
+    return this.#live;
+  }
 
-  signals(batch: ThreadSignalBatch): void {
+  // ---- fresh sockets ------------------------------------------------------------------------------
+
+  /** Queues a fresh socket for the thread; `moved` says whether Node moved it. */
+  adopt(socket: Socket, connectionId: number, settings: ConnectionSettings, moved: (moved: boolean) => void): void {
+    if (this.#live++ === 0) this.#port.ref();
+    const queue = (this.#adopting ??= { sockets: [], connectionIds: [], settings, moved: [] });
+    queue.sockets.push(socket);
+    queue.connectionIds.push(connectionId);
+    queue.moved.push(moved);
+    // The settings of the latest socket: a setter called this turn applies to the turn's sockets.
+    queue.settings = settings;
+    this.#schedule();
+  }
+
+  /** A connection of this thread is over (or never came here). */
+  released(): void {
+    if (--this.#live === 0) this.#port.unref();
+  }
+
+  #sendSockets(): void {
+    const queue = this.#adopting;
+    this.#adopting = undefined;
+    if (queue === undefined) return;
+    const batch: AdoptBatch = { sockets: queue.sockets, connectionIds: queue.connectionIds, settings: queue.settings };
+    if (this.#closed) {
+      for (const report of queue.moved) report(false);
+      return;
+    }
+    try {
+      this.#post({ kind: 'adopt', batch }, batch.sockets);
+    } catch (error) {
+      // Nothing moved: postMessage refuses the whole message. A socket that has been read from
+      // cannot move; try each alone, so that only such a socket stays here.
+      if ((error as NodeJS.ErrnoException)?.code !== 'ERR_WORKER_HANDLE_NOT_TRANSFERABLE') throw error;
+      if (batch.sockets.length === 1) {
+        queue.moved[0]!(false);
+        return;
+      }
+      for (let i = 0; i < batch.sockets.length; i++) {
+        this.#live--;
+        this.adopt(batch.sockets[i]!, batch.connectionIds[i]!, batch.settings, queue.moved[i]!);
+        this.#sendSockets();
+      }
+      return;
+    }
+    for (const report of queue.moved) report(true);
+  }
+
+  #post(message: OwnerLinkMessage, transfer: ReadonlyArray<ArrayBuffer | Socket>): void {
+    this.#port.postMessage(message, transfer as never);
+  }
+
+  // ---- from the thread ----------------------------------------------------------------------------
+
+  readonly #onMessage = (message: WorkerLinkMessage): void => {
+    if (message.kind === 'flushed') {
+      const resolve = this.#flushes.get(message.requestId);
+      this.#flushes.delete(message.requestId);
+      resolve?.(message.status);
+      return;
+    }
     this.#stats.signalCalls++;
+    this.#acks++;
+    this.#schedule();
+    if (message.statuses.length > 0) readStatuses(message.statuses, this);
+    this.signals(message);
+  };
+
+  /** One worker turn: its handshake questions first, then its signals, in order. */
+  signals(batch: ThreadSignalBatch): void {
+    if (batch.handshakes.length > 0) readHandshakeCalls(batch.handshakes, this);
     readThreadSignals(batch, this);
+  }
+
+  decide(connectionId: number, summary: HandshakeSummary): void {
+    this.#connections.get(connectionId)?.decide(summary);
+  }
+
+  httpRequest(connectionId: number, request: HttpRequest): void {
+    this.#connections.get(connectionId)?.httpRequest(request);
+  }
+
+  failed(connectionId: number, failure: HandshakeFailure): void {
+    this.#connections.get(connectionId)?.handshakeFailed(failure);
+  }
+
+  ended(connectionId: number): void {
+    this.#connections.get(connectionId)?.handshakeEnded();
   }
 
   connectionSignals(connectionId: number, appliedSeq: number, bytesToWrite: number, calls: unknown[]): void {
     this.#stats.signalEvents += countSignalCalls(calls);
-    const connection = this.#connections.get(connectionId);
-    if (connection === undefined) return;
     try {
-      connection.signals(this, { appliedSeq, bytesToWrite }, calls);
+      this.#connections.get(connectionId)?.signals({ appliedSeq, bytesToWrite }, calls);
     } catch (error) {
-      // A listener of the application threw. Comlink would send the error to the worker; it
-      // belongs to this thread, where it surfaces as any throwing listener's does.
+      // A listener of the application threw: it surfaces as any throwing listener's does, and
+      // the other connections of the turn still get their signals.
       queueMicrotask(() => { throw error; });
     }
   }
 
-  // ---- commands to the thread -----------------------------------------------------------------------
+  // ---- to the thread ------------------------------------------------------------------------------
+
+  answerDecision(connectionId: number, decision: HandshakeDecision): void {
+    if (this.#closed) return;
+    this.#answers.decision(connectionId, decision);
+    this.#schedule();
+  }
+
+  answerHttp(connectionId: number, response: Uint8Array): void {
+    if (this.#closed) return;
+    this.#answers.httpResponse(connectionId, response);
+    this.#schedule();
+  }
 
   /** `source` has commands for this turn (called once per turn, on its first command). */
   queue(source: CommandSource): void {
     if (this.#closed) return;
     this.#sources.set(source.connectionId, source);
     this.#dirty.push(source);
-    if (this.#scheduled) return;
-    this.#scheduled = true;
-    setImmediate(this.#sendCommands);
+    this.#schedule();
   }
 
   /** Sends `source`'s commands now (ahead of the turn's batch), e.g. before a flush. */
   sendNow(source: CommandSource): void {
-    this.#send([source]);
+    this.#sendCommands([source]);
   }
 
   flush(connectionId: number): Promise<WorkerStatus> {
     if (this.#closed) return Promise.resolve({ appliedSeq: 0, bytesToWrite: 0 });
-    this.#stats.commandCalls++;
-    return Promise.resolve(this.#worker.flush(connectionId));
+    const requestId = ++this.#nextFlushId;
+    this.#post({ kind: 'flush', requestId, connectionId }, []);
+    return new Promise((resolve) => this.#flushes.set(requestId, resolve));
   }
 
   /** The connection ended: its source is forgotten. */
@@ -118,14 +240,22 @@ export class PoolThreadLink implements OwnerThreadApi, ThreadSignalReader, Threa
     this.#sources.delete(connectionId);
   }
 
-  readonly #sendCommands = (): void => {
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(this.#sendTurn);
+  }
+
+  readonly #sendTurn = (): void => {
     this.#scheduled = false;
+    // Sockets first: a worker reads the answers and commands for connections it already has.
+    this.#sendSockets();
     const dirty = this.#dirty;
     this.#dirty = [];
-    this.#send(dirty);
+    this.#sendCommands(dirty);
   };
 
-  #send(sources: CommandSource[]): void {
+  #sendCommands(sources: CommandSource[]): void {
     if (this.#closed) return;
     const entries: unknown[] = [];
     const transfer: ArrayBuffer[] = [];
@@ -135,19 +265,22 @@ export class PoolThreadLink implements OwnerThreadApi, ThreadSignalReader, Threa
       writeConnectionCommands(entries, source.connectionId, taken.seq, taken.calls);
       for (const buffer of taken.transfer) transfer.push(buffer);
     }
-    if (entries.length === 0) return;
+    if (entries.length === 0 && this.#answers.isEmpty && this.#acks === 0) return;
+    const answers = this.#answers.take();
+    for (const buffer of answers.transfer) transfer.push(buffer);
     this.#stats.commandCalls++;
-    const batch = { entries };
-    const reply = this.#worker.commands(transfer.length > 0 ? Comlink.transfer(batch, transfer) : batch);
-    Promise.resolve(reply).then(this.#readStatuses, ignore);
+    const acks = this.#acks;
+    this.#acks = 0;
+    this.#post({ kind: 'turn', acks, answers: answers.calls, entries }, transfer);
   }
-
-  readonly #readStatuses = (statuses: ThreadStatusList): void => {
-    readStatuses(statuses, this);
-  };
 
   connectionStatus(connectionId: number, appliedSeq: number, bytesToWrite: number): void {
     this.#sources.get(connectionId)?.applyStatus({ appliedSeq, bytesToWrite });
+  }
+
+  /** Connections, sources and queued calls this end holds (for checks that nothing leaks). */
+  get size(): number {
+    return this.#live + this.#sources.size + this.#dirty.length;
   }
 
   close(): void {
@@ -155,9 +288,12 @@ export class PoolThreadLink implements OwnerThreadApi, ThreadSignalReader, Threa
     this.#closed = true;
     this.#sources.clear();
     this.#dirty = [];
-    this.#worker[Comlink.releaseProxy]();
+    const queue = this.#adopting;
+    this.#adopting = undefined;
+    if (queue !== undefined) for (const report of queue.moved) report(false);
+    // A flush waiting for a thread that is gone has nothing left to wait for.
+    for (const resolve of this.#flushes.values()) resolve({ appliedSeq: 0, bytesToWrite: 0 });
+    this.#flushes.clear();
     this.#port.close();
   }
 }
-
-function ignore(): void {}

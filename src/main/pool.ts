@@ -1,28 +1,29 @@
 /**
- * The Piscina pool that holds the connections (design.md, "Verified platform facts"):
- * - one long-lived task per connection, so Piscina's least-busy balancing spreads live
- *   connections evenly over the threads;
- * - `atomics: 'disabled'` and a very high `concurrentTasksPerWorker`, so that each thread's event
- *   loop keeps running all of its sockets instead of waiting on one task at a time;
- * - `minThreads = maxThreads` and `idleTimeout: Infinity`, so no thread is retired under its
- *   connections;
- * - never an AbortSignal on a task: aborting a running task terminates its whole thread.
- * A thread that dies (a handler throws, calls process.exit, runs out of memory) rejects only its
- * own tasks, which end those connections with 1006; Piscina starts a replacement thread.
+ * The Piscina pool whose threads hold the connections, and the owner's ends of their links.
+ *
+ * Piscina keeps the threads: `minThreads = maxThreads`, `idleTimeout: Infinity`, and a thread
+ * that dies (a handler throws, calls process.exit, runs out of memory) is replaced. Each thread
+ * runs one short task (thread-link-task.ts) that sets up its end of a link; from then on every
+ * connection of that thread travels over the link: the owner moves fresh sockets in batches
+ * (one `postMessage` per owner turn and thread, many sockets in its transfer list), the worker
+ * asks for the upgrade decisions in batches, and signals and commands go as before. So a
+ * connection costs the owner no MessageChannel, no proxy and no Piscina task.
+ *
+ * The owner balances connections itself: each new one goes to the thread with the fewest live
+ * connections. A custom load balancer sends each link task to a thread that has no link yet.
+ * `atomics: 'disabled'` keeps each thread's event loop running its sockets between tasks.
+ * Never an AbortSignal on a task: aborting a running task terminates its whole thread.
  */
 import { extname } from 'node:path';
 import type { Socket } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { MessageChannel, type MessagePort, type ResourceLimits } from 'node:worker_threads';
+import { MessageChannel, type ResourceLimits } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import type { ConnectionSettings, ConnectionTask, PoolWorkerData } from '../shared/wire/thread-messages.ts';
-import { PoolConnection } from './pool-connection.ts';
+import type { ConnectionSettings, PoolWorkerData, ThreadLinkTask } from '../shared/wire/thread-messages.ts';
+import { PoolConnection, type PoolBookkeeping } from './pool-connection.ts';
 import { PoolThreadLink, type ThreadTrafficStats } from './pool-thread-link.ts';
 import type { ServerConnectionHost } from './server-connection-host.ts';
-
-/** Far above any connection count one thread can hold: Piscina must never queue a connection. */
-const TasksPerThread = 1_000_000;
 
 export interface ConnectionPoolOptions {
   threads: number;
@@ -31,72 +32,163 @@ export interface ConnectionPoolOptions {
   tls: SecureContextOptions | undefined;
   /** Memory limits of each thread: a thread over them dies alone (its connections end with 1006). */
   resourceLimits: ResourceLimits | undefined;
-  /** A pool-level error no connection owns (a thread failing while it holds no task). */
+  /** A pool-level error no connection owns (a thread failing). */
   onError(error: Error): void;
 }
 
-// The task module sits next to this one's sibling folder, with this file's extension (.ts when
-// run from source, .js from dist).
-const taskFile = fileURLToPath(new URL(`../workers/connection-task${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
+// The task module sits in this one's sibling folder, with this file's extension (.ts when run
+// from source, .js from dist).
+const taskFile = fileURLToPath(new URL(`../workers/thread-link-task${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
 
-export class ConnectionPool {
-  readonly #piscina: Piscina<ConnectionTask, void>;
+/** Piscina's load balancer type (its package does not export it by name). */
+type LoadBalancer = NonNullable<NonNullable<ConstructorParameters<typeof Piscina>[0]>['loadBalancer']>;
+
+/** How long a failed link task waits before it is tried again (a thread starting or dying). */
+const RelinkDelayMs = 50;
+
+/** A socket waiting for the first link: the threads are still starting. */
+interface WaitingSocket {
+  socket: Socket;
+  id: number;
+  settings: ConnectionSettings;
+  host: ServerConnectionHost;
+  moved(moved: boolean): void;
+}
+
+export class ConnectionPool implements PoolBookkeeping {
+  readonly #piscina: Piscina<ThreadLinkTask, number>;
+  readonly #threads: number;
+  readonly #onError: (error: Error) => void;
   readonly stats: ThreadTrafficStats = { signalCalls: 0, signalEvents: 0, commandCalls: 0 };
   /** Live connections by id, for the thread links to deliver to. */
   readonly #connections = new Map<number, PoolConnection>();
   readonly #links = new Map<number, PoolThreadLink>();
+  /** Threads a link task was sent to and that have not answered yet. */
+  readonly #linking = new Set<number>();
+  #waiting: WaitingSocket[] = [];
   #destroyed = false;
+  readonly ready: Promise<void>;
+  #resolveReady!: () => void;
+  #linkTasksSettled = 0;
 
   constructor(options: ConnectionPoolOptions) {
     const workerData: PoolWorkerData = { tls: options.tls, handlerUrl: options.handlerUrl };
-    this.#piscina = new Piscina<ConnectionTask, void>({
+    this.#threads = options.threads;
+    this.#onError = options.onError;
+    this.ready = new Promise((resolve) => { this.#resolveReady = resolve; });
+    // A link task goes to a thread without a link, or waits for one (a replacement thread).
+    const loadBalancer: LoadBalancer = (_task, workers) => {
+      const free = workers.find((worker) => !worker.terminating && !worker.destroyed && !this.#links.has(worker.id) && !this.#linking.has(worker.id));
+      if (free === undefined) return null;
+      this.#linking.add(free.id);
+      return free;
+    };
+    this.#piscina = new Piscina<ThreadLinkTask, number>({
       filename: taskFile,
       minThreads: options.threads,
       maxThreads: options.threads,
       idleTimeout: Infinity,
       atomics: 'disabled',
-      concurrentTasksPerWorker: TasksPerThread,
       workerData,
       resourceLimits: options.resourceLimits,
+      loadBalancer,
     });
-    this.#piscina.on('error', (error: Error) => options.onError(error));
+    this.#piscina.on('error', (error: Error) => this.#onError(error));
+    for (let i = 0; i < options.threads; i++) this.#link(true);
   }
 
-  /** Hands a fresh socket (nothing read or written) to a thread. Resolves false if Node refused to move it. */
-  adopt(socket: Socket, id: number, settings: ConnectionSettings, host: ServerConnectionHost): Promise<boolean> {
+  /** Sends one link task; its thread answers with its id, and the link is up. */
+  #link(first: boolean): void {
+    if (this.#destroyed) return;
     const { port1, port2 } = new MessageChannel();
-    const connection = new PoolConnection(id, host, port1, (threadId) => this.#openLink(threadId));
-    this.#connections.set(id, connection);
-    const task: ConnectionTask = { socket, port: port2, connectionId: id, settings };
-    return this.#piscina.run(task, { transferList: [socket, port2] as never }).then(
-      () => {
-        this.#connections.delete(id);
-        connection.settle();
-        return true;
-      },
-      (error: NodeJS.ErrnoException) => {
-        this.#connections.delete(id);
-        if (error?.code === 'ERR_WORKER_HANDLE_NOT_TRANSFERABLE') {
+    this.#piscina.run({ port: port2 }, { transferList: [port2] as never }).then(
+      (threadId) => {
+        this.#linking.delete(threadId);
+        if (this.#destroyed || this.#links.has(threadId)) {
           port1.close();
-          port2.close();
-          return false;
+        } else {
+          const link = new PoolThreadLink(threadId, port1, this.#connections, this.stats, () => this.#linkClosed(link));
+          this.#links.set(threadId, link);
+          this.#adoptWaiting();
         }
-        connection.settle({ error });
-        return true;
+        if (first) this.#linkTaskSettled();
+      },
+      () => {
+        // The thread died before it answered: the pool replaces it, and the task goes again.
+        port1.close();
+        this.#linking.clear();
+        if (first) this.#linkTaskSettled();
+        if (!this.#destroyed) setTimeout(() => this.#link(false), RelinkDelayMs).unref();
       },
     );
   }
 
-  /** A thread asked for its link (its first connection did): make it, return the thread's end. */
-  #openLink(threadId: number): MessagePort {
-    // A thread asks once; a second request means its previous link is gone with a previous thread.
-    this.#links.get(threadId)?.close();
-    const { port1, port2 } = new MessageChannel();
-    const link = new PoolThreadLink(threadId, port1, this.#connections, this.stats, () => {
-      if (this.#links.get(threadId) === link) this.#links.delete(threadId);
+  #linkTaskSettled(): void {
+    if (++this.#linkTasksSettled === this.#threads) this.#resolveReady();
+  }
+
+  /** A thread's link closed: the thread is gone (it died, or the pool is going). */
+  #linkClosed(link: PoolThreadLink): void {
+    if (this.#links.get(link.threadId) !== link) return;
+    this.#links.delete(link.threadId);
+    const message = `The worker thread ${link.threadId} running this connection exited`;
+    for (const connection of [...this.#connections.values()]) {
+      if (connection.link === link) connection.threadLost(message);
+    }
+    if (!this.#destroyed) this.#link(false);
+  }
+
+  /**
+   * Hands a fresh socket (nothing read or written) to the thread with the fewest live
+   * connections. Resolves false if Node refused to move it (the caller then serves it itself).
+   */
+  adopt(socket: Socket, id: number, settings: ConnectionSettings, host: ServerConnectionHost): Promise<boolean> {
+    return new Promise((moved) => {
+      const link = this.#leastBusyLink();
+      if (link === undefined) this.#waiting.push({ socket, id, settings, host, moved });
+      else this.#adoptOn(link, { socket, id, settings, host, moved });
     });
-    this.#links.set(threadId, link);
-    return port2;
+  }
+
+  #adoptOn(link: PoolThreadLink, waiting: WaitingSocket): void {
+    const connection = new PoolConnection(waiting.id, waiting.host, this, link);
+    this.#connections.set(waiting.id, connection);
+    link.adopt(waiting.socket, waiting.id, waiting.settings, (moved) => {
+      if (!moved) {
+        this.#connections.delete(waiting.id);
+        link.released();
+      }
+      waiting.moved(moved);
+    });
+  }
+
+  #adoptWaiting(): void {
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const entry of waiting) {
+      if (entry.socket.destroyed) {
+        entry.moved(false);
+        continue;
+      }
+      this.#adoptOn(this.#leastBusyLink()!, entry);
+    }
+  }
+
+  #leastBusyLink(): PoolThreadLink | undefined {
+    let best: PoolThreadLink | undefined;
+    for (const link of this.#links.values()) {
+      if (best === undefined || link.liveConnections < best.liveConnections) best = link;
+    }
+    return best;
+  }
+
+  /** A connection of the pool is over: forgotten here and by its link. */
+  ended(id: number): void {
+    const connection = this.#connections.get(id);
+    if (connection === undefined) return;
+    this.#connections.delete(id);
+    connection.link.forget(id);
+    connection.link.released();
   }
 
   /** The thread ids of the live threads. */
@@ -104,12 +196,20 @@ export class ConnectionPool {
     return this.#piscina.threads.map((thread) => thread.threadId);
   }
 
+  /** Connections and links the owner holds for the pool (for checks that nothing leaks). */
+  get size(): { connections: number; links: number; waiting: number } {
+    return { connections: this.#connections.size, links: this.#links.size, waiting: this.#waiting.length };
+  }
+
   /** Terminates every thread (their connections drop). */
   async destroy(): Promise<void> {
     if (this.#destroyed) return;
     this.#destroyed = true;
+    for (const entry of this.#waiting) entry.socket.destroy();
+    this.#waiting = [];
     await this.#piscina.destroy();
     for (const link of this.#links.values()) link.close();
     this.#links.clear();
+    this.#resolveReady();
   }
 }

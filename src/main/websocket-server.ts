@@ -272,7 +272,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
           this.#port = bound.port;
         }
         this.#listener = listener;
-        resolve(true);
+        // Listening means served: the threads have their links (connections accepted meanwhile wait).
+        void (this.#pool?.ready ?? Promise.resolve()).then(() => resolve(true));
       });
     });
   }

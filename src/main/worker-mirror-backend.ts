@@ -1,7 +1,7 @@
 /**
  * The owner-side `SocketBackend` of a connection that lives in a pool thread. Calls from the
  * owner-side `WebSocket` become one command batch per event-loop turn, which the thread link
- * sends with those of the thread's other connections in one Comlink call; the worker's signals
+ * sends with those of the thread's other connections in one message; the worker's signals
  * become `SocketSink` calls, in order.
  *
  * Qt's API is synchronous where a thread hop is not: `sendTextMessage` must return the bytes

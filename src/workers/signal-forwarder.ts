@@ -1,7 +1,7 @@
 /**
  * The worker end of one owner-side `WebSocket`: the connection's signals written in the
  * signal-batch format, one list per event-loop turn. The thread channel gathers the lists of
- * every connection of the thread into one Comlink call per turn (see thread-channel.ts), so no
+ * every connection of the thread into one message per turn (see thread-channel.ts), so no
  * message costs a call of its own, and order is kept: calls go out in the order they happened,
  * batches in the order they were made, over one port.
  */

@@ -1,50 +1,81 @@
 /**
  * The worker end of a thread link: one MessagePort per worker thread, over which every
- * connection of the thread talks to the owner. Once per event-loop turn it gathers the signals of
- * every connection that had any into one Comlink call; the owner's commands for the thread arrive
- * the same way, one call per owner turn, and are dispatched to the connections.
+ * connection of the thread talks to the owner. Fresh sockets arrive here in batches and run
+ * their opening handshakes in this thread (worker-connection.ts); their questions to the owner
+ * (decisions, plain HTTP answers), every signal of every connection and the statuses of the
+ * commands applied leave in one message per event-loop turn; the owner's answers and commands
+ * arrive the same way, one message per owner turn, and are dispatched to the connections.
  *
- * Backpressure: when the owner falls behind (too many batches or payload bytes awaiting its
- * reply) every connection of the thread stops reading, which is real TCP backpressure on the
- * clients, until the owner catches up. Nothing is dropped.
+ * Backpressure: when the owner falls behind (too many turns or payload bytes it has not
+ * acknowledged) every connection of the thread stops reading, which is real TCP backpressure
+ * on the clients, until the owner catches up. Nothing is dropped.
  */
-import type { Remote } from 'comlink';
-import * as Comlink from 'comlink';
 import type { MessagePort } from 'node:worker_threads';
-import { portEndpoint } from '../shared/wire/comlink-port.ts';
-import type { OwnerThreadApi, WorkerThreadApi } from '../shared/wire/thread-messages.ts';
+import type { HttpRequest } from '../shared/connection/http-response.ts';
+import type { AdoptBatch, HandshakeDecision, HandshakeFailure, HandshakeSummary, OwnerLinkMessage, WorkerLinkMessage } from '../shared/wire/thread-messages.ts';
 import { writeConnectionSignals, type WorkerStatus } from '../shared/wire/signal-batch.ts';
-import {
-  readThreadCommands,
-  writeStatus,
-  type ThreadCommandBatch,
-  type ThreadCommandReader,
-  type ThreadStatusList,
-} from '../shared/wire/command-batch.ts';
+import { readThreadCommands, writeStatus, type ThreadCommandReader, type ThreadStatusList } from '../shared/wire/command-batch.ts';
+import { HandshakeWriter, readAnswerCalls, type AnswerReader } from '../shared/wire/handshake-batch.ts';
 import { PauseReason } from './command-receiver.ts';
 import type { ForwarderOutbox, SignalForwarder } from './signal-forwarder.ts';
+import { serveConnection } from './worker-connection.ts';
 
-/** Batches awaiting the owner's reply above which reading pauses. */
+/** Turns the owner has not acknowledged above which reading pauses. */
 const MaxBatchesInFlight = 8;
-/** Payload bytes awaiting the owner's reply above which reading pauses. */
+/** Payload bytes the owner has not acknowledged above which reading pauses. */
 const MaxBytesInFlight = 16 * 1024 * 1024;
 
-export class ThreadChannel implements WorkerThreadApi, ForwarderOutbox, ThreadCommandReader {
-  /** Kept referenced for the thread's life: a collected proxy can hang its calls (comlink #692). */
-  readonly #owner: Remote<OwnerThreadApi>;
+/** A turn sent and not acknowledged yet: its payload bytes, and the connections it ended. */
+interface SentTurn {
+  bytes: number;
+  finished: SignalForwarder[];
+}
+
+/** A question of a connection's handshake, waiting for the owner's answer. */
+interface Question<T> {
+  resolve(answer: T): void;
+}
+
+export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, AnswerReader {
+  readonly #port: MessagePort;
   readonly #connections = new Map<number, SignalForwarder>();
+  readonly #handshakes = new HandshakeWriter();
+  readonly #decisions = new Map<number, Question<HandshakeDecision>>();
+  readonly #responses = new Map<number, Question<Uint8Array>>();
   #dirty: SignalForwarder[] = [];
   #scheduled = false;
-  #inFlight = 0;
+  readonly #unacknowledged: SentTurn[] = [];
   #bytesInFlight = 0;
   #behind = false;
+  /** Statuses of the commands applied since the last turn sent. */
+  #statuses: ThreadStatusList = [];
 
   constructor(port: MessagePort) {
-    const endpoint = portEndpoint(port);
-    this.#owner = Comlink.wrap<OwnerThreadApi>(endpoint);
-    Comlink.expose(this, endpoint);
+    this.#port = port;
+    port.on('message', this.#onMessage);
     // The link must not keep the thread alive on its own: the connections' sockets do.
     port.unref();
+  }
+
+  readonly #onMessage = (message: OwnerLinkMessage): void => {
+    switch (message.kind) {
+      case 'adopt':
+        this.#adopt(message.batch);
+        break;
+      case 'turn':
+        this.#acknowledged(message.acks);
+        if (message.answers.length > 0) readAnswerCalls(message.answers, this);
+        readThreadCommands(message, this);
+        if (this.#statuses.length > 0) this.#scheduleSend();
+        break;
+      case 'flush':
+        void this.#flush(message.connectionId).then((status) => this.#post({ kind: 'flushed', requestId: message.requestId, status }));
+        break;
+    }
+  };
+
+  #post(message: WorkerLinkMessage, transfer: ArrayBuffer[] = []): void {
+    this.#port.postMessage(message, transfer);
   }
 
   register(forwarder: SignalForwarder): void {
@@ -56,15 +87,40 @@ export class ThreadChannel implements WorkerThreadApi, ForwarderOutbox, ThreadCo
     this.#connections.delete(forwarder.connectionId);
   }
 
-  // ---- commands from the owner ------------------------------------------------------------------
+  /** Connections, questions and queued calls this end holds (for checks that nothing leaks). */
+  get size(): number {
+    return this.#connections.size + this.#decisions.size + this.#responses.size;
+  }
 
-  /** The statuses of the batch being read (readThreadCommands is synchronous). */
-  #statuses: ThreadStatusList = [];
+  // ---- from the owner ---------------------------------------------------------------------------
 
-  commands(batch: ThreadCommandBatch): ThreadStatusList {
-    this.#statuses = [];
-    readThreadCommands(batch, this);
-    return this.#statuses;
+  #adopt(batch: AdoptBatch): void {
+    for (let i = 0; i < batch.sockets.length; i++) {
+      void serveConnection(batch.sockets[i]!, batch.connectionIds[i]!, batch.settings, this);
+    }
+  }
+
+  /** The owner has read `count` more of our turns, oldest first. */
+  #acknowledged(count: number): void {
+    for (let i = 0; i < count; i++) {
+      const turn = this.#unacknowledged.shift();
+      if (turn === undefined) break;
+      this.#bytesInFlight -= turn.bytes;
+      for (const forwarder of turn.finished) forwarder.delivered();
+    }
+    if (count > 0) this.#updateBackpressure();
+  }
+
+  decision(connectionId: number, decision: HandshakeDecision): void {
+    const question = this.#decisions.get(connectionId);
+    this.#decisions.delete(connectionId);
+    question?.resolve(decision);
+  }
+
+  httpResponse(connectionId: number, response: Uint8Array): void {
+    const question = this.#responses.get(connectionId);
+    this.#responses.delete(connectionId);
+    question?.resolve(response);
   }
 
   connectionCommands(connectionId: number, seq: number, calls: unknown[]): void {
@@ -75,16 +131,47 @@ export class ThreadChannel implements WorkerThreadApi, ForwarderOutbox, ThreadCo
     writeStatus(this.#statuses, connectionId, forwarder.receiver.status());
   }
 
-  async flush(connectionId: number): Promise<WorkerStatus> {
+  async #flush(connectionId: number): Promise<WorkerStatus> {
     const forwarder = this.#connections.get(connectionId);
     if (forwarder === undefined) return { appliedSeq: 0, bytesToWrite: 0 };
     return forwarder.receiver.flush();
   }
 
-  // ---- signals to the owner -----------------------------------------------------------------------
+  // ---- to the owner -----------------------------------------------------------------------------
+
+  /** Asks the owner to decide on an upgrade request; the answer comes with a later command batch. */
+  decide(connectionId: number, summary: HandshakeSummary): Promise<HandshakeDecision> {
+    this.#handshakes.decide(connectionId, summary);
+    this.#scheduleSend();
+    return new Promise((resolve) => this.#decisions.set(connectionId, { resolve }));
+  }
+
+  /** Asks the owner for the whole response to a plain HTTP request. */
+  httpRequest(connectionId: number, request: HttpRequest): Promise<Uint8Array> {
+    this.#handshakes.httpRequest(connectionId, request);
+    this.#scheduleSend();
+    return new Promise((resolve) => this.#responses.set(connectionId, { resolve }));
+  }
+
+  handshakeFailed(connectionId: number, failure: HandshakeFailure): void {
+    this.#handshakes.failed(connectionId, failure);
+    this.#scheduleSend();
+  }
+
+  /** A connection that never upgraded is over: the owner forgets it, and so does this end. */
+  handshakeEnded(connectionId: number): void {
+    this.#decisions.delete(connectionId);
+    this.#responses.delete(connectionId);
+    this.#handshakes.ended(connectionId);
+    this.#scheduleSend();
+  }
 
   markDirty(forwarder: SignalForwarder): void {
     this.#dirty.push(forwarder);
+    this.#scheduleSend();
+  }
+
+  #scheduleSend(): void {
     if (this.#scheduled) return;
     this.#scheduled = true;
     // setImmediate: every read of this poll phase, on every connection, joins the batch.
@@ -106,40 +193,19 @@ export class ThreadChannel implements WorkerThreadApi, ForwarderOutbox, ThreadCo
       bytes += taken.bytes;
       if (taken.last) finished.push(forwarder);
     }
-    if (entries.length === 0) return;
-    const batch = { entries };
-    this.#inFlight++;
+    if (entries.length === 0 && this.#handshakes.isEmpty && this.#statuses.length === 0) return;
+    const statuses = this.#statuses;
+    this.#statuses = [];
+    this.#post({ kind: 'turn', handshakes: this.#handshakes.take(), entries, statuses }, transfer);
+    this.#unacknowledged.push({ bytes, finished });
     this.#bytesInFlight += bytes;
-    const settled = (): void => {
-      this.#inFlight--;
-      this.#bytesInFlight -= bytes;
-      this.#updateBackpressure();
-      for (const forwarder of finished) forwarder.delivered();
-    };
-    Promise.resolve(this.#owner.signals(transfer.length > 0 ? Comlink.transfer(batch, transfer) : batch)).then(settled, settled);
     this.#updateBackpressure();
   };
 
   #updateBackpressure(): void {
-    const behind = this.#inFlight > MaxBatchesInFlight || this.#bytesInFlight > MaxBytesInFlight;
+    const behind = this.#unacknowledged.length > MaxBatchesInFlight || this.#bytesInFlight > MaxBytesInFlight;
     if (behind === this.#behind) return;
     this.#behind = behind;
     for (const forwarder of this.#connections.values()) forwarder.receiver.setPaused(PauseReason.OwnerBacklog, behind);
   }
-}
-
-let channel: Promise<ThreadChannel> | undefined;
-
-/**
- * This thread's channel, asked of the owner (through `request`, over the asking connection's
- * port) the first time a connection of the thread needs it. Later connections share it.
- */
-export function threadChannel(request: () => Promise<MessagePort>): Promise<ThreadChannel> {
-  if (channel === undefined) {
-    const pending = request().then((port) => new ThreadChannel(port));
-    channel = pending;
-    // If the request failed, the next connection asks again.
-    pending.catch(() => { if (channel === pending) channel = undefined; });
-  }
-  return channel;
 }

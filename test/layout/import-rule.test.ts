@@ -52,7 +52,7 @@ test('the scan sees the imports it checks', (t) => {
   // A broken pattern would find nothing and let every rule below pass.
   t.true(graph.edges.length > 100);
   t.true(graph.edges.some((edge) => edge.from === 'main/websocket-server.ts' && edge.to.startsWith('shared/')));
-  t.true(graph.builtins.some((edge) => edge.from === 'workers/connection-task.ts' && edge.to === 'node:worker_threads'));
+  t.true(graph.builtins.some((edge) => edge.from === 'workers/thread-link-task.ts' && edge.to === 'node:worker_threads'));
   t.deepEqual(importSpecifiers("import a from './a.ts';\nexport { b } from \"../b.ts\";\nconst c = await import('./c.ts');\nimport './d.ts';"), ['./a.ts', '../b.ts', './c.ts', './d.ts']);
 });
 

@@ -126,6 +126,8 @@ function headerPairs(headers: Record<string, string> | Array<[string, string]> |
 
 const EmptyHeaders: HeaderList = [];
 const FrameSignals = new Set<string | symbol>(['textFrameReceived', 'binaryFrameReceived']);
+/** What `opened()` gives a socket that was adopted already open (one promise for all of them). */
+const Opened = Promise.resolve();
 
 /** An opening in progress. */
 interface Attempt {
@@ -197,12 +199,18 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.#proxy = settings.proxy ?? null;
     this.#ssl = { ...settings.sslConfiguration };
     this.#messageQueue = { ...settings.messageQueue };
-    this.on('newListener', (event) => {
-      if (FrameSignals.has(event)) queueMicrotask(() => this.#updateFrameSignals());
-    });
-    this.on('removeListener', (event) => {
-      if (FrameSignals.has(event)) this.#updateFrameSignals();
-    });
+    // Shared functions, not closures: a server holds many sockets.
+    this.on('newListener', WebSocket.#onNewListener);
+    this.on('removeListener', WebSocket.#onRemoveListener);
+  }
+
+  /** Frame signals cost decoding time, so the backend reports them only while someone listens. */
+  static #onNewListener(this: WebSocket, event: string | symbol): void {
+    if (FrameSignals.has(event)) queueMicrotask(() => this.#updateFrameSignals());
+  }
+
+  static #onRemoveListener(this: WebSocket, event: string | symbol): void {
+    if (FrameSignals.has(event)) this.#updateFrameSignals();
   }
 
   /**
@@ -219,7 +227,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     });
     socket.#info = info;
     socket.#state = State.Connected;
-    socket.#opened = Promise.resolve();
+    socket.#opened = Opened;
     socket.#useBackend(backend);
     return socket;
   }

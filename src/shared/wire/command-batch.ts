@@ -39,6 +39,8 @@ export const CommandCallArity: readonly number[] = [1, 1, 1, 2, 0, 0, 0, 2, 1];
 
 /** One owner event-loop turn of commands for one thread (see the top of this file). */
 export interface ThreadCommandBatch {
+  /** The turn's handshake answers (handshake-batch.ts), applied before the commands. */
+  answers: unknown[];
   entries: unknown[];
 }
 

@@ -54,6 +54,8 @@ export interface WorkerStatus {
 
 /** One worker event-loop turn of one thread (see the top of this file). */
 export interface ThreadSignalBatch {
+  /** The turn's handshake calls (handshake-batch.ts), read before the signals. */
+  handshakes: unknown[];
   entries: unknown[];
 }
 
@@ -285,6 +287,7 @@ export interface ThreadSignalReader {
   connectionSignals(connectionId: number, appliedSeq: number, bytesToWrite: number, calls: unknown[]): void;
 }
 
+/** Reads the signal entries of a thread batch (its handshakes are read with readHandshakeCalls). */
 export function readThreadSignals(batch: ThreadSignalBatch, reader: ThreadSignalReader): void {
   const entries = batch.entries;
   for (let i = 0; i < entries.length; i += 4) {

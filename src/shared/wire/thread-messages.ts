@@ -1,30 +1,28 @@
 /**
  * src/shared/wire: what crosses between the owner thread and a pool thread, as data. This file
- * holds the pool's set-up, the tasks, the handshake decision and the Comlink surfaces;
- * signal-batch.ts (worker -> owner) and command-batch.ts (owner -> worker) the batch formats,
- * each with its writer and reader side by side; comlink-port.ts the Comlink adapter.
+ * holds the pool's set-up, the thread link's task, the handshake decision and the link's
+ * message types; the batch formats have modules of their own, each with its writer and reader side
+ * by side: signal-batch.ts (worker -> owner signals), command-batch.ts (owner -> worker
+ * commands), handshake-batch.ts (the opening handshakes, both ways).
  *
- * Every message that crosses between the owner thread and a worker thread, as TypeScript types.
  * All of it is structured-clone data (strings, numbers, arrays, Uint8Array, plain objects); the
- * only handles are the ones listed in `ConnectionTask` and the thread link's port.
+ * only handles are the thread link's port and the sockets of an `AdoptBatch`.
  *
- * The batch formats of the thread link have modules of their own: signal-batch.ts (worker ->
- * owner) and command-batch.ts (owner -> worker).
+ * One channel per pool thread (the thread link), a transferred MessagePort, carries everything
+ * of every connection of that thread as typed one-way messages (`OwnerLinkMessage`,
+ * `WorkerLinkMessage`): per owner turn at most one message with the fresh sockets for the thread
+ * and one with the answers and commands; per worker turn one with the handshake questions,
+ * signals and command statuses. A message carries a turn's worth of every connection of the
+ * thread, and a connection costs no port, no proxy and no Piscina task of its own.
  *
- * Two kinds of channel, both driven by Comlink over transferred MessagePorts:
- * - one port per connection, for its opening handshake only: the worker asks the owner for the
- *   decision (`OwnerConnectionApi`), and closes the port once the handshake is over;
- * - one port per worker thread (the thread link), for the traffic of every connection of that
- *   thread: one call per event-loop turn carries every signal of every connection of the thread
- *   (`OwnerThreadApi.signals`), and one call per owner turn every command for that thread
- *   (`WorkerThreadApi.commands`). design.md: a Comlink call costs ~15 µs, so calls must carry
- *   many events each; per thread they carry a turn's worth of every connection.
- * The first connection of a thread asks for the thread link over its connection port.
+ * Why not Comlink here (design.md's first choice): every Comlink call is answered, so each
+ * batch cost a second message and a promise, plus a UUID and a proxy lookup; measured with
+ * `npm run bench:connections`, those calls were most of the owner's CPU per connection. The
+ * messages stay typed, and acknowledgements ride on the next message the other way.
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { Socket } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
-import type { HttpRequest } from '../connection/http-response.ts';
 import type { HeaderList, SocketLimitName } from '../connection/socket-backend.ts';
 import type { ThreadSignalBatch, WorkerStatus } from './signal-batch.ts';
 import type { ThreadCommandBatch, ThreadStatusList } from './command-batch.ts';
@@ -41,16 +39,19 @@ export interface PoolWorkerData {
 }
 
 /**
- * One Piscina task per connection: it resolves, with nothing, once the connection is over and the
- * owner has heard so (its last signal, or its failed handshake); a rejection is a failure.
+ * The one Piscina task of a pool thread: it makes the thread's end of the link on `port` and
+ * resolves with the thread's id; the link then lives as long as the thread.
  */
-export interface ConnectionTask {
-  /** A freshly accepted socket (accepted with `pauseOnConnect`: nothing read, nothing written). */
-  socket: Socket;
-  /** The worker's end of the connection's own port, used for the opening handshake only. */
+export interface ThreadLinkTask {
   port: MessagePort;
-  connectionId: number;
-  /** The settings of the moment the connection was accepted (Qt: setters affect new handshakes). */
+}
+
+/** Freshly accepted sockets (accepted with `pauseOnConnect`: nothing read, nothing written) for one thread. */
+export interface AdoptBatch {
+  sockets: Socket[];
+  /** The connection id of each socket, in the same order. */
+  connectionIds: number[];
+  /** The settings of the moment the batch left (Qt: setters affect new handshakes). */
   settings: ConnectionSettings;
 }
 
@@ -120,33 +121,20 @@ export interface HandshakeFailure {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The Comlink surfaces
+// The thread link's messages
 
-/** Exposed by the owner on its end of a connection's port (the opening handshake). */
-export interface OwnerConnectionApi {
-  /** The worker parsed a well-formed upgrade request: accept it or not. */
-  decide(summary: HandshakeSummary): Promise<HandshakeDecision> | HandshakeDecision;
-  /** The handshake failed before or after the decision (bad request, timeout, TLS failure, dropped). */
-  handshakeFailed(failure: HandshakeFailure): void;
-  /**
-   * With `ConnectionSettings.plainHttp`: a well-formed request that is no upgrade. Returns the
-   * whole response (head and body) to write before closing; the connection is then over.
-   */
-  httpRequest(request: HttpRequest): Promise<Uint8Array> | Uint8Array;
-  /** The worker thread `threadId` has no link yet: the owner makes one and returns the worker's end. */
-  threadLink(threadId: number): MessagePort | Promise<MessagePort>;
-}
+/**
+ * Owner -> worker, on the thread link. At most one `adopt` and one `turn` per owner turn; a
+ * `flush` whenever a socket asks for one.
+ */
+export type OwnerLinkMessage =
+  | { kind: 'adopt'; batch: AdoptBatch }
+  /** The handshake answers and commands of one owner turn, and how many worker turns it has read. */
+  | ({ kind: 'turn'; acks: number } & ThreadCommandBatch)
+  | { kind: 'flush'; requestId: number; connectionId: number };
 
-/** Exposed by the owner on its end of a thread link. */
-export interface OwnerThreadApi {
-  /** Every SocketSink call of one worker event-loop turn, for every connection of the thread. */
-  signals(batch: ThreadSignalBatch): void;
-}
-
-/** Exposed by the worker on its end of a thread link. */
-export interface WorkerThreadApi {
-  /** Every SocketBackend call of one owner event-loop turn for this thread's connections. */
-  commands(batch: ThreadCommandBatch): ThreadStatusList;
-  /** Resolves when every byte queued so far on the connection has been handed to the OS (or it is gone). */
-  flush(connectionId: number): Promise<WorkerStatus>;
-}
+/** Worker -> owner, on the thread link: at most one `turn` per worker turn, and flush answers. */
+export type WorkerLinkMessage =
+  /** The handshake questions and signals of one worker turn, and the statuses of the commands it applied. */
+  | ({ kind: 'turn'; statuses: ThreadStatusList } & ThreadSignalBatch)
+  | { kind: 'flushed'; requestId: number; status: WorkerStatus };

@@ -1,0 +1,164 @@
+/**
+ * The servers the developer benchmarks compare, each an echo server in a child process of its
+ * own (so that its main thread is its own), and what a benchmark reads of one: its port, its
+ * CPU time by thread (owner, pool threads, V8's helper threads, the rest) and its memory.
+ *
+ * Per-thread CPU comes from /proc/<pid>/task/<tid>/stat (utime + stime, fields 14 and 15, in
+ * clock ticks): the owner's thread id is the process id, pool threads are named WorkerThread,
+ * V8's helpers (GC, compilers) node-V8Worker.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+export interface TargetSpec {
+  name: string;
+  kind: 'ws' | 'wsthreads';
+  /** ws: load its native add-ons (bufferutil, utf-8-validate) when installed. */
+  native?: boolean;
+  workers: number;
+  /** wsthreads: echo written against the owner-side sockets (every message crosses the threads). */
+  mirror: boolean;
+}
+
+/** CPU seconds used so far, by kind of thread. */
+export interface ThreadCpu {
+  owner: number;
+  pool: number;
+  v8: number;
+  other: number;
+}
+
+export interface TargetSample {
+  cpu: ThreadCpu;
+  rssBytes: number;
+  heapUsedBytes: number;
+}
+
+type ChildMessage = { port: number } | { sample: TargetSample };
+
+const ClockTicksPerSecond = 100;
+
+function threadCpu(pid: number): ThreadCpu {
+  const cpu: ThreadCpu = { owner: 0, pool: 0, v8: 0, other: 0 };
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    let comm: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+    } catch {
+      continue; // the thread ended meanwhile
+    }
+    // The name in field 2 may hold spaces and parentheses: count from the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const seconds = (Number(fields[11]) + Number(fields[12])) / ClockTicksPerSecond;
+    if (Number(tid) === pid) cpu.owner += seconds;
+    else if (comm === 'WorkerThread') cpu.pool += seconds;
+    else if (comm.includes('V8Worker')) cpu.v8 += seconds;
+    else cpu.other += seconds;
+  }
+  return cpu;
+}
+
+export function cpuDelta(after: ThreadCpu, before: ThreadCpu): ThreadCpu {
+  return { owner: after.owner - before.owner, pool: after.pool - before.pool, v8: after.v8 - before.v8, other: after.other - before.other };
+}
+
+export function totalCpu(cpu: ThreadCpu): number {
+  return cpu.owner + cpu.pool + cpu.v8 + cpu.other;
+}
+
+/** Runs in the child: the echo server of `spec`, answering the parent's requests for samples. */
+export async function serveTarget(spec: TargetSpec): Promise<void> {
+  let close: () => Promise<void>;
+  let port: number;
+  if (spec.kind === 'ws') {
+    if (!spec.native) {
+      // ws reads these at import time; without them it uses its JavaScript paths.
+      process.env.WS_NO_BUFFER_UTIL = '1';
+      process.env.WS_NO_UTF_8_VALIDATE = '1';
+    }
+    const { WebSocketServer } = await import('ws');
+    const server = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false, maxPayload: 64 * 1024 * 1024, clientTracking: true });
+    await new Promise((resolve) => server.once('listening', resolve));
+    server.on('connection', (socket) => {
+      socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
+    });
+    port = (server.address() as AddressInfo).port;
+    close = () => new Promise((resolve) => { for (const client of server.clients) client.terminate(); server.close(() => resolve()); });
+  } else {
+    const { WebSocketServer } = await import('../src/main/websocket-server.ts');
+    const { SecureMode } = await import('../src/shared/engine/state.ts');
+    const handler = spec.mirror ? undefined : new URL('../src/handlers/echo.ts', import.meta.url);
+    const server = new WebSocketServer('bench', SecureMode.NonSecure, { workers: spec.workers, handler, maxPendingConnections: 100_000 });
+    if (spec.mirror) {
+      server.on('newConnection', () => {
+        const socket = server.nextPendingConnection()!;
+        socket.on('textMessageReceived', (text) => socket.sendTextMessage(text));
+        socket.on('binaryMessageReceived', (data) => socket.sendBinaryMessage(data));
+      });
+    }
+    if (!(await server.listen('127.0.0.1', 0))) throw new Error(server.errorString());
+    port = server.serverPort();
+    close = () => server.destroy();
+  }
+  process.on('message', (message: string) => {
+    if (message === 'sample') {
+      // Memory after a full collection where the child may run one: what is held, not garbage.
+      (globalThis as { gc?: () => void }).gc?.();
+      const memory = process.memoryUsage();
+      process.send!({ sample: { cpu: threadCpu(process.pid), rssBytes: memory.rss, heapUsedBytes: memory.heapUsed } } satisfies ChildMessage);
+    } else if (message === 'exit') {
+      void close().finally(() => process.exit(0));
+    }
+  });
+  process.send!({ port } satisfies ChildMessage);
+}
+
+export interface RunningTarget {
+  port: number;
+  sample(): Promise<TargetSample>;
+  stop(): Promise<void>;
+}
+
+/** Forks `script` (which must call `serveTarget` when given `--serve <spec>`) as the server of `spec`. */
+export async function startTarget(script: string, spec: TargetSpec): Promise<RunningTarget> {
+  const child: ChildProcess = fork(script, ['--serve', JSON.stringify(spec)], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv: [...process.execArgv, '--expose-gc'],
+  });
+  const nextMessage = (): Promise<ChildMessage> => new Promise((resolve, reject) => {
+    const onExit = (code: number | null): void => reject(new Error(`${spec.name} exited with ${code}`));
+    child.once('exit', onExit);
+    child.once('message', (message) => {
+      child.off('exit', onExit);
+      resolve(message as ChildMessage);
+    });
+  });
+  const first = await nextMessage();
+  if (!('port' in first)) throw new Error('expected the port first');
+  return {
+    port: first.port,
+    async sample() {
+      const reply = nextMessage();
+      child.send('sample');
+      const message = await reply;
+      if (!('sample' in message)) throw new Error('expected a sample');
+      return message.sample;
+    },
+    async stop() {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.send('exit');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** The path of a benchmark script, for `startTarget`. */
+export function scriptPath(importMetaUrl: string): string {
+  return fileURLToPath(importMetaUrl);
+}

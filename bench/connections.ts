@@ -1,0 +1,224 @@
+/**
+ * `npm run bench:connections` (part of `npm run bench`): what a connection costs, ours against
+ * `ws` in the same run.
+ *
+ * - connect loop: `--concurrency` clients each open a connection (TCP, upgrade, 101 checked),
+ *   close it (a masked Close, the server's Close and TCP end awaited) and start again, for
+ *   `--seconds`. Handshakes per second, per server CPU-second, and the server's CPU per
+ *   connection by thread: owner, pool threads, V8's helpers (GC), the rest.
+ * - idle memory: `--idle` connections opened and held; the server's RSS (after a full GC) per
+ *   connection, and its RSS before any connection.
+ * - a projection from the measured per-thread costs: handshakes per second on 16 and 64 cores,
+ *   with the owner's share serial and the rest spread over the pool, and which one limits.
+ *
+ * The generator is this process's main thread (raw TCP, no engine), sharing the cores with the
+ * server: figures compare servers under one generator, they are not ceilings.
+ * Usage: npm run bench:connections [-- --seconds 4 --concurrency 50 --idle 5000 --only 'workers: 1']
+ */
+import { Buffer } from 'node:buffer';
+import net from 'node:net';
+import { availableParallelism, cpus } from 'node:os';
+import { parseArgs } from 'node:util';
+import { buildClientRequest, ClientHandshakeParser } from '../src/shared/engine/client-handshake.ts';
+import { writeFrameHeader } from '../src/shared/engine/frame-codec.ts';
+import { OpCode } from '../src/shared/engine/opcode.ts';
+import { cpuDelta, scriptPath, serveTarget, startTarget, totalCpu, type RunningTarget, type TargetSpec, type ThreadCpu } from './bench-targets.ts';
+
+const Targets: TargetSpec[] = [
+  { name: 'ws', kind: 'ws', workers: 0, mirror: false },
+  { name: 'ws + bufferutil', kind: 'ws', native: true, workers: 0, mirror: false },
+  { name: 'wsthreads workers: 0', kind: 'wsthreads', workers: 0, mirror: false },
+  { name: 'wsthreads workers: 1', kind: 'wsthreads', workers: 1, mirror: false },
+  { name: 'wsthreads mirror w: 1', kind: 'wsthreads', workers: 1, mirror: true },
+];
+
+/** A masked Close with code 1000 (the key is zero: the payload reads as it is). */
+const CloseFrame = (() => {
+  const frame = Buffer.alloc(2 + 4 + 2);
+  const keyAt = writeFrameHeader(frame, 0, true, 0, OpCode.Close, 2, true);
+  frame.writeUInt16BE(1000, keyAt + 4);
+  return frame;
+})();
+
+/** Opens one connection: resolves with the socket once the 101 has been read and checked. */
+function openConnection(port: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ port, host: '127.0.0.1', noDelay: true });
+    const request = buildClientRequest({ host: `127.0.0.1:${port}`, resourceName: '/' });
+    const parser = new ClientHandshakeParser({ key: request.key });
+    const onData = (chunk: Buffer): void => {
+      const result = parser.feed(chunk);
+      if (result.kind === 'incomplete') return;
+      socket.off('data', onData);
+      if (result.kind === 'failed') {
+        socket.destroy();
+        reject(new Error(`upgrade refused: ${result.error.message}`));
+      } else {
+        resolve(socket);
+      }
+    };
+    socket.once('connect', () => socket.write(request.bytes));
+    socket.on('data', onData);
+    socket.once('error', reject);
+    socket.once('close', () => reject(new Error('closed during the upgrade')));
+  });
+}
+
+/** The closing handshake from the client's side: our Close, then the server's Close and its end of TCP. */
+function closeConnection(socket: net.Socket): Promise<void> {
+  return new Promise((resolve) => {
+    socket.on('data', () => {});
+    socket.once('close', () => resolve());
+    socket.write(CloseFrame);
+  });
+}
+
+interface ConnectResult {
+  handshakesPerSecond: number;
+  handshakesPerCpuSecond: number;
+  /** Server CPU µs per connection (open + close), by thread. */
+  microsPerConnection: ThreadCpu;
+  failures: number;
+}
+
+async function connectLoop(target: RunningTarget, concurrency: number, warmUpMs: number, measureMs: number): Promise<ConnectResult> {
+  let measuring = false;
+  let stopping = false;
+  let handshakes = 0;
+  let failures = 0;
+  const loop = async (): Promise<void> => {
+    while (!stopping) {
+      try {
+        const socket = await openConnection(target.port);
+        await closeConnection(socket);
+        if (measuring) handshakes++;
+      } catch {
+        failures++;
+      }
+    }
+  };
+  const loops = Array.from({ length: concurrency }, loop);
+  await new Promise((resolve) => setTimeout(resolve, warmUpMs));
+  const before = await target.sample();
+  measuring = true;
+  const started = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, measureMs));
+  measuring = false;
+  const seconds = (performance.now() - started) / 1000;
+  const after = await target.sample();
+  stopping = true;
+  await Promise.all(loops);
+  const cpu = cpuDelta(after.cpu, before.cpu);
+  const perConnection = (value: number): number => (handshakes > 0 ? (value * 1e6) / handshakes : 0);
+  return {
+    handshakesPerSecond: handshakes / seconds,
+    handshakesPerCpuSecond: totalCpu(cpu) > 0 ? handshakes / totalCpu(cpu) : 0,
+    microsPerConnection: { owner: perConnection(cpu.owner), pool: perConnection(cpu.pool), v8: perConnection(cpu.v8), other: perConnection(cpu.other) },
+    failures,
+  };
+}
+
+interface IdleResult {
+  rssBeforeBytes: number;
+  bytesPerConnection: number;
+  heapBytesPerConnection: number;
+}
+
+async function idleMemory(target: RunningTarget, count: number): Promise<IdleResult> {
+  const before = await target.sample();
+  const sockets: net.Socket[] = [];
+  for (let i = 0; i < count; i += 100) {
+    sockets.push(...await Promise.all(Array.from({ length: Math.min(100, count - i) }, () => openConnection(target.port))));
+  }
+  // Let the server settle (timers, lazily made state) before reading what it holds.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const held = await target.sample();
+  for (const socket of sockets) socket.destroy();
+  return {
+    rssBeforeBytes: before.rssBytes,
+    bytesPerConnection: (held.rssBytes - before.rssBytes) / count,
+    heapBytesPerConnection: (held.heapUsedBytes - before.heapUsedBytes) / count,
+  };
+}
+
+function ratio(value: number, base: number | undefined): string {
+  return base !== undefined && base > 0 ? `${(value / base).toFixed(2)}×` : '';
+}
+
+function format(value: number): string {
+  if (value >= 1e6) return `${(value / 1e6).toFixed(2)}M`;
+  if (value >= 1e4) return `${(value / 1e3).toFixed(1)}k`;
+  return value.toFixed(value >= 100 ? 0 : 1);
+}
+
+/**
+ * Handshakes per second on `cores` cores from one core's measured costs: the owner's work is
+ * serial on one thread; the pool's (with its GC) spreads over the other cores. `workers: 0`
+ * and ws are one thread: the owner is all there is (a cluster would multiply it by processes).
+ */
+function projection(result: ConnectResult, cores: number, pooled: boolean): { rate: number; limit: string } {
+  const micros = result.microsPerConnection;
+  if (!pooled) return { rate: 1e6 / Math.max(totalCpu(micros), 1e-9), limit: 'one thread' };
+  const ownerRate = 1e6 / Math.max(micros.owner, 1e-9);
+  const poolRate = ((cores - 1) * 1e6) / Math.max(micros.pool + micros.v8 + micros.other, 1e-9);
+  return ownerRate < poolRate ? { rate: ownerRate, limit: 'owner thread' } : { rate: poolRate, limit: 'pool threads' };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      seconds: { type: 'string', default: '4' },
+      concurrency: { type: 'string', default: '50' },
+      idle: { type: 'string', default: '5000' },
+      only: { type: 'string' },
+      serve: { type: 'string' },
+    },
+  });
+  if (values.serve !== undefined) {
+    await serveTarget(JSON.parse(values.serve) as TargetSpec);
+    return;
+  }
+  const measureMs = Number(values.seconds) * 1000;
+  const concurrency = Number(values.concurrency);
+  const idle = Number(values.idle);
+  console.log(`wsthreads connection benchmark: Node ${process.versions.node}, ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}); connect loop ${concurrency} clients × ${measureMs / 1000} s, ${idle} idle connections`);
+  const rows: Array<{ spec: TargetSpec; connect: ConnectResult; idle: IdleResult }> = [];
+  // --only 'workers: 1,mirror': the targets whose names contain one of these (ws always runs: the base).
+  const only = values.only?.split(',').map((part) => part.trim());
+  const targets = only === undefined ? Targets : Targets.filter((spec) => spec.name === 'ws' || only.some((part) => spec.name.includes(part)));
+  for (const spec of targets) {
+    const target = await startTarget(scriptPath(import.meta.url), spec);
+    try {
+      const idleResult = await idleMemory(target, idle);
+      const connect = await connectLoop(target, concurrency, 1000, measureMs);
+      rows.push({ spec, connect, idle: idleResult });
+      const us = connect.microsPerConnection;
+      console.log(`  ${spec.name.padEnd(22)} ${format(connect.handshakesPerSecond).padStart(7)} handshakes/s  owner ${us.owner.toFixed(1)} µs  pool ${us.pool.toFixed(1)} µs  V8 ${us.v8.toFixed(1)} µs  ${(idleResult.bytesPerConnection / 1024).toFixed(1)} KiB/conn${connect.failures > 0 ? `  (${connect.failures} failed)` : ''}`);
+    } finally {
+      await target.stop();
+    }
+  }
+  const base = rows.find((row) => row.spec.name === 'ws');
+  console.log('');
+  console.log('### connections: open + close, and held idle');
+  console.log('');
+  console.log('| server | handshakes/s | handshakes/CPU-s | vs ws (/CPU-s) | owner µs | pool µs | V8 µs | other µs | KiB/idle conn | vs ws | RSS at start MiB |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const { spec, connect, idle: held } of rows) {
+    const us = connect.microsPerConnection;
+    console.log(`| ${spec.name} | ${format(connect.handshakesPerSecond)} | ${format(connect.handshakesPerCpuSecond)} | ${ratio(connect.handshakesPerCpuSecond, base?.connect.handshakesPerCpuSecond)} | ${us.owner.toFixed(1)} | ${us.pool.toFixed(1)} | ${us.v8.toFixed(1)} | ${us.other.toFixed(1)} | ${(held.bytesPerConnection / 1024).toFixed(1)} | ${ratio(held.bytesPerConnection, base?.idle.bytesPerConnection)} | ${(held.rssBeforeBytes / 1048576).toFixed(0)} |`);
+  }
+  console.log('');
+  console.log('### projection from the per-thread costs above (handshakes/s)');
+  console.log('');
+  console.log('| server | 16 cores | limit | 64 cores | limit |');
+  console.log('| --- | ---: | --- | ---: | --- |');
+  for (const { spec, connect } of rows) {
+    const pooled = spec.kind === 'wsthreads' && spec.workers > 0;
+    const p16 = projection(connect, 16, pooled);
+    const p64 = projection(connect, 64, pooled);
+    console.log(`| ${spec.name}${pooled ? '' : ' (one process)'} | ${format(p16.rate)} | ${p16.limit} | ${format(p64.rate)} | ${p64.limit} |`);
+  }
+}
+
+await main();

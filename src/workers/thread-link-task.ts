@@ -1,0 +1,23 @@
+/**
+ * src/workers: pool threads only. This file is the Piscina entry; beside it: the worker end of
+ * the thread link (thread-channel.ts), one adopted connection from handshake to end
+ * (worker-connection.ts), its signal writer (signal-forwarder.ts) and command receiver
+ * (command-receiver.ts).
+ *
+ * The one Piscina task of a thread: it makes the thread's end of the link and resolves with the
+ * thread's id at once. Piscina keeps the threads (and replaces one that dies); the link carries
+ * the connections, so no connection holds a task, a port or a proxy of its own.
+ */
+import { threadId } from 'node:worker_threads';
+import type { ThreadLinkTask } from '../shared/wire/thread-messages.ts';
+import { ThreadChannel } from './thread-channel.ts';
+
+let channel: ThreadChannel | undefined;
+
+export default function linkThread(task: ThreadLinkTask): number {
+  // A second link for a thread that has one is a mistake of the balancing: the owner keeps the
+  // first, and this port goes unused.
+  if (channel !== undefined) task.port.close();
+  else channel = new ThreadChannel(task.port);
+  return threadId;
+}

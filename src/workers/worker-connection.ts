@@ -1,0 +1,65 @@
+/**
+ * One socket the owner moved into this thread, from its opening handshake to its end: the
+ * handshake runs here, asking the owner over the thread link (no port of its own); then the
+ * engine runs on the socket and either mirrors every signal to the owner-side `WebSocket` or
+ * gives a worker-local `WebSocket` to the user's handler module (the owner then sees only the
+ * lifecycle).
+ */
+import type { Socket } from 'node:net';
+import { createSecureContext, type SecureContext } from 'node:tls';
+import { threadId, workerData } from 'node:worker_threads';
+import { serveWithHandler } from '../shared/connection/handler-host.ts';
+import { createServerBackend, serverConnectionInfo } from '../shared/connection/server-connection.ts';
+import { runServerHandshake } from '../shared/connection/server-handshake.ts';
+import type { ConnectionSettings, PoolWorkerData } from '../shared/wire/thread-messages.ts';
+import { CommandReceiver } from './command-receiver.ts';
+import { SignalForwarder } from './signal-forwarder.ts';
+import type { ThreadChannel } from './thread-channel.ts';
+
+const poolData = workerData as PoolWorkerData;
+let secureContext: SecureContext | undefined;
+
+/** One SecureContext per thread: building it parses the key and certificate. */
+function threadSecureContext(): SecureContext | undefined {
+  if (poolData.tls === undefined) return undefined;
+  secureContext ??= createSecureContext(poolData.tls);
+  return secureContext;
+}
+
+export async function serveConnection(socket: Socket, connectionId: number, settings: ConnectionSettings, channel: ThreadChannel): Promise<void> {
+  const upgraded = await runServerHandshake({
+    socket,
+    secureContext: threadSecureContext(),
+    settings,
+    threadId,
+    decide: (summary) => channel.decide(connectionId, summary),
+    failed: (failure) => channel.handshakeFailed(connectionId, failure),
+    respond: (request) => channel.httpRequest(connectionId, request),
+  });
+  if (upgraded === null) {
+    channel.handshakeEnded(connectionId);
+    return;
+  }
+  const backend = createServerBackend(upgraded, settings);
+  const info = serverConnectionInfo(upgraded);
+  const receiver = new CommandReceiver();
+  const handlerUrl = poolData.handlerUrl;
+  const forwarder = new SignalForwarder(connectionId, receiver, channel, handlerUrl !== undefined);
+  channel.register(forwarder);
+  try {
+    // The owner has the request headers from the decision: they cross the threads once.
+    forwarder.connected({ ...info, requestHeaders: [] });
+    if (handlerUrl === undefined) {
+      backend.attach(forwarder);
+    } else {
+      // The owner sees this connection's lifecycle only; the handler here sees all of it.
+      backend.observeLifecycle(forwarder);
+      serveWithHandler(backend, info, handlerUrl, upgraded.decision.limits, { failed: (error) => forwarder.error(error) });
+    }
+    receiver.bind(backend);
+    await forwarder.done;
+  } finally {
+    receiver.release();
+    channel.unregister(forwarder);
+  }
+}

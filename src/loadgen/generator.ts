@@ -6,6 +6,7 @@
  * 1000 and returns its totals.
  */
 import { parseClientUrl } from '../shared/connection/client-url.ts';
+import { DefaultMaskGenerator } from '../shared/engine/mask-generator.ts';
 import { BenchConnection, ConnectionPhase } from './generator-connection.ts';
 import type { ConnectionContext } from './generator-connection.ts';
 import type { GeneratorBin, GeneratorResult, GeneratorShard } from './generator-protocol.ts';
@@ -32,6 +33,7 @@ const CLOSE_GRACE_MS = 3000;
 export class Generator implements ConnectionContext {
   readonly stats = new GeneratorStats();
   readonly codec: PayloadCodec;
+  readonly maskGenerator = new DefaultMaskGenerator();
   readonly target: ClientTarget;
   readonly timeoutMs: number;
   readonly subprotocols: string[];

@@ -19,9 +19,47 @@ import type { ProgressFigures } from '../loadgen/progress-display.ts';
 import { formatReportTable } from '../loadgen/report-table.ts';
 import { describeBreach } from '../loadgen/thresholds.ts';
 import type { Thresholds } from '../loadgen/thresholds.ts';
+import { BenchMode } from '../loadgen/generator-protocol.ts';
+import { parseStages } from '../loadgen/stage-schedule.ts';
+import type { Stage } from '../loadgen/stage-schedule.ts';
+import { hasTimeUnit, parseTimeSpan } from '../loadgen/time-span.ts';
+import { InvalidArgumentError } from '../shared/engine/errors.ts';
 import { byteSize, collect, nonNegativeInteger, positiveInteger, positiveNumber, timeSpan } from './option-values.ts';
+import { InvalidArgumentError as OptionValueError } from 'commander';
+
+/** Converts a loadgen parser's error into commander's, which reports it against the option. */
+function optionValue<T>(parse: (value: string) => T): (value: string) => T {
+  return (value) => {
+    try {
+      return parse(value);
+    } catch (error) {
+      throw new OptionValueError((error as Error).message);
+    }
+  };
+}
+
+/**
+ * --timeout: a duration like every other (bare number: seconds), except that a bare number keeps
+ * meaning milliseconds, as it did before units, with a warning.
+ */
+function legacyTimeout(value: string): number {
+  if (hasTimeUnit(value)) return parseTimeSpan(value, 's');
+  process.stderr.write(`wsthreads bench: warning: --timeout ${value.trim()} is read as milliseconds (a bare number was ms before units); write ${value.trim()}ms\n`);
+  return parseTimeSpan(value, 'ms');
+}
+
+function isoTime(value: string): number {
+  const ms = Date.parse(value);
+  if (!/^\d{4}-\d\d-\d\dT/.test(value) || Number.isNaN(ms)) throw new InvalidArgumentError('Expected an ISO 8601 time such as 2026-12-01T10:00:00Z.');
+  return ms;
+}
 
 export interface BenchCommandOptions {
+  mode: BenchMode;
+  stages?: Stage[];
+  oneMessage?: boolean;
+  ping?: number;
+  startAt?: number;
   connections: number;
   connectRate?: number;
   duration?: number;
@@ -53,6 +91,18 @@ export interface BenchCommandIo {
 
 export function benchOptionsFrom(url: string | undefined, o: BenchCommandOptions): BenchOptions {
   const options = defaultBenchOptions();
+  if (o.mode === BenchMode.Echo && o.stages !== undefined) throw new InvalidArgumentError('--stages ramps --mode storm or hold');
+  if (o.stages !== undefined && o.duration !== undefined) throw new InvalidArgumentError('--stages sets the run length: drop --duration');
+  if (o.oneMessage === true && o.mode !== BenchMode.Storm) throw new InvalidArgumentError('--one-message is for --mode storm');
+  if (o.ping !== undefined && o.mode !== BenchMode.Hold) throw new InvalidArgumentError('--ping is for --mode hold');
+  if (o.mode !== BenchMode.Echo && (o.messages !== undefined || o.rate !== undefined)) {
+    throw new InvalidArgumentError(`-n and -R are for --mode echo, not ${o.mode}`);
+  }
+  options.mode = o.mode;
+  options.stages = o.stages;
+  options.oneMessage = o.oneMessage === true;
+  options.pingIntervalMs = o.ping;
+  options.startAtEpochMs = o.startAt;
   options.url = url;
   options.connections = o.connections;
   options.connectRate = o.connectRate;
@@ -148,7 +198,12 @@ export function registerBenchCommand(program: Command): void {
     .command('bench')
     .description('load-test a WebSocket echo server (none given: start an embedded wsthreads echo server)')
     .argument('[url]', 'ws:// or wss:// URL of an echo server')
-    .option('-c, --connections <n>', 'connections to open', positiveInteger, 100)
+    .addOption(new Option('--mode <mode>', 'echo: messages and their echoes; storm: open, handshake, close, again; hold: open and keep connections').choices(Object.values(BenchMode)).default(BenchMode.Echo))
+    .option('-c, --connections <n>', 'connections to open (storm: clients at once)', positiveInteger, 100)
+    .option('--stages <list>', 'storm, hold: ramp the target in stages, as k6 (10s:100,30s:1000,10s:0); the run lasts their sum', optionValue(parseStages))
+    .option('--one-message', 'storm: each connection sends one message and awaits its echo before closing')
+    .option('--ping <time>', 'hold: ping every connection this often (500ms, 5s; bare number: seconds)', timeSpan('s'))
+    .option('--start-at <iso-time>', 'start at this time (runs on several machines start together)', optionValue(isoTime))
     .option('--connect-rate <n>', 'new connections per second (ramp-up); default: all at once', positiveNumber)
     .option('-d, --duration <time>', 'run length (10s, 500ms, 2m; bare number: seconds); default 10s', timeSpan('s'))
     .option('-n, --messages <n>', 'messages to send in total (ends the run, with or before --duration)', positiveInteger)
@@ -160,7 +215,7 @@ export function registerBenchCommand(program: Command): void {
     .option('-R, --rate <msgs/s>', 'open model: messages per second in total, latency from the intended send time', positiveNumber)
     .option('--no-correction', 'open model: measure latency from the actual send time (no coordinated-omission correction)')
     .option('-w, --workers <n>', 'generator threads', positiveInteger, 1)
-    .option('--timeout <time>', 'a reply or handshake not received within this is an error (bare number: ms)', timeSpan('ms'), 5000)
+    .option('--timeout <time>', 'a reply or handshake not received within this is an error (5s, 500ms); default 5s', optionValue(legacyTimeout), 5000)
     .option('--subprotocol <name>', 'offer a subprotocol (repeatable)', collect)
     .option('--origin <origin>', 'Origin header')
     .option('--server-workers <n>', 'worker threads of the embedded echo server (default: the cores left after the generator threads, at least 1)', positiveInteger)

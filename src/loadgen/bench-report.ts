@@ -18,6 +18,10 @@ export interface BenchReport {
   schema: typeof BENCH_REPORT_SCHEMA;
   target: { url: string; embeddedServer: boolean };
   options: {
+    mode: 'echo' | 'storm' | 'hold';
+    stages: Array<{ durationMs: number; target: number }> | null;
+    oneMessage: boolean;
+    pingIntervalMs: number | null;
     connections: number;
     connectRate: number | null;
     durationMs: number | null;
@@ -45,7 +49,17 @@ export interface BenchReport {
     /** Open model with correction: round trips measured from the intended send time. */
     correctedForCoordinatedOmission: boolean;
   };
-  connections: { attempted: number; opened: number; failed: number };
+  connections: {
+    attempted: number;
+    opened: number;
+    failed: number;
+    /** Connections opened per second of the run (a storm's handshake rate). */
+    openedPerSecond: number;
+    /** Most connections open at once (in a second: the sum of each thread's peak). */
+    peakOpen: number;
+    /** When the first connection failed to open, in ms since the run start (a hold: when the server started refusing). */
+    firstFailureAtMs: number | null;
+  };
   /** Close codes seen on the generator's connections ("1000" → count), ours included. */
   closeCodes: Record<string, number>;
   errors: { total: number; byKind: Record<BenchErrorKind, number>; samples: string[] };
@@ -67,6 +81,9 @@ export interface TimelineEntry {
   bytesReceived: number;
   /** Connections open at the end of the second. */
   connections: number;
+  /** Connections opened and failed to open during the second. */
+  opened: number;
+  failed: number;
   errors: number;
   p50Ms: number;
   p99Ms: number;

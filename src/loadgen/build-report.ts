@@ -1,9 +1,10 @@
 /** Turns a finished run's aggregate into the BenchReport (the --json object). */
 import type { BenchOptions } from './bench-options.ts';
+import { runDurationMs } from './bench-options.ts';
 import { BENCH_REPORT_SCHEMA, latencyMs } from './bench-report.ts';
 import type { BenchReport, TimelineEntry } from './bench-report.ts';
 import type { RunAggregator } from './run-aggregator.ts';
-import { checkThresholds, thresholdExitCode } from './thresholds.ts';
+import { checkThresholds, NOTHING_MEASURED_EXIT_CODE, thresholdExitCode } from './thresholds.ts';
 import type { Thresholds } from './thresholds.ts';
 
 export interface RunFacts {
@@ -34,6 +35,7 @@ export function buildReport(run: RunAggregator, facts: RunFacts): BenchReport {
   const errorsTotal = Object.values(run.errorsByKind).reduce((a, b) => a + b, 0);
   const receivedPerSecond = perSecond(run.received);
   const thresholds = checkThresholds(facts.thresholds, { p99Ms: roundTrip.p99, errors: errorsTotal, receivedPerSecond });
+  const runSeconds = Math.min(facts.wallMs, runDurationMs(options) ?? facts.wallMs) / 1000;
   const generators = run.generators();
   const warnings: string[] = [];
   for (const generator of generators) {
@@ -45,11 +47,19 @@ export function buildReport(run: RunAggregator, facts: RunFacts): BenchReport {
     }
   }
   if (run.received < run.sent) warnings.push(`${run.sent - run.received} messages got no reply`);
+  let nothingMeasured: string | undefined;
+  if (run.opened === 0) nothingMeasured = 'no connection opened';
+  else if (run.sent > 0 && run.roundTrip.count === 0) nothingMeasured = `none of the ${run.received} replies matched a message sent`;
+  if (nothingMeasured !== undefined) warnings.push(`nothing was measured: ${nothingMeasured}`);
   const openModel = options.rate !== undefined;
   return {
     schema: BENCH_REPORT_SCHEMA,
     target: { url: facts.url, embeddedServer: facts.embeddedServer },
     options: {
+      mode: options.mode,
+      stages: options.stages ?? null,
+      oneMessage: options.oneMessage,
+      pingIntervalMs: options.pingIntervalMs ?? null,
       connections: options.connections,
       connectRate: options.connectRate ?? null,
       durationMs: options.durationMs ?? null,
@@ -84,7 +94,14 @@ export function buildReport(run: RunAggregator, facts: RunFacts): BenchReport {
       handshake: latencyMs(run.handshake.summary()),
       correctedForCoordinatedOmission: openModel && options.correction,
     },
-    connections: { attempted: run.attempted, opened: run.opened, failed: run.failed },
+    connections: {
+      attempted: run.attempted,
+      opened: run.opened,
+      failed: run.failed,
+      openedPerSecond: runSeconds > 0 ? Math.round((run.opened / runSeconds) * 10) / 10 : 0,
+      peakOpen: run.peakOpen,
+      firstFailureAtMs: run.firstFailureEpochMs === 0 ? null : Math.max(0, Math.round(run.firstFailureEpochMs - facts.startedAtEpochMs)),
+    },
     closeCodes: { ...run.closeCodes },
     errors: { total: errorsTotal, byKind: { ...run.errorsByKind }, samples: [...run.errorSamples] },
     timeline: withoutIdleTail(run.timeline),
@@ -92,6 +109,6 @@ export function buildReport(run: RunAggregator, facts: RunFacts): BenchReport {
     latencyDistribution: run.roundTrip.distribution().map((point) => ({ percentile: point.percentile, ms: point.micros / 1000 })),
     warnings,
     thresholds,
-    exitCode: thresholdExitCode(thresholds),
+    exitCode: nothingMeasured !== undefined ? NOTHING_MEASURED_EXIT_CODE : thresholdExitCode(thresholds),
   };
 }

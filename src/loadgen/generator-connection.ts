@@ -183,6 +183,14 @@ export class BenchConnection implements EngineHandler, DataFrameSink {
     if (this.socket.writableLength === 0) this.output.recycle();
   }
 
+  /** Sends a Ping (hold mode); its Pong's round trip is recorded as a reply's. */
+  ping(): void {
+    if (this.phase !== ConnectionPhase.Open) return;
+    this.engine!.ping();
+    this.ctx.stats.sent++;
+    this.flush();
+  }
+
   /** Ends the connection normally: Close 1000, then wait (bounded) for the server to end TCP. */
   close(): void {
     if (this.phase === ConnectionPhase.Connecting) {
@@ -246,8 +254,6 @@ export class BenchConnection implements EngineHandler, DataFrameSink {
     this.parser = undefined;
     const stats = this.ctx.stats;
     stats.recordHandshake((performance.now() - this.connectStartedMs) * 1000);
-    stats.connectionsOpened++;
-    stats.openConnections++;
     this.engine = new ProtocolEngine({ role: Role.Client }, this);
     this.phase = ConnectionPhase.Open;
     this.ctx.onOpen(this);
@@ -258,7 +264,7 @@ export class BenchConnection implements EngineHandler, DataFrameSink {
 
   private fail(message: string): void {
     if (this.phase !== ConnectionPhase.Connecting) return;
-    this.ctx.stats.connectionsFailed++;
+    this.ctx.stats.recordConnectFailure();
     this.ctx.stats.recordError(BenchErrorKind.ConnectFailed, `connection ${this.id}: ${message}`);
     this.phase = ConnectionPhase.Closing;
     this.weClosed = true;
@@ -340,7 +346,12 @@ export class BenchConnection implements EngineHandler, DataFrameSink {
     this.dataFrame(Buffer.from(data.buffer, data.byteOffset, data.byteLength), 0, data.byteLength, false);
   }
 
-  pong(): void {}
+  pong(elapsedMs: number): void {
+    const stats = this.ctx.stats;
+    stats.received++;
+    stats.lastReplyEpochMs = TIME_ORIGIN + this.nowMicros / 1000;
+    stats.recordRoundTrip(elapsedMs * 1000);
+  }
 
   error(error: WebSocketError): void {
     this.ctx.stats.recordError(BenchErrorKind.ProtocolError, `connection ${this.id}: ${error.message}`);

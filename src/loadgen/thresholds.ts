@@ -14,6 +14,9 @@ export const ThresholdExitCode = {
   MinRate: 5,
 } as const;
 
+/** Not a threshold: the run measured nothing (no connection opened, or not one reply matched). */
+export const NOTHING_MEASURED_EXIT_CODE = 2;
+
 export interface Thresholds {
   maxP99Ms: number | undefined;
   maxErrors: number | undefined;

@@ -35,7 +35,7 @@ test.serial('against the embedded wsthreads echo server every message sent is re
   t.is(r.messages.unanswered, 0);
   t.is(r.latencyMs.roundTrip.count, 3000);
   t.is(r.latencyMs.handshake.count, 10);
-  t.deepEqual(r.connections, { attempted: 10, opened: 10, failed: 0 });
+  t.like(r.connections, { attempted: 10, opened: 10, failed: 0, peakOpen: 10, firstFailureAtMs: null });
   t.deepEqual(r.closeCodes, { '1000': 10 });
   t.is(r.errors.total, 0);
   t.is(r.options.model, 'closed');
@@ -112,11 +112,30 @@ test.serial('errors are counted by kind: unexpected close with its code, timeout
   const gone = await startWsEchoServer();
   await gone.close();
   const refused = await runCli(['bench', gone.url, '-c', '4', '-d', '1', '--json', '-q', '--max-errors', '0'], RUN_BOUND_MS);
-  t.is(refused.code, 4);
+  // Nothing connected: exit 2 whatever the thresholds.
+  t.is(refused.code, 2);
   const refusedReport = report(refused);
   t.is(refusedReport.errors.byKind.connectFailed, 4);
-  t.deepEqual(refusedReport.connections, { attempted: 4, opened: 0, failed: 4 });
+  t.like(refusedReport.connections, { attempted: 4, opened: 0, failed: 4, peakOpen: 0 });
+  t.true(refusedReport.connections.firstFailureAtMs !== null);
   t.regex(refusedReport.errors.samples[0]!, /ECONNREFUSED/);
+});
+
+test.serial('a run that measured nothing exits 2: no connection opened, or not one reply matched', async (t) => {
+  const chat = await startWsEchoServer({ kind: 'other', reply: 'hello from the chat' });
+  t.teardown(() => chat.close());
+  const mismatched = await runCli(['bench', chat.url, '-c', '2', '-n', '50', '--json', '-q'], RUN_BOUND_MS);
+  t.is(mismatched.code, 2);
+  const r = report(mismatched);
+  t.is(r.exitCode, 2);
+  t.is(r.errors.byKind.mismatch, 50);
+  t.true(r.warnings.includes('nothing was measured: none of the 50 replies matched a message sent'));
+
+  const gone = await startWsEchoServer();
+  await gone.close();
+  const table = await runCli(['bench', gone.url, '-c', '2', '-d', '1', '-q'], RUN_BOUND_MS);
+  t.is(table.code, 2);
+  t.regex(table.stdout, /nothing was measured: no connection opened/);
 });
 
 test.serial('the open model holds a modest rate within 5%, and --html writes a well-formed self-contained report', async (t) => {

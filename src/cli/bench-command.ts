@@ -4,7 +4,11 @@
  * stderr, and prints the report (table or --json) on stdout. The exit code is 0, a threshold's
  * own code (3 --max-p99, 4 --max-errors, 5 --min-rate), or 1 when the run could not be made.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { asMergeableReport, mergeReports } from '../loadgen/merge-reports.ts';
+import { parseThreshold, THRESHOLD_METRICS } from '../loadgen/thresholds.ts';
+import type { ThresholdExpression } from '../loadgen/thresholds.ts';
 import { availableParallelism } from 'node:os';
 import { Option } from 'commander';
 import type { Command } from 'commander';
@@ -54,7 +58,7 @@ function isoTime(value: string): number {
   return ms;
 }
 
-export interface BenchCommandOptions {
+export interface BenchCommandOptions extends ReportOutputOptions {
   mode: BenchMode;
   stages?: Stage[];
   oneMessage?: boolean;
@@ -76,11 +80,6 @@ export interface BenchCommandOptions {
   subprotocol?: string[];
   origin?: string;
   serverWorkers?: number;
-  json?: boolean;
-  html?: string;
-  maxP99?: number;
-  maxErrors?: number;
-  minRate?: number;
   quiet?: boolean;
 }
 
@@ -145,7 +144,13 @@ export async function runBenchCommand(url: string | undefined, o: BenchCommandOp
     io.stderr.write(`wsthreads bench: ${(error as Error).message}\n`);
     return 1;
   }
-  const thresholds: Thresholds = { maxP99Ms: o.maxP99, maxErrors: o.maxErrors, minRate: o.minRate };
+  const thresholds = thresholdsFrom(o);
+  try {
+    if (o.html !== undefined) checkWritable(o.html);
+  } catch (error) {
+    io.stderr.write(`wsthreads bench: ${(error as Error).message}\n`);
+    return 1;
+  }
   let server: { url: string; close(): Promise<void> } | undefined;
   let report: BenchReport;
   const display = o.quiet === true ? undefined : new ProgressDisplay(io.stderr);
@@ -182,9 +187,32 @@ export async function runBenchCommand(url: string | undefined, o: BenchCommandOp
     await server?.close();
   }
   display?.end();
+  return writeReport(report, o, io);
+}
+
+function thresholdsFrom(o: ReportOutputOptions): Thresholds {
+  return { maxP99Ms: o.maxP99, maxErrors: o.maxErrors, minRate: o.minRate, expressions: o.threshold ?? [] };
+}
+
+/** Refuses, before any run, an --html path the report could not be written to. */
+function checkWritable(file: string): void {
+  try {
+    if (existsSync(file)) accessSync(file, constants.W_OK);
+    else accessSync(dirname(resolve(file)), constants.W_OK);
+  } catch {
+    throw new InvalidArgumentError(`cannot write the HTML report to ${file}`);
+  }
+}
+
+/** Prints the report (table or --json), writes --html, and returns the exit code. */
+function writeReport(report: BenchReport, o: ReportOutputOptions, io: BenchCommandIo): number {
   if (o.html !== undefined) {
-    writeFileSync(o.html, renderHtmlReport(report));
-    if (o.json !== true) io.stderr.write(`HTML report written to ${o.html}\n`);
+    try {
+      writeFileSync(o.html, renderHtmlReport(report));
+      if (o.json !== true) io.stderr.write(`HTML report written to ${o.html}\n`);
+    } catch (error) {
+      io.stderr.write(`wsthreads bench: cannot write the HTML report: ${(error as Error).message}\n`);
+    }
   }
   if (o.json === true) io.stdout.write(JSON.stringify(report) + '\n');
   else io.stdout.write(formatReportTable(report) + '\n');
@@ -192,10 +220,62 @@ export async function runBenchCommand(url: string | undefined, o: BenchCommandOp
   return report.exitCode;
 }
 
+export interface ReportOutputOptions {
+  json?: boolean;
+  html?: string;
+  maxP99?: number;
+  maxErrors?: number;
+  minRate?: number;
+  threshold?: ThresholdExpression[];
+}
+
+/** `wsthreads bench merge a.json b.json …`: one report from runs made together on several machines. */
+export function runBenchMergeCommand(files: string[], o: ReportOutputOptions, io: BenchCommandIo = process): number {
+  let report: BenchReport;
+  try {
+    if (o.html !== undefined) checkWritable(o.html);
+    const reports = files.map((file) => {
+      let value: unknown;
+      try {
+        value = JSON.parse(readFileSync(file, 'utf8'));
+      } catch (error) {
+        throw new InvalidArgumentError(`${file}: ${(error as Error).message}`);
+      }
+      return asMergeableReport(value, file);
+    });
+    report = mergeReports(reports, thresholdsFrom(o));
+  } catch (error) {
+    io.stderr.write(`wsthreads bench merge: ${(error as Error).message}\n`);
+    return 1;
+  }
+  return writeReport(report, o, io);
+}
+
+function addReportOptions(command: Command): Command {
+  return command
+    .option('--json', 'print the report as one JSON object (schema wsthreads-bench/1)')
+    .option('--html <file>', 'also write a self-contained HTML report')
+    .option('--threshold <metric<value>', `fail (exit 6) unless this holds, e.g. 'p99<5ms', 'errors<=0', 'rate>=10000' (repeatable); metrics: ${THRESHOLD_METRICS.join(', ')}`, (value: string, previous: ThresholdExpression[] | undefined) => [...(previous ?? []), optionValue(parseThreshold)(value)])
+    .option('--max-p99 <ms>', 'fail (exit 3) if the round-trip p99 exceeds this', positiveNumber)
+    .option('--max-errors <n>', 'fail (exit 4) if there are more errors than this', nonNegativeInteger)
+    .option('--min-rate <msgs/s>', 'fail (exit 5) if fewer replies per second arrive', positiveNumber);
+}
+
 /** Adds `bench [url]` to a commander program; the action sets `process.exitCode`. */
 export function registerBenchCommand(program: Command): void {
-  program
-    .command('bench')
+  // Positional: the options after `merge` are merge's, although bench has the same ones
+  // (commander allows it on a subcommand once its parent allows it).
+  program.enablePositionalOptions();
+  const bench = program.command('bench').enablePositionalOptions();
+  addReportOptions(
+    bench
+      .command('merge')
+      .description('merge the --json reports of runs made together (on several machines) into one: exact percentiles of the union')
+      .argument('<reports...>', 'report files written by wsthreads bench --json'),
+  ).action((files: string[], options: ReportOutputOptions) => {
+    process.exitCode = runBenchMergeCommand(files, options);
+  });
+  addReportOptions(bench)
     .description('load-test a WebSocket echo server (none given: start an embedded wsthreads echo server)')
     .argument('[url]', 'ws:// or wss:// URL of an echo server')
     .addOption(new Option('--mode <mode>', 'echo: messages and their echoes; storm: open, handshake, close, again; hold: open and keep connections').choices(Object.values(BenchMode)).default(BenchMode.Echo))
@@ -219,11 +299,6 @@ export function registerBenchCommand(program: Command): void {
     .option('--subprotocol <name>', 'offer a subprotocol (repeatable)', collect)
     .option('--origin <origin>', 'Origin header')
     .option('--server-workers <n>', 'worker threads of the embedded echo server (default: the cores left after the generator threads, at least 1)', positiveInteger)
-    .option('--json', 'print the report as one JSON object (schema wsthreads-bench/1)')
-    .option('--html <file>', 'also write a self-contained HTML report')
-    .option('--max-p99 <ms>', 'fail (exit 3) if the round-trip p99 exceeds this', positiveNumber)
-    .option('--max-errors <n>', 'fail (exit 4) if there are more errors than this', nonNegativeInteger)
-    .option('--min-rate <msgs/s>', 'fail (exit 5) if fewer replies per second arrive', positiveNumber)
     .option('-q, --quiet', 'no progress display')
     .action(async (url: string | undefined, options: BenchCommandOptions) => {
       process.exitCode = await runBenchCommand(url, options);

@@ -6,7 +6,7 @@
  * per second, byte counts are bytes on the wire (frame headers and masks included), times since
  * the run start in whole seconds.
  */
-import type { LatencySummary } from './latency-histogram.ts';
+import type { EncodedHistogram, LatencySummary } from './latency-histogram.ts';
 import type { BenchErrorKind } from './generator-protocol.ts';
 
 export const BENCH_REPORT_SCHEMA = 'wsthreads-bench/1';
@@ -49,6 +49,11 @@ export interface BenchReport {
     /** Open model with correction: round trips measured from the intended send time. */
     correctedForCoordinatedOmission: boolean;
   };
+  /**
+   * The latency histograms themselves (µs), in HdrHistogram's compressed base64 encoding with
+   * their exact extremes: what `wsthreads bench merge` adds up to get the percentiles of the union.
+   */
+  histograms: { roundTrip: EncodedHistogram; handshake: EncodedHistogram };
   connections: {
     attempted: number;
     opened: number;
@@ -100,7 +105,8 @@ export interface GeneratorUsage {
 }
 
 export interface ThresholdResult {
-  name: 'max-p99' | 'max-errors' | 'min-rate';
+  /** 'max-p99', 'max-errors', 'min-rate' for those flags; the expression (p99<5ms) for --threshold. */
+  name: string;
   limit: number;
   actual: number;
   passed: boolean;

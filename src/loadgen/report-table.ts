@@ -1,6 +1,6 @@
 /** The bench report as the plain-text table printed at the end of a run. */
 import type { BenchReport, LatencyMs } from './bench-report.ts';
-import { describeBreach } from './thresholds.ts';
+import { describeThreshold } from './thresholds.ts';
 
 export function formatCount(n: number): string {
   return Math.round(n).toLocaleString('en-US');
@@ -107,8 +107,6 @@ export function formatReportTable(report: BenchReport): string {
   );
   for (const sample of report.errors.samples.slice(0, 3)) lines.push(`  e.g. ${sample}`);
   for (const warning of report.warnings) lines.push(`warning: ${warning}`);
-  for (const threshold of report.thresholds) {
-    lines.push(threshold.passed ? `threshold held: ${threshold.name} ${threshold.limit} (actual ${threshold.actual})` : describeBreach(threshold));
-  }
+  for (const threshold of report.thresholds) lines.push(`${threshold.passed ? '✓' : '✗'} ${describeThreshold(threshold)}`);
   return lines.join('\n');
 }

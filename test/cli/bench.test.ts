@@ -1,5 +1,5 @@
 import test from 'ava';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
@@ -185,4 +185,44 @@ test.serial('progress: a live line rewritten in place on a terminal, one plain l
   for (const line of lines) t.regex(line, /^\[[0-9.]+s \/ 2\.2s\] \d+ conns \| [0-9,]+ msgs\/s \| p99 [0-9.]+ ms \| errors 0$/);
   t.regex(piped.stdout, /^wsthreads bench ws:\/\/127\.0\.0\.1:\d+\/\n/);
   t.regex(piped.stdout, /latency \(ms\) +p50 +p90 +p99 +p99\.9 +max/);
+});
+
+test.serial('bench merge: two real runs make one report whose counts are their sums and whose histogram holds every sample', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'wsthreads-merge-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const server = await startWsEchoServer();
+  t.teardown(() => server.close());
+  const files: string[] = [];
+  for (const n of ['300', '500']) {
+    const result = await runCli(['bench', server.url, '-c', '2', '-n', n, '--json', '-q'], RUN_BOUND_MS);
+    t.is(result.code, 0, result.stderr);
+    files.push(join(dir, `${n}.json`));
+    writeFileSync(files.at(-1)!, result.stdout);
+  }
+  const html = join(dir, 'merged.html');
+  const merged = await runCli(['bench', 'merge', ...files, '--json', '--html', html, '--threshold', 'errors<=0', '--threshold', 'received>=800'], RUN_BOUND_MS);
+  t.is(merged.code, 0, merged.stderr);
+  const r = report(merged);
+  t.deepEqual(shapeProblems(r), []);
+  t.is(r.messages.received, 800);
+  t.is(r.latencyMs.roundTrip.count, 800);
+  t.is(r.histograms.roundTrip.count, 800);
+  t.is(r.connections.opened, 4);
+  t.true(r.thresholds.every((x) => x.passed));
+  t.true(readFileSync(html, 'utf8').startsWith('<!DOCTYPE html>'));
+
+  const breached = await runCli(['bench', 'merge', ...files, '--threshold', 'received>800'], RUN_BOUND_MS);
+  t.is(breached.code, 6);
+  t.regex(breached.stdout, /✓|✗/);
+  t.regex(breached.stdout, /✗ received>800: 800 \(exit 6\)/);
+  const notAReport = await runCli(['bench', 'merge', html], RUN_BOUND_MS);
+  t.is(notAReport.code, 1);
+  t.regex(notAReport.stderr, /merged\.html/);
+});
+
+test.serial('an unwritable --html path is refused before the run', async (t) => {
+  const result = await runCli(['bench', 'ws://127.0.0.1:9/', '-c', '1', '-d', '30', '--html', '/nonexistent-dir/report.html', '-q'], RUN_BOUND_MS);
+  t.is(result.code, 1);
+  t.regex(result.stderr, /cannot write the HTML report to \/nonexistent-dir\/report\.html/);
+  t.is(result.stdout, '');
 });

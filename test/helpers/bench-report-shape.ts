@@ -8,6 +8,8 @@ type Shape = 'number' | 'string' | 'boolean' | 'number|null' | 'stages' | { [key
 
 const latency: Shape = { count: 'number', min: 'number', mean: 'number', stdDev: 'number', p50: 'number', p90: 'number', p99: 'number', p999: 'number', max: 'number' };
 
+const histogram: Shape = { encoded: 'string', count: 'number', max: 'number', min: 'number' };
+
 export const BENCH_REPORT_SHAPE = {
   schema: 'string',
   target: { url: 'string', embeddedServer: 'boolean' },
@@ -22,6 +24,7 @@ export const BENCH_REPORT_SHAPE = {
   messages: { sent: 'number', received: 'number', unanswered: 'number', sentPerSecond: 'number', receivedPerSecond: 'number' },
   bytes: { sent: 'number', received: 'number', sentPerSecond: 'number', receivedPerSecond: 'number' },
   latencyMs: { roundTrip: latency, handshake: latency, correctedForCoordinatedOmission: 'boolean' },
+  histograms: { roundTrip: histogram, handshake: histogram },
   connections: { attempted: 'number', opened: 'number', failed: 'number', openedPerSecond: 'number', peakOpen: 'number', firstFailureAtMs: 'number|null' },
   closeCodes: { record: 'number' },
   errors: {

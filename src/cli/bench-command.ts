@@ -4,7 +4,7 @@
  * stderr, and prints the report (table or --json) on stdout. The exit code is 0, a threshold's
  * own code (3 --max-p99, 4 --max-errors, 5 --min-rate), or 1 when the run could not be made.
  */
-import { accessSync, constants, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { asMergeableReport, mergeReports } from '../loadgen/merge-reports.ts';
 import { parseThreshold, THRESHOLD_METRICS } from '../loadgen/thresholds.ts';
@@ -14,7 +14,7 @@ import { Option } from 'commander';
 import type { Command } from 'commander';
 import { defaultBenchOptions, runDurationMs } from '../loadgen/bench-options.ts';
 import type { BenchOptions } from '../loadgen/bench-options.ts';
-import type { BenchReport } from '../loadgen/bench-report.ts';
+import type { BenchReport, TimelineEntry } from '../loadgen/bench-report.ts';
 import { BenchRun } from '../loadgen/bench-runner.ts';
 import type { RunProgress } from '../loadgen/bench-runner.ts';
 import { renderHtmlReport } from '../loadgen/html-report.ts';
@@ -81,6 +81,7 @@ export interface BenchCommandOptions extends ReportOutputOptions {
   origin?: string;
   serverWorkers?: number;
   quiet?: boolean;
+  jsonStream?: string;
 }
 
 export interface BenchCommandIo {
@@ -145,8 +146,10 @@ export async function runBenchCommand(url: string | undefined, o: BenchCommandOp
     return 1;
   }
   const thresholds = thresholdsFrom(o);
+  let stream: JsonStream | undefined;
   try {
     if (o.html !== undefined) checkWritable(o.html);
+    if (o.jsonStream !== undefined) stream = new JsonStream(o.jsonStream, io);
   } catch (error) {
     io.stderr.write(`wsthreads bench: ${(error as Error).message}\n`);
     return 1;
@@ -171,7 +174,10 @@ export async function runBenchCommand(url: string | undefined, o: BenchCommandOp
     }
     const targetUrl = url ?? server!.url;
     run = new BenchRun(options, { url: targetUrl, embeddedServer: server !== undefined }, thresholds, {
-      onSecond: (progress) => display?.second(progressFigures(options, progress)),
+      onSecond: (progress) => {
+        display?.second(progressFigures(options, progress));
+        if (progress.lastSecond !== undefined) stream?.second(progress.lastSecond);
+      },
       onSaturated: (thread, percent) =>
         display?.message(`warning: generator thread ${thread} is saturated (${percent.toFixed(0)}% of a core): add --workers`),
     });
@@ -187,7 +193,56 @@ export async function runBenchCommand(url: string | undefined, o: BenchCommandOp
     await server?.close();
   }
   display?.end();
+  if (stream !== undefined) {
+    stream.end(report);
+    // On stdout the stream is the output; the table would break its lines.
+    if (stream.toStdout) return writeReport(report, { ...o, json: true }, { stdout: nowhere, stderr: io.stderr });
+  }
   return writeReport(report, o, io);
+}
+
+const nowhere = { write: () => true } as unknown as NodeJS.WritableStream;
+
+/**
+ * --json-stream: one JSON object per line (NDJSON), as k6's JSON output: `{"type":"second", …}`
+ * for each second as soon as every thread has reported it, then `{"type":"summary","report":…}`.
+ */
+class JsonStream {
+  readonly toStdout: boolean;
+  private readonly fd: number | undefined;
+  private readonly io: BenchCommandIo;
+  private lastSecond = -1;
+
+  constructor(path: string, io: BenchCommandIo) {
+    this.io = io;
+    this.toStdout = path === '-';
+    if (!this.toStdout) {
+      try {
+        this.fd = openSync(path, 'w');
+      } catch (error) {
+        throw new InvalidArgumentError(`cannot write the JSON stream to ${path}: ${(error as Error).message}`);
+      }
+    }
+  }
+
+  second(entry: TimelineEntry): void {
+    if (entry.second <= this.lastSecond) return;
+    this.lastSecond = entry.second;
+    this.line({ type: 'second', ...entry });
+  }
+
+  /** The seconds the run's end settled (their final span with them), then the summary. */
+  end(report: BenchReport): void {
+    for (const entry of report.timeline) if (entry.second > this.lastSecond) this.second(entry);
+    this.line({ type: 'summary', report });
+    if (this.fd !== undefined) closeSync(this.fd);
+  }
+
+  private line(value: object): void {
+    const text = JSON.stringify(value) + '\n';
+    if (this.fd === undefined) this.io.stdout.write(text);
+    else writeSync(this.fd, text);
+  }
 }
 
 function thresholdsFrom(o: ReportOutputOptions): Thresholds {
@@ -299,6 +354,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--subprotocol <name>', 'offer a subprotocol (repeatable)', collect)
     .option('--origin <origin>', 'Origin header')
     .option('--server-workers <n>', 'worker threads of the embedded echo server (default: the cores left after the generator threads, at least 1)', positiveInteger)
+    .option('--json-stream <file>', "write each second's figures as it ends, then the report, as NDJSON (- for stdout, instead of the table)")
     .option('-q, --quiet', 'no progress display')
     .action(async (url: string | undefined, options: BenchCommandOptions) => {
       process.exitCode = await runBenchCommand(url, options);

@@ -80,6 +80,11 @@ export interface BenchReport {
 
 export interface TimelineEntry {
   second: number;
+  /**
+   * How much of the second the run covered, in ms: 1000 but for the last, which ends with the
+   * run's last reply (a run that ends mid-second, and the drain after the deadline).
+   */
+  spanMs: number;
   sent: number;
   received: number;
   bytesSent: number;

@@ -17,11 +17,15 @@ export interface RunFacts {
   thresholds: Thresholds;
 }
 
-/** Seconds at the end in which nothing was sent or received (the closing handshakes) say nothing. */
-function withoutIdleTail(timeline: TimelineEntry[]): TimelineEntry[] {
+/**
+ * The timeline without the seconds after the run in which nothing happened but closing
+ * handshakes, and with the last second's span cut where the run ended (`endMs` after its start).
+ */
+function finalTimeline(timeline: TimelineEntry[], runMs: number, endMs: number): TimelineEntry[] {
   let end = timeline.length;
-  while (end > 0 && timeline[end - 1]!.sent === 0 && timeline[end - 1]!.received === 0) end--;
-  return timeline.slice(0, end);
+  const idle = (e: TimelineEntry): boolean => e.sent === 0 && e.received === 0 && e.opened === 0 && e.failed === 0;
+  while (end > 0 && timeline[end - 1]!.second * 1000 >= runMs && idle(timeline[end - 1]!)) end--;
+  return timeline.slice(0, end).map((e) => ({ ...e, spanMs: Math.round(Math.min(1000, Math.max(1, endMs - e.second * 1000))) }));
 }
 
 export function buildReport(run: RunAggregator, facts: RunFacts): BenchReport {
@@ -100,7 +104,11 @@ export function buildReport(run: RunAggregator, facts: RunFacts): BenchReport {
     },
     closeCodes: { ...run.closeCodes },
     errors: { total: errorsTotal, byKind: { ...run.errorsByKind }, samples: [...run.errorSamples] },
-    timeline: withoutIdleTail(run.timeline),
+    timeline: finalTimeline(
+      run.timeline,
+      runDurationMs(options) ?? facts.wallMs,
+      Math.max(runDurationMs(options) ?? 0, run.lastReplyEpochMs - facts.startedAtEpochMs),
+    ),
     generators,
     latencyDistribution: run.roundTrip.distribution().map((point) => ({ percentile: point.percentile, ms: point.micros / 1000 })),
     warnings,

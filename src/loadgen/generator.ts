@@ -168,12 +168,14 @@ export class Generator implements ConnectionContext {
   onOpen(connection: BenchConnection): void {
     this.connectSettled(connection);
     const mode = this.shard.mode;
-    if (this.stopping || connection.quota === 0 || (mode === BenchMode.Storm && !this.shard.oneMessage)) {
-      connection.close();
+    if (mode === BenchMode.Storm) {
+      // Even at the end a storm's connection completes its cycle: each opened sends its message.
+      if (this.shard.oneMessage) connection.send(performance.now() * 1000);
+      else connection.close();
       return;
     }
-    if (mode === BenchMode.Storm) {
-      connection.send(performance.now() * 1000);
+    if (this.stopping || connection.quota === 0) {
+      connection.close();
       return;
     }
     if (mode === BenchMode.Hold) {

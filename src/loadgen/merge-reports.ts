@@ -46,6 +46,7 @@ function mergeTimelines(reports: BenchReport[]): TimelineEntry[] {
         seconds.set(e.second, { ...e });
         continue;
       }
+      m.spanMs = Math.max(m.spanMs, e.spanMs);
       m.sent += e.sent;
       m.received += e.received;
       m.bytesSent += e.bytesSent;

@@ -109,7 +109,7 @@ export class RunAggregator {
     let pending = this.pending.get(bin.second);
     if (pending === undefined) {
       pending = {
-        entry: { second: bin.second, sent: 0, received: 0, bytesSent: 0, bytesReceived: 0, connections: 0, opened: 0, failed: 0, errors: 0, p50Ms: 0, p99Ms: 0, maxMs: 0 },
+        entry: { second: bin.second, spanMs: 1000, sent: 0, received: 0, bytesSent: 0, bytesReceived: 0, connections: 0, opened: 0, failed: 0, errors: 0, p50Ms: 0, p99Ms: 0, maxMs: 0 },
         peak: 0,
         histogram: new MergedHistogram(),
       };

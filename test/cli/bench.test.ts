@@ -226,3 +226,22 @@ test.serial('an unwritable --html path is refused before the run', async (t) => 
   t.regex(result.stderr, /cannot write the HTML report to \/nonexistent-dir\/report\.html/);
   t.is(result.stdout, '');
 });
+
+test.serial('--json-stream writes one NDJSON line per second, then the report; the last second spans only to the run\'s end', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'wsthreads-stream-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'run.ndjson');
+  const result = await runCli(['bench', '-c', '2', '-R', '1000', '-d', '1.5s', '--json-stream', file, '--json', '-q'], RUN_BOUND_MS);
+  t.is(result.code, 0, result.stderr);
+  const lines = readFileSync(file, 'utf8').trimEnd().split('\n').map((line) => JSON.parse(line) as { type: string; second?: number; spanMs?: number; received?: number; report?: BenchReport });
+  const seconds = lines.filter((l) => l.type === 'second');
+  const summary = lines.at(-1)!;
+  t.is(summary.type, 'summary');
+  t.deepEqual(summary.report, report(result));
+  t.deepEqual(seconds.map((s) => s.second), [0, 1]);
+  t.is(seconds.reduce((n, s) => n + s.received!, 0), summary.report!.messages.received);
+  t.is(seconds[0]!.spanMs, 1000);
+  // 1.5 s of run: the second second holds half a second of load and the drain after it.
+  t.true(seconds[1]!.spanMs! >= 500 && seconds[1]!.spanMs! < 1000, `span ${seconds[1]!.spanMs}`);
+  t.deepEqual(summary.report!.timeline.map((e) => e.spanMs), seconds.map((s) => s.spanMs));
+});

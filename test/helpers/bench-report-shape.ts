@@ -33,7 +33,7 @@ export const BENCH_REPORT_SHAPE = {
     samples: ['string'],
   },
   timeline: [{
-    second: 'number', sent: 'number', received: 'number', bytesSent: 'number', bytesReceived: 'number',
+    second: 'number', spanMs: 'number', sent: 'number', received: 'number', bytesSent: 'number', bytesReceived: 'number',
     connections: 'number', opened: 'number', failed: 'number', errors: 'number', p50Ms: 'number', p99Ms: 'number', maxMs: 'number',
   }],
   generators: [{ thread: 'number', cpuPercent: 'number', peakCpuPercent: 'number', saturated: 'boolean' }],

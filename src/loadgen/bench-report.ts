@@ -104,6 +104,8 @@ export interface GeneratorUsage {
   thread: number;
   /** Average share of one core over the thread's run, in percent. */
   cpuPercent: number;
+  /** CPU time the thread used over the run (ms): messages per generator CPU-second divide by it. */
+  cpuMs: number;
   /** Highest share of one core over any whole second, in percent. */
   peakCpuPercent: number;
   saturated: boolean;

@@ -34,7 +34,15 @@ export const TEXT_HEADER_LENGTH = 35;
 export const BINARY_HEADER_LENGTH = 20;
 
 const TEXT_FILL = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
-const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
+const HEX_DIGITS = '0123456789abcdef';
+/** The two lowercase hex digits of each byte value: the header is written and checked a byte at a time. */
+const HEX_PAIRS = new Uint8Array(512);
+for (let b = 0; b < 256; b++) {
+  HEX_PAIRS[2 * b] = HEX_DIGITS.charCodeAt(b >>> 4);
+  HEX_PAIRS[2 * b + 1] = HEX_DIGITS.charCodeAt(b & 15);
+}
+/** Fills up to this long are compared in a loop: below it the call into native compare costs more. */
+const LOOP_COMPARE_MAX = 64;
 
 function textFill(length: number): Buffer {
   let s = '';
@@ -49,15 +57,38 @@ function binaryFill(length: number, offset: number): Buffer {
   return bytes;
 }
 
-/** Writes `value` (an integer below 2^48) as `width` lowercase hex digits ending at `end`. */
+/** Writes `value` (an integer below 2^48) as `width` (8 or 12) lowercase hex digits ending at `end`. */
 function writeHex(target: Buffer, end: number, value: number, width: number): void {
-  let low = value % 0x1000000;
-  const high = (value - low) / 0x1000000;
-  for (let i = 1; i <= width; i++) {
-    target[end - i] = HEX_DIGITS[low & 15]!;
-    low >>>= 4;
-    if (i === 6) low = high;
+  let bits = value % 0x1000000;
+  const high = (value - bits) / 0x1000000;
+  for (let at = end - 2, pair = 0; at >= end - width; at -= 2, pair++) {
+    if (pair === 3) bits = high;
+    const b = (bits & 0xff) << 1;
+    target[at] = HEX_PAIRS[b]!;
+    target[at + 1] = HEX_PAIRS[b + 1]!;
+    bits >>>= 8;
   }
+}
+
+/** Whether `source` holds `value` as writeHex would write it, ending at `end`. */
+function hexMatches(source: Buffer, end: number, value: number, width: number): boolean {
+  let bits = value % 0x1000000;
+  const high = (value - bits) / 0x1000000;
+  for (let at = end - 2, pair = 0; at >= end - width; at -= 2, pair++) {
+    if (pair === 3) bits = high;
+    const b = (bits & 0xff) << 1;
+    if (source[at] !== HEX_PAIRS[b] || source[at + 1] !== HEX_PAIRS[b + 1]) return false;
+    bits >>>= 8;
+  }
+  return true;
+}
+
+/** Whether `source[start, start + expected.length)` equals `expected`. */
+function rangeEquals(source: Buffer, start: number, expected: Buffer): boolean {
+  const length = expected.length;
+  if (length > LOOP_COMPARE_MAX) return source.compare(expected, 0, length, start, start + length) === 0;
+  for (let i = 0; i < length; i++) if (source[start + i] !== expected[i]) return false;
+  return true;
 }
 
 /**
@@ -140,14 +171,23 @@ class GeneratedCodec implements PayloadCodec {
     const wrongType = typeMismatch(text, this.binary);
     if (wrongType !== undefined) return wrongType;
     if (end - start !== this.size) return `reply of ${end - start} bytes, expected ${this.size}`;
-    const fillStart = start + this.headerLength;
-    if (source.compare(this.fill, 0, this.fill.length, fillStart, end) !== 0) return 'reply payload differs from the message sent';
-    if (!this.embedsHeader) return undefined;
-    this.writeHeader(this.expected, 0, conn, seq, sendMicros);
-    if (source.compare(this.expected, 0, this.headerLength, start, fillStart) === 0) return undefined;
+    if (!rangeEquals(source, start + this.headerLength, this.fill)) return 'reply payload differs from the message sent';
+    if (!this.embedsHeader || this.headerMatches(source, start, conn, seq, sendMicros)) return undefined;
     const replySeq = this.binary ? source.readDoubleLE(start + 4) : Number.parseInt(source.toString('latin1', start + 10, start + 22), 16);
     if (replySeq !== seq) return `reply to message ${replySeq}, expected ${seq}`;
     return 'reply header differs from the message sent';
+  }
+
+  private headerMatches(source: Buffer, at: number, conn: number, seq: number, sendMicros: number): boolean {
+    if (this.binary) {
+      this.writeHeader(this.expected, 0, conn, seq, sendMicros);
+      return rangeEquals(source, at, this.expected);
+    }
+    return (
+      source[at] === 0x63 && hexMatches(source, at + 9, conn, 8) &&
+      source[at + 9] === 0x73 && hexMatches(source, at + 22, seq, 12) &&
+      source[at + 22] === 0x74 && hexMatches(source, at + 35, sendMicros, 12)
+    );
   }
 
   private writeHeader(target: Buffer, at: number, conn: number, seq: number, sendMicros: number): void {

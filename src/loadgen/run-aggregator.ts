@@ -155,6 +155,7 @@ export class RunAggregator {
     return this.usage.map((usage, thread) => ({
       thread,
       cpuPercent: usage.wallMs > 0 ? Math.round((usage.cpuMicros / 10 / usage.wallMs) * 10) / 10 : 0,
+      cpuMs: Math.round(usage.cpuMicros / 1000),
       peakCpuPercent: Math.round(usage.peakPercent * 10) / 10,
       saturated: usage.peakPercent >= SATURATION_PERCENT,
     }));

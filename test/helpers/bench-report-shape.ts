@@ -36,7 +36,7 @@ export const BENCH_REPORT_SHAPE = {
     second: 'number', spanMs: 'number', sent: 'number', received: 'number', bytesSent: 'number', bytesReceived: 'number',
     connections: 'number', opened: 'number', failed: 'number', errors: 'number', p50Ms: 'number', p99Ms: 'number', maxMs: 'number',
   }],
-  generators: [{ thread: 'number', cpuPercent: 'number', peakCpuPercent: 'number', saturated: 'boolean' }],
+  generators: [{ thread: 'number', cpuPercent: 'number', cpuMs: 'number', peakCpuPercent: 'number', saturated: 'boolean' }],
   latencyDistribution: [{ percentile: 'number', ms: 'number' }],
   warnings: ['string'],
   thresholds: [{ name: 'string', limit: 'number', actual: 'number', passed: 'boolean', exitCode: 'number' }],

@@ -130,5 +130,5 @@ test('a thread at 95% of a core for a whole second is reported saturated, once',
   run.addBin(bin(0, 2, 10, 100, 990_000));
   t.deepEqual(warnings, [[0, 95]]);
   run.addResult(result(0, 3, { cpuMicros: 2_440_000, wallMs: 3000 }));
-  t.deepEqual(run.generators(), [{ thread: 0, cpuPercent: 81.3, peakCpuPercent: 99, saturated: true }]);
+  t.deepEqual(run.generators(), [{ thread: 0, cpuPercent: 81.3, cpuMs: 2440, peakCpuPercent: 99, saturated: true }]);
 });

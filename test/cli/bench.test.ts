@@ -3,12 +3,15 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
+import { createServer } from 'node:https';
+import { WebSocketServer as WsServer } from 'ws';
 import type { BenchReport } from '../../src/loadgen/bench-report.ts';
 import { shapeProblems } from '../helpers/bench-report-shape.ts';
 import { htmlProblems } from '../helpers/html-balance.ts';
 import { CLI, REPO, runCli } from '../helpers/wsthreads-cli.ts';
 import type { CliResult } from '../helpers/wsthreads-cli.ts';
 import { startWsEchoServer } from '../helpers/ws-echo-server.ts';
+import { hasOpenssl, makeTestPki } from '../client/support.ts';
 
 // Every run is short; the bound only stops a hung run from hanging the suite.
 const RUN_BOUND_MS = 30_000;
@@ -244,4 +247,32 @@ test.serial('--json-stream writes one NDJSON line per second, then the report; t
   // 1.5 s of run: the second second holds half a second of load and the drain after it.
   t.true(seconds[1]!.spanMs! >= 500 && seconds[1]!.spanMs! < 1000, `span ${seconds[1]!.spanMs}`);
   t.deepEqual(summary.report!.timeline.map((e) => e.spanMs), seconds.map((s) => s.spanMs));
+});
+
+test.serial('over TLS (wss://, the socket read through data events) every echo is received and checked', async (t) => {
+  if (!hasOpenssl()) {
+    t.pass('openssl is not installed: no test CA');
+    return;
+  }
+  const pki = makeTestPki();
+  const dir = mkdtempSync(join(tmpdir(), 'wsthreads-bench-tls-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const caFile = join(dir, 'ca.pem');
+  writeFileSync(caFile, pki.caCert);
+  const https = createServer({ cert: pki.serverCert, key: pki.serverKey });
+  const wss = new WsServer({ server: https });
+  wss.on('connection', (socket) => socket.on('message', (data: Buffer, isBinary: boolean) => socket.send(data, { binary: isBinary })));
+  await new Promise<void>((resolve) => https.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => {
+    for (const client of wss.clients) client.terminate();
+    https.close(() => resolve());
+  }));
+  const { port } = https.address() as { port: number };
+  const result = await runCli(['bench', `wss://localhost:${port}/`, '-c', '3', '-n', '3000', '-s', '300', '-p', '8', '--json', '-q'], RUN_BOUND_MS, { NODE_EXTRA_CA_CERTS: caFile });
+  t.is(result.code, 0, result.stderr);
+  const r = report(result);
+  t.is(r.messages.received, 3000);
+  t.is(r.latencyMs.roundTrip.count, 3000);
+  t.is(r.errors.total, 0);
+  t.deepEqual(r.closeCodes, { '1000': 3 });
 });

@@ -1,8 +1,10 @@
 /**
  * `wsthreads bench [url]`: the load tester. Parses and checks the options, starts the embedded
  * echo server when no URL is given, runs the generator threads with a progress display on
- * stderr, and prints the report (table or --json) on stdout. The exit code is 0, a threshold's
- * own code (3 --max-p99, 4 --max-errors, 5 --min-rate), or 1 when the run could not be made.
+ * stderr, and prints the report (table, --json or --json-stream) on stdout. `wsthreads bench
+ * merge` makes one report of several. The exit code is 0; 1 when the run could not be made; 2
+ * when it measured nothing (no connection opened, no reply matched); a threshold's own code
+ * (3 --max-p99, 4 --max-errors, 5 --min-rate, 6 --threshold).
  */
 import { accessSync, closeSync, constants, existsSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';

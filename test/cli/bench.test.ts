@@ -276,3 +276,28 @@ test.serial('over TLS (wss://, the socket read through data events) every echo i
   t.is(r.errors.total, 0);
   t.deepEqual(r.closeCodes, { '1000': 3 });
 });
+
+test.serial('--start-at holds the run until the given time; a time that is not ISO 8601 is refused', async (t) => {
+  const startAt = new Date(Date.now() + 1500);
+  const result = await runCli(['bench', '-c', '2', '-n', '100', '--start-at', startAt.toISOString(), '--json', '-q'], RUN_BOUND_MS);
+  t.is(result.code, 0, result.stderr);
+  const r = report(result);
+  t.true(Date.parse(r.startedAt) >= startAt.getTime(), `started ${r.startedAt}, asked ${startAt.toISOString()}`);
+  t.is(r.messages.received, 100);
+  const bad = await runCli(['bench', '-c', '1', '--start-at', 'tomorrow'], RUN_BOUND_MS);
+  t.is(bad.code, 1);
+  t.regex(bad.stderr, /ISO 8601/);
+});
+
+test.serial('durations take units everywhere; a bare --timeout is still milliseconds, with a warning', async (t) => {
+  const bare = await runCli(['bench', '-c', '1', '-n', '10', '--timeout', '2000', '--json', '-q'], RUN_BOUND_MS);
+  t.is(bare.code, 0, bare.stderr);
+  t.is(report(bare).options.timeoutMs, 2000);
+  t.regex(bare.stderr, /--timeout 2000 is read as milliseconds/);
+  const unit = await runCli(['bench', '-c', '1', '-n', '10', '--timeout', '2s', '--json', '-q'], RUN_BOUND_MS);
+  t.is(report(unit).options.timeoutMs, 2000);
+  t.is(unit.stderr, '');
+  const wrong = await runCli(['bench', '-c', '1', '--ping', 'soon'], RUN_BOUND_MS);
+  t.is(wrong.code, 1);
+  t.regex(wrong.stderr, /500ms, 10s or 2m/);
+});

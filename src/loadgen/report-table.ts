@@ -63,6 +63,15 @@ export function describeLoad(report: BenchReport): string {
     : `closed model, pipeline ${o.pipeline}`;
   const payload = o.payload === 'template' ? `${o.binary ? 'binary' : 'text'} template of ${o.size} bytes` : `${o.size}-byte ${o.binary ? 'binary' : 'text'} messages`;
   const threads = `${o.workers} generator thread${o.workers === 1 ? '' : 's'}`;
+  const stages = o.stages === null ? '' : ` in stages ${o.stages.map((s) => `${s.durationMs / 1000}s:${s.target}`).join(',')}`;
+  if (o.mode === 'storm') {
+    const cycle = o.oneMessage ? `open, handshake, one ${payload.replace(/ messages$/, ' message')}, close` : 'open, handshake, close';
+    return `connect storm of ${stages === '' ? `${o.connections} clients` : `clients${stages}`} (${cycle}), ${threads}`;
+  }
+  if (o.mode === 'hold') {
+    const pings = o.pingIntervalMs === null ? 'idle' : `pinged every ${o.pingIntervalMs / 1000} s`;
+    return `hold of ${stages === '' ? `${o.connections} connections` : `connections${stages}`} (${pings}), ${threads}`;
+  }
   return `${o.connections} connections, ${model}, ${payload}, ${threads}`;
 }
 
@@ -99,7 +108,11 @@ export function formatReportTable(report: BenchReport): string {
     .join(', ');
   lines.push(
     keyValues([
-      ['connections', `${formatCount(c.attempted)} attempted, ${formatCount(c.opened)} opened, ${formatCount(c.failed)} failed`],
+      [
+        'connections',
+        `${formatCount(c.attempted)} attempted, ${formatCount(c.opened)} opened (${formatRate(c.openedPerSecond)}/s), ${formatCount(c.failed)} failed` +
+          `; at most ${formatCount(c.peakOpen)} open` + (c.firstFailureAtMs === null ? '' : `; first refused at ${(c.firstFailureAtMs / 1000).toFixed(2)} s`),
+      ],
       ['close codes', closeCodes === '' ? 'none' : closeCodes],
       ['errors', errors],
       ['generators', generators],

@@ -4,6 +4,7 @@
  * exits with code 1.
  */
 import { InvalidArgumentError } from 'commander';
+import { parseTimeSpan } from '../loadgen/time-span.ts';
 
 export function positiveInteger(value: string): number {
   const n = Number(value);
@@ -25,16 +26,14 @@ export function positiveNumber(value: string): number {
   return n;
 }
 
-const TIME_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
 /** A time span: `500ms`, `10s`, `2m`, `1h`; a bare number is in `defaultUnit`. Returns ms. */
 export function timeSpan(defaultUnit: 'ms' | 's'): (value: string) => number {
   return (value: string) => {
-    const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(value);
-    if (match === null) throw new InvalidArgumentError(`Expected a time such as 500ms, 10s or 2m (a bare number is in ${defaultUnit}).`);
-    const ms = Number(match[1]) * TIME_UNITS[match[2] ?? defaultUnit]!;
-    if (!(ms > 0)) throw new InvalidArgumentError('Expected a time above 0.');
-    return Math.round(ms);
+    try {
+      return parseTimeSpan(value, defaultUnit);
+    } catch (error) {
+      throw new InvalidArgumentError((error as Error).message);
+    }
   };
 }
 

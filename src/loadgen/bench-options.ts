@@ -1,5 +1,18 @@
+import type { BenchMode } from './generator-protocol.ts';
+import type { Stage } from './stage-schedule.ts';
+import { stagesDurationMs } from './stage-schedule.ts';
+
 /** A bench run, as the command line resolved it. */
 export interface BenchOptions {
+  mode: BenchMode;
+  /** Storm and hold: ramp the target (clients, connections) in stages; the run lasts their sum. */
+  stages: Stage[] | undefined;
+  /** Storm: one message per connection, echo awaited before the close. */
+  oneMessage: boolean;
+  /** Hold: ping every connection this often. */
+  pingIntervalMs: number | undefined;
+  /** When the threads start (epoch ms, --start-at); undefined: as soon as they are ready. */
+  startAtEpochMs: number | undefined;
   /** Target URL; undefined starts an embedded wsthreads echo server on a free port. */
   url: string | undefined;
   connections: number;
@@ -33,12 +46,18 @@ export interface BenchOptions {
 export const DEFAULT_DURATION_MS = 10_000;
 
 /** How long the run lasts: --duration, else 10 s unless -n bounds it; undefined for a count-bounded run. */
-export function runDurationMs(options: Pick<BenchOptions, 'durationMs' | 'messages'>): number | undefined {
+export function runDurationMs(options: Pick<BenchOptions, 'durationMs' | 'messages' | 'stages'>): number | undefined {
+  if (options.stages !== undefined) return stagesDurationMs(options.stages);
   return options.durationMs ?? (options.messages === undefined ? DEFAULT_DURATION_MS : undefined);
 }
 
 export function defaultBenchOptions(): BenchOptions {
   return {
+    mode: 'echo',
+    stages: undefined,
+    oneMessage: false,
+    pingIntervalMs: undefined,
+    startAtEpochMs: undefined,
     url: undefined,
     connections: 100,
     connectRate: undefined,

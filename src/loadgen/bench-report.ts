@@ -6,7 +6,7 @@
  * per second, byte counts are bytes on the wire (frame headers and masks included), times since
  * the run start in whole seconds.
  */
-import type { LatencySummary } from './latency-histogram.ts';
+import type { EncodedHistogram, LatencySummary } from './latency-histogram.ts';
 import type { BenchErrorKind } from './generator-protocol.ts';
 
 export const BENCH_REPORT_SCHEMA = 'wsthreads-bench/1';
@@ -18,6 +18,10 @@ export interface BenchReport {
   schema: typeof BENCH_REPORT_SCHEMA;
   target: { url: string; embeddedServer: boolean };
   options: {
+    mode: 'echo' | 'storm' | 'hold';
+    stages: Array<{ durationMs: number; target: number }> | null;
+    oneMessage: boolean;
+    pingIntervalMs: number | null;
     connections: number;
     connectRate: number | null;
     durationMs: number | null;
@@ -45,7 +49,22 @@ export interface BenchReport {
     /** Open model with correction: round trips measured from the intended send time. */
     correctedForCoordinatedOmission: boolean;
   };
-  connections: { attempted: number; opened: number; failed: number };
+  /**
+   * The latency histograms themselves (µs), in HdrHistogram's compressed base64 encoding with
+   * their exact extremes: what `wsthreads bench merge` adds up to get the percentiles of the union.
+   */
+  histograms: { roundTrip: EncodedHistogram; handshake: EncodedHistogram };
+  connections: {
+    attempted: number;
+    opened: number;
+    failed: number;
+    /** Connections opened per second of the run (a storm's handshake rate). */
+    openedPerSecond: number;
+    /** Most connections open at once (in a second: the sum of each thread's peak). */
+    peakOpen: number;
+    /** When the first connection failed to open, in ms since the run start (a hold: when the server started refusing). */
+    firstFailureAtMs: number | null;
+  };
   /** Close codes seen on the generator's connections ("1000" → count), ours included. */
   closeCodes: Record<string, number>;
   errors: { total: number; byKind: Record<BenchErrorKind, number>; samples: string[] };
@@ -61,12 +80,20 @@ export interface BenchReport {
 
 export interface TimelineEntry {
   second: number;
+  /**
+   * How much of the second the run covered, in ms: 1000 but for the last, which ends with the
+   * run's last reply (a run that ends mid-second, and the drain after the deadline).
+   */
+  spanMs: number;
   sent: number;
   received: number;
   bytesSent: number;
   bytesReceived: number;
   /** Connections open at the end of the second. */
   connections: number;
+  /** Connections opened and failed to open during the second. */
+  opened: number;
+  failed: number;
   errors: number;
   p50Ms: number;
   p99Ms: number;
@@ -77,13 +104,16 @@ export interface GeneratorUsage {
   thread: number;
   /** Average share of one core over the thread's run, in percent. */
   cpuPercent: number;
+  /** CPU time the thread used over the run (ms): messages per generator CPU-second divide by it. */
+  cpuMs: number;
   /** Highest share of one core over any whole second, in percent. */
   peakCpuPercent: number;
   saturated: boolean;
 }
 
 export interface ThresholdResult {
-  name: 'max-p99' | 'max-errors' | 'min-rate';
+  /** 'max-p99', 'max-errors', 'min-rate' for those flags; the expression (p99<5ms) for --threshold. */
+  name: string;
   limit: number;
   actual: number;
   passed: boolean;

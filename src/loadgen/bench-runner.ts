@@ -20,6 +20,7 @@ import { shareOf } from './open-model-schedule.ts';
 import { createPayloadCodec } from './payload.ts';
 import { parseClientUrl } from '../shared/connection/client-url.ts';
 import { RunAggregator } from './run-aggregator.ts';
+import { peakTarget } from './stage-schedule.ts';
 import type { Thresholds } from './thresholds.ts';
 
 /** Same extension as this module: .ts when run from source, .js from dist. */
@@ -54,7 +55,8 @@ export interface BenchTarget {
 
 /** Splits the run into per-thread shards; each thread's totals are the sums of its connections' shares. */
 export function planShards(options: BenchOptions, url: string): GeneratorShard[] {
-  const threads = Math.max(1, Math.min(options.workers, options.connections));
+  const most = options.stages === undefined ? options.connections : Math.max(1, peakTarget(options.stages));
+  const threads = Math.max(1, Math.min(options.workers, most));
   const durationMs = runDurationMs(options);
   const shards: GeneratorShard[] = [];
   let first = 0;
@@ -68,9 +70,13 @@ export function planShards(options: BenchOptions, url: string): GeneratorShard[]
     const fraction = connections / options.connections;
     shards.push({
       thread,
+      threads,
       url,
+      mode: options.mode,
+      stages: options.stages,
+      oneMessage: options.oneMessage,
+      pingIntervalMs: options.pingIntervalMs,
       connections,
-      firstConnectionId: first,
       connectRate: options.connectRate === undefined ? undefined : options.connectRate * fraction,
       durationMs,
       messages,
@@ -96,6 +102,7 @@ export class BenchRun {
   private stopRequested = false;
   private started = false;
   private runStartEpochMs = 0;
+  private endStartWait: (() => void) | undefined;
 
   constructor(options: BenchOptions, target: BenchTarget, thresholds: Thresholds, hooks: BenchRunHooks = {}) {
     this.options = options;
@@ -107,6 +114,7 @@ export class BenchRun {
   /** Ends the run early (Ctrl-C): every thread drains and closes as at its deadline. */
   stop(): void {
     this.stopRequested = true;
+    this.endStartWait?.();
     if (this.started) for (const port of this.ports) this.send(port, { type: 'stop' });
   }
 
@@ -168,6 +176,17 @@ export class BenchRun {
     const startedAt = Date.now();
     try {
       await Promise.race([readyPromise, failed]);
+      // --start-at: runs on several machines start together (their clocks agreeing, as NTP keeps them).
+      const waitMs = (this.options.startAtEpochMs ?? 0) - Date.now();
+      if (waitMs > 0 && !this.stopRequested) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, waitMs);
+          this.endStartWait = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
       this.runStartEpochMs = performance.timeOrigin + performance.now();
       this.started = true;
       for (const port of this.ports) this.send(port, { type: 'start', runStartEpochMs: this.runStartEpochMs });
@@ -193,7 +212,7 @@ export class BenchRun {
       options: this.options,
       url: this.target.url,
       embeddedServer: this.target.embeddedServer,
-      startedAtEpochMs: startedAt,
+      startedAtEpochMs: this.runStartEpochMs === 0 ? startedAt : this.runStartEpochMs,
       wallMs: this.elapsedMs(),
       thresholds: this.thresholds,
     });

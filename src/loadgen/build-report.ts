@@ -1,9 +1,10 @@
 /** Turns a finished run's aggregate into the BenchReport (the --json object). */
 import type { BenchOptions } from './bench-options.ts';
+import { runDurationMs } from './bench-options.ts';
 import { BENCH_REPORT_SCHEMA, latencyMs } from './bench-report.ts';
 import type { BenchReport, TimelineEntry } from './bench-report.ts';
 import type { RunAggregator } from './run-aggregator.ts';
-import { checkThresholds, thresholdExitCode } from './thresholds.ts';
+import { judgeReport } from './thresholds.ts';
 import type { Thresholds } from './thresholds.ts';
 
 export interface RunFacts {
@@ -16,11 +17,15 @@ export interface RunFacts {
   thresholds: Thresholds;
 }
 
-/** Seconds at the end in which nothing was sent or received (the closing handshakes) say nothing. */
-function withoutIdleTail(timeline: TimelineEntry[]): TimelineEntry[] {
+/**
+ * The timeline without the seconds after the run in which nothing happened but closing
+ * handshakes, and with the last second's span cut where the run ended (`endMs` after its start).
+ */
+function finalTimeline(timeline: TimelineEntry[], runMs: number, endMs: number): TimelineEntry[] {
   let end = timeline.length;
-  while (end > 0 && timeline[end - 1]!.sent === 0 && timeline[end - 1]!.received === 0) end--;
-  return timeline.slice(0, end);
+  const idle = (e: TimelineEntry): boolean => e.sent === 0 && e.received === 0 && e.opened === 0 && e.failed === 0;
+  while (end > 0 && timeline[end - 1]!.second * 1000 >= runMs && idle(timeline[end - 1]!)) end--;
+  return timeline.slice(0, end).map((e) => ({ ...e, spanMs: Math.round(Math.min(1000, Math.max(1, endMs - e.second * 1000))) }));
 }
 
 export function buildReport(run: RunAggregator, facts: RunFacts): BenchReport {
@@ -33,7 +38,7 @@ export function buildReport(run: RunAggregator, facts: RunFacts): BenchReport {
   const roundTrip = latencyMs(run.roundTrip.summary());
   const errorsTotal = Object.values(run.errorsByKind).reduce((a, b) => a + b, 0);
   const receivedPerSecond = perSecond(run.received);
-  const thresholds = checkThresholds(facts.thresholds, { p99Ms: roundTrip.p99, errors: errorsTotal, receivedPerSecond });
+  const runSeconds = Math.min(facts.wallMs, runDurationMs(options) ?? facts.wallMs) / 1000;
   const generators = run.generators();
   const warnings: string[] = [];
   for (const generator of generators) {
@@ -46,10 +51,14 @@ export function buildReport(run: RunAggregator, facts: RunFacts): BenchReport {
   }
   if (run.received < run.sent) warnings.push(`${run.sent - run.received} messages got no reply`);
   const openModel = options.rate !== undefined;
-  return {
+  const report: BenchReport = {
     schema: BENCH_REPORT_SCHEMA,
     target: { url: facts.url, embeddedServer: facts.embeddedServer },
     options: {
+      mode: options.mode,
+      stages: options.stages ?? null,
+      oneMessage: options.oneMessage,
+      pingIntervalMs: options.pingIntervalMs ?? null,
       connections: options.connections,
       connectRate: options.connectRate ?? null,
       durationMs: options.durationMs ?? null,
@@ -84,14 +93,28 @@ export function buildReport(run: RunAggregator, facts: RunFacts): BenchReport {
       handshake: latencyMs(run.handshake.summary()),
       correctedForCoordinatedOmission: openModel && options.correction,
     },
-    connections: { attempted: run.attempted, opened: run.opened, failed: run.failed },
+    histograms: { roundTrip: run.roundTrip.encode(), handshake: run.handshake.encode() },
+    connections: {
+      attempted: run.attempted,
+      opened: run.opened,
+      failed: run.failed,
+      openedPerSecond: runSeconds > 0 ? Math.round((run.opened / runSeconds) * 10) / 10 : 0,
+      peakOpen: run.peakOpen,
+      firstFailureAtMs: run.firstFailureEpochMs === 0 ? null : Math.max(0, Math.round(run.firstFailureEpochMs - facts.startedAtEpochMs)),
+    },
     closeCodes: { ...run.closeCodes },
     errors: { total: errorsTotal, byKind: { ...run.errorsByKind }, samples: [...run.errorSamples] },
-    timeline: withoutIdleTail(run.timeline),
+    timeline: finalTimeline(
+      run.timeline,
+      runDurationMs(options) ?? facts.wallMs,
+      Math.max(runDurationMs(options) ?? 0, run.lastReplyEpochMs - facts.startedAtEpochMs),
+    ),
     generators,
     latencyDistribution: run.roundTrip.distribution().map((point) => ({ percentile: point.percentile, ms: point.micros / 1000 })),
     warnings,
-    thresholds,
-    exitCode: thresholdExitCode(thresholds),
+    thresholds: [],
+    exitCode: 0,
   };
+  judgeReport(report, facts.thresholds);
+  return report;
 }

@@ -1,9 +1,11 @@
 /**
  * One load-generating connection: a net.Socket (or TLS socket) driven straight through our client
- * handshake and ProtocolEngine, without the WebSocket class, so that the generator spends its
- * time on the protocol and not on events it does not need. Replies are matched in order against
- * the connection's in-flight queue; whatever the engine queued while handling one read (or one
- * scheduler tick) goes out as one corked write.
+ * handshake, without the WebSocket class, so that the generator spends its time on the protocol
+ * and not on events it does not need. Data frames go out through MaskedFrameOutput and replies
+ * come in through DataFrameReader, both without an allocation per message; the ProtocolEngine
+ * handles everything else (Close, Ping, fragments, and any stream those readers hand it).
+ * Replies are matched in order against the connection's in-flight queue; whatever was queued
+ * while handling one read (or one scheduler tick) goes out as one write.
  */
 import net from 'node:net';
 import tls from 'node:tls';
@@ -13,13 +15,26 @@ import { CloseCode } from '../shared/engine/close-code.ts';
 import { Defaults } from '../shared/engine/limits.ts';
 import { Role } from '../shared/engine/state.ts';
 import type { EngineHandler } from '../shared/engine/engine-types.ts';
+import type { MaskGenerator } from '../shared/engine/mask-generator.ts';
 import type { WebSocketError } from '../shared/engine/errors.ts';
 import type { ClientTarget } from '../shared/connection/client-url.ts';
 import { isIpLiteral } from '../shared/connection/client-url.ts';
 import { BenchErrorKind } from './generator-protocol.ts';
 import type { GeneratorStats } from './generator-stats.ts';
+import { DataFrameReader } from './data-frame-reader.ts';
+import type { DataFrameSink } from './data-frame-reader.ts';
 import { InFlightQueue } from './in-flight-queue.ts';
-import type { Payload, PayloadCodec } from './payload.ts';
+import { MaskedFrameOutput, maskedHeaderSize } from './masked-frame-output.ts';
+import type { PayloadCodec } from './payload.ts';
+
+/** Read once: performance.timeOrigin is a getter. */
+const TIME_ORIGIN = performance.timeOrigin;
+/**
+ * Every plain-TCP connection of the thread reads into this one buffer (net's `onread`): each
+ * read is handled to the end before the next, so no buffer is made per read. Whatever must
+ * outlive a read (a cut frame, what the engine or the handshake parser keeps) is copied.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
 /** How long we wait for the server to end TCP after the closing handshake before destroying. */
 const CLOSE_LINGER_MS = 2000;
@@ -28,6 +43,8 @@ const CLOSE_LINGER_MS = 2000;
 export interface ConnectionContext {
   readonly stats: GeneratorStats;
   readonly codec: PayloadCodec;
+  /** Masking keys for every connection of the thread. */
+  readonly maskGenerator: MaskGenerator;
   readonly target: ClientTarget;
   readonly timeoutMs: number;
   readonly subprotocols: string[];
@@ -48,7 +65,7 @@ export const ConnectionPhase = {
 } as const;
 export type ConnectionPhase = (typeof ConnectionPhase)[keyof typeof ConnectionPhase];
 
-export class BenchConnection implements EngineHandler {
+export class BenchConnection implements EngineHandler, DataFrameSink {
   readonly id: number;
   phase: ConnectionPhase = ConnectionPhase.Connecting;
   readonly inFlight: InFlightQueue;
@@ -60,6 +77,12 @@ export class BenchConnection implements EngineHandler {
   private readonly ctx: ConnectionContext;
   private readonly socket: net.Socket;
   private engine: ProtocolEngine | undefined;
+  private readonly output: MaskedFrameOutput;
+  private readonly reader = new DataFrameReader();
+  /** Set once the reader met a frame it does not take: the engine reads from then on. */
+  private viaEngine = false;
+  /** Reused by flush(). */
+  private readonly chunks: Uint8Array[] = [];
   private parser: ClientHandshakeParser | undefined;
   private readonly connectStartedMs: number;
   private nextSeq = 0;
@@ -76,6 +99,8 @@ export class BenchConnection implements EngineHandler {
     this.id = id;
     this.ctx = ctx;
     this.inFlight = new InFlightQueue(inFlightCapacity);
+    const frameBytes = maskedHeaderSize(ctx.codec.lengthOf(id, 0)) + ctx.codec.lengthOf(id, 0);
+    this.output = new MaskedFrameOutput(frameBytes * inFlightCapacity);
     this.connectStartedMs = performance.now();
     ctx.stats.connectionsAttempted++;
     const { target } = ctx;
@@ -86,9 +111,20 @@ export class BenchConnection implements EngineHandler {
           servername: isIpLiteral(target.host) ? undefined : target.host,
           ALPNProtocols: ['http/1.1'],
         })
-      : net.connect({ host: target.host, port: target.port, noDelay: true });
+      : net.connect({
+          host: target.host,
+          port: target.port,
+          noDelay: true,
+          onread: {
+            buffer: READ_BUFFER,
+            callback: (length: number): boolean => {
+              this.onData(READ_BUFFER, length);
+              return true;
+            },
+          },
+        });
     this.socket.once(target.secure ? 'secureConnect' : 'connect', () => this.sendHandshake());
-    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    if (target.secure) this.socket.on('data', (chunk: Buffer) => this.onData(chunk, chunk.length));
     this.socket.on('error', (error: Error) => this.onSocketError(error));
     this.socket.on('close', () => this.onSocketClosed());
     this.handshakeTimer = setTimeout(() => {
@@ -102,30 +138,32 @@ export class BenchConnection implements EngineHandler {
 
   /** Bytes handed to the socket and not yet written: the generator skips connections that back up. */
   get backlog(): number {
-    return this.socket.writableLength + (this.engine?.outputLength ?? 0);
+    return this.socket.writableLength + this.output.queued + (this.engine?.outputLength ?? 0);
   }
 
   /** Queues message `nextSeq`; latency will be measured from `fromMicros`. The caller flushes. */
   send(fromMicros: number): void {
-    const engine = this.engine!;
     const seq = this.nextSeq++;
-    const payload = this.ctx.codec.build(this.id, seq, fromMicros);
-    if (typeof payload === 'string') engine.sendText(payload);
-    else engine.sendBinary(payload);
-    this.inFlight.push(fromMicros);
-    const stats = this.ctx.stats;
+    const micros = Math.round(fromMicros);
+    const ctx = this.ctx;
+    this.output.writeMessage(ctx.codec, this.id, seq, micros, ctx.maskGenerator);
+    this.inFlight.push(micros);
+    const stats = ctx.stats;
     stats.sent++;
-    if (stats.firstSendEpochMs === 0) stats.firstSendEpochMs = performance.timeOrigin + fromMicros / 1000;
+    if (stats.firstSendEpochMs === 0) stats.firstSendEpochMs = TIME_ORIGIN + micros / 1000;
     // Without a quota this leaves Infinity as it is.
     this.quota--;
   }
 
-  /** Writes everything the engine queued, as one corked write. */
+  /** Writes every data frame queued, then whatever the engine queued: one write, corked if several chunks. */
   flush(): void {
     this.dirty = false;
     const engine = this.engine;
-    if (engine === undefined || engine.outputLength === 0 || this.socket.destroyed) return;
-    const chunks = engine.takeOutput();
+    if (engine === undefined || this.socket.destroyed) return;
+    const chunks = this.chunks;
+    if (this.output.queued > 0) this.output.take(chunks);
+    if (engine.outputLength > 0) for (const chunk of engine.takeOutput()) chunks.push(chunk);
+    if (chunks.length === 0) return;
     let bytes = 0;
     if (chunks.length === 1) {
       bytes = chunks[0]!.byteLength;
@@ -139,7 +177,18 @@ export class BenchConnection implements EngineHandler {
       }
       this.socket.uncork();
     }
+    chunks.length = 0;
     this.ctx.stats.bytesSent += bytes;
+    // Written through to the kernel already: the slab's bytes are free to be written over.
+    if (this.socket.writableLength === 0) this.output.recycle();
+  }
+
+  /** Sends a Ping (hold mode); its Pong's round trip is recorded as a reply's. */
+  ping(): void {
+    if (this.phase !== ConnectionPhase.Open) return;
+    this.engine!.ping();
+    this.ctx.stats.sent++;
+    this.flush();
   }
 
   /** Ends the connection normally: Close 1000, then wait (bounded) for the server to end TCP. */
@@ -195,7 +244,7 @@ export class BenchConnection implements EngineHandler {
       this.fail('the server sent data before the handshake request');
       return;
     }
-    const result = parser.feed(chunk);
+    const result = parser.feed(Buffer.from(chunk));
     if (result.kind === 'failed') {
       this.fail(`handshake failed: ${result.error.message}`);
       return;
@@ -205,21 +254,17 @@ export class BenchConnection implements EngineHandler {
     this.parser = undefined;
     const stats = this.ctx.stats;
     stats.recordHandshake((performance.now() - this.connectStartedMs) * 1000);
-    stats.connectionsOpened++;
-    stats.openConnections++;
     this.engine = new ProtocolEngine({ role: Role.Client }, this);
     this.phase = ConnectionPhase.Open;
     this.ctx.onOpen(this);
-    if (result.rest.byteLength > 0 && this.phase === ConnectionPhase.Open) {
-      this.nowMicros = performance.now() * 1000;
-      this.engine.receive(result.rest);
-    }
+    const rest = result.rest;
+    if (rest.byteLength > 0 && this.phase === ConnectionPhase.Open) this.read(Buffer.from(rest.buffer, rest.byteOffset, rest.byteLength), rest.byteLength);
     this.flush();
   }
 
   private fail(message: string): void {
     if (this.phase !== ConnectionPhase.Connecting) return;
-    this.ctx.stats.connectionsFailed++;
+    this.ctx.stats.recordConnectFailure();
     this.ctx.stats.recordError(BenchErrorKind.ConnectFailed, `connection ${this.id}: ${message}`);
     this.phase = ConnectionPhase.Closing;
     this.weClosed = true;
@@ -228,15 +273,27 @@ export class BenchConnection implements EngineHandler {
 
   // ---- socket events ----------------------------------------------------------------------
 
-  private onData(chunk: Buffer): void {
-    this.ctx.stats.bytesReceived += chunk.byteLength;
+  /** `chunk[0, length)` was read (it may be the shared read buffer). */
+  private onData(chunk: Buffer, length: number): void {
+    this.ctx.stats.bytesReceived += length;
     if (this.engine === undefined) {
-      this.onHandshakeData(chunk);
+      this.onHandshakeData(chunk.subarray(0, length));
       return;
     }
-    this.nowMicros = performance.now() * 1000;
-    this.engine.receive(chunk);
+    this.read(chunk, length);
     this.flush();
+  }
+
+  private read(chunk: Buffer, length: number): void {
+    this.nowMicros = performance.now() * 1000;
+    if (this.viaEngine) {
+      this.engine!.receive(Buffer.from(chunk.subarray(0, length)));
+      return;
+    }
+    const rest = this.reader.feed(chunk, length, this);
+    if (rest === undefined) return;
+    this.viaEngine = true;
+    this.engine!.receive(Buffer.from(rest));
   }
 
   private onSocketError(error: Error): void {
@@ -261,31 +318,40 @@ export class BenchConnection implements EngineHandler {
 
   // ---- engine events ----------------------------------------------------------------------
 
-  private reply(payload: Payload): void {
-    const stats = this.ctx.stats;
+  /** A reply, as the reader found it in the read buffer (or the engine decoded it). */
+  dataFrame(source: Buffer, start: number, end: number, text: boolean): void {
+    const ctx = this.ctx;
+    const stats = ctx.stats;
     stats.received++;
-    stats.lastReplyEpochMs = performance.timeOrigin + this.nowMicros / 1000;
+    stats.lastReplyEpochMs = TIME_ORIGIN + this.nowMicros / 1000;
     const inFlight = this.inFlight;
     if (inFlight.length === 0) {
       stats.recordError(BenchErrorKind.Mismatch, `connection ${this.id}: a message with no request awaiting it`);
       return;
     }
     const seq = inFlight.headSeq;
-    const result = this.ctx.codec.check(payload, this.id, seq, inFlight.shift());
-    if (result.ok) stats.recordRoundTrip(this.nowMicros - result.sendMicros);
-    else stats.recordError(BenchErrorKind.Mismatch, `connection ${this.id} message ${seq}: ${result.reason}`);
-    if (this.phase === ConnectionPhase.Open) this.ctx.onReply(this);
+    const sendMicros = inFlight.shift();
+    const wrong = ctx.codec.check(source, start, end, text, this.id, seq, sendMicros);
+    if (wrong === undefined) stats.recordRoundTrip(this.nowMicros - sendMicros);
+    else stats.recordError(BenchErrorKind.Mismatch, `connection ${this.id} message ${seq}: ${wrong}`);
+    if (this.phase === ConnectionPhase.Open) ctx.onReply(this);
   }
 
   textMessage(text: string): void {
-    this.reply(text);
+    const bytes = Buffer.from(text, 'utf8');
+    this.dataFrame(bytes, 0, bytes.length, true);
   }
 
   binaryMessage(data: Uint8Array): void {
-    this.reply(data);
+    this.dataFrame(Buffer.from(data.buffer, data.byteOffset, data.byteLength), 0, data.byteLength, false);
   }
 
-  pong(): void {}
+  pong(elapsedMs: number): void {
+    const stats = this.ctx.stats;
+    stats.received++;
+    stats.lastReplyEpochMs = TIME_ORIGIN + this.nowMicros / 1000;
+    stats.recordRoundTrip(elapsedMs * 1000);
+  }
 
   error(error: WebSocketError): void {
     this.ctx.stats.recordError(BenchErrorKind.ProtocolError, `connection ${this.id}: ${error.message}`);

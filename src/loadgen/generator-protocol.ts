@@ -4,6 +4,14 @@
  */
 import type { EncodedHistogram } from './latency-histogram.ts';
 import type { PayloadSpec } from './payload.ts';
+import type { Stage } from './stage-schedule.ts';
+
+/**
+ * What the run does with its connections. Echo: messages, checked replies. Storm: open,
+ * handshake, optionally one message, close, again. Hold: open and keep them, idle or pinging.
+ */
+export const BenchMode = { Echo: 'echo', Storm: 'storm', Hold: 'hold' } as const;
+export type BenchMode = (typeof BenchMode)[keyof typeof BenchMode];
 
 /** Errors by kind, as the report counts them. */
 export const BenchErrorKind = {
@@ -30,10 +38,18 @@ export function emptyErrorCounts(): Record<BenchErrorKind, number> {
 /** One generator thread's part of the run. */
 export interface GeneratorShard {
   thread: number;
+  /** Threads in the run: connection ids are thread + threads × index, unique across threads. */
+  threads: number;
   url: string;
-  /** Connections this thread opens, and the global id of its first (ids are unique across threads). */
+  mode: BenchMode;
+  /** Connections this thread opens (echo, hold), or keeps in flight at once (storm), without stages. */
   connections: number;
-  firstConnectionId: number;
+  /** Storm and hold: the run-wide target ramps by these (each thread takes its share). */
+  stages: Stage[] | undefined;
+  /** Storm: each client sends one message and awaits its echo before closing. */
+  oneMessage: boolean;
+  /** Hold: each connection pings this often; undefined for none. */
+  pingIntervalMs: number | undefined;
   /** New connections per second on this thread; all at once when undefined. */
   connectRate: number | undefined;
   durationMs: number | undefined;
@@ -61,6 +77,8 @@ export interface GeneratorBin {
   bytesReceived: number;
   connectionsOpened: number;
   connectionsFailed: number;
+  /** Most connections open at once during this second. */
+  peakConnections: number;
   /** Connections open at the end of this second. */
   openConnections: number;
   errors: number;
@@ -85,6 +103,8 @@ export interface GeneratorResult {
   closeCodes: Record<string, number>;
   /** Epoch ms of the first message sent and the last reply received (0 when none). */
   firstSendEpochMs: number;
+  /** Epoch ms of the first connection that failed to open (0 when none). */
+  firstFailureEpochMs: number;
   lastReplyEpochMs: number;
   cpuMicros: number;
   wallMs: number;

@@ -22,8 +22,10 @@ export class GeneratorStats {
   connectionsFailed = 0;
   errors = 0;
   openConnections = 0;
+  peakConnections = 0;
   connectionsAttempted = 0;
   firstSendEpochMs = 0;
+  firstFailureEpochMs = 0;
   lastReplyEpochMs = 0;
   readonly errorsByKind = emptyErrorCounts();
   readonly errorSamples: string[] = [];
@@ -41,6 +43,13 @@ export class GeneratorStats {
 
   recordHandshake(micros: number): void {
     recordMicros(this.handshake, micros);
+    this.connectionsOpened++;
+    if (++this.openConnections > this.peakConnections) this.peakConnections = this.openConnections;
+  }
+
+  recordConnectFailure(): void {
+    this.connectionsFailed++;
+    if (this.firstFailureEpochMs === 0) this.firstFailureEpochMs = performance.timeOrigin + performance.now();
   }
 
   recordError(kind: BenchErrorKind, message: string, count = 1): void {
@@ -75,6 +84,7 @@ export class GeneratorStats {
       bytesReceived: this.bytesReceived,
       connectionsOpened: this.connectionsOpened,
       connectionsFailed: this.connectionsFailed,
+      peakConnections: this.peakConnections,
       openConnections: this.openConnections,
       errors: this.errors,
       roundTrip: encodeHistogram(this.roundTrip),
@@ -84,6 +94,7 @@ export class GeneratorStats {
     };
     this.sent = this.received = this.bytesSent = this.bytesReceived = 0;
     this.connectionsOpened = this.connectionsFailed = this.errors = 0;
+    this.peakConnections = this.openConnections;
     this.roundTrip.reset();
     this.handshake.reset();
     this.binCpuStart = cpu;

@@ -4,14 +4,22 @@
  * open model (-R messages per second, see open-model-schedule.ts), posts one bin of figures per
  * second of the shared run clock, and at the end drains replies, closes every connection with
  * 1000 and returns its totals.
+ *
+ * The connection modes reuse the same connections: a storm keeps its target of clients each
+ * opening, handshaking, optionally sending one message, closing, and starting over; a hold opens
+ * its target of connections and keeps them, pinging when asked. With --stages the target moves
+ * (stage-schedule.ts) and is re-read every STAGE_TICK_MS.
  */
 import { parseClientUrl } from '../shared/connection/client-url.ts';
+import { DefaultMaskGenerator } from '../shared/engine/mask-generator.ts';
 import { BenchConnection, ConnectionPhase } from './generator-connection.ts';
 import type { ConnectionContext } from './generator-connection.ts';
 import type { GeneratorBin, GeneratorResult, GeneratorShard } from './generator-protocol.ts';
 import { GeneratorStats } from './generator-stats.ts';
 import { dueCount, intendedTime, latencyOrigin, messagesBefore, shareOf } from './open-model-schedule.ts';
 import { createPayloadCodec } from './payload.ts';
+import { BenchMode } from './generator-protocol.ts';
+import { targetAt } from './stage-schedule.ts';
 import type { PayloadCodec } from './payload.ts';
 import type { ClientTarget } from '../shared/connection/client-url.ts';
 
@@ -28,10 +36,13 @@ const MAX_SENDS_PER_TICK = 20_000;
 const LOOKAHEAD_MS = 1;
 /** After the drain, how long closing handshakes may take before sockets are destroyed. */
 const CLOSE_GRACE_MS = 3000;
+/** How often storm and hold re-read their target (the stages' resolution). */
+const STAGE_TICK_MS = 20;
 
 export class Generator implements ConnectionContext {
   readonly stats = new GeneratorStats();
   readonly codec: PayloadCodec;
+  readonly maskGenerator = new DefaultMaskGenerator();
   readonly target: ClientTarget;
   readonly timeoutMs: number;
   readonly subprotocols: string[];
@@ -87,8 +98,12 @@ export class Generator implements ConnectionContext {
     this.scheduleBin();
     if (this.deadline !== Number.POSITIVE_INFINITY) this.after(this.deadline - performance.now(), () => this.beginStop());
     this.every(Math.max(10, Math.min(100, this.timeoutMs / 4)), () => this.checkTimeouts());
-    if (this.shard.connections === 0) this.complete();
+    if (this.shard.mode === BenchMode.Storm || this.shard.stages !== undefined) {
+      this.adjustConnections();
+      this.every(STAGE_TICK_MS, () => this.adjustConnections());
+    } else if (this.shard.connections === 0) this.complete();
     else this.startConnections();
+    if (this.shard.pingIntervalMs !== undefined) this.every(this.shard.pingIntervalMs, () => this.pingAll());
     return done;
   }
 
@@ -117,10 +132,32 @@ export class Generator implements ConnectionContext {
     tick();
   }
 
+  /** Storm and hold: this thread's share of the target now. */
+  private targetNow(): number {
+    const { stages, threads, thread, connections } = this.shard;
+    if (stages === undefined) return connections;
+    return shareOf(targetAt(stages, performance.now() - this.runStart), threads, thread);
+  }
+
+  /** Storm and hold: starts connections up to the target; a hold closes its newest above it. */
+  private adjustConnections(): void {
+    if (this.stopping || this.finished) return;
+    const target = this.targetNow();
+    while (this.connecting.size + this.open.length < target) this.startOne();
+    while (this.shard.mode === BenchMode.Hold && this.open.length > 0 && this.connecting.size + this.open.length > target) {
+      this.open.pop()!.close();
+    }
+  }
+
+  private pingAll(): void {
+    if (this.stopping) return;
+    for (const connection of this.open) connection.ping();
+  }
+
   private startOne(): void {
     const index = this.launched++;
     const inFlightCapacity = this.shard.rate === undefined ? this.shard.pipeline : 16;
-    const connection = new BenchConnection(this.shard.firstConnectionId + index, this, inFlightCapacity);
+    const connection = new BenchConnection(this.shard.thread + this.shard.threads * index, this, inFlightCapacity);
     if (this.shard.rate === undefined && this.shard.messages !== undefined) {
       connection.quota = shareOf(this.shard.messages, this.shard.connections, index);
     }
@@ -130,8 +167,19 @@ export class Generator implements ConnectionContext {
 
   onOpen(connection: BenchConnection): void {
     this.connectSettled(connection);
+    const mode = this.shard.mode;
+    if (mode === BenchMode.Storm) {
+      // Even at the end a storm's connection completes its cycle: each opened sends its message.
+      if (this.shard.oneMessage) connection.send(performance.now() * 1000);
+      else connection.close();
+      return;
+    }
     if (this.stopping || connection.quota === 0) {
       connection.close();
+      return;
+    }
+    if (mode === BenchMode.Hold) {
+      this.open.push(connection);
       return;
     }
     if (this.shard.rate === undefined) {
@@ -149,6 +197,10 @@ export class Generator implements ConnectionContext {
   }
 
   onReply(connection: BenchConnection): void {
+    if (this.shard.mode === BenchMode.Storm) {
+      connection.close();
+      return;
+    }
     if (this.shard.rate !== undefined) {
       if (this.stopping && connection.inFlight.length === 0) connection.close();
       return;
@@ -165,13 +217,16 @@ export class Generator implements ConnectionContext {
     this.connectSettled(connection);
     const at = this.open.indexOf(connection);
     if (at >= 0) this.open.splice(at, 1);
-    if (this.connections.size === 0 && (this.stopping || this.launched === this.shard.connections)) this.complete();
+    if (this.shard.mode === BenchMode.Storm) this.adjustConnections();
+    const launchedAll = this.shard.mode === BenchMode.Echo && this.launched === this.shard.connections;
+    if (this.connections.size === 0 && (this.stopping || launchedAll)) this.complete();
   }
 
   /** A connection left its connecting phase (opened or failed): another may start (no ramp). */
   private connectSettled(connection: BenchConnection): void {
     if (!this.connecting.delete(connection)) return;
-    if (!this.stopping && this.shard.connectRate === undefined && this.launched < this.shard.connections) {
+    const ramped = this.shard.connectRate !== undefined || this.shard.stages !== undefined || this.shard.mode === BenchMode.Storm;
+    if (!this.stopping && !ramped && this.launched < this.shard.connections) {
       this.startOne();
     }
   }
@@ -232,8 +287,10 @@ export class Generator implements ConnectionContext {
   private beginStop(): void {
     if (this.stopping || this.finished) return;
     this.stopping = true;
+    // A connection still in its handshake finishes it (within --timeout) and closes on opening,
+    // so that every connection the server accepted is one the report counts.
     for (const connection of [...this.connections]) {
-      if (connection.phase === ConnectionPhase.Connecting || connection.inFlight.length === 0) connection.close();
+      if (connection.phase === ConnectionPhase.Open && connection.inFlight.length === 0) connection.close();
     }
     // Replies still awaited get the usual timeout; then everything left is destroyed.
     this.after(this.timeoutMs, () => {
@@ -271,6 +328,7 @@ export class Generator implements ConnectionContext {
       errorSamples: stats.errorSamples,
       closeCodes: stats.closeCodes,
       firstSendEpochMs: stats.firstSendEpochMs,
+      firstFailureEpochMs: stats.firstFailureEpochMs,
       lastReplyEpochMs: stats.lastReplyEpochMs,
       cpuMicros: stats.totalCpuMicros(),
       wallMs: stats.totalWallMs(),

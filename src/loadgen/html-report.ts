@@ -39,17 +39,24 @@ function latencyChart(report: BenchReport): string {
   });
 }
 
-/** One figure of the timeline as chart points; a second is drawn at its end (1 for the first). */
-function overTime(report: BenchReport, figure: (entry: TimelineEntry) => number): Array<[number, number]> {
-  return report.timeline.map((entry) => [entry.second + 1, figure(entry)]);
+/**
+ * One figure of the timeline as chart points; a second is drawn at its end (1 for the first), and
+ * the last, partial one where it ended, a count over its own span (so that the drain after the
+ * run does not look like a collapse).
+ */
+function overTime(report: BenchReport, figure: (entry: TimelineEntry) => number, perSecond = false): Array<[number, number]> {
+  return report.timeline.map((entry) => {
+    const seconds = entry.spanMs / 1000;
+    return [entry.second + seconds, perSecond ? figure(entry) / seconds : figure(entry)];
+  });
 }
 
 function throughputChart(report: BenchReport): string {
   return lineChart({
     title: 'Throughput over time',
     series: [
-      { name: 'sent msgs/s', color: '#2ca02c', points: overTime(report, (t) => t.sent) },
-      { name: 'received msgs/s', color: '#d62728', points: overTime(report, (t) => t.received) },
+      { name: 'sent msgs/s', color: '#2ca02c', points: overTime(report, (t) => t.sent, true) },
+      { name: 'received msgs/s', color: '#d62728', points: overTime(report, (t) => t.received, true) },
     ],
     xLabel: 'seconds since start',
     yLabel: 'messages per second',

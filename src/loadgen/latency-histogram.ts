@@ -71,6 +71,11 @@ export class MergedHistogram {
     this.min = this.min === 0 ? part.min : Math.min(this.min, part.min);
   }
 
+  /** This histogram encoded as it crosses threads and files, extremes exact. */
+  encode(): EncodedHistogram {
+    return { ...encodeHistogram(this.histogram), max: this.max, min: this.min };
+  }
+
   get count(): number {
     return this.histogram.totalCount;
   }

@@ -1,6 +1,6 @@
 /** The bench report as the plain-text table printed at the end of a run. */
 import type { BenchReport, LatencyMs } from './bench-report.ts';
-import { describeBreach } from './thresholds.ts';
+import { describeThreshold } from './thresholds.ts';
 
 export function formatCount(n: number): string {
   return Math.round(n).toLocaleString('en-US');
@@ -63,6 +63,15 @@ export function describeLoad(report: BenchReport): string {
     : `closed model, pipeline ${o.pipeline}`;
   const payload = o.payload === 'template' ? `${o.binary ? 'binary' : 'text'} template of ${o.size} bytes` : `${o.size}-byte ${o.binary ? 'binary' : 'text'} messages`;
   const threads = `${o.workers} generator thread${o.workers === 1 ? '' : 's'}`;
+  const stages = o.stages === null ? '' : ` in stages ${o.stages.map((s) => `${s.durationMs / 1000}s:${s.target}`).join(',')}`;
+  if (o.mode === 'storm') {
+    const cycle = o.oneMessage ? `open, handshake, one ${payload.replace(/ messages$/, ' message')}, close` : 'open, handshake, close';
+    return `connect storm of ${stages === '' ? `${o.connections} clients` : `clients${stages}`} (${cycle}), ${threads}`;
+  }
+  if (o.mode === 'hold') {
+    const pings = o.pingIntervalMs === null ? 'idle' : `pinged every ${o.pingIntervalMs / 1000} s`;
+    return `hold of ${stages === '' ? `${o.connections} connections` : `connections${stages}`} (${pings}), ${threads}`;
+  }
   return `${o.connections} connections, ${model}, ${payload}, ${threads}`;
 }
 
@@ -99,7 +108,11 @@ export function formatReportTable(report: BenchReport): string {
     .join(', ');
   lines.push(
     keyValues([
-      ['connections', `${formatCount(c.attempted)} attempted, ${formatCount(c.opened)} opened, ${formatCount(c.failed)} failed`],
+      [
+        'connections',
+        `${formatCount(c.attempted)} attempted, ${formatCount(c.opened)} opened (${formatRate(c.openedPerSecond)}/s), ${formatCount(c.failed)} failed` +
+          `; at most ${formatCount(c.peakOpen)} open` + (c.firstFailureAtMs === null ? '' : `; first refused at ${(c.firstFailureAtMs / 1000).toFixed(2)} s`),
+      ],
       ['close codes', closeCodes === '' ? 'none' : closeCodes],
       ['errors', errors],
       ['generators', generators],
@@ -107,8 +120,6 @@ export function formatReportTable(report: BenchReport): string {
   );
   for (const sample of report.errors.samples.slice(0, 3)) lines.push(`  e.g. ${sample}`);
   for (const warning of report.warnings) lines.push(`warning: ${warning}`);
-  for (const threshold of report.thresholds) {
-    lines.push(threshold.passed ? `threshold held: ${threshold.name} ${threshold.limit} (actual ${threshold.actual})` : describeBreach(threshold));
-  }
+  for (const threshold of report.thresholds) lines.push(`${threshold.passed ? '✓' : '✗'} ${describeThreshold(threshold)}`);
   return lines.join('\n');
 }

@@ -12,6 +12,7 @@ export const SATURATION_PERCENT = 90;
 
 interface PendingSecond {
   entry: TimelineEntry;
+  peak: number;
   histogram: MergedHistogram;
 }
 
@@ -44,6 +45,9 @@ export class RunAggregator {
   readonly closeCodes: Record<string, number> = {};
   firstSendEpochMs = 0;
   lastReplyEpochMs = 0;
+  firstFailureEpochMs = 0;
+  /** Most connections open at once, as the sum over threads of each thread's peak in a second. */
+  peakOpen = 0;
 
   private readonly threads: number;
   private readonly pending = new Map<number, PendingSecond>();
@@ -105,7 +109,8 @@ export class RunAggregator {
     let pending = this.pending.get(bin.second);
     if (pending === undefined) {
       pending = {
-        entry: { second: bin.second, sent: 0, received: 0, bytesSent: 0, bytesReceived: 0, connections: 0, errors: 0, p50Ms: 0, p99Ms: 0, maxMs: 0 },
+        entry: { second: bin.second, spanMs: 1000, sent: 0, received: 0, bytesSent: 0, bytesReceived: 0, connections: 0, opened: 0, failed: 0, errors: 0, p50Ms: 0, p99Ms: 0, maxMs: 0 },
+        peak: 0,
         histogram: new MergedHistogram(),
       };
       this.pending.set(bin.second, pending);
@@ -116,6 +121,9 @@ export class RunAggregator {
     entry.bytesSent += bin.bytesSent;
     entry.bytesReceived += bin.bytesReceived;
     entry.connections += bin.openConnections;
+    entry.opened += bin.connectionsOpened;
+    entry.failed += bin.connectionsFailed;
+    pending.peak += bin.peakConnections;
     entry.errors += bin.errors;
     pending.histogram.add(bin.roundTrip);
     this.lastSecond[bin.thread] = Math.max(this.lastSecond[bin.thread]!, bin.second);
@@ -133,6 +141,9 @@ export class RunAggregator {
       this.firstSendEpochMs = result.firstSendEpochMs;
     }
     this.lastReplyEpochMs = Math.max(this.lastReplyEpochMs, result.lastReplyEpochMs);
+    if (result.firstFailureEpochMs > 0 && (this.firstFailureEpochMs === 0 || result.firstFailureEpochMs < this.firstFailureEpochMs)) {
+      this.firstFailureEpochMs = result.firstFailureEpochMs;
+    }
     const usage = this.usage[result.thread]!;
     // The result's totals are exact; the bins may miss the time before the first one.
     usage.cpuMicros = result.cpuMicros;
@@ -144,6 +155,7 @@ export class RunAggregator {
     return this.usage.map((usage, thread) => ({
       thread,
       cpuPercent: usage.wallMs > 0 ? Math.round((usage.cpuMicros / 10 / usage.wallMs) * 10) / 10 : 0,
+      cpuMs: Math.round(usage.cpuMicros / 1000),
       peakCpuPercent: Math.round(usage.peakPercent * 10) / 10,
       saturated: usage.peakPercent >= SATURATION_PERCENT,
     }));
@@ -162,6 +174,7 @@ export class RunAggregator {
       pending.entry.p99Ms = summary.p99 / 1000;
       pending.entry.maxMs = summary.max / 1000;
       this.timeline.push(pending.entry);
+      this.peakOpen = Math.max(this.peakOpen, pending.peak);
       this.onSecond?.(pending.entry);
     }
   }

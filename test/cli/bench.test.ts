@@ -1,14 +1,17 @@
 import test from 'ava';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
+import { createServer } from 'node:https';
+import { WebSocketServer as WsServer } from 'ws';
 import type { BenchReport } from '../../src/loadgen/bench-report.ts';
 import { shapeProblems } from '../helpers/bench-report-shape.ts';
 import { htmlProblems } from '../helpers/html-balance.ts';
 import { CLI, REPO, runCli } from '../helpers/wsthreads-cli.ts';
 import type { CliResult } from '../helpers/wsthreads-cli.ts';
 import { startWsEchoServer } from '../helpers/ws-echo-server.ts';
+import { hasOpenssl, makeTestPki } from '../client/support.ts';
 
 // Every run is short; the bound only stops a hung run from hanging the suite.
 const RUN_BOUND_MS = 30_000;
@@ -35,7 +38,7 @@ test.serial('against the embedded wsthreads echo server every message sent is re
   t.is(r.messages.unanswered, 0);
   t.is(r.latencyMs.roundTrip.count, 3000);
   t.is(r.latencyMs.handshake.count, 10);
-  t.deepEqual(r.connections, { attempted: 10, opened: 10, failed: 0 });
+  t.like(r.connections, { attempted: 10, opened: 10, failed: 0, peakOpen: 10, firstFailureAtMs: null });
   t.deepEqual(r.closeCodes, { '1000': 10 });
   t.is(r.errors.total, 0);
   t.is(r.options.model, 'closed');
@@ -112,11 +115,30 @@ test.serial('errors are counted by kind: unexpected close with its code, timeout
   const gone = await startWsEchoServer();
   await gone.close();
   const refused = await runCli(['bench', gone.url, '-c', '4', '-d', '1', '--json', '-q', '--max-errors', '0'], RUN_BOUND_MS);
-  t.is(refused.code, 4);
+  // Nothing connected: exit 2 whatever the thresholds.
+  t.is(refused.code, 2);
   const refusedReport = report(refused);
   t.is(refusedReport.errors.byKind.connectFailed, 4);
-  t.deepEqual(refusedReport.connections, { attempted: 4, opened: 0, failed: 4 });
+  t.like(refusedReport.connections, { attempted: 4, opened: 0, failed: 4, peakOpen: 0 });
+  t.true(refusedReport.connections.firstFailureAtMs !== null);
   t.regex(refusedReport.errors.samples[0]!, /ECONNREFUSED/);
+});
+
+test.serial('a run that measured nothing exits 2: no connection opened, or not one reply matched', async (t) => {
+  const chat = await startWsEchoServer({ kind: 'other', reply: 'hello from the chat' });
+  t.teardown(() => chat.close());
+  const mismatched = await runCli(['bench', chat.url, '-c', '2', '-n', '50', '--json', '-q'], RUN_BOUND_MS);
+  t.is(mismatched.code, 2);
+  const r = report(mismatched);
+  t.is(r.exitCode, 2);
+  t.is(r.errors.byKind.mismatch, 50);
+  t.true(r.warnings.includes('nothing was measured: none of the 50 replies matched a message sent'));
+
+  const gone = await startWsEchoServer();
+  await gone.close();
+  const table = await runCli(['bench', gone.url, '-c', '2', '-d', '1', '-q'], RUN_BOUND_MS);
+  t.is(table.code, 2);
+  t.regex(table.stdout, /nothing was measured: no connection opened/);
 });
 
 test.serial('the open model holds a modest rate within 5%, and --html writes a well-formed self-contained report', async (t) => {
@@ -166,4 +188,116 @@ test.serial('progress: a live line rewritten in place on a terminal, one plain l
   for (const line of lines) t.regex(line, /^\[[0-9.]+s \/ 2\.2s\] \d+ conns \| [0-9,]+ msgs\/s \| p99 [0-9.]+ ms \| errors 0$/);
   t.regex(piped.stdout, /^wsthreads bench ws:\/\/127\.0\.0\.1:\d+\/\n/);
   t.regex(piped.stdout, /latency \(ms\) +p50 +p90 +p99 +p99\.9 +max/);
+});
+
+test.serial('bench merge: two real runs make one report whose counts are their sums and whose histogram holds every sample', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'wsthreads-merge-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const server = await startWsEchoServer();
+  t.teardown(() => server.close());
+  const files: string[] = [];
+  for (const n of ['300', '500']) {
+    const result = await runCli(['bench', server.url, '-c', '2', '-n', n, '--json', '-q'], RUN_BOUND_MS);
+    t.is(result.code, 0, result.stderr);
+    files.push(join(dir, `${n}.json`));
+    writeFileSync(files.at(-1)!, result.stdout);
+  }
+  const html = join(dir, 'merged.html');
+  const merged = await runCli(['bench', 'merge', ...files, '--json', '--html', html, '--threshold', 'errors<=0', '--threshold', 'received>=800'], RUN_BOUND_MS);
+  t.is(merged.code, 0, merged.stderr);
+  const r = report(merged);
+  t.deepEqual(shapeProblems(r), []);
+  t.is(r.messages.received, 800);
+  t.is(r.latencyMs.roundTrip.count, 800);
+  t.is(r.histograms.roundTrip.count, 800);
+  t.is(r.connections.opened, 4);
+  t.true(r.thresholds.every((x) => x.passed));
+  t.true(readFileSync(html, 'utf8').startsWith('<!DOCTYPE html>'));
+
+  const breached = await runCli(['bench', 'merge', ...files, '--threshold', 'received>800'], RUN_BOUND_MS);
+  t.is(breached.code, 6);
+  t.regex(breached.stdout, /✓|✗/);
+  t.regex(breached.stdout, /✗ received>800: 800 \(exit 6\)/);
+  const notAReport = await runCli(['bench', 'merge', html], RUN_BOUND_MS);
+  t.is(notAReport.code, 1);
+  t.regex(notAReport.stderr, /merged\.html/);
+});
+
+test.serial('an unwritable --html path is refused before the run', async (t) => {
+  const result = await runCli(['bench', 'ws://127.0.0.1:9/', '-c', '1', '-d', '30', '--html', '/nonexistent-dir/report.html', '-q'], RUN_BOUND_MS);
+  t.is(result.code, 1);
+  t.regex(result.stderr, /cannot write the HTML report to \/nonexistent-dir\/report\.html/);
+  t.is(result.stdout, '');
+});
+
+test.serial('--json-stream writes one NDJSON line per second, then the report; the last second spans only to the run\'s end', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'wsthreads-stream-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'run.ndjson');
+  const result = await runCli(['bench', '-c', '2', '-R', '1000', '-d', '1.5s', '--json-stream', file, '--json', '-q'], RUN_BOUND_MS);
+  t.is(result.code, 0, result.stderr);
+  const lines = readFileSync(file, 'utf8').trimEnd().split('\n').map((line) => JSON.parse(line) as { type: string; second?: number; spanMs?: number; received?: number; report?: BenchReport });
+  const seconds = lines.filter((l) => l.type === 'second');
+  const summary = lines.at(-1)!;
+  t.is(summary.type, 'summary');
+  t.deepEqual(summary.report, report(result));
+  t.deepEqual(seconds.map((s) => s.second), [0, 1]);
+  t.is(seconds.reduce((n, s) => n + s.received!, 0), summary.report!.messages.received);
+  t.is(seconds[0]!.spanMs, 1000);
+  // 1.5 s of run: the second second holds half a second of load and the drain after it.
+  t.true(seconds[1]!.spanMs! >= 500 && seconds[1]!.spanMs! < 1000, `span ${seconds[1]!.spanMs}`);
+  t.deepEqual(summary.report!.timeline.map((e) => e.spanMs), seconds.map((s) => s.spanMs));
+});
+
+test.serial('over TLS (wss://, the socket read through data events) every echo is received and checked', async (t) => {
+  if (!hasOpenssl()) {
+    t.pass('openssl is not installed: no test CA');
+    return;
+  }
+  const pki = makeTestPki();
+  const dir = mkdtempSync(join(tmpdir(), 'wsthreads-bench-tls-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const caFile = join(dir, 'ca.pem');
+  writeFileSync(caFile, pki.caCert);
+  const https = createServer({ cert: pki.serverCert, key: pki.serverKey });
+  const wss = new WsServer({ server: https });
+  wss.on('connection', (socket) => socket.on('message', (data: Buffer, isBinary: boolean) => socket.send(data, { binary: isBinary })));
+  await new Promise<void>((resolve) => https.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => {
+    for (const client of wss.clients) client.terminate();
+    https.close(() => resolve());
+  }));
+  const { port } = https.address() as { port: number };
+  const result = await runCli(['bench', `wss://localhost:${port}/`, '-c', '3', '-n', '3000', '-s', '300', '-p', '8', '--json', '-q'], RUN_BOUND_MS, { NODE_EXTRA_CA_CERTS: caFile });
+  t.is(result.code, 0, result.stderr);
+  const r = report(result);
+  t.is(r.messages.received, 3000);
+  t.is(r.latencyMs.roundTrip.count, 3000);
+  t.is(r.errors.total, 0);
+  t.deepEqual(r.closeCodes, { '1000': 3 });
+});
+
+test.serial('--start-at holds the run until the given time; a time that is not ISO 8601 is refused', async (t) => {
+  const startAt = new Date(Date.now() + 1500);
+  const result = await runCli(['bench', '-c', '2', '-n', '100', '--start-at', startAt.toISOString(), '--json', '-q'], RUN_BOUND_MS);
+  t.is(result.code, 0, result.stderr);
+  const r = report(result);
+  t.true(Date.parse(r.startedAt) >= startAt.getTime(), `started ${r.startedAt}, asked ${startAt.toISOString()}`);
+  t.is(r.messages.received, 100);
+  const bad = await runCli(['bench', '-c', '1', '--start-at', 'tomorrow'], RUN_BOUND_MS);
+  t.is(bad.code, 1);
+  t.regex(bad.stderr, /ISO 8601/);
+});
+
+test.serial('durations take units everywhere; a bare --timeout is still milliseconds, with a warning', async (t) => {
+  const bare = await runCli(['bench', '-c', '1', '-n', '10', '--timeout', '2000', '--json', '-q'], RUN_BOUND_MS);
+  t.is(bare.code, 0, bare.stderr);
+  t.is(report(bare).options.timeoutMs, 2000);
+  t.regex(bare.stderr, /--timeout 2000 is read as milliseconds/);
+  const unit = await runCli(['bench', '-c', '1', '-n', '10', '--timeout', '2s', '--json', '-q'], RUN_BOUND_MS);
+  t.is(report(unit).options.timeoutMs, 2000);
+  t.is(unit.stderr, '');
+  const wrong = await runCli(['bench', '-c', '1', '--ping', 'soon'], RUN_BOUND_MS);
+  t.is(wrong.code, 1);
+  t.regex(wrong.stderr, /500ms, 10s or 2m/);
 });

@@ -4,14 +4,17 @@
  */
 import type { BenchReport } from '../../src/loadgen/bench-report.ts';
 
-type Shape = 'number' | 'string' | 'boolean' | 'number|null' | { [key: string]: Shape } | [Shape] | { record: Shape };
+type Shape = 'number' | 'string' | 'boolean' | 'number|null' | 'stages' | { [key: string]: Shape } | [Shape] | { record: Shape };
 
 const latency: Shape = { count: 'number', min: 'number', mean: 'number', stdDev: 'number', p50: 'number', p90: 'number', p99: 'number', p999: 'number', max: 'number' };
+
+const histogram: Shape = { encoded: 'string', count: 'number', max: 'number', min: 'number' };
 
 export const BENCH_REPORT_SHAPE = {
   schema: 'string',
   target: { url: 'string', embeddedServer: 'boolean' },
   options: {
+    mode: 'string', stages: 'stages', oneMessage: 'boolean', pingIntervalMs: 'number|null',
     connections: 'number', connectRate: 'number|null', durationMs: 'number|null', messages: 'number|null', size: 'number',
     binary: 'boolean', payload: 'string', model: 'string', pipeline: 'number', rate: 'number|null', correction: 'boolean',
     workers: 'number', timeoutMs: 'number',
@@ -21,7 +24,8 @@ export const BENCH_REPORT_SHAPE = {
   messages: { sent: 'number', received: 'number', unanswered: 'number', sentPerSecond: 'number', receivedPerSecond: 'number' },
   bytes: { sent: 'number', received: 'number', sentPerSecond: 'number', receivedPerSecond: 'number' },
   latencyMs: { roundTrip: latency, handshake: latency, correctedForCoordinatedOmission: 'boolean' },
-  connections: { attempted: 'number', opened: 'number', failed: 'number' },
+  histograms: { roundTrip: histogram, handshake: histogram },
+  connections: { attempted: 'number', opened: 'number', failed: 'number', openedPerSecond: 'number', peakOpen: 'number', firstFailureAtMs: 'number|null' },
   closeCodes: { record: 'number' },
   errors: {
     total: 'number',
@@ -29,10 +33,10 @@ export const BENCH_REPORT_SHAPE = {
     samples: ['string'],
   },
   timeline: [{
-    second: 'number', sent: 'number', received: 'number', bytesSent: 'number', bytesReceived: 'number',
-    connections: 'number', errors: 'number', p50Ms: 'number', p99Ms: 'number', maxMs: 'number',
+    second: 'number', spanMs: 'number', sent: 'number', received: 'number', bytesSent: 'number', bytesReceived: 'number',
+    connections: 'number', opened: 'number', failed: 'number', errors: 'number', p50Ms: 'number', p99Ms: 'number', maxMs: 'number',
   }],
-  generators: [{ thread: 'number', cpuPercent: 'number', peakCpuPercent: 'number', saturated: 'boolean' }],
+  generators: [{ thread: 'number', cpuPercent: 'number', cpuMs: 'number', peakCpuPercent: 'number', saturated: 'boolean' }],
   latencyDistribution: [{ percentile: 'number', ms: 'number' }],
   warnings: ['string'],
   thresholds: [{ name: 'string', limit: 'number', actual: 'number', passed: 'boolean', exitCode: 'number' }],
@@ -40,6 +44,10 @@ export const BENCH_REPORT_SHAPE = {
 } satisfies Record<keyof BenchReport, Shape>;
 
 export function shapeProblems(value: unknown, shape: Shape = BENCH_REPORT_SHAPE, path = '$'): string[] {
+  if (shape === 'stages') {
+    if (value === null) return [];
+    return Array.isArray(value) ? value.flatMap((item, i) => shapeProblems(item, { durationMs: 'number', target: 'number' }, `${path}[${i}]`)) : [`${path}: expected stages or null`];
+  }
   if (shape === 'number|null') return value === null || typeof value === 'number' ? [] : [`${path}: expected number or null`];
   if (typeof shape === 'string') {
     if (typeof value !== shape) return [`${path}: expected ${shape}, got ${JSON.stringify(value)}`];

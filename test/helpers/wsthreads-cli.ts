@@ -17,9 +17,10 @@ export interface CliResult {
   timedOut: boolean;
 }
 
-export function runCli(args: string[], timeoutMs: number): Promise<CliResult> {
+/** `env` is added to this process's environment for the child. */
+export function runCli(args: string[], timeoutMs: number, env: Record<string, string> = {}): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     let timedOut = false;

@@ -14,14 +14,14 @@ function sampleReport() {
     for (let i = 0; i < 1000; i++) recordMicros(rtt, 100 + (i % 50) * 10 + (i === 999 ? 20_000 : 0));
     run.addBin({
       thread: 0, second, sent: 1000, received: 1000, bytesSent: 70_000, bytesReceived: 66_000,
-      connectionsOpened: second === 0 ? 4 : 0, connectionsFailed: 0, openConnections: 4, errors: 0,
+      connectionsOpened: second === 0 ? 4 : 0, connectionsFailed: 0, peakConnections: 4, openConnections: 4, errors: 0,
       roundTrip: encodeHistogram(rtt), handshake: encodeHistogram(createLatencyHistogram()), cpuMicros: 200_000, wallMs: 1000,
     });
   }
   run.addResult({
     thread: 0, binsPosted: 3, lastBin: undefined, connectionsAttempted: 4, errorsByKind: emptyErrorCounts(),
     errorSamples: ['mismatch: <script>alert(1)</script>'], closeCodes: { '1000': 4 },
-    firstSendEpochMs: 5000, lastReplyEpochMs: 8000, cpuMicros: 600_000, wallMs: 3000,
+    firstSendEpochMs: 5000, lastReplyEpochMs: 8000, firstFailureEpochMs: 0, cpuMicros: 600_000, wallMs: 3000,
   });
   return buildReport(run, {
     options: { ...defaultBenchOptions(), connections: 4, durationMs: 3000, rate: 1000 },

@@ -22,6 +22,7 @@ function bin(thread: number, second: number, received: number, latencyMicros: nu
     bytesReceived: received * 66,
     connectionsOpened: second === 0 ? 5 : 0,
     connectionsFailed: 0,
+    peakConnections: 5,
     openConnections: 5,
     errors: 0,
     roundTrip: encodeHistogram(rtt),
@@ -37,6 +38,7 @@ function result(thread: number, binsPosted: number, overrides: Partial<Generator
     binsPosted,
     lastBin: undefined,
     connectionsAttempted: 5,
+    firstFailureEpochMs: 0,
     errorsByKind: emptyErrorCounts(),
     errorSamples: [],
     closeCodes: { '1000': 5 },
@@ -128,5 +130,5 @@ test('a thread at 95% of a core for a whole second is reported saturated, once',
   run.addBin(bin(0, 2, 10, 100, 990_000));
   t.deepEqual(warnings, [[0, 95]]);
   run.addResult(result(0, 3, { cpuMicros: 2_440_000, wallMs: 3000 }));
-  t.deepEqual(run.generators(), [{ thread: 0, cpuPercent: 81.3, peakCpuPercent: 99, saturated: true }]);
+  t.deepEqual(run.generators(), [{ thread: 0, cpuPercent: 81.3, cpuMs: 2440, peakCpuPercent: 99, saturated: true }]);
 });

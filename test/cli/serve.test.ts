@@ -149,8 +149,12 @@ test.serial('the status page in Chromium connects, sends, sees the echo and the 
   const client = await openClient(`ws://127.0.0.1:${port}/`);
   const ticker = setInterval(() => client.send('tick'), 20);
   t.teardown(() => clearInterval(ticker));
+  // Each thread reports its own figures once a second: the page sums what has arrived.
   await page.waitForFunction(
-    () => Number((globalThis as any).document.getElementById('total-in').textContent.replace(/,/g, '')) > 0,
+    () => {
+      const figure = (id: string): number => Number((globalThis as any).document.getElementById(id).textContent.replace(/,/g, ''));
+      return figure('total-in') > 0 && figure('total-connections') >= 2;
+    },
     undefined,
     { timeout: 10_000 },
   );

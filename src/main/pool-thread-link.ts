@@ -28,6 +28,9 @@ import {
 import { readStatuses, writeConnectionCommands, type ThreadStatusReader } from '../shared/wire/command-batch.ts';
 import { AnswerWriter, readHandshakeCalls, type HandshakeReader } from '../shared/wire/handshake-batch.ts';
 
+/** What a request to a thread that is gone gets. */
+const GoneStatus: WorkerStatus = { appliedSeq: 0, bytesToWrite: 0 };
+
 /** Counters of the traffic between the threads, for measurements and tests. */
 export interface ThreadTrafficStats {
   /** Messages that carried signals from threads (one per worker event-loop turn with any). */
@@ -78,8 +81,9 @@ export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, H
   #live = 0;
   /** The thread's turns read since the last message to it: acknowledged with the next one. */
   #acks = 0;
-  readonly #flushes = new Map<number, (status: WorkerStatus) => void>();
-  #nextFlushId = 0;
+  /** Requests waiting for the thread's answer (flush, census), by request id. */
+  readonly #requests = new Map<number, { resolve(answer: WorkerStatus | number): void; gone: WorkerStatus | number }>();
+  #nextRequestId = 0;
 
   constructor(threadId: number, port: MessagePort, connections: ReadonlyMap<number, LinkedConnection>, stats: ThreadTrafficStats, onClose: () => void) {
     this.threadId = threadId;
@@ -155,10 +159,10 @@ export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, H
   // ---- from the thread ----------------------------------------------------------------------------
 
   readonly #onMessage = (message: WorkerLinkMessage): void => {
-    if (message.kind === 'flushed') {
-      const resolve = this.#flushes.get(message.requestId);
-      this.#flushes.delete(message.requestId);
-      resolve?.(message.status);
+    if (message.kind !== 'turn') {
+      const request = this.#requests.get(message.requestId);
+      this.#requests.delete(message.requestId);
+      request?.resolve(message.kind === 'flushed' ? message.status : message.held);
       return;
     }
     this.#stats.signalCalls++;
@@ -229,10 +233,18 @@ export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, H
   }
 
   flush(connectionId: number): Promise<WorkerStatus> {
-    if (this.#closed) return Promise.resolve({ appliedSeq: 0, bytesToWrite: 0 });
-    const requestId = ++this.#nextFlushId;
+    if (this.#closed) return Promise.resolve(GoneStatus);
+    const requestId = ++this.#nextRequestId;
     this.#post({ kind: 'flush', requestId, connectionId }, []);
-    return new Promise((resolve) => this.#flushes.set(requestId, resolve));
+    return new Promise((resolve) => this.#requests.set(requestId, { resolve: resolve as (answer: WorkerStatus | number) => void, gone: GoneStatus }));
+  }
+
+  /** How much the thread's end of the link holds (0 when it is gone). */
+  census(): Promise<number> {
+    if (this.#closed) return Promise.resolve(0);
+    const requestId = ++this.#nextRequestId;
+    this.#post({ kind: 'census', requestId }, []);
+    return new Promise((resolve) => this.#requests.set(requestId, { resolve: resolve as (answer: WorkerStatus | number) => void, gone: 0 }));
   }
 
   /** The connection ended: its source is forgotten. */
@@ -280,7 +292,7 @@ export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, H
 
   /** Connections, sources and queued calls this end holds (for checks that nothing leaks). */
   get size(): number {
-    return this.#live + this.#sources.size + this.#dirty.length;
+    return this.#live + this.#sources.size + this.#dirty.length + this.#requests.size;
   }
 
   close(): void {
@@ -291,9 +303,9 @@ export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, H
     const queue = this.#adopting;
     this.#adopting = undefined;
     if (queue !== undefined) for (const report of queue.moved) report(false);
-    // A flush waiting for a thread that is gone has nothing left to wait for.
-    for (const resolve of this.#flushes.values()) resolve({ appliedSeq: 0, bytesToWrite: 0 });
-    this.#flushes.clear();
+    // A request waiting for a thread that is gone has nothing left to wait for.
+    for (const request of this.#requests.values()) request.resolve(request.gone);
+    this.#requests.clear();
     this.#port.close();
   }
 }

@@ -55,6 +55,20 @@ interface WaitingSocket {
   moved(moved: boolean): void;
 }
 
+/** See `ConnectionPool.census`. */
+export interface PoolCensus {
+  /** Connections the owner tracks in the pool. */
+  connections: number;
+  /** Sockets waiting for a thread's link. */
+  waiting: number;
+  /** Live thread links (one per thread once started). */
+  links: number;
+  /** Connections, command sources and requests the owner's ends of the links hold. */
+  linkHeld: number;
+  /** Connections and open questions the threads' ends hold. */
+  workerHeld: number;
+}
+
 export class ConnectionPool implements PoolBookkeeping {
   readonly #piscina: Piscina<ThreadLinkTask, number>;
   readonly #threads: number;
@@ -196,9 +210,12 @@ export class ConnectionPool implements PoolBookkeeping {
     return this.#piscina.threads.map((thread) => thread.threadId);
   }
 
-  /** Connections and links the owner holds for the pool (for checks that nothing leaks). */
-  get size(): { connections: number; links: number; waiting: number } {
-    return { connections: this.#connections.size, links: this.#links.size, waiting: this.#waiting.length };
+  /** What the pool holds on both ends of every link, for checks that nothing leaks. */
+  async census(): Promise<PoolCensus> {
+    let linkHeld = 0;
+    for (const link of this.#links.values()) linkHeld += link.size;
+    const workerHeld = (await Promise.all([...this.#links.values()].map((link) => link.census()))).reduce((a, b) => a + b, 0);
+    return { connections: this.#connections.size, waiting: this.#waiting.length, links: this.#links.size, linkHeld, workerHeld };
   }
 
   /** Terminates every thread (their connections drop). */

@@ -83,6 +83,20 @@ export type WebSocketServerEvents = {
   [Signal.Closed]: [];
 };
 
+/** See `WebSocketServer.census()`. */
+export interface ServerCensus {
+  /** Connections in the registry, in any phase. */
+  connections: number;
+  /** Connections waiting in the pending queue. */
+  pending: number;
+  poolConnections: number;
+  poolWaiting: number;
+  /** Thread links (one per pool thread). */
+  links: number;
+  linkHeld: number;
+  workerHeld: number;
+}
+
 export interface WebSocketServerOptions {
   /**
    * Pool threads that hold the connections. Default: one per core the process may use
@@ -726,6 +740,23 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   /** Upgraded connections that have not ended. */
   connectionCount(): number {
     return this.#connections.openCount;
+  }
+
+  /**
+   * What the server holds for connections, on the owner and in every pool thread: all zeros but
+   * `links` once every connection has ended. For tests and operators hunting leaks.
+   */
+  async census(): Promise<ServerCensus> {
+    const pool = await this.#pool?.census();
+    return {
+      connections: this.#connections.size,
+      pending: this.#connections.pendingCount,
+      poolConnections: pool?.connections ?? 0,
+      poolWaiting: pool?.waiting ?? 0,
+      links: pool?.links ?? 0,
+      linkHeld: pool?.linkHeld ?? 0,
+      workerHeld: pool?.workerHeld ?? 0,
+    };
   }
 
   /** Traffic between the threads: how well signals and commands are batched. */

@@ -71,6 +71,9 @@ export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, Answ
       case 'flush':
         void this.#flush(message.connectionId).then((status) => this.#post({ kind: 'flushed', requestId: message.requestId, status }));
         break;
+      case 'census':
+        this.#post({ kind: 'census', requestId: message.requestId, held: this.size });
+        break;
     }
   };
 

@@ -131,10 +131,13 @@ export type OwnerLinkMessage =
   | { kind: 'adopt'; batch: AdoptBatch }
   /** The handshake answers and commands of one owner turn, and how many worker turns it has read. */
   | ({ kind: 'turn'; acks: number } & ThreadCommandBatch)
-  | { kind: 'flush'; requestId: number; connectionId: number };
+  | { kind: 'flush'; requestId: number; connectionId: number }
+  /** How much the thread's end holds (connections, open questions): for checks that nothing leaks. */
+  | { kind: 'census'; requestId: number };
 
 /** Worker -> owner, on the thread link: at most one `turn` per worker turn, and flush answers. */
 export type WorkerLinkMessage =
   /** The handshake questions and signals of one worker turn, and the statuses of the commands it applied. */
   | ({ kind: 'turn'; statuses: ThreadStatusList } & ThreadSignalBatch)
-  | { kind: 'flushed'; requestId: number; status: WorkerStatus };
+  | { kind: 'flushed'; requestId: number; status: WorkerStatus }
+  | { kind: 'census'; requestId: number; held: number };

@@ -74,14 +74,18 @@ export class ConnectionRegistry {
     if (entry !== undefined && entry.phase === ConnectionPhase.Reserved) this.#setPhase(entry, ConnectionPhase.Handshake);
   }
 
-  /** The 101 is out. With `waiting`, the connection joins the pending queue. */
-  open(id: number, waiting?: WaitingConnection): ConnectionRecord | undefined {
+  /**
+   * The 101 is out. With `waiting`, the connection's socket is made later: when the
+   * application takes it from the pending queue (`queued`), or only if the server must close it
+   * (an unobserved handler-mode connection, whose owner-side socket nobody would ever see).
+   */
+  open(id: number, waiting?: WaitingConnection, queued = true): ConnectionRecord | undefined {
     const entry = this.#entries.get(id);
     if (entry === undefined) return undefined;
     this.#setPhase(entry, ConnectionPhase.Open);
     if (waiting !== undefined) {
       entry.waiting = waiting;
-      this.#pending.push(entry);
+      if (queued) this.#pending.push(entry);
     }
     return entry;
   }
@@ -101,7 +105,8 @@ export class ConnectionRegistry {
     const open: Array<{ socket: WebSocket | undefined; ended: Promise<void> }> = [];
     for (const entry of this.#entries.values()) {
       if (entry.phase !== ConnectionPhase.Open) continue;
-      if (entry.waiting !== undefined) this.#pending.splice(this.#pending.indexOf(entry), 1);
+      const queuedAt = entry.waiting === undefined ? -1 : this.#pending.indexOf(entry);
+      if (queuedAt !== -1) this.#pending.splice(queuedAt, 1);
       open.push({ socket: entry.waiting !== undefined ? this.#adopt(entry) : entry.socket, ended: this.#whenEnded(entry) });
     }
     return open;

@@ -525,23 +525,30 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   }
 
   #upgraded(id: number, backend: SocketBackend, info: ConnectionInfo, limits: Record<SocketLimitName, number>): void {
-    const waiting = this.#handlerUrl === undefined ? { backend, info, limits } : undefined;
-    const record = this.#connections.open(id, waiting);
+    const record = this.#connections.get(id);
     if (record === undefined) {
       backend.attach(SilentSink);
       backend.abort();
       return;
     }
     if (this.#handlerUrl === undefined) {
+      this.#connections.open(id, { backend, info, limits });
       this.emit('newConnection', undefined);
       return;
     }
     if (record.threadId !== 0) {
-      // A pool thread runs the handler; the owner gets the lifecycle view.
+      // A pool thread runs the handler; the owner gets the lifecycle view, made only for a
+      // listener (or for closeAllConnections): 4 KiB and a few microseconds per connection.
+      if (this.listenerCount('newConnection') === 0) {
+        this.#connections.open(id, { backend, info, limits }, false);
+        return;
+      }
+      this.#connections.open(id);
       record.socket = WebSocket.adopt(backend, info, limits);
       this.emit('newConnection', record.socket);
       return;
     }
+    this.#connections.open(id);
     // Handler mode on the owner thread (workers: 0, or an 'upgrade' socket): the handler runs here.
     serveWithHandler(backend, info, this.#handlerUrl, limits, {
       adopted: (socket) => {

@@ -6,7 +6,7 @@
 import { Buffer } from 'node:buffer';
 import net from 'node:net';
 import test from 'ava';
-import { EchoHandlerUrl, startServer, until, upgradeRequest, within } from './support.ts';
+import { connect, EchoHandlerUrl, startServer, until, upgradeRequest, within } from './support.ts';
 import type { WebSocketServer } from '../../src/main/websocket-server.ts';
 
 /** A masked Close with code 1000 and a zero key (so the payload reads as it is). */
@@ -78,3 +78,13 @@ for (const workers of [0, 2]) {
     });
   }
 }
+
+test.serial('closeAllConnections closes handler-mode connections nobody on the owner listened to [workers: 2]', async (t) => {
+  const server = await startServer(t, 2, { handler: EchoHandlerUrl });
+  const clients = await Promise.all(Array.from({ length: 5 }, () => connect(t, server.serverUrl())));
+  const closes = clients.map((client) => new Promise<number>((resolve) => client.once('close', (code) => resolve(code))));
+  await until(() => server.connectionCount() === 5, 5000, 'five connections');
+  await within(server.closeAllConnections(), 10_000, 'closeAllConnections');
+  t.deepEqual(await within(Promise.all(closes), 10_000, 'the clients to see the close'), [1001, 1001, 1001, 1001, 1001]);
+  await assertEmpty(t, server, 2);
+});

@@ -216,3 +216,49 @@ test('setSslConfiguration() refuses a key that does not parse or match, and a No
   await secure.destroy();
   await plain.destroy();
 });
+
+/** A server socket that counts what its listeners are handed, and a client sending it `count` messages of 512 bytes. */
+async function floodedSocket(t: import('ava').ExecutionContext, workers: number, readBufferSize: number, count: number): Promise<{ socket: WebSocket; received: () => number; iterator: AsyncIterator<unknown> }> {
+  const server = await startServer(t, workers);
+  const announced = next(server, 'newConnection', 5000);
+  const client = await connect(t, server.serverUrl());
+  await announced;
+  const socket = server.nextPendingConnection()!;
+  t.is(socket.readBufferSize(), 0);
+  socket.setReadBufferSize(readBufferSize);
+  let received = 0;
+  socket.on('textMessageReceived', () => received++);
+  // The iteration's own limits are far away: only readBufferSize can hold reading.
+  const iterator = socket.messages({ maxQueuedMessages: 1_000_000, maxQueuedBytes: 1024 * 1024 * 1024 });
+  // A steady sender, 50 messages a turn, rather than one burst that is all read before any pause could act.
+  void (async () => {
+    for (let i = 0; i < count; i++) {
+      client.send(`${String(i).padStart(6, '0')}${'x'.repeat(506)}`);
+      if (i % 50 === 49) await new Promise((resolve) => setImmediate(resolve));
+    }
+  })();
+  return { socket, received: () => received, iterator };
+}
+
+bothTransports('readBufferSize bounds what a lagging for-await holds: reading stops (TCP pushes back), then all arrives in order', async (t, workers) => {
+  // Far more than one read, one thread hop and the socket's read-ahead together.
+  const count = 8000;
+  const { socket, received, iterator } = await floodedSocket(t, workers, 4096, count);
+  await until(() => received() > 0, 5000, 'the first messages');
+  // An absence can only be checked over a window.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  t.true(received() < count / 2, `received ${received()} of ${count} with nobody taking them`);
+  for (let i = 0; i < count; i++) {
+    const { value } = await within(iterator.next(), 5000, `message ${i}`);
+    t.is((value as string).slice(0, 6), String(i).padStart(6, '0'));
+  }
+  t.is(received(), count);
+  t.throws(() => socket.setReadBufferSize(-1), { instanceOf: InvalidArgumentError });
+});
+
+bothTransports('readBufferSize 0 (Qt\'s default) is no bound: a lagging for-await holds everything', async (t, workers) => {
+  const count = 2000;
+  const { received } = await floodedSocket(t, workers, 0, count);
+  await until(() => received() === count, 10_000, 'every message, none taken');
+  t.pass();
+});

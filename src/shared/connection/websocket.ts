@@ -212,6 +212,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   #userPaused = false;
   #holds = 0;
+  #readBufferSize = 0;
   #frameSignals = false;
   readonly #messageListeners = new Set<{ message(message: Message): void; ended(error: WebSocketError | undefined): void }>();
 
@@ -723,6 +724,22 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     pause.resolve(this.#sslErrorsIgnored(pause.errors));
   }
 
+  /**
+   * Qt's `readBufferSize()`: the most bytes received from the peer and not yet taken by the
+   * application; 0 (the default, as Qt's) is no bound. Signal listeners take every message as it
+   * is read, so nothing waits for them; what waits is a `for await` iteration's queue, and beyond
+   * this bound (or its own `maxQueuedBytes`) reading from the socket stops, so TCP pushes back on
+   * the peer (in a pool thread too), until the consumer has caught up to half of it.
+   */
+  readBufferSize(): number {
+    return this.#readBufferSize;
+  }
+
+  setReadBufferSize(bytes: number): void {
+    if (!Number.isSafeInteger(bytes) || bytes < 0) throw new InvalidArgumentError(`readBufferSize must be an integer >= 0 (0: no bound); got ${String(bytes)}`);
+    this.#readBufferSize = bytes;
+  }
+
   /** Whether an opening is waiting for `resume()` after `sslErrors`. */
   isPausedOnSslErrors(): boolean {
     return this.#sslPause !== undefined;
@@ -770,6 +787,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
         this.#holds--;
         this.#applyPause();
       },
+      readBufferSize: () => this.#readBufferSize,
     }, limits, ended);
   }
 

@@ -76,7 +76,9 @@ export type WebSocketServerEvents = {
   [Signal.AcceptError]: [error: SocketError];
   /**
    * Qt's codes: listen failure 1006, pending queue full 1006, header too large 1009, version 1002,
-   * origin denied 1008; and ours: an httpRequestHandler that threw or returned an invalid response 1011.
+   * origin denied 1008, a failed TLS handshake 1015 (Qt's code for it; the message names the
+   * client and OpenSSL's reason); and ours: an httpRequestHandler that threw or returned an
+   * invalid response 1011.
    */
   [Signal.ServerError]: [closeCode: number, error: WebSocketError];
   /** Emitted for every well-formed request; see WebSocketCorsAuthenticator. */
@@ -87,7 +89,7 @@ export type WebSocketServerEvents = {
    * A client's fatal TLS alert ended its TLS handshake (e.g. 48, unknown CA: it does not trust our
    * certificate). Every failed TLS handshake also gives `serverError(1015)`. See tls-alert.ts.
    */
-  alertReceived: [level: AlertLevel, type: AlertType, description: string];
+  [Signal.AlertReceived]: [level: AlertLevel, type: AlertType, description: string];
 };
 
 /** See `WebSocketServer.census()`. */
@@ -294,6 +296,16 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   }
 
   /** `target`: an address to bind, or (Node's "handle" form) a descriptor to listen on. */
+  /** Qt's deprecated (6.2) name of `setSocketDescriptor()`. */
+  setNativeDescriptor(descriptor: number): Promise<boolean> {
+    return this.setSocketDescriptor(descriptor);
+  }
+
+  /** Qt's deprecated (6.2) name of `socketDescriptor()`. */
+  nativeDescriptor(): number {
+    return this.socketDescriptor();
+  }
+
   #listenOn(target: ListenOptions | { fd: number }, caller: string): Promise<boolean> {
     if (this.#destroyed) return Promise.resolve(this.#listenFailed(SocketError.Operation, 'The server has been destroyed'));
     if (this.#listener !== undefined || this.#binding) {

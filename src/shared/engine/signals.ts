@@ -12,6 +12,10 @@ export const Signal = {
   BytesWritten: 'bytesWritten',
   ErrorOccurred: 'errorOccurred',
   SslErrors: 'sslErrors',
+  ReadChannelFinished: 'readChannelFinished',
+  PeerVerifyError: 'peerVerifyError',
+  HandshakeInterruptedOnError: 'handshakeInterruptedOnError',
+  AlertReceived: 'alertReceived',
   // QWebSocketServer
   NewConnection: 'newConnection',
   AcceptError: 'acceptError',

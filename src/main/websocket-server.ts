@@ -295,7 +295,6 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     return typeof fd === 'number' && fd >= 0 ? fd : -1;
   }
 
-  /** `target`: an address to bind, or (Node's "handle" form) a descriptor to listen on. */
   /** Qt's deprecated (6.2) name of `setSocketDescriptor()`. */
   setNativeDescriptor(descriptor: number): Promise<boolean> {
     return this.setSocketDescriptor(descriptor);
@@ -306,6 +305,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     return this.socketDescriptor();
   }
 
+  /** `target`: an address to bind, or (Node's "handle" form) a descriptor to listen on. */
   #listenOn(target: ListenOptions | { fd: number }, caller: string): Promise<boolean> {
     if (this.#destroyed) return Promise.resolve(this.#listenFailed(SocketError.Operation, 'The server has been destroyed'));
     if (this.#listener !== undefined || this.#binding) {

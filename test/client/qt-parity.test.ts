@@ -220,3 +220,14 @@ tlsTest('alertReceived reports the fatal alert a TLS server ends the handshake w
   t.regex(description, /protocol version/);
   t.is((await failure).kind, SocketError.SslHandshakeFailed);
 });
+
+tlsTest('a pause on TLS errors that nobody resumes ends with the connect timeout', async (t) => {
+  const url = await startSelfSignedServer(t);
+  const socket = new WebSocket({ pauseMode: PauseMode.PauseOnSslErrors, connectTimeoutMs: 300 });
+  const reported = next(socket, 'sslErrors');
+  const failure = rejection<WebSocketError>(socket.open(url), 5000);
+  await reported;
+  t.is((await failure).kind, SocketError.SocketTimeout);
+  t.false(socket.isPausedOnSslErrors());
+  t.is(socket.state(), State.Unconnected);
+});

@@ -144,6 +144,7 @@ function headerPairs(headers: Record<string, string> | Array<[string, string]> |
 }
 
 const EmptyHeaders: HeaderList = [];
+const FrameSignals = new Set<string | symbol>(['textFrameReceived', 'binaryFrameReceived']);
 const KnownVersions = new Set<number>(Object.values(Version));
 
 /** A certificate check the application is deciding on (Qt's PauseOnSslErrors). */
@@ -151,7 +152,6 @@ interface SslPause {
   readonly errors: SslError[];
   readonly resolve: (proceed: boolean) => void;
 }
-const FrameSignals = new Set<string | symbol>(['textFrameReceived', 'binaryFrameReceived']);
 /** What `opened()` gives a socket that was adopted already open (one promise for all of them). */
 const Opened = Promise.resolve();
 
@@ -749,7 +749,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     return this.#pauseMode;
   }
 
-  /** Qt's `setPauseMode()`: applies from the next `open()`'s TLS handshake. */
+  /**
+   * Qt's `setPauseMode()`: applies from the next `open()`'s TLS handshake. A pause counts against
+   * the connect timeout, so an opening nobody resumes still ends.
+   */
   setPauseMode(mode: PauseMode): void {
     this.#pauseMode = WebSocket.#checkPauseMode(mode);
   }

@@ -68,7 +68,7 @@ test('readChannelFinished fires when the server ends TCP (its FIN), before disco
   const order: string[] = [];
   socket.on('readChannelFinished', () => order.push('readChannelFinished'));
   socket.on('disconnected', () => order.push('disconnected'));
-  const disconnected = next(socket, 'disconnected');
+  const disconnected = next(socket, 'disconnected', 20_000);
   await socket.open(server.url);
   await disconnected;
   t.deepEqual(order, ['readChannelFinished', 'disconnected']);
@@ -106,8 +106,8 @@ test('disposing an opening cancels it; disposing an unconnected socket does noth
   const socket = new WebSocket();
   await socket[Symbol.asyncDispose]();
   const opened = socket.open(server.url);
-  await until(() => server.sockets.size === 1, 5000, 'the TCP connection');
-  await within(socket[Symbol.asyncDispose](), 5000, 'disposal');
+  await until(() => server.sockets.size === 1, 20_000, 'the TCP connection');
+  await within(socket[Symbol.asyncDispose](), 20_000, 'disposal');
   t.is(socket.state(), State.Unconnected);
   t.is((await rejection<WebSocketError>(opened)).kind, SocketError.Operation);
 });
@@ -139,7 +139,7 @@ test('pauseMode() is PauseNever by default; setPauseMode() checks its argument',
 tlsTest('PauseOnSslErrors: the opening waits after sslErrors, and resume() after ignoreSslErrors() goes on', async (t) => {
   const url = await startSelfSignedServer(t);
   const socket = new WebSocket({ pauseMode: PauseMode.PauseOnSslErrors });
-  const reported = next<[SslError[]]>(socket, 'sslErrors');
+  const reported = next<[SslError[]]>(socket, 'sslErrors', 20_000);
   const opened = socket.open(url);
   const [errors] = await reported;
   t.is(errors[0]!.code, 'DEPTH_ZERO_SELF_SIGNED_CERT');
@@ -149,9 +149,9 @@ tlsTest('PauseOnSslErrors: the opening waits after sslErrors, and resume() after
   t.is(socket.state(), State.Connecting);
   socket.ignoreSslErrors([errors[0]!.code]);
   socket.resume();
-  await within(opened, 5000, 'the opening');
+  await within(opened, 20_000, 'the opening');
   t.false(socket.isPausedOnSslErrors());
-  const reply = next<[string]>(socket, 'textMessageReceived');
+  const reply = next<[string]>(socket, 'textMessageReceived', 20_000);
   socket.sendTextMessage('after the pause');
   t.is((await reply)[0], 'after the pause');
   socket.abort();
@@ -160,14 +160,14 @@ tlsTest('PauseOnSslErrors: the opening waits after sslErrors, and resume() after
 tlsTest('PauseOnSslErrors: resume() without ignoring the errors fails the opening; abort() while paused cancels it', async (t) => {
   const url = await startSelfSignedServer(t);
   const socket = new WebSocket({ pauseMode: PauseMode.PauseOnSslErrors });
-  let reported = next(socket, 'sslErrors');
+  let reported = next(socket, 'sslErrors', 20_000);
   let opened = socket.open(url);
   await reported;
   socket.resume();
   t.is((await rejection<WebSocketError>(opened)).kind, SocketError.SslHandshakeFailed);
   t.is(socket.state(), State.Unconnected);
 
-  reported = next(socket, 'sslErrors');
+  reported = next(socket, 'sslErrors', 20_000);
   opened = socket.open(url);
   await reported;
   socket.abort();
@@ -191,7 +191,7 @@ tlsTest('handshakeMustInterruptOnError: the opening goes on only if the listener
   const refused = new WebSocket({ sslConfiguration: { handshakeMustInterruptOnError: true } });
   let sslErrors = 0;
   refused.on('sslErrors', () => sslErrors++);
-  const interrupted = next<[SslError]>(refused, 'handshakeInterruptedOnError');
+  const interrupted = next<[SslError]>(refused, 'handshakeInterruptedOnError', 20_000);
   const failure = rejection<WebSocketError>(refused.open(url));
   t.is((await interrupted)[0].code, 'DEPTH_ZERO_SELF_SIGNED_CERT');
   t.is((await failure).kind, SocketError.SslHandshakeFailed);
@@ -201,7 +201,7 @@ tlsTest('handshakeMustInterruptOnError: the opening goes on only if the listener
   continued.on('handshakeInterruptedOnError', () => continued.continueInterruptedHandshake());
   // Continuing does not ignore the error: sslErrors still lists it, as Qt's.
   continued.on('sslErrors', () => continued.ignoreSslErrors());
-  await within(continued.open(url), 5000, 'the continued opening');
+  await within(continued.open(url), 20_000, 'the continued opening');
   t.is(continued.state(), State.Connected);
   continued.abort();
 });
@@ -212,7 +212,7 @@ tlsTest('alertReceived reports the fatal alert a TLS server ends the handshake w
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
   const socket = new WebSocket({ sslConfiguration: { minVersion: 'TLSv1.3', ca: pki.caCert } });
-  const alert = next<[AlertLevel, AlertType, string]>(socket, 'alertReceived');
+  const alert = next<[AlertLevel, AlertType, string]>(socket, 'alertReceived', 20_000);
   const failure = rejection<WebSocketError>(socket.open(`wss://localhost:${(server.address() as net.AddressInfo).port}/`));
   const [level, type, description] = await alert;
   t.is(level, AlertLevel.Fatal);
@@ -223,9 +223,9 @@ tlsTest('alertReceived reports the fatal alert a TLS server ends the handshake w
 
 tlsTest('a pause on TLS errors that nobody resumes ends with the connect timeout', async (t) => {
   const url = await startSelfSignedServer(t);
-  const socket = new WebSocket({ pauseMode: PauseMode.PauseOnSslErrors, connectTimeoutMs: 300 });
-  const reported = next(socket, 'sslErrors');
-  const failure = rejection<WebSocketError>(socket.open(url), 5000);
+  const socket = new WebSocket({ pauseMode: PauseMode.PauseOnSslErrors, connectTimeoutMs: 2000 });
+  const reported = next(socket, 'sslErrors', 20_000);
+  const failure = rejection<WebSocketError>(socket.open(url), 20_000);
   await reported;
   t.is((await failure).kind, SocketError.SocketTimeout);
   t.false(socket.isPausedOnSslErrors());

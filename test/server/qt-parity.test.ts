@@ -35,15 +35,15 @@ test.before(() => {
 
 bothTransports('close() closes the pending, never-taken connections with 1001 "Server closed."; taken ones stay up', async (t, workers) => {
   const server = await startServer(t, workers);
-  const announced = next(server, 'newConnection', 5000);
+  const announced = next(server, 'newConnection', 20_000);
   const taken = await connect(t, server.serverUrl());
   await announced;
   const socket = server.nextPendingConnection()!;
   socket.on('textMessageReceived', (text) => socket.sendTextMessage(text));
   const pending = await connect(t, server.serverUrl());
-  await until(() => server.hasPendingConnections(), 5000, 'the second connection to wait in the queue');
+  await until(() => server.hasPendingConnections(), 20_000, 'the second connection to wait in the queue');
   const closed = closeOf(pending);
-  const serverClosed = next(server, 'closed');
+  const serverClosed = next(server, 'closed', 20_000);
   server.close();
   t.deepEqual(await closed, [CloseCode.GoingAway, 'Server closed.']);
   await serverClosed;
@@ -60,7 +60,7 @@ bothTransports('server side: handshakeOptions() lists every subprotocol the clie
   const sockets = echoEveryConnection(server);
   const client = await connect(t, server.serverUrl(), ['a', 'b', 'c']);
   t.is(client.protocol, 'b');
-  await until(() => sockets.length === 1, 5000, 'the server socket');
+  await until(() => sockets.length === 1, 20_000, 'the server socket');
   t.deepEqual(sockets[0]!.handshakeOptions(), { subprotocols: ['a', 'b', 'c'] });
   t.is(sockets[0]!.subprotocol(), 'b');
   t.is(sockets[0]!.version(), Version.V13);
@@ -71,7 +71,7 @@ bothTransports('server side: readChannelFinished when the client ends TCP withou
   const sockets = echoEveryConnection(server);
   const raw = await rawUpgrade(t, server.serverPort(), upgradeRequest(server.serverPort()));
   t.is(raw.status, 101);
-  await until(() => sockets.length === 1, 5000, 'the server socket');
+  await until(() => sockets.length === 1, 20_000, 'the server socket');
   const order: string[] = [];
   sockets[0]!.on('readChannelFinished', () => order.push('readChannelFinished'));
   const disconnected = next(sockets[0]!, 'disconnected');
@@ -137,7 +137,7 @@ bothWithTls('a failed TLS handshake gives serverError(1015), with alertReceived 
   const server = await startServer(t, workers, { tls: { cert: pkiA.serverCert, key: pkiA.serverKey } }, SecureMode.Secure);
   const errors: Array<[number, WebSocketError]> = [];
   server.on('serverError', (code, error) => errors.push([code, error]));
-  const alert = next<[AlertLevel, AlertType, string]>(server, 'alertReceived', 10_000);
+  const alert = next<[AlertLevel, AlertType, string]>(server, 'alertReceived', 20_000);
   // A client that does not trust our certificate answers it with a fatal alert. Node's own client
   // verifies after the handshake and sends none; OpenSSL's (as curl's and browsers') does.
   const distrustful = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${server.serverPort()}`, '-servername', 'localhost', '-verify_return_error'], { stdio: ['pipe', 'ignore', 'ignore'] });
@@ -148,7 +148,7 @@ bothWithTls('a failed TLS handshake gives serverError(1015), with alertReceived 
   const [level, type] = await alert;
   t.is(level, AlertLevel.Fatal);
   t.is(type, AlertType.UnknownCa);
-  await until(() => errors.length === 1, 10_000, 'serverError');
+  await until(() => errors.length === 1, 20_000, 'serverError');
   t.is(errors[0]![0], CloseCode.TlsHandshakeFailed);
   t.is(errors[0]![1].kind, SocketError.SslHandshakeFailed);
   t.regex(errors[0]![1].message, /TLS handshake with 127\.0\.0\.1:\d+ failed: .*unknown ca/);
@@ -158,7 +158,7 @@ bothWithTls('a failed TLS handshake gives serverError(1015), with alertReceived 
   plain.on('error', () => {});
   t.teardown(() => plain.destroy());
   plain.write(upgradeRequest(server.serverPort()));
-  await until(() => errors.length === 2, 10_000, 'the second serverError');
+  await until(() => errors.length === 2, 20_000, 'the second serverError');
   t.is(errors[1]![0], CloseCode.TlsHandshakeFailed);
   t.regex(errors[1]![1].message, /http request|wrong version number/i);
   t.is(server.connectionCount(), 0);
@@ -168,12 +168,12 @@ bothWithTls('a failed TLS handshake gives serverError(1015), with alertReceived 
 async function trustingClient(t: import('ava').ExecutionContext, url: string, ca: string): Promise<WebSocket> {
   const socket = new WebSocket({ sslConfiguration: { ca, servername: 'localhost' } });
   t.teardown(() => socket.abort());
-  await within(socket.open(url), 10_000, 'the wss opening');
+  await within(socket.open(url), 20_000, 'the wss opening');
   return socket;
 }
 
 async function echoes(socket: WebSocket, text: string): Promise<boolean> {
-  const reply = next<[string]>(socket, 'textMessageReceived', 5000);
+  const reply = next<[string]>(socket, 'textMessageReceived', 20_000);
   socket.sendTextMessage(text);
   return (await reply)[0] === text;
 }
@@ -220,7 +220,7 @@ test('setSslConfiguration() refuses a key that does not parse or match, and a No
 /** A server socket that counts what its listeners are handed, and a client sending it `count` messages of 512 bytes. */
 async function floodedSocket(t: import('ava').ExecutionContext, workers: number, readBufferSize: number, count: number): Promise<{ socket: WebSocket; received: () => number; iterator: AsyncIterator<unknown> }> {
   const server = await startServer(t, workers);
-  const announced = next(server, 'newConnection', 5000);
+  const announced = next(server, 'newConnection', 20_000);
   const client = await connect(t, server.serverUrl());
   await announced;
   const socket = server.nextPendingConnection()!;
@@ -244,12 +244,12 @@ bothTransports('readBufferSize bounds what a lagging for-await holds: reading st
   // Far more than one read, one thread hop and the socket's read-ahead together.
   const count = 8000;
   const { socket, received, iterator } = await floodedSocket(t, workers, 4096, count);
-  await until(() => received() > 0, 5000, 'the first messages');
+  await until(() => received() > 0, 20_000, 'the first messages');
   // An absence can only be checked over a window.
   await new Promise((resolve) => setTimeout(resolve, 300));
   t.true(received() < count / 2, `received ${received()} of ${count} with nobody taking them`);
   for (let i = 0; i < count; i++) {
-    const { value } = await within(iterator.next(), 5000, `message ${i}`);
+    const { value } = await within(iterator.next(), 20_000, `message ${i}`);
     t.is((value as string).slice(0, 6), String(i).padStart(6, '0'));
   }
   t.is(received(), count);
@@ -259,6 +259,6 @@ bothTransports('readBufferSize bounds what a lagging for-await holds: reading st
 bothTransports('readBufferSize 0 (Qt\'s default) is no bound: a lagging for-await holds everything', async (t, workers) => {
   const count = 2000;
   const { received } = await floodedSocket(t, workers, 0, count);
-  await until(() => received() === count, 10_000, 'every message, none taken');
+  await until(() => received() === count, 20_000, 'every message, none taken');
   t.pass();
 });

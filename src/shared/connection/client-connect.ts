@@ -6,7 +6,7 @@ import { SocketError, WebSocketError } from '../engine/errors.ts';
 import { HeaderBlockReader, serializeHeaderBlock } from '../engine/http-headers.ts';
 import { Defaults } from '../engine/limits.ts';
 import { isIpLiteral, type ClientTarget } from './client-url.ts';
-import { receivedAlert, type TlsAlert } from './tls-alert.ts';
+import { receivedAlert, tlsErrorDetail, type TlsAlert } from './tls-alert.ts';
 
 /** Qt's `setSslConfiguration`, in Node's terms: what `tls.connect` needs to verify and present. */
 export interface SslConfiguration {
@@ -304,11 +304,9 @@ function startTls(socket: net.Socket, request: TransportRequest): Promise<tls.TL
       else decision.then(decide, fail);
     };
     const onError = (error: Error & { reason?: string; code?: string }): void => {
-      // OpenSSL's messages carry its file and line; its reason and Node's code say it better.
       const alert = receivedAlert(error);
       if (alert !== undefined) request.alertReceived?.(alert);
-      const detail = error.reason !== undefined ? `${error.reason}${error.code === undefined ? '' : ` (${error.code})`}` : error.message.trim();
-      fail(new WebSocketError(SocketError.SslHandshakeFailed, `TLS handshake with ${target.host}:${target.port} failed: ${detail}`));
+      fail(new WebSocketError(SocketError.SslHandshakeFailed, `TLS handshake with ${target.host}:${target.port} failed: ${tlsErrorDetail(error)}`));
     };
     const onClose = (): void => {
       fail(new WebSocketError(SocketError.SslHandshakeFailed, `${target.host}:${target.port} closed the connection during the TLS handshake`));

@@ -18,7 +18,7 @@ import { CloseCode } from '../engine/close-code.ts';
 import { ServerHandshakeParser, type HandshakeRequest, type HttpRequestHead } from '../engine/handshake-request.ts';
 import { buildAcceptResponse, buildErrorResponse } from '../engine/handshake-response.ts';
 import type { HttpRequest } from './http-response.ts';
-import { receivedAlert } from './tls-alert.ts';
+import { receivedAlert, tlsErrorDetail } from './tls-alert.ts';
 import type { ConnectionSettings, HandshakeDecision, HandshakeFailure, HandshakeSummary } from '../wire/thread-messages.ts';
 
 export type AcceptDecision = Extract<HandshakeDecision, { accept: true }>;
@@ -108,9 +108,8 @@ export function runServerHandshake(options: ServerHandshakeOptions): Promise<Upg
       }
       // A failed TLS handshake is the application's business (a client that does not trust our
       // certificate, one speaking no TLS): Qt's close code for it, with the client's alert if any.
-      const detail = error.reason !== undefined ? `${error.reason}${error.code === undefined ? '' : ` (${error.code})`}` : error.message.trim();
       const peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
-      fail({ status: 0, reason: `TLS handshake with ${peer} failed: ${detail}`, serverErrorCode: CloseCode.TlsHandshakeFailed, tlsAlert: receivedAlert(error) });
+      fail({ status: 0, reason: `TLS handshake with ${peer} failed: ${tlsErrorDetail(error)}`, serverErrorCode: CloseCode.TlsHandshakeFailed, tlsAlert: receivedAlert(error) });
       stream.destroy();
       socket.destroy();
     };

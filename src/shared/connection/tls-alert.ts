@@ -1,4 +1,5 @@
 /**
+ * What a failed TLS handshake tells, read from Node's error: a short detail for messages, and
  * TLS alerts as Qt reports them (`QSsl::AlertLevel`, `QSsl::AlertType`). Node's `tls` exposes no
  * alert callback: the only alert it lets us see is a fatal one received from the peer, which
  * OpenSSL turns into the error that ends the handshake ("…:SSL alert number 48"). So
@@ -56,6 +57,12 @@ export interface TlsAlert {
 }
 
 const KnownTypes = new Set<number>(Object.values(AlertType));
+
+/** OpenSSL's messages carry its file and line; its reason and Node's code say it better. */
+export function tlsErrorDetail(error: Error & { reason?: string; code?: string }): string {
+  if (error.reason === undefined) return error.message.trim();
+  return error.code === undefined ? error.reason : `${error.reason} (${error.code})`;
+}
 
 /**
  * The fatal alert from the peer that an OpenSSL error reports, if it reports one. OpenSSL's

@@ -5,6 +5,7 @@ export type { SocketBackend, SocketSink, SocketLimitName, ConnectionInfo, Header
 export { EngineSocketBackend, DefaultCloseTimeoutMs, type EngineSocketBackendOptions } from './shared/connection/engine-socket-backend.ts';
 export type { SslConfiguration, SslError, ProxyConfiguration } from './shared/connection/client-connect.ts';
 export { AlertLevel, AlertType, type TlsAlert } from './shared/connection/tls-alert.ts';
+export { PreSharedKeyAuthenticator } from './shared/connection/psk-authenticator.ts';
 export { CloseCode, isValidWireCloseCode } from './shared/engine/close-code.ts';
 export { SocketError, WebSocketError, InvalidArgumentError, type WebSocketErrorData } from './shared/engine/errors.ts';
 export { State, SecureMode, Role, Version, PauseMode } from './shared/engine/state.ts';

@@ -9,8 +9,8 @@ import type net from 'node:net';
 import tls from 'node:tls';
 import test, { type ExecutionContext } from 'ava';
 import {
-  AlertLevel, AlertType, CloseCode, InvalidArgumentError, PauseMode, SocketError, State, Version, WebSocket,
-  type SslError, type WebSocketError,
+  AlertLevel, AlertType, CloseCode, InvalidArgumentError, PauseMode, PreSharedKeyAuthenticator, SocketError, State, Version,
+  WebSocket, type SslError, type WebSocketError,
 } from '../../src/index.ts';
 import {
   closePayload, hasOpenssl, makeTestPki, next, parseFrames, rejection, serverFrame, startRawServer, startWsServer,
@@ -230,4 +230,78 @@ tlsTest('a pause on TLS errors that nobody resumes ends with the connect timeout
   t.is((await failure).kind, SocketError.SocketTimeout);
   t.false(socket.isPausedOnSslErrors());
   t.is(socket.state(), State.Unconnected);
+});
+
+const Psk = Buffer.from('a3f1c2d4e5f60718293a4b5c6d7e8f90', 'hex');
+
+/** A `ws` echo server over TLS with pre-shared keys only (no certificate): identity "alice" and `Psk`. */
+async function startPskServer(t: ExecutionContext, maxVersion: tls.SecureVersion): Promise<{ url: string; identities: string[] }> {
+  const identities: string[] = [];
+  const server = https.createServer({
+    ciphers: 'PSK-AES128-GCM-SHA256:TLS_AES_128_GCM_SHA256',
+    maxVersion,
+    pskIdentityHint: 'wsthreads-hint',
+    pskCallback: (_socket, identity) => {
+      identities.push(identity);
+      return identity === 'alice' ? Psk : null;
+    },
+  });
+  server.on('tlsClientError', () => {});
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const peer = await startWsServer({ server });
+  peer.wss.on('connection', (ws) => ws.on('message', (data) => ws.send(data.toString())));
+  t.teardown(async () => {
+    await peer.close();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return { url: `wss://127.0.0.1:${(server.address() as net.AddressInfo).port}/`, identities };
+}
+
+for (const [version, hint] of [['TLSv1.2', 'wsthreads-hint'], ['TLSv1.3', '']] as const) {
+  test(`preSharedKeyAuthenticationRequired: the listener's identity and key open a PSK connection (${version})`, async (t) => {
+    const server = await startPskServer(t, version);
+    const socket = new WebSocket({ sslConfiguration: { ciphers: 'PSK-AES128-GCM-SHA256:TLS_AES_128_GCM_SHA256' } });
+    const hints: string[] = [];
+    socket.on('preSharedKeyAuthenticationRequired', (authenticator: PreSharedKeyAuthenticator) => {
+      hints.push(authenticator.identityHint());
+      authenticator.setIdentity('alice');
+      authenticator.setPreSharedKey(Psk);
+    });
+    await within(socket.open(server.url), 20_000, 'the PSK opening');
+    // A client offering TLS 1.3 is asked once for its ClientHello (no hint), and again once a
+    // TLS 1.2 server has sent its hint.
+    t.is(hints.at(-1), hint);
+    t.deepEqual([...new Set(server.identities)], ['alice']);
+    const reply = next<[string]>(socket, 'textMessageReceived', 20_000);
+    socket.sendTextMessage('pre-shared');
+    t.is((await reply)[0], 'pre-shared');
+    socket.abort();
+
+    const wrong = new WebSocket({ sslConfiguration: { ciphers: 'PSK-AES128-GCM-SHA256:TLS_AES_128_GCM_SHA256' } });
+    wrong.on('preSharedKeyAuthenticationRequired', (authenticator: PreSharedKeyAuthenticator) => {
+      authenticator.setIdentity('mallory');
+      authenticator.setPreSharedKey(Psk);
+    });
+    t.is((await rejection<WebSocketError>(wrong.open(server.url), 20_000)).kind, SocketError.SslHandshakeFailed);
+  });
+}
+
+tlsTest('a preSharedKeyAuthenticationRequired listener that fills nothing in leaves a certificate handshake as it was', async (t) => {
+  const server = https.createServer({ cert: pki.serverCert, key: pki.serverKey });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const peer = await startWsServer({ server });
+  t.teardown(async () => {
+    await peer.close();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  const socket = new WebSocket({ sslConfiguration: { ca: pki.caCert } });
+  let asked = 0;
+  socket.on('preSharedKeyAuthenticationRequired', () => asked++);
+  await within(socket.open(`wss://localhost:${(server.address() as net.AddressInfo).port}/`), 20_000, 'the certificate opening');
+  t.is(socket.state(), State.Connected);
+  // TLS 1.3 asks before it knows whether the server takes a pre-shared key.
+  t.true(asked <= 1);
+  socket.abort();
 });

@@ -6,6 +6,7 @@ import { SocketError, WebSocketError } from '../engine/errors.ts';
 import { HeaderBlockReader, serializeHeaderBlock } from '../engine/http-headers.ts';
 import { Defaults } from '../engine/limits.ts';
 import { isIpLiteral, type ClientTarget } from './client-url.ts';
+import { PreSharedKeyAuthenticator } from './psk-authenticator.ts';
 import { receivedAlert, tlsErrorDetail, type TlsAlert } from './tls-alert.ts';
 
 /** Qt's `setSslConfiguration`, in Node's terms: what `tls.connect` needs to verify and present. */
@@ -20,6 +21,8 @@ export interface SslConfiguration {
   servername?: string;
   minVersion?: tls.SecureVersion;
   maxVersion?: tls.SecureVersion;
+  /** OpenSSL's cipher list (Qt's `setCiphers`), e.g. to allow TLS 1.2 PSK suites. Default: Node's. */
+  ciphers?: string;
   /**
    * Qt's `QSslConfiguration::setHandshakeMustInterruptOnError`: each verification failure is
    * offered to `handshakeInterruptedOnError` listeners first, and the connection goes on only if
@@ -57,6 +60,8 @@ export interface TransportRequest {
   sslErrors(errors: SslError[]): boolean | Promise<boolean>;
   /** A fatal alert from the server ended the TLS handshake (see tls-alert.ts). */
   alertReceived?(alert: TlsAlert): void;
+  /** When set, TLS-PSK is offered: fill the authenticator in before returning (see psk-authenticator.ts). */
+  preSharedKeyAuthenticationRequired?(authenticator: PreSharedKeyAuthenticator): void;
   /** Aborting destroys whatever socket is in progress and rejects with `signal.reason`. */
   signal: AbortSignal;
 }
@@ -263,9 +268,17 @@ function startTls(socket: net.Socket, request: TransportRequest): Promise<tls.TL
     passphrase: ssl.passphrase,
     minVersion: ssl.minVersion,
     maxVersion: ssl.maxVersion,
+    ciphers: ssl.ciphers,
+    pskCallback: request.preSharedKeyAuthenticationRequired === undefined ? undefined : (hint) => {
+      const authenticator = new PreSharedKeyAuthenticator(hint ?? '');
+      request.preSharedKeyAuthenticationRequired!(authenticator);
+      return authenticator.isFilled() ? { identity: authenticator.identity(), psk: authenticator.preSharedKey() } : null;
+    },
     ALPNProtocols: ['http/1.1'],
     rejectUnauthorized: false,
     checkServerIdentity: (hostname, certificate) => {
+      // No certificate at all: a pre-shared key authenticated the server (TLS-PSK), not a name.
+      if (request.preSharedKeyAuthenticationRequired !== undefined && Object.keys(certificate).length === 0) return undefined;
       identityError = tls.checkServerIdentity(hostname, certificate);
       return identityError;
     },

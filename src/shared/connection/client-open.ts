@@ -32,6 +32,7 @@ export interface ClientOpenRequest {
   maxHandshakeHeaderSize: number;
   sslErrors: TransportRequest['sslErrors'];
   alertReceived?: TransportRequest['alertReceived'];
+  preSharedKeyAuthenticationRequired?: TransportRequest['preSharedKeyAuthenticationRequired'];
   /** Every handshake response read, so that status and headers are readable even after a failure. */
   onResponse(response: HandshakeResponse, target: ClientTarget): void;
   /** Cancels the opening; the promise rejects with `signal.reason`. */
@@ -91,7 +92,8 @@ export async function openClient(request: ClientOpenRequest): Promise<ClientOpen
     const upgrade = buildUpgradeRequest({ ...request, headers }, target);
     const socket = await withTimeout(request.signal, request.connectTimeoutMs,
       () => new WebSocketError(SocketError.SocketTimeout, `Connecting to ${target.url} timed out after ${request.connectTimeoutMs} ms`),
-      (signal) => connectTransport({ target, ssl: request.ssl, proxy: request.proxy, sslErrors: request.sslErrors, alertReceived: request.alertReceived, signal }));
+      (signal) => connectTransport({ target, ssl: request.ssl, proxy: request.proxy, sslErrors: request.sslErrors, alertReceived: request.alertReceived,
+        preSharedKeyAuthenticationRequired: request.preSharedKeyAuthenticationRequired, signal }));
     const outcome = await withTimeout(request.signal, request.handshakeTimeoutMs,
       () => new WebSocketError(SocketError.HandshakeTimeout, `No complete handshake response from ${target.url} within ${request.handshakeTimeoutMs} ms`),
       (signal) => exchange(socket, upgrade.bytes, new ClientHandshakeParser({

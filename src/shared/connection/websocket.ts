@@ -21,6 +21,7 @@ import { unguardErrors, type ProxyConfiguration, type SslConfiguration, type Ssl
 import { buildUpgradeRequest, ClientOpening } from './client-open.ts';
 import { parseClientUrl, type ClientTarget } from './client-url.ts';
 import { DefaultCloseTimeoutMs } from './engine-socket-backend.ts';
+import type { PreSharedKeyAuthenticator } from './psk-authenticator.ts';
 import type { AlertLevel, AlertType } from './tls-alert.ts';
 import type { ConnectionInfo, HeaderList, SocketBackend, SocketLimitName, SocketSink } from './socket-backend.ts';
 import { MessageIterator, type Message, type MessageQueueLimits } from './websocket-messages.ts';
@@ -47,6 +48,12 @@ export type WebSocketEvents = {
   handshakeInterruptedOnError: [error: SslError];
   /** A fatal TLS alert from the server ended the TLS handshake (see tls-alert.ts). */
   alertReceived: [level: AlertLevel, type: AlertType, description: string];
+  /**
+   * The TLS handshake can use a pre-shared key: fill the authenticator in before returning.
+   * Offered only when a listener is registered at `open()` (the SSL configuration may have to
+   * allow PSK suites with `ciphers` for TLS 1.2; TLS 1.3 needs nothing).
+   */
+  preSharedKeyAuthenticationRequired: [authenticator: PreSharedKeyAuthenticator];
 };
 
 /** Defaults of the client's timers. */
@@ -344,7 +351,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     // Reports from an opening that was cancelled or replaced are not heard.
     const isCurrent = (): boolean => this.#attempt?.opening === opening;
     const ssl: SslConfiguration = { ...this.#ssl };
-    for (const key of ['ca', 'cert', 'key', 'passphrase', 'servername', 'minVersion', 'maxVersion'] as const) {
+    for (const key of ['ca', 'cert', 'key', 'passphrase', 'servername', 'minVersion', 'maxVersion', 'ciphers', 'handshakeMustInterruptOnError'] as const) {
       if (options[key] !== undefined) (ssl as Record<string, unknown>)[key] = options[key];
     }
     const opening = new ClientOpening({
@@ -361,6 +368,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       maxHandshakeHeaderSize: Defaults.maxHandshakeHeaderSize,
       sslErrors: (errors) => isCurrent() && this.#onSslErrors(errors),
       alertReceived: (alert) => isCurrent() && this.emit('alertReceived', alert.level, alert.type, alert.description),
+      preSharedKeyAuthenticationRequired: this.listenerCount('preSharedKeyAuthenticationRequired') === 0 ? undefined
+        : (authenticator) => isCurrent() && this.emit('preSharedKeyAuthenticationRequired', authenticator),
       onResponse: (response, responseTarget) => {
         if (!isCurrent()) return;
         this.#response = { status: response.status, statusText: response.statusText, headers: response.rawHeaders };

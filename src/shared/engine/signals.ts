@@ -16,6 +16,7 @@ export const Signal = {
   PeerVerifyError: 'peerVerifyError',
   HandshakeInterruptedOnError: 'handshakeInterruptedOnError',
   AlertReceived: 'alertReceived',
+  PreSharedKeyAuthenticationRequired: 'preSharedKeyAuthenticationRequired',
   // QWebSocketServer
   NewConnection: 'newConnection',
   AcceptError: 'acceptError',

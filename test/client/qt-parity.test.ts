@@ -112,9 +112,10 @@ test('disposing an opening cancels it; disposing an unconnected socket does noth
   t.is((await rejection<WebSocketError>(opened)).kind, SocketError.Operation);
 });
 
-/** A `ws` server over HTTPS with a self-signed certificate, echoing text. */
-async function startSelfSignedServer(t: ExecutionContext): Promise<string> {
-  const server = https.createServer({ cert: pki.selfSignedCert, key: pki.selfSignedKey });
+/** A `ws` server over HTTPS with these TLS options, echoing text, gone when the test ends; resolves with its port. */
+async function startWssEcho(t: ExecutionContext, options: https.ServerOptions): Promise<number> {
+  const server = https.createServer(options);
+  server.on('tlsClientError', () => {});
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const peer = await startWsServer({ server });
   peer.wss.on('connection', (ws) => ws.on('message', (data) => ws.send(data.toString())));
@@ -123,7 +124,12 @@ async function startSelfSignedServer(t: ExecutionContext): Promise<string> {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
-  return `wss://localhost:${(server.address() as net.AddressInfo).port}/`;
+  return (server.address() as net.AddressInfo).port;
+}
+
+/** A `ws` echo server with a self-signed certificate. */
+async function startSelfSignedServer(t: ExecutionContext): Promise<string> {
+  return `wss://localhost:${await startWssEcho(t, { cert: pki.selfSignedCert, key: pki.selfSignedKey })}/`;
 }
 
 test('pauseMode() is PauseNever by default; setPauseMode() checks its argument', (t) => {
@@ -237,7 +243,7 @@ const Psk = Buffer.from('a3f1c2d4e5f60718293a4b5c6d7e8f90', 'hex');
 /** A `ws` echo server over TLS with pre-shared keys only (no certificate): identity "alice" and `Psk`. */
 async function startPskServer(t: ExecutionContext, maxVersion: tls.SecureVersion): Promise<{ url: string; identities: string[] }> {
   const identities: string[] = [];
-  const server = https.createServer({
+  const port = await startWssEcho(t, {
     ciphers: 'PSK-AES128-GCM-SHA256:TLS_AES_128_GCM_SHA256',
     maxVersion,
     pskIdentityHint: 'wsthreads-hint',
@@ -246,16 +252,7 @@ async function startPskServer(t: ExecutionContext, maxVersion: tls.SecureVersion
       return identity === 'alice' ? Psk : null;
     },
   });
-  server.on('tlsClientError', () => {});
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const peer = await startWsServer({ server });
-  peer.wss.on('connection', (ws) => ws.on('message', (data) => ws.send(data.toString())));
-  t.teardown(async () => {
-    await peer.close();
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return { url: `wss://127.0.0.1:${(server.address() as net.AddressInfo).port}/`, identities };
+  return { url: `wss://127.0.0.1:${port}/`, identities };
 }
 
 for (const [version, hint] of [['TLSv1.2', 'wsthreads-hint'], ['TLSv1.3', '']] as const) {
@@ -288,18 +285,11 @@ for (const [version, hint] of [['TLSv1.2', 'wsthreads-hint'], ['TLSv1.3', '']] a
 }
 
 tlsTest('a preSharedKeyAuthenticationRequired listener that fills nothing in leaves a certificate handshake as it was', async (t) => {
-  const server = https.createServer({ cert: pki.serverCert, key: pki.serverKey });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const peer = await startWsServer({ server });
-  t.teardown(async () => {
-    await peer.close();
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
+  const port = await startWssEcho(t, { cert: pki.serverCert, key: pki.serverKey });
   const socket = new WebSocket({ sslConfiguration: { ca: pki.caCert } });
   let asked = 0;
   socket.on('preSharedKeyAuthenticationRequired', () => asked++);
-  await within(socket.open(`wss://localhost:${(server.address() as net.AddressInfo).port}/`), 20_000, 'the certificate opening');
+  await within(socket.open(`wss://localhost:${port}/`), 20_000, 'the certificate opening');
   t.is(socket.state(), State.Connected);
   // TLS 1.3 asks before it knows whether the server takes a pre-shared key.
   t.true(asked <= 1);

@@ -101,19 +101,19 @@ export async function runClientCommand(url: string, options: ClientCommandOption
 
   let stopInput = (): void => {};
   if (options.echo) {
-    // Messages already read keep arriving after pause(): wait for the drain once, not once per message.
+    // Messages already read keep arriving after pauseReading(): wait for the drain once, not once per message.
     let relieving = false;
     const relieve = (): void => {
       if (socket.bytesToWrite() <= EchoHighWaterMark / 2) {
         relieving = false;
         socket.off('bytesWritten', relieve);
-        socket.resume();
+        socket.resumeReading();
       }
     };
     const backpressure = (): void => {
       if (!relieving && socket.bytesToWrite() > EchoHighWaterMark) {
         relieving = true;
-        socket.pause();
+        socket.pauseReading();
         socket.on('bytesWritten', relieve);
       }
     };
@@ -132,10 +132,10 @@ export async function runClientCommand(url: string, options: ClientCommandOption
       if (!io.stdout.write(`${line}\n`) && !awaitingDrain) {
         // A slow terminal or pipe pushes back on the server rather than filling memory.
         awaitingDrain = true;
-        socket.pause();
+        socket.pauseReading();
         io.stdout.once('drain', () => {
           awaitingDrain = false;
-          socket.resume();
+          socket.resumeReading();
         });
       }
     };

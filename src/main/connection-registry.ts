@@ -100,6 +100,12 @@ export class ConnectionRegistry {
     return entry === undefined ? undefined : this.#adopt(entry);
   }
 
+  /** Every waiting connection's socket, oldest first, made now; the queue is empty afterwards. */
+  takeAllPending(): WebSocket[] {
+    const taken = this.#pending.splice(0);
+    return taken.map((entry) => this.#adopt(entry));
+  }
+
   /** Every open connection's socket (waiting ones taken out of the queue first). */
   openSockets(): Array<{ socket: WebSocket | undefined; ended: Promise<void> }> {
     const open: Array<{ socket: WebSocket | undefined; ended: Promise<void> }> = [];

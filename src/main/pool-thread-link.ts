@@ -74,6 +74,8 @@ export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, H
   readonly #sources = new Map<number, CommandSource>();
   readonly #answers = new AnswerWriter();
   #adopting: AdoptQueue | undefined;
+  /** The TLS generation the thread has (0: its workerData's); a newer one goes with the next sockets. */
+  #tlsGeneration = 0;
   #dirty: CommandSource[] = [];
   #scheduled = false;
   #closed = false;
@@ -127,7 +129,11 @@ export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, H
     const queue = this.#adopting;
     this.#adopting = undefined;
     if (queue === undefined) return;
-    const batch: AdoptBatch = { sockets: queue.sockets, connectionIds: queue.connectionIds, settings: queue.settings };
+    // The TLS configuration crosses only when the thread's is older (setSslConfiguration).
+    const tls = queue.settings.tls;
+    const newTls = tls !== undefined && tls.generation > this.#tlsGeneration;
+    const settings = newTls || tls === undefined ? queue.settings : { ...queue.settings, tls: undefined };
+    const batch: AdoptBatch = { sockets: queue.sockets, connectionIds: queue.connectionIds, settings };
     if (this.#closed) {
       for (const report of queue.moved) report(false);
       return;
@@ -144,11 +150,12 @@ export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, H
       }
       for (let i = 0; i < batch.sockets.length; i++) {
         this.#live--;
-        this.adopt(batch.sockets[i]!, batch.connectionIds[i]!, batch.settings, queue.moved[i]!);
+        this.adopt(batch.sockets[i]!, batch.connectionIds[i]!, queue.settings, queue.moved[i]!);
         this.#sendSockets();
       }
       return;
     }
+    if (newTls) this.#tlsGeneration = tls.generation;
     for (const report of queue.moved) report(true);
   }
 

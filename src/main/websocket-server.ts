@@ -33,7 +33,7 @@ import { EventEmitter } from 'node:events';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { IncomingMessage } from 'node:http';
-import { createServer, isIPv6, type Server, type Socket } from 'node:net';
+import { createServer, isIPv6, type ListenOptions, type Server, type Socket } from 'node:net';
 import type { ResourceLimits } from 'node:worker_threads';
 import type { Duplex } from 'node:stream';
 import { TLSSocket, createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
@@ -49,6 +49,7 @@ import type {
   HandshakeDecision,
   HandshakeFailure,
   HandshakeSummary,
+  TlsGeneration,
 } from '../shared/wire/thread-messages.ts';
 import { serveWithHandler } from '../shared/connection/handler-host.ts';
 import { WebSocketCorsAuthenticator } from './cors-authenticator.ts';
@@ -62,6 +63,7 @@ import { chooseWorkerCount } from './pool-support.ts';
 import type { ServerConnectionHost } from './server-connection-host.ts';
 import { SilentSink, type ConnectionInfo, type SocketBackend, type SocketLimitName } from '../shared/connection/socket-backend.ts';
 import { WebSocket } from '../shared/connection/websocket.ts';
+import type { AlertLevel, AlertType } from '../shared/connection/tls-alert.ts';
 
 /** The signals, as Qt names them (`Signal`), with their arguments. */
 export type WebSocketServerEvents = {
@@ -74,13 +76,20 @@ export type WebSocketServerEvents = {
   [Signal.AcceptError]: [error: SocketError];
   /**
    * Qt's codes: listen failure 1006, pending queue full 1006, header too large 1009, version 1002,
-   * origin denied 1008; and ours: an httpRequestHandler that threw or returned an invalid response 1011.
+   * origin denied 1008, a failed TLS handshake 1015 (Qt's code for it; the message names the
+   * client and OpenSSL's reason); and ours: an httpRequestHandler that threw or returned an
+   * invalid response 1011.
    */
   [Signal.ServerError]: [closeCode: number, error: WebSocketError];
   /** Emitted for every well-formed request; see WebSocketCorsAuthenticator. */
   [Signal.OriginAuthenticationRequired]: [authenticator: WebSocketCorsAuthenticator];
   /** The server stopped listening. */
   [Signal.Closed]: [];
+  /**
+   * A client's fatal TLS alert ended its TLS handshake (e.g. 48, unknown CA: it does not trust our
+   * certificate). Every failed TLS handshake also gives `serverError(1015)`. See tls-alert.ts.
+   */
+  [Signal.AlertReceived]: [level: AlertLevel, type: AlertType, description: string];
 };
 
 /** See `WebSocketServer.census()`. */
@@ -184,7 +193,9 @@ function socketErrorOf(error: NodeJS.ErrnoException): SocketError {
 export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   #serverName: string;
   readonly #secureMode: SecureMode;
-  readonly #tls: SecureContextOptions | undefined;
+  #tls: SecureContextOptions | undefined;
+  /** The TLS configuration with its generation, which new sockets carry to the pool threads. */
+  #tlsCurrent: TlsGeneration | undefined;
   readonly #handlerUrl: string | undefined;
   readonly #workers: number;
   readonly #backlog: number;
@@ -227,6 +238,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     this.#serverName = checkServerName(serverName);
     this.#secureMode = secureMode;
     this.#tls = secureMode === SecureMode.Secure ? options.tls : undefined;
+    this.#tlsCurrent = this.#tls === undefined ? undefined : { generation: 0, tls: this.#tls };
     this.#handlerUrl = options.handler === undefined ? undefined : handlerHref(options.handler);
     this.#workers = chooseWorkerCount(options.workers).workers;
     this.#backlog = checkCount('backlog', options.backlog ?? ServerDefaults.backlog);
@@ -257,12 +269,47 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
    * `SocketError.AddressInUse`). The default address listens on every interface; port 0 picks one.
    */
   listen(address?: string, port = 0): Promise<boolean> {
-    if (this.#destroyed) return Promise.resolve(this.#listenFailed(SocketError.Operation, 'The server has been destroyed'));
-    if (this.#listener !== undefined || this.#binding) {
-      return Promise.resolve(this.#listenFailed(SocketError.Operation, 'listen() called when already listening'));
-    }
     if (!Number.isInteger(port) || port < 0 || port > 65535) {
       throw new InvalidArgumentError(`port must be an integer from 0 to 65535; got ${String(port)}`);
+    }
+    return this.#listenOn({ host: address, port, backlog: this.#backlog }, 'listen()');
+  }
+
+  /**
+   * Qt's `setSocketDescriptor()`: serves connections on a socket that is already listening,
+   * inherited from whoever started this process (systemd socket activation, a zero-downtime
+   * restart handing its port over). Resolves false, with `error()`/`errorString()` and
+   * `serverError(1006)`, for a descriptor that is not a listening socket (Qt: -1 or -2 as well).
+   */
+  setSocketDescriptor(socketDescriptor: number): Promise<boolean> {
+    if (!Number.isInteger(socketDescriptor) || socketDescriptor < 0) {
+      return Promise.resolve(this.#listenFailed(SocketError.UnsupportedSocketOperation, `Invalid socket descriptor ${String(socketDescriptor)}`));
+    }
+    return this.#listenOn({ fd: socketDescriptor }, 'setSocketDescriptor()');
+  }
+
+  /** Qt's `socketDescriptor()`: the listening socket's file descriptor; -1 when not listening. */
+  socketDescriptor(): number {
+    // Node keeps the descriptor on its handle only (Unix); there is no public getter.
+    const fd = (this.#listener as unknown as { _handle?: { fd?: number } } | undefined)?._handle?.fd;
+    return typeof fd === 'number' && fd >= 0 ? fd : -1;
+  }
+
+  /** Qt's deprecated (6.2) name of `setSocketDescriptor()`. */
+  setNativeDescriptor(descriptor: number): Promise<boolean> {
+    return this.setSocketDescriptor(descriptor);
+  }
+
+  /** Qt's deprecated (6.2) name of `socketDescriptor()`. */
+  nativeDescriptor(): number {
+    return this.socketDescriptor();
+  }
+
+  /** `target`: an address to bind, or (Node's "handle" form) a descriptor to listen on. */
+  #listenOn(target: ListenOptions | { fd: number }, caller: string): Promise<boolean> {
+    if (this.#destroyed) return Promise.resolve(this.#listenFailed(SocketError.Operation, 'The server has been destroyed'));
+    if (this.#listener !== undefined || this.#binding) {
+      return Promise.resolve(this.#listenFailed(SocketError.Operation, `${caller} called when already listening`));
     }
     this.#binding = true;
     const listener = createServer({ pauseOnConnect: true, noDelay: true });
@@ -273,7 +320,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
         resolve(this.#listenFailed(socketErrorOf(error), `${error.message}`));
       };
       listener.once('error', onListenError);
-      listener.listen({ host: address, port, backlog: this.#backlog }, () => {
+      const listening = (): void => {
         this.#binding = false;
         listener.off('error', onListenError);
         // The threads start with the first successful listen (or hand-over), not before.
@@ -288,7 +335,9 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
         this.#listener = listener;
         // Listening means served: the threads have their links (connections accepted meanwhile wait).
         void (this.#pool?.ready ?? Promise.resolve()).then(() => resolve(true));
-      });
+      };
+      if ('fd' in target) listener.listen(target, this.#backlog, listening);
+      else listener.listen(target, listening);
     });
   }
 
@@ -298,8 +347,12 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     return false;
   }
 
-  /** Qt's `close()`: stops listening (connections stay up) and emits `closed`. */
+  /**
+   * Qt's `close()`: stops listening and emits `closed`. Connections waiting in the pending queue,
+   * never taken, are closed with 1001 "Server closed." (Qt); those already taken stay up.
+   */
   close(): void {
+    for (const socket of this.#connections.takeAllPending()) socket.close(CloseCode.GoingAway, 'Server closed.');
     const listener = this.#listener;
     if (listener === undefined) return;
     this.#listener = undefined;
@@ -443,6 +496,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       highWaterMark: this.#highWaterMark,
       closeTimeoutMs: this.#closeTimeoutMs,
       plainHttp: this.#httpRequestHandler !== null,
+      tls: this.#tlsCurrent,
     };
   }
 
@@ -518,8 +572,12 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
 
   #handshakeFailed(id: number, failure: HandshakeFailure): void {
     this.#connections.handshakeFailed(id);
+    const alert = failure.tlsAlert;
+    if (alert !== undefined) this.emit('alertReceived', alert.level, alert.type, alert.description);
     if (failure.serverErrorCode !== 0) {
-      const kind = failure.status === 426 || failure.status === 431 ? SocketError.HandshakeFailed : SocketError.ProtocolViolation;
+      const kind = failure.serverErrorCode === CloseCode.TlsHandshakeFailed ? SocketError.SslHandshakeFailed
+        : failure.status === 426 || failure.status === 431 ? SocketError.HandshakeFailed
+        : SocketError.ProtocolViolation;
       this.#setError(failure.serverErrorCode, failure.reason, kind);
     }
   }
@@ -651,6 +709,28 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   /** The TLS options of SecureMode.Secure (Qt's `sslConfiguration()`); undefined in NonSecure mode. */
   sslConfiguration(): SecureContextOptions | undefined {
     return this.#tls === undefined ? undefined : { ...this.#tls };
+  }
+
+  /**
+   * Qt's `setSslConfiguration()`, at run time too: certificate rotation. New connections, on every
+   * thread, use the new key and certificate; connections already open (or in their TLS handshake)
+   * keep theirs and stay up. The options are checked here (InvalidArgumentError for a key that
+   * does not parse or match). SecureMode.NonSecure has no TLS to configure: that throws too (Qt
+   * ignores the call).
+   */
+  setSslConfiguration(tls: SecureContextOptions): void {
+    if (this.#secureMode !== SecureMode.Secure) {
+      throw new InvalidArgumentError('setSslConfiguration() needs a server in SecureMode.Secure');
+    }
+    let context: SecureContext;
+    try {
+      context = createSecureContext(tls);
+    } catch (error) {
+      throw new InvalidArgumentError(`Invalid TLS configuration: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    this.#tls = { ...tls };
+    this.#ownerSecureContext = context;
+    this.#tlsCurrent = { generation: (this.#tlsCurrent?.generation ?? 0) + 1, tls: this.#tls };
   }
 
   /** Milliseconds (Qt's `handshakeTimeoutMS()`). */

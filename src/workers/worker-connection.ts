@@ -17,19 +17,27 @@ import { SignalForwarder } from './signal-forwarder.ts';
 import type { ThreadChannel } from './thread-channel.ts';
 
 const poolData = workerData as PoolWorkerData;
-let secureContext: SecureContext | undefined;
+let secureContext: { generation: number; context: SecureContext } | undefined;
 
-/** One SecureContext per thread: building it parses the key and certificate. */
-function threadSecureContext(): SecureContext | undefined {
+/**
+ * One SecureContext per thread (building it parses the key and certificate), from `workerData`
+ * at first and anew when sockets arrive with a newer TLS configuration (`setSslConfiguration`
+ * at run time); connections already in TLS keep the context they started with.
+ */
+function threadSecureContext(settings: ConnectionSettings): SecureContext | undefined {
   if (poolData.tls === undefined) return undefined;
-  secureContext ??= createSecureContext(poolData.tls);
-  return secureContext;
+  const tls = settings.tls;
+  if (tls !== undefined && tls.generation > (secureContext?.generation ?? 0)) {
+    secureContext = { generation: tls.generation, context: createSecureContext(tls.tls) };
+  }
+  secureContext ??= { generation: 0, context: createSecureContext(poolData.tls) };
+  return secureContext.context;
 }
 
 export async function serveConnection(socket: Socket, connectionId: number, settings: ConnectionSettings, channel: ThreadChannel): Promise<void> {
   const upgraded = await runServerHandshake({
     socket,
-    secureContext: threadSecureContext(),
+    secureContext: threadSecureContext(settings),
     settings,
     threadId,
     decide: (summary) => channel.decide(connectionId, summary),

@@ -161,13 +161,13 @@ test('frame signals are enabled only while someone listens', async (t) => {
   t.deepEqual(backend.named('setFrameSignals'), [['setFrameSignals', true], ['setFrameSignals', false]]);
 });
 
-test('pause()/resume() and a lagging iterator combine: reading resumes only when both let go', async (t) => {
+test('pauseReading()/resumeReading() and a lagging iterator combine: reading resumes only when both let go', async (t) => {
   const { socket, backend, sink } = adopted();
   const iterator = socket.messages({ maxQueuedMessages: 2 });
-  socket.pause();
+  socket.pauseReading();
   sink.textMessage('1');
   sink.textMessage('2'); // the queue reaches its limit: a hold
-  socket.resume(); // the user lets go, the iterator does not
+  socket.resumeReading(); // the user lets go, the iterator does not
   t.deepEqual(backend.calls.filter((call) => call[0] === 'pause' || call[0] === 'resume'), [['pause'], ['pause'], ['pause']]);
   t.is((await iterator.next()).value, '1');
   t.is(backend.calls.at(-1)![0], 'resume');

@@ -220,7 +220,7 @@ bothTransports('closeAllConnections drops a peer that never answers the Close, a
   t.is(server.connectionCount(), 0);
 });
 
-bothTransports('pause() stops reading a connection and resume() delivers everything, in order', async (t, workers) => {
+bothTransports('pauseReading() stops reading a connection and resumeReading() delivers everything, in order', async (t, workers) => {
   const server = await startServer(t, workers);
   const sockets = echoEveryConnection(server);
   const client = await connect(t, server.serverUrl());
@@ -228,7 +228,7 @@ bothTransports('pause() stops reading a connection and resume() delivers everyth
   const socket = sockets[0]!;
   const received: string[] = [];
   socket.on('textMessageReceived', (text) => received.push(text));
-  socket.pause();
+  socket.pauseReading();
   // The pause reaches the thread with the next command batch: let one round trip pass.
   const echo = nextMessage(client);
   socket.sendTextMessage('paused now');
@@ -237,7 +237,7 @@ bothTransports('pause() stops reading a connection and resume() delivers everyth
   // An absence can only be checked over a window.
   await new Promise((resolve) => setTimeout(resolve, 200));
   t.deepEqual(received, []);
-  socket.resume();
+  socket.resumeReading();
   await until(() => received.length === 100, 10_000, 'the held messages');
   t.deepEqual(received, Array.from({ length: 100 }, (_, i) => `m${i}`));
 });

@@ -35,6 +35,7 @@ function recordingSink(into: Recorded[]): SocketSink {
     pong: (elapsedMs, payload) => into.push(['pong', elapsedMs, bytes(payload)]),
     bytesWritten: (count) => into.push(['bytesWritten', count]),
     error: (error) => into.push(['error', error.toJSON()]),
+    readChannelFinished: () => into.push(['readChannelFinished']),
     closing: () => into.push(['closing']),
     disconnected: (code, reason) => into.push(['disconnected', code, reason]),
   };
@@ -63,6 +64,7 @@ const liveCall: fc.Arbitrary<(sink: SocketSink) => void> = fc.oneof(
   // Small counts on purpose: 9 is the value of SinkCall.Disconnected.
   fc.nat(20).map((count) => (sink: SocketSink) => sink.bytesWritten(count)),
   fc.string().map((message) => (sink: SocketSink) => sink.error(new WebSocketError(SocketError.ProtocolViolation, message, 1002))),
+  fc.constant((sink: SocketSink) => sink.readChannelFinished()),
   fc.constant((sink: SocketSink) => sink.closing()),
 );
 

@@ -6,6 +6,8 @@ import { SocketError, WebSocketError } from '../engine/errors.ts';
 import { HeaderBlockReader, serializeHeaderBlock } from '../engine/http-headers.ts';
 import { Defaults } from '../engine/limits.ts';
 import { isIpLiteral, type ClientTarget } from './client-url.ts';
+import { PreSharedKeyAuthenticator } from './psk-authenticator.ts';
+import { receivedAlert, tlsErrorDetail, type TlsAlert } from './tls-alert.ts';
 
 /** Qt's `setSslConfiguration`, in Node's terms: what `tls.connect` needs to verify and present. */
 export interface SslConfiguration {
@@ -19,6 +21,15 @@ export interface SslConfiguration {
   servername?: string;
   minVersion?: tls.SecureVersion;
   maxVersion?: tls.SecureVersion;
+  /** OpenSSL's cipher list (Qt's `setCiphers`), e.g. to allow TLS 1.2 PSK suites. Default: Node's. */
+  ciphers?: string;
+  /**
+   * Qt's `QSslConfiguration::setHandshakeMustInterruptOnError`: each verification failure is
+   * offered to `handshakeInterruptedOnError` listeners first, and the connection goes on only if
+   * one calls `continueInterruptedHandshake()` during the signal. Node verifies once the TLS
+   * handshake is complete, so "interrupted" means: before the upgrade request is written.
+   */
+  handshakeMustInterruptOnError?: boolean;
 }
 
 /** One certificate verification failure, as `sslErrors` reports it. */
@@ -43,9 +54,14 @@ export interface TransportRequest {
   proxy: ProxyConfiguration | null;
   /**
    * Called with the verification failures of a wss server certificate; the connection goes on
-   * only if it returns true. It is where `sslErrors` is emitted and `ignoreSslErrors()` checked.
+   * only if it returns (or resolves to) true. It is where `sslErrors` is emitted and
+   * `ignoreSslErrors()` checked; a promise holds the connection paused (Qt's PauseOnSslErrors).
    */
-  sslErrors(errors: SslError[]): boolean;
+  sslErrors(errors: SslError[]): boolean | Promise<boolean>;
+  /** A fatal alert from the server ended the TLS handshake (see tls-alert.ts). */
+  alertReceived?(alert: TlsAlert): void;
+  /** When set, TLS-PSK is offered: fill the authenticator in before returning (see psk-authenticator.ts). */
+  preSharedKeyAuthenticationRequired?(authenticator: PreSharedKeyAuthenticator): void;
   /** Aborting destroys whatever socket is in progress and rejects with `signal.reason`. */
   signal: AbortSignal;
 }
@@ -252,9 +268,17 @@ function startTls(socket: net.Socket, request: TransportRequest): Promise<tls.TL
     passphrase: ssl.passphrase,
     minVersion: ssl.minVersion,
     maxVersion: ssl.maxVersion,
+    ciphers: ssl.ciphers,
+    pskCallback: request.preSharedKeyAuthenticationRequired === undefined ? undefined : (hint) => {
+      const authenticator = new PreSharedKeyAuthenticator(hint ?? '');
+      request.preSharedKeyAuthenticationRequired!(authenticator);
+      return authenticator.isFilled() ? { identity: authenticator.identity(), psk: authenticator.preSharedKey() } : null;
+    },
     ALPNProtocols: ['http/1.1'],
     rejectUnauthorized: false,
     checkServerIdentity: (hostname, certificate) => {
+      // No certificate at all: a pre-shared key authenticated the server (TLS-PSK), not a name.
+      if (request.preSharedKeyAuthenticationRequired !== undefined && Object.keys(certificate).length === 0) return undefined;
       identityError = tls.checkServerIdentity(hostname, certificate);
       return identityError;
     },
@@ -276,24 +300,26 @@ function startTls(socket: net.Socket, request: TransportRequest): Promise<tls.TL
       const certificate = tlsSocket.getPeerCertificate();
       const error: SslError = { code, message };
       if (certificate !== null && Object.keys(certificate).length > 0) error.certificate = certificate;
-      let proceed = false;
+      // Nothing is read while the application decides (Qt's PauseOnSslErrors).
+      tlsSocket.pause();
+      const decide = (proceed: boolean): void => {
+        if (proceed) done(tlsSocket);
+        else fail(new WebSocketError(SocketError.SslHandshakeFailed, `TLS certificate of ${target.host} rejected: ${message} (${code})`));
+      };
+      let decision: boolean | Promise<boolean>;
       try {
-        proceed = request.sslErrors([error]);
+        decision = request.sslErrors([error]);
       } catch (thrown) {
         fail(thrown);
         return;
       }
-      if (proceed) {
-        tlsSocket.pause();
-        done(tlsSocket);
-      } else {
-        fail(new WebSocketError(SocketError.SslHandshakeFailed, `TLS certificate of ${target.host} rejected: ${message} (${code})`));
-      }
+      if (typeof decision === 'boolean') decide(decision);
+      else decision.then(decide, fail);
     };
     const onError = (error: Error & { reason?: string; code?: string }): void => {
-      // OpenSSL's messages carry its file and line; its reason and Node's code say it better.
-      const detail = error.reason !== undefined ? `${error.reason}${error.code === undefined ? '' : ` (${error.code})`}` : error.message.trim();
-      fail(new WebSocketError(SocketError.SslHandshakeFailed, `TLS handshake with ${target.host}:${target.port} failed: ${detail}`));
+      const alert = receivedAlert(error);
+      if (alert !== undefined) request.alertReceived?.(alert);
+      fail(new WebSocketError(SocketError.SslHandshakeFailed, `TLS handshake with ${target.host}:${target.port} failed: ${tlsErrorDetail(error)}`));
     };
     const onClose = (): void => {
       fail(new WebSocketError(SocketError.SslHandshakeFailed, `${target.host}:${target.port} closed the connection during the TLS handshake`));

@@ -8,7 +8,7 @@ import type { Extension, ExtensionFactory, ExtensionOffer } from '../engine/exte
 import { getHeader } from '../engine/http-headers.ts';
 import type { MaskGenerator } from '../engine/mask-generator.ts';
 import { Role } from '../engine/state.ts';
-import { connectTransport, type ProxyConfiguration, type SslConfiguration, type SslError } from './client-connect.ts';
+import { connectTransport, type ProxyConfiguration, type SslConfiguration, type TransportRequest } from './client-connect.ts';
 import { EngineSocketBackend } from './engine-socket-backend.ts';
 import { parseClientUrl, type ClientTarget } from './client-url.ts';
 import type { ConnectionInfo, HeaderList } from './socket-backend.ts';
@@ -30,7 +30,9 @@ export interface ClientOpenRequest {
   /** Redirects (3xx with a Location) followed before a 3xx is an error. */
   followRedirects: number;
   maxHandshakeHeaderSize: number;
-  sslErrors(errors: SslError[]): boolean;
+  sslErrors: TransportRequest['sslErrors'];
+  alertReceived?: TransportRequest['alertReceived'];
+  preSharedKeyAuthenticationRequired?: TransportRequest['preSharedKeyAuthenticationRequired'];
   /** Every handshake response read, so that status and headers are readable even after a failure. */
   onResponse(response: HandshakeResponse, target: ClientTarget): void;
   /** Cancels the opening; the promise rejects with `signal.reason`. */
@@ -90,7 +92,8 @@ export async function openClient(request: ClientOpenRequest): Promise<ClientOpen
     const upgrade = buildUpgradeRequest({ ...request, headers }, target);
     const socket = await withTimeout(request.signal, request.connectTimeoutMs,
       () => new WebSocketError(SocketError.SocketTimeout, `Connecting to ${target.url} timed out after ${request.connectTimeoutMs} ms`),
-      (signal) => connectTransport({ target, ssl: request.ssl, proxy: request.proxy, sslErrors: request.sslErrors, signal }));
+      (signal) => connectTransport({ target, ssl: request.ssl, proxy: request.proxy, sslErrors: request.sslErrors, alertReceived: request.alertReceived,
+        preSharedKeyAuthenticationRequired: request.preSharedKeyAuthenticationRequired, signal }));
     const outcome = await withTimeout(request.signal, request.handshakeTimeoutMs,
       () => new WebSocketError(SocketError.HandshakeTimeout, `No complete handshake response from ${target.url} within ${request.handshakeTimeoutMs} ms`),
       (signal) => exchange(socket, upgrade.bytes, new ClientHandshakeParser({

@@ -325,6 +325,7 @@ export class EngineSocketBackend implements SocketBackend {
    * wait for the close timer.
    */
   readonly #onSocketEnd = (): void => {
+    this.#sink?.readChannelFinished();
     this.#writeOutput();
     if (!this.#socket.writableEnded) this.#socket.end();
   };

@@ -18,6 +18,7 @@ import { CloseCode } from '../engine/close-code.ts';
 import { ServerHandshakeParser, type HandshakeRequest, type HttpRequestHead } from '../engine/handshake-request.ts';
 import { buildAcceptResponse, buildErrorResponse } from '../engine/handshake-response.ts';
 import type { HttpRequest } from './http-response.ts';
+import { receivedAlert, tlsErrorDetail } from './tls-alert.ts';
 import type { ConnectionSettings, HandshakeDecision, HandshakeFailure, HandshakeSummary } from '../wire/thread-messages.ts';
 
 export type AcceptDecision = Extract<HandshakeDecision, { accept: true }>;
@@ -64,6 +65,8 @@ export function runServerHandshake(options: ServerHandshakeOptions): Promise<Upg
     const { socket, settings } = options;
     const secure = options.secureContext !== undefined || options.alreadySecure === true;
     const stream: Duplex = options.secureContext !== undefined ? new TLSSocket(socket, { isServer: true, secureContext: options.secureContext }) : socket;
+    let tlsDone = stream === socket;
+    if (!tlsDone) stream.once('secure', () => { tlsDone = true; });
     const respond = settings.plainHttp ? options.respond : undefined;
     const parser = new ServerHandshakeParser({ maxHeaderSize: settings.maxHeaderSize, plainHttp: respond !== undefined });
     const startedAt = Date.now();
@@ -98,7 +101,18 @@ export function runServerHandshake(options: ServerHandshakeOptions): Promise<Upg
       sendErrorAndClose(stream, buildErrorResponse(status, reason, headers));
     };
 
-    const onError = (error: Error): void => drop(`Connection failed during the opening handshake: ${error.message}`);
+    const onError = (error: Error & { reason?: string; code?: string }): void => {
+      if (tlsDone) {
+        drop(`Connection failed during the opening handshake: ${error.message}`);
+        return;
+      }
+      // A failed TLS handshake is the application's business (a client that does not trust our
+      // certificate, one speaking no TLS): Qt's close code for it, with the client's alert if any.
+      const peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+      fail({ status: 0, reason: `TLS handshake with ${peer} failed: ${tlsErrorDetail(error)}`, serverErrorCode: CloseCode.TlsHandshakeFailed, tlsAlert: receivedAlert(error) });
+      stream.destroy();
+      socket.destroy();
+    };
     const onClose = (): void => drop('The client closed the connection during the opening handshake');
 
     const onData = (chunk: Uint8Array): void => {

@@ -59,6 +59,8 @@ export interface SocketSink {
   bytesWritten(bytes: number): void;
   /** A protocol or transport failure; `disconnected` follows. */
   error(error: WebSocketError): void;
+  /** The peer ended its side of the transport (TCP FIN): Qt's `readChannelFinished`. */
+  readChannelFinished(): void;
   /** The closing handshake is under way (the peer's Close arrived, or the engine failed the connection). */
   closing(): void;
   /**
@@ -106,6 +108,7 @@ export const SilentSink: SocketSink = {
   pong(): void {},
   bytesWritten(): void {},
   error(): void {},
+  readChannelFinished(): void {},
   closing(): void {},
   disconnected(): void {},
 };

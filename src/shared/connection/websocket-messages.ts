@@ -20,6 +20,8 @@ export interface MessageSource {
   /** Holds reading paused while the consumer lags; `release` undoes one `hold`. */
   hold(): void;
   release(): void;
+  /** The socket's `readBufferSize()`, a further bound on the queued bytes (0: none); read at each message. */
+  readBufferSize?(): number;
 }
 
 /**
@@ -84,7 +86,7 @@ export class MessageIterator implements AsyncIterableIterator<Message> {
     }
     this.#queue.push(message);
     this.#queuedBytes += message.length;
-    if (!this.#holding && (this.#queue.length - this.#head >= this.#maxMessages || this.#queuedBytes >= this.#maxBytes)) {
+    if (!this.#holding && (this.#queue.length - this.#head >= this.#maxMessages || this.#queuedBytes >= this.#byteBound())) {
       this.#holding = true;
       this.#source.hold();
     }
@@ -101,11 +103,16 @@ export class MessageIterator implements AsyncIterableIterator<Message> {
       this.#queue.splice(0, this.#head);
       this.#head = 0;
     }
-    if (this.#holding && this.#queue.length - this.#head <= this.#maxMessages / 2 && this.#queuedBytes <= this.#maxBytes / 2) {
+    if (this.#holding && this.#queue.length - this.#head <= this.#maxMessages / 2 && this.#queuedBytes <= this.#byteBound() / 2) {
       this.#holding = false;
       this.#source.release();
     }
     return message;
+  }
+
+  #byteBound(): number {
+    const readBufferSize = this.#source.readBufferSize?.() ?? 0;
+    return readBufferSize > 0 ? Math.min(this.#maxBytes, readBufferSize) : this.#maxBytes;
   }
 
   #end(error: WebSocketError | undefined): void {

@@ -16,11 +16,13 @@ import type { ExtensionFactory } from '../engine/extension.ts';
 import { parseCommaList } from '../engine/http-headers.ts';
 import { checkLimit, Defaults, MaxFrameSize } from '../engine/limits.ts';
 import { DefaultMaskGenerator, type MaskGenerator } from '../engine/mask-generator.ts';
-import { State } from '../engine/state.ts';
+import { PauseMode, State, Version } from '../engine/state.ts';
 import { unguardErrors, type ProxyConfiguration, type SslConfiguration, type SslError } from './client-connect.ts';
 import { buildUpgradeRequest, ClientOpening } from './client-open.ts';
 import { parseClientUrl, type ClientTarget } from './client-url.ts';
 import { DefaultCloseTimeoutMs } from './engine-socket-backend.ts';
+import type { PreSharedKeyAuthenticator } from './psk-authenticator.ts';
+import type { AlertLevel, AlertType } from './tls-alert.ts';
 import type { ConnectionInfo, HeaderList, SocketBackend, SocketLimitName, SocketSink } from './socket-backend.ts';
 import { MessageIterator, type Message, type MessageQueueLimits } from './websocket-messages.ts';
 
@@ -37,7 +39,21 @@ export type WebSocketEvents = {
   bytesWritten: [bytes: number];
   errorOccurred: [error: WebSocketError];
   aboutToClose: [];
+  /** The peer ended its side of TCP (its FIN); `disconnected` follows. */
+  readChannelFinished: [];
   sslErrors: [errors: SslError[]];
+  /** One certificate verification failure, before `sslErrors` lists them all. */
+  peerVerifyError: [error: SslError];
+  /** With `sslConfiguration.handshakeMustInterruptOnError`: call `continueInterruptedHandshake()` in the listener to go on. */
+  handshakeInterruptedOnError: [error: SslError];
+  /** A fatal TLS alert from the server ended the TLS handshake (see tls-alert.ts). */
+  alertReceived: [level: AlertLevel, type: AlertType, description: string];
+  /**
+   * The TLS handshake can use a pre-shared key: fill the authenticator in before returning.
+   * Offered only when a listener is registered at `open()` (the SSL configuration may have to
+   * allow PSK suites with `ciphers` for TLS 1.2; TLS 1.3 needs nothing).
+   */
+  preSharedKeyAuthenticationRequired: [authenticator: PreSharedKeyAuthenticator];
 };
 
 /** Defaults of the client's timers. */
@@ -53,6 +69,10 @@ export const ClientDefaults = {
 export interface WebSocketOptions {
   /** The `Origin` request header; left out when empty (as Qt's constructor argument). */
   origin?: string;
+  /** Qt's constructor argument: stored and returned by `version()`; the wire always says 13. */
+  version?: Version;
+  /** Qt's `setPauseMode()`, before `open()`. Default `PauseMode.PauseNever`. */
+  pauseMode?: PauseMode;
   maxAllowedIncomingFrameSize?: number;
   maxAllowedIncomingMessageSize?: number;
   outgoingFrameSize?: number;
@@ -70,6 +90,12 @@ export interface WebSocketOptions {
 export interface OpenRequest {
   url: string | URL;
   headers?: Record<string, string> | Array<[string, string]>;
+}
+
+/** Qt's `QWebSocketHandshakeOptions`: what `handshakeOptions()` returns and `open()` accepts. */
+export interface WebSocketHandshakeOptions {
+  /** Offered in order of preference. */
+  subprotocols: string[];
 }
 
 /** Qt's `QWebSocketHandshakeOptions`, plus what Node callers expect. */
@@ -126,6 +152,13 @@ function headerPairs(headers: Record<string, string> | Array<[string, string]> |
 
 const EmptyHeaders: HeaderList = [];
 const FrameSignals = new Set<string | symbol>(['textFrameReceived', 'binaryFrameReceived']);
+const KnownVersions = new Set<number>(Object.values(Version));
+
+/** A certificate check the application is deciding on (Qt's PauseOnSslErrors). */
+interface SslPause {
+  readonly errors: SslError[];
+  readonly resolve: (proceed: boolean) => void;
+}
 /** What `opened()` gives a socket that was adopted already open (one promise for all of them). */
 const Opened = Promise.resolve();
 
@@ -164,6 +197,12 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   #closeReason = '';
 
   #origin: string;
+  readonly #version: Version;
+  #pauseMode: PauseMode;
+  #sslPause: SslPause | undefined;
+  #handshakeContinued = false;
+  /** Client: the subprotocols the last `open()` was given (Qt's `handshakeOptions()`). */
+  #offeredSubprotocols: string[] = [];
   #maxFrameSize: number;
   #maxMessageSize: number;
   #outgoingFrameSize: number;
@@ -180,6 +219,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   #userPaused = false;
   #holds = 0;
+  #readBufferSize = 0;
   #frameSignals = false;
   readonly #messageListeners = new Set<{ message(message: Message): void; ended(error: WebSocketError | undefined): void }>();
 
@@ -187,6 +227,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     super();
     const settings = typeof options === 'string' ? { origin: options } : options;
     this.#origin = settings.origin ?? '';
+    this.#version = settings.version ?? Version.Latest;
+    if (!KnownVersions.has(this.#version)) throw new InvalidArgumentError(`version must be one of Version's values; got ${String(settings.version)}`);
+    this.#pauseMode = WebSocket.#checkPauseMode(settings.pauseMode ?? PauseMode.PauseNever);
     this.#maxFrameSize = checkLimit('maxAllowedIncomingFrameSize', settings.maxAllowedIncomingFrameSize ?? Defaults.maxAllowedIncomingFrameSize);
     this.#maxMessageSize = checkLimit('maxAllowedIncomingMessageSize', settings.maxAllowedIncomingMessageSize ?? Defaults.maxAllowedIncomingMessageSize);
     this.#outgoingFrameSize = checkLimit('outgoingFrameSize', settings.outgoingFrameSize ?? Defaults.outgoingFrameSize);
@@ -248,7 +291,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     }
     const connectTimeoutMs = checkTimeout('connectTimeoutMs', options.connectTimeoutMs ?? this.#connectTimeoutMs);
     const handshakeTimeoutMs = checkTimeout('handshakeTimeoutMs', options.handshakeTimeoutMs ?? this.#handshakeTimeoutMs);
-    const subprotocols = [...(options.subprotocols ?? [])];
+    const offeredSubprotocols = [...(options.subprotocols ?? [])];
+    const subprotocols = [...offeredSubprotocols];
     const extraHeaders: Array<[string, string]> = [];
     for (const header of [...headerPairs(request.headers), ...headerPairs(options.headers)]) {
       if (header[0].toLowerCase() !== 'sec-websocket-protocol') {
@@ -284,6 +328,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     buildUpgradeRequest({ origin, subprotocols, headers: extraHeaders, extensions }, target);
 
     this.#dropConnection();
+    this.#offeredSubprotocols = offeredSubprotocols;
     this.#response = undefined;
     this.#info = undefined;
     this.#target = target;
@@ -306,7 +351,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     // Reports from an opening that was cancelled or replaced are not heard.
     const isCurrent = (): boolean => this.#attempt?.opening === opening;
     const ssl: SslConfiguration = { ...this.#ssl };
-    for (const key of ['ca', 'cert', 'key', 'passphrase', 'servername', 'minVersion', 'maxVersion'] as const) {
+    for (const key of ['ca', 'cert', 'key', 'passphrase', 'servername', 'minVersion', 'maxVersion', 'ciphers', 'handshakeMustInterruptOnError'] as const) {
       if (options[key] !== undefined) (ssl as Record<string, unknown>)[key] = options[key];
     }
     const opening = new ClientOpening({
@@ -322,6 +367,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       followRedirects,
       maxHandshakeHeaderSize: Defaults.maxHandshakeHeaderSize,
       sslErrors: (errors) => isCurrent() && this.#onSslErrors(errors),
+      alertReceived: (alert) => isCurrent() && this.emit('alertReceived', alert.level, alert.type, alert.description),
+      preSharedKeyAuthenticationRequired: this.listenerCount('preSharedKeyAuthenticationRequired') === 0 ? undefined
+        : (authenticator) => isCurrent() && this.emit('preSharedKeyAuthenticationRequired', authenticator),
       onResponse: (response, responseTarget) => {
         if (!isCurrent()) return;
         this.#response = { status: response.status, statusText: response.statusText, headers: response.rawHeaders };
@@ -360,6 +408,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       (error: unknown) => {
         userSignal?.removeEventListener('abort', onUserAbort);
         if (this.#attempt !== attempt) return;
+        this.#sslPause = undefined;
         const failure = error instanceof WebSocketError ? error : new WebSocketError(SocketError.UnknownSocket, error instanceof Error ? error.message : String(error));
         this.#attempt = undefined;
         this.#closeCode = CloseCode.AbnormalDisconnection;
@@ -395,6 +444,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     const attempt = this.#attempt;
     if (attempt === undefined) return;
     this.#attempt = undefined;
+    this.#endSslPause();
     attempt.opening.cancel(error);
     attempt.reject(error);
     this.#closeCode = CloseCode.AbnormalDisconnection;
@@ -418,10 +468,34 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.#finishDisconnect();
   }
 
-  #onSslErrors(errors: SslError[]): boolean {
+  /**
+   * Qt's order: each failure as `peerVerifyError` (and, when asked for, `handshakeInterruptedOnError`,
+   * which ends the opening unless a listener continues it), then `sslErrors` with all of them.
+   * Unless they are ignored by then, PauseOnSslErrors waits for `resume()`; otherwise the opening fails.
+   */
+  #onSslErrors(errors: SslError[]): boolean | Promise<boolean> {
+    for (const error of errors) {
+      this.emit('peerVerifyError', error);
+      if (this.#ssl.handshakeMustInterruptOnError !== true) continue;
+      this.#handshakeContinued = false;
+      this.emit('handshakeInterruptedOnError', error);
+      if (!this.#handshakeContinued) return false;
+    }
     this.emit('sslErrors', errors);
-    if (this.#ignoreAllSslErrors) return true;
-    return errors.every((error) => this.#ignoredSslErrors.has(error.code));
+    if (this.#sslErrorsIgnored(errors)) return true;
+    if ((this.#pauseMode & PauseMode.PauseOnSslErrors) === 0) return false;
+    return new Promise((resolve) => { this.#sslPause = { errors, resolve }; });
+  }
+
+  #sslErrorsIgnored(errors: SslError[]): boolean {
+    return this.#ignoreAllSslErrors || errors.every((error) => this.#ignoredSslErrors.has(error.code));
+  }
+
+  /** A pause on TLS errors ends with the opening: it cannot go on. */
+  #endSslPause(): void {
+    const pause = this.#sslPause;
+    this.#sslPause = undefined;
+    pause?.resolve(false);
   }
 
   // ---- the backend ------------------------------------------------------------------------
@@ -495,6 +569,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       if (!this.#live) return;
       this.socket.#connectionError ??= error;
       this.socket.#reportError(error);
+    }
+
+    readChannelFinished(): void {
+      if (this.#live) this.socket.emit('readChannelFinished');
     }
 
     closing(): void {
@@ -580,6 +658,18 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.#backend?.close(code, reason);
   }
 
+  /**
+   * `await using socket = new WebSocket()`: as Qt's destructor, a connected socket is closed with
+   * 1001 ("Connection closed"); resolves once it is `Unconnected`. An opening is cancelled.
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#state === State.Unconnected) return;
+    const disconnected = new Promise<void>((resolve) => this.once('disconnected', () => resolve()));
+    if (this.#state === State.Connected) this.close(CloseCode.GoingAway, 'Connection closed');
+    else if (this.#state === State.Connecting) this.abort();
+    await disconnected;
+  }
+
   /** Drops the connection at once, discarding unsent data, with no closing handshake. */
   abort(): void {
     if (this.#state === State.Connecting) {
@@ -618,15 +708,77 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     return this.#backend?.flush() ?? Promise.resolve();
   }
 
-  /** Stops reading from the socket: TCP pushes back on the peer until `resume()`. */
-  pause(): void {
+  /**
+   * Stops reading from the socket: TCP pushes back on the peer until `resumeReading()`. (Qt has
+   * no such call on QWebSocket; its `resume()` is the TLS one below.)
+   */
+  pauseReading(): void {
     this.#userPaused = true;
     this.#applyPause();
   }
 
-  resume(): void {
+  resumeReading(): void {
     this.#userPaused = false;
     this.#applyPause();
+  }
+
+  /**
+   * Qt's `resume()`: goes on with an opening paused on TLS errors (PauseOnSslErrors), if they are
+   * ignored by now (`ignoreSslErrors()`); otherwise the opening fails. Does nothing when not paused.
+   */
+  resume(): void {
+    const pause = this.#sslPause;
+    if (pause === undefined) return;
+    this.#sslPause = undefined;
+    pause.resolve(this.#sslErrorsIgnored(pause.errors));
+  }
+
+  /**
+   * Qt's `readBufferSize()`: the most bytes received from the peer and not yet taken by the
+   * application; 0 (the default, as Qt's) is no bound. Signal listeners take every message as it
+   * is read, so nothing waits for them; what waits is a `for await` iteration's queue, and beyond
+   * this bound (or its own `maxQueuedBytes`) reading from the socket stops, so TCP pushes back on
+   * the peer (in a pool thread too), until the consumer has caught up to half of it.
+   */
+  readBufferSize(): number {
+    return this.#readBufferSize;
+  }
+
+  setReadBufferSize(bytes: number): void {
+    if (!Number.isSafeInteger(bytes) || bytes < 0) throw new InvalidArgumentError(`readBufferSize must be an integer >= 0 (0: no bound); got ${String(bytes)}`);
+    this.#readBufferSize = bytes;
+  }
+
+  /** Whether an opening is waiting for `resume()` after `sslErrors`. */
+  isPausedOnSslErrors(): boolean {
+    return this.#sslPause !== undefined;
+  }
+
+  pauseMode(): PauseMode {
+    return this.#pauseMode;
+  }
+
+  /**
+   * Qt's `setPauseMode()`: applies from the next `open()`'s TLS handshake. A pause counts against
+   * the connect timeout, so an opening nobody resumes still ends.
+   */
+  setPauseMode(mode: PauseMode): void {
+    this.#pauseMode = WebSocket.#checkPauseMode(mode);
+  }
+
+  static #checkPauseMode(mode: PauseMode): PauseMode {
+    if (mode !== PauseMode.PauseNever && mode !== PauseMode.PauseOnSslErrors) {
+      throw new InvalidArgumentError(`pauseMode must be PauseMode.PauseNever or PauseMode.PauseOnSslErrors; got ${String(mode)}`);
+    }
+    return mode;
+  }
+
+  /**
+   * Qt's `continueInterruptedHandshake()`: called from a `handshakeInterruptedOnError` listener,
+   * lets the opening go on past that verification failure (it is still listed in `sslErrors`).
+   */
+  continueInterruptedHandshake(): void {
+    this.#handshakeContinued = true;
   }
 
   // ---- async iteration --------------------------------------------------------------------
@@ -647,6 +799,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
         this.#holds--;
         this.#applyPause();
       },
+      readBufferSize: () => this.#readBufferSize,
     }, limits, ended);
   }
 
@@ -701,6 +854,24 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   subprotocol(): string {
     return this.#info?.subprotocol ?? '';
+  }
+
+  /** The constructor's version (Qt); 13 on the server side. The wire always says 13. */
+  version(): Version {
+    return this.#version;
+  }
+
+  /**
+   * Qt's `handshakeOptions()`: client side, the subprotocols given to the last `open()`; server
+   * side, every subprotocol the client offered, in its order.
+   */
+  handshakeOptions(): WebSocketHandshakeOptions {
+    if (this.#target !== undefined || this.#info === undefined) return { subprotocols: [...this.#offeredSubprotocols] };
+    const offered: string[] = [];
+    for (const [name, value] of this.#info.requestHeaders) {
+      if (name.toLowerCase() === 'sec-websocket-protocol') offered.push(...parseCommaList(value));
+    }
+    return { subprotocols: offered };
   }
 
   /** Names of the negotiated extensions. */

@@ -17,7 +17,7 @@ export { encodeClosePayload, parseClosePayload, utf8Truncated } from './close-pa
 export { CloseCode, isValidWireCloseCode } from './close-code.ts';
 export { OpCode, isControlOpCode, isReservedOpCode } from './opcode.ts';
 export { SocketError, WebSocketError, InvalidArgumentError, type WebSocketErrorData } from './errors.ts';
-export { State, SecureMode, Role } from './state.ts';
+export { State, SecureMode, Role, Version, PauseMode } from './state.ts';
 export { Signal } from './signals.ts';
 export { Defaults, MaxFrameSize } from './limits.ts';
 export type { Extension, ExtensionFactory, ExtensionOffer } from './extension.ts';

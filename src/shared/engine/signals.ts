@@ -12,6 +12,11 @@ export const Signal = {
   BytesWritten: 'bytesWritten',
   ErrorOccurred: 'errorOccurred',
   SslErrors: 'sslErrors',
+  ReadChannelFinished: 'readChannelFinished',
+  PeerVerifyError: 'peerVerifyError',
+  HandshakeInterruptedOnError: 'handshakeInterruptedOnError',
+  AlertReceived: 'alertReceived',
+  PreSharedKeyAuthenticationRequired: 'preSharedKeyAuthenticationRequired',
   // QWebSocketServer
   NewConnection: 'newConnection',
   AcceptError: 'acceptError',

@@ -35,11 +35,13 @@ export const SinkCall = {
   Closing: 8,
   /** (code: number, reason: string) */
   Disconnected: 9,
+  /** () */
+  ReadChannelFinished: 10,
 } as const;
 export type SinkCall = (typeof SinkCall)[keyof typeof SinkCall];
 
 /** Arguments each SinkCall carries, indexed by the call number. */
-export const SinkCallArity: readonly number[] = [1, 1, 1, 2, 2, 2, 1, 1, 0, 2];
+export const SinkCallArity: readonly number[] = [1, 1, 1, 2, 2, 2, 1, 1, 0, 2, 0];
 
 /** Below this a payload is copied by structured clone; above it its buffer is moved (transferred). */
 const TransferAboveBytes = 64 * 1024;
@@ -139,6 +141,11 @@ export class SignalWriter implements SocketSink {
 
   error(error: WebSocketError): void {
     this.#push(SinkCall.Error, error.toJSON());
+  }
+
+  readChannelFinished(): void {
+    if (this.lifecycleOnly) return;
+    this.#push(SinkCall.ReadChannelFinished);
   }
 
   closing(): void {
@@ -248,6 +255,9 @@ export function readSignalCalls(calls: readonly unknown[], sink: SocketSink, fro
         break;
       case SinkCall.Error:
         sink.error(WebSocketError.fromJSON(a as WebSocketErrorData));
+        break;
+      case SinkCall.ReadChannelFinished:
+        sink.readChannelFinished();
         break;
       case SinkCall.Closing:
         sink.closing();

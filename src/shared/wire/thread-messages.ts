@@ -24,6 +24,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { Socket } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
 import type { HeaderList, SocketLimitName } from '../connection/socket-backend.ts';
+import type { TlsAlert } from '../connection/tls-alert.ts';
 import type { ThreadSignalBatch, WorkerStatus } from './signal-batch.ts';
 import type { ThreadCommandBatch, ThreadStatusList } from './command-batch.ts';
 
@@ -67,6 +68,19 @@ export interface ConnectionSettings {
   closeTimeoutMs: number;
   /** The server has an httpRequestHandler: a request that is no upgrade goes to the owner, not 400. */
   plainHttp: boolean;
+  /**
+   * The server's TLS configuration (SecureMode.Secure), numbered: generation 0 is
+   * `PoolWorkerData.tls`, and each `setSslConfiguration` makes the next. A thread link sends it
+   * with the first sockets after it changed (and strips it otherwise), and the thread builds its
+   * SecureContext anew, so a new certificate reaches every thread and no live connection is touched.
+   */
+  tls: TlsGeneration | undefined;
+}
+
+/** One generation of the server's TLS configuration (see `ConnectionSettings.tls`). */
+export interface TlsGeneration {
+  generation: number;
+  tls: SecureContextOptions;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -118,6 +132,8 @@ export interface HandshakeFailure {
   reason: string;
   /** Qt's `serverError` code for this failure, or 0 when Qt emits none (malformed request, timeout). */
   serverErrorCode: number;
+  /** The TLS handshake failed because the client sent this fatal alert (e.g. it does not trust our certificate). */
+  tlsAlert?: TlsAlert;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@
  * way), or is open (waiting in the queue until the application takes it, or taken).
  */
 import { WebSocket } from '../shared/connection/websocket.ts';
-import type { ConnectionInfo, SocketBackend, SocketLimitName } from '../shared/connection/socket-backend.ts';
+import type { ConnectionInfo, ConnectionLimits, SocketBackend } from '../shared/connection/socket-backend.ts';
 
 export const ConnectionPhase = { Handshake: 0, Reserved: 1, Open: 2 } as const;
 export type ConnectionPhase = (typeof ConnectionPhase)[keyof typeof ConnectionPhase];
@@ -14,7 +14,7 @@ export type ConnectionPhase = (typeof ConnectionPhase)[keyof typeof ConnectionPh
 export interface WaitingConnection {
   backend: SocketBackend;
   info: ConnectionInfo;
-  limits: Record<SocketLimitName, number>;
+  limits: ConnectionLimits;
 }
 
 export interface ConnectionRecord {

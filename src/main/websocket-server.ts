@@ -42,6 +42,7 @@ import { InvalidArgumentError, SocketError, WebSocketError } from '../shared/eng
 import { buildErrorResponse } from '../shared/engine/handshake-response.ts';
 import { isFieldValue, isToken } from '../shared/engine/http-headers.ts';
 import { checkLimit, Defaults } from '../shared/engine/limits.ts';
+import { checkTimeoutMs, type LivenessTimeouts } from '../shared/engine/liveness.ts';
 import { Signal } from '../shared/engine/signals.ts';
 import { SecureMode, State } from '../shared/engine/state.ts';
 import type {
@@ -60,7 +61,7 @@ import { ConnectionPool } from './pool.ts';
 import type { ThreadTrafficStats } from './pool-thread-link.ts';
 import { chooseWorkerCount } from './pool-support.ts';
 import type { ServerConnectionHost } from './server-connection-host.ts';
-import { SilentSink, type ConnectionInfo, type SocketBackend, type SocketLimitName } from '../shared/connection/socket-backend.ts';
+import { SilentSink, type ConnectionInfo, type ConnectionLimits, type SocketBackend, type SocketLimitName } from '../shared/connection/socket-backend.ts';
 import { WebSocket } from '../shared/connection/websocket.ts';
 
 /** The signals, as Qt names them (`Signal`), with their arguments. */
@@ -116,6 +117,12 @@ export interface WebSocketServerOptions {
   highWaterMark?: number;
   /** How long a closing handshake may take before the connection is dropped; default 5000 ms. */
   closeTimeout?: number;
+  /** Ms without a byte from a client before the server pings it; default 90 000; 0 disables (see ServerDefaults). */
+  idleTimeout?: number;
+  /** Ms a client has to answer that Ping (with anything) before it is dropped with 1001; default 30 000; 0: never. */
+  pongTimeout?: number;
+  /** Ms a frame or fragmented message may stop arriving before the connection closes with 1001; default 5000 (Qt); 0 disables. */
+  frameTimeout?: number;
   /** Largest upgrade request header block (431 beyond it); default 16 KiB. */
   maxHeaderSize?: number;
   /** Initial limits of every connection (each socket has setters too). */
@@ -143,6 +150,15 @@ export const ServerDefaults = {
   handshakeTimeoutMs: 10_000,
   highWaterMark: 64 * 1024 * 1024,
   closeTimeoutMs: DefaultCloseTimeoutMs,
+  /**
+   * A client silent for 90 s is pinged, and dropped (1001, `SocketError.IdleTimeout`) if it then
+   * sends nothing for 30 s more: a dead peer (cable pulled, NAT entry dropped, no FIN) is found
+   * 120 s after its last byte, as uWS and Bun drop idle connections after 120 s.
+   */
+  idleTimeoutMs: 90_000,
+  pongTimeoutMs: 30_000,
+  /** Qt's in-frame timeout: a frame or fragmented message that stops arriving for 5 s closes with 1001. */
+  frameTimeoutMs: 5000,
   backlog: 511,
   /** Sockets accepted while accepting is paused, beyond which new ones are dropped (like a full backlog). */
   maxHeldWhilePaused: 511,
@@ -193,6 +209,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   #handshakeTimeoutMs: number;
   #highWaterMark: number;
   #closeTimeoutMs: number;
+  readonly #liveness: LivenessTimeouts;
   #maxHeaderSize: number;
   #limits: Record<SocketLimitName, number>;
   #supportedSubprotocols: string[];
@@ -237,6 +254,11 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     this.#highWaterMark = options.highWaterMark ?? ServerDefaults.highWaterMark;
     if (!(this.#highWaterMark > 0)) throw new InvalidArgumentError(`highWaterMark must be > 0; got ${String(options.highWaterMark)}`);
     this.#closeTimeoutMs = checkCount('closeTimeout', options.closeTimeout ?? ServerDefaults.closeTimeoutMs);
+    this.#liveness = {
+      idleTimeout: checkTimeoutMs('idleTimeout', options.idleTimeout ?? ServerDefaults.idleTimeoutMs),
+      pongTimeout: checkTimeoutMs('pongTimeout', options.pongTimeout ?? ServerDefaults.pongTimeoutMs),
+      frameTimeout: checkTimeoutMs('frameTimeout', options.frameTimeout ?? ServerDefaults.frameTimeoutMs),
+    };
     this.#maxHeaderSize = checkLimit('maxHeaderSize', options.maxHeaderSize ?? Defaults.maxHandshakeHeaderSize);
     this.#limits = {
       maxAllowedIncomingFrameSize: checkLimit('maxAllowedIncomingFrameSize', options.maxAllowedIncomingFrameSize ?? Defaults.maxAllowedIncomingFrameSize),
@@ -493,7 +515,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       accept: true,
       subprotocol: summary.subprotocols.find((offer) => this.#supportedSubprotocols.includes(offer)) ?? '',
       serverName: this.#serverName,
-      limits: { ...this.#limits },
+      limits: { ...this.#limits, ...this.#liveness },
       frameSignals: false,
     };
   }
@@ -524,7 +546,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     }
   }
 
-  #upgraded(id: number, backend: SocketBackend, info: ConnectionInfo, limits: Record<SocketLimitName, number>): void {
+  #upgraded(id: number, backend: SocketBackend, info: ConnectionInfo, limits: ConnectionLimits): void {
     const record = this.#connections.get(id);
     if (record === undefined) {
       backend.attach(SilentSink);
@@ -706,6 +728,36 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       throw new InvalidArgumentError(`httpRequestHandler must be a function or null; got ${typeof handler}`);
     }
     this.#httpRequestHandler = handler;
+  }
+
+  /** Ms without a byte from a client before it is pinged (default 90 000); affects new connections. */
+  idleTimeout(): number {
+    return this.#liveness.idleTimeout;
+  }
+
+  /** 0 disables the automatic Ping (and so the pong timeout). Each socket has its own setter too. */
+  setIdleTimeout(ms: number): void {
+    this.#liveness.idleTimeout = checkTimeoutMs('idleTimeout', ms);
+  }
+
+  /** Ms a pinged client has to send anything before it is dropped with 1001 (default 30 000); affects new connections. */
+  pongTimeout(): number {
+    return this.#liveness.pongTimeout;
+  }
+
+  /** 0: ping, but never drop. */
+  setPongTimeout(ms: number): void {
+    this.#liveness.pongTimeout = checkTimeoutMs('pongTimeout', ms);
+  }
+
+  /** Ms a frame or fragmented message may stop arriving before the connection closes with 1001 (default 5000, Qt's); affects new connections. */
+  frameTimeout(): number {
+    return this.#liveness.frameTimeout;
+  }
+
+  /** 0 disables it. */
+  setFrameTimeout(ms: number): void {
+    this.#liveness.frameTimeout = checkTimeoutMs('frameTimeout', ms);
   }
 
   highWaterMark(): number {

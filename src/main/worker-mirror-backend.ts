@@ -16,6 +16,7 @@ import { lostConnectionCalls, readSignalCalls, SignalEffect, signalEffects, type
 import { CommandWriter } from '../shared/wire/command-batch.ts';
 import type { CommandSource, PoolThreadLink } from './pool-thread-link.ts';
 import type { SocketBackend, SocketLimitName, SocketSink } from '../shared/connection/socket-backend.ts';
+import type { LivenessTimeoutName } from '../shared/engine/liveness.ts';
 
 /** Calls held for a socket nobody has taken from the pending queue yet, above which reading pauses. */
 const MaxHeldCalls = 4096;
@@ -182,6 +183,10 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource {
 
   setLimit(name: SocketLimitName, value: number): void {
     this.#command()?.setLimit(name, value);
+  }
+
+  setLivenessTimeout(name: LivenessTimeoutName, ms: number): void {
+    this.#command()?.setLivenessTimeout(name, ms);
   }
 
   bytesToWrite(): number {

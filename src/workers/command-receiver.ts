@@ -5,6 +5,7 @@
  * its way) wait and are applied as soon as it does.
  */
 import type { SocketBackend, SocketLimitName } from '../shared/connection/socket-backend.ts';
+import type { LivenessTimeoutName } from '../shared/engine/liveness.ts';
 import { readCommandCalls, type CommandTarget } from '../shared/wire/command-batch.ts';
 import type { WorkerStatus } from '../shared/wire/signal-batch.ts';
 
@@ -99,5 +100,9 @@ export class CommandReceiver implements CommandTarget {
 
   setFrameSignals(enabled: boolean): void {
     this.#backend!.setFrameSignals(enabled);
+  }
+
+  setLivenessTimeout(name: LivenessTimeoutName, ms: number): void {
+    this.#backend!.setLivenessTimeout(name, ms);
   }
 }

@@ -8,6 +8,8 @@ import type { CliProcess } from '../helpers/wsthreads-cli.ts';
 import { closed, nextMessage, openClient, withBound } from '../helpers/ws-await.ts';
 import { STATS_PATH } from '../../src/handlers/serve-stats.ts';
 import type { ServeStatsSnapshot } from '../../src/handlers/serve-stats.ts';
+import { clientFrame } from '../helpers/frames.ts';
+import { rawUpgrade, upgradeRequest } from '../server/support.ts';
 
 const STARTUP_MS = 15_000;
 /** serve's own bound is 3 s; the process has to be gone well within this. */
@@ -204,4 +206,20 @@ test.serial('the status page comes from the WebSocket server\'s own port; --no-p
   t.is((await withBound(fetch(`http://127.0.0.1:${portOf(bare)}/`), 5000, 'GET / without a page')).status, 400);
   bare.child.kill('SIGTERM');
   t.is((await bare.exited(EXIT_BOUND_MS)).code, 0);
+});
+
+test.serial('the status feed counts connections dropped for silence and for a frame that stopped arriving', async (t) => {
+  const serve = await startCli(['serve', '--port', '0', '--workers', '1', '--idle-timeout', '100', '--pong-timeout', '100', '--frame-timeout', '100'], STARTUP_MS);
+  t.teardown(() => serve.kill());
+  const port = portOf(serve);
+  const silent = await rawUpgrade(t, port, upgradeRequest(port));
+  t.is(silent.status, 101);
+  const stalled = await rawUpgrade(t, port, upgradeRequest(port));
+  // A frame header that declares 10 bytes, and none of them.
+  stalled.socket.write(clientFrame({ opcode: 0x2, payload: Buffer.alloc(10) }).subarray(0, 6));
+  const counted = await statsUntil(port, (s) => s.workers.some((w) => w.idleTimeouts >= 1) && s.workers.some((w) => w.frameTimeouts >= 1), 10_000);
+  t.is(counted.workers.reduce((n, w) => n + w.idleTimeouts, 0), 1, JSON.stringify(counted.workers));
+  t.is(counted.workers.reduce((n, w) => n + w.frameTimeouts, 0), 1);
+  serve.child.kill('SIGTERM');
+  t.is((await serve.exited(EXIT_BOUND_MS)).code, 0);
 });

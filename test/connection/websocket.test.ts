@@ -45,6 +45,9 @@ class RecordingBackend implements SocketBackend {
   setLimit(name: string, value: number): void {
     this.calls.push(['setLimit', name, value]);
   }
+  setLivenessTimeout(name: string, ms: number): void {
+    this.calls.push(['setLivenessTimeout', name, ms]);
+  }
   bytesToWrite(): number {
     return this.queued;
   }

@@ -2,8 +2,10 @@ import type { Duplex } from 'node:stream';
 import { CloseCode } from '../engine/close-code.ts';
 import type { EngineHandler, EngineOptions } from '../engine/engine-types.ts';
 import { SocketError, WebSocketError } from '../engine/errors.ts';
+import { LivenessVerdict, type LivenessTimeoutName } from '../engine/liveness.ts';
 import type { MaskGenerator } from '../engine/mask-generator.ts';
 import { ProtocolEngine } from '../engine/protocol-engine.ts';
+import { livenessTicker, type LivenessWatched } from './liveness-ticker.ts';
 import type { SocketBackend, SocketLimitName, SocketSink } from './socket-backend.ts';
 
 export interface EngineSocketBackendOptions {
@@ -45,7 +47,7 @@ const PeerGoneCodes = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
  * The socket must have no 'data' listener when handed over; bytes already read past the opening
  * handshake go in `initialBytes`, and are fed to the engine before anything read later.
  */
-export class EngineSocketBackend implements SocketBackend {
+export class EngineSocketBackend implements SocketBackend, LivenessWatched {
   readonly #socket: Duplex;
   readonly #engine: ProtocolEngine;
   readonly #handler: EngineHandler;
@@ -66,6 +68,8 @@ export class EngineSocketBackend implements SocketBackend {
   #transportGone = false;
   #aborted = false;
   #transportError: WebSocketError | undefined;
+  /** The peer left an automatic Ping unanswered: once our Close is handed to the OS, drop it. */
+  #dropAfterClose = false;
 
   constructor(socket: Duplex, engineOptions: EngineOptions, initialBytes?: Uint8Array, options: EngineSocketBackendOptions = {}) {
     this.#socket = socket;
@@ -109,6 +113,7 @@ export class EngineSocketBackend implements SocketBackend {
       socket.on('data', this.#onData);
       if (this.#paused) socket.pause();
       else socket.resume();
+      this.#watchLiveness();
     });
     // A socket destroyed before attach emits no further 'close': treat it as gone.
     if (socket.destroyed) setImmediate(this.#onSocketClose);
@@ -186,6 +191,24 @@ export class EngineSocketBackend implements SocketBackend {
 
   setLimit(name: SocketLimitName, value: number): void {
     this.#engine[name] = value;
+  }
+
+  setLivenessTimeout(name: LivenessTimeoutName, ms: number): void {
+    this.#engine.setTimeout(name, ms);
+    if (this.#sink !== undefined) this.#watchLiveness();
+  }
+
+  #watchLiveness(): void {
+    if (this.#transportGone || this.#engineClosed) return;
+    livenessTicker.watch(this, this.#engine.livenessCheckIntervalMs);
+  }
+
+  /** Called by this thread's liveness tick. */
+  checkLiveness(now: number): void {
+    const verdict = this.#engine.checkLiveness(now, !this.#paused);
+    if (verdict === LivenessVerdict.Alive) return;
+    if (verdict === LivenessVerdict.IdleTimedOut) this.#dropAfterClose = true;
+    if (this.#engine.outputLength > 0) this.#scheduleFlush();
   }
 
   bytesToWrite(): number {
@@ -293,6 +316,7 @@ export class EngineSocketBackend implements SocketBackend {
   #onEngineClosed(): void {
     if (this.#engineClosed) return;
     this.#engineClosed = true;
+    livenessTicker.unwatch(this);
     if (this.#transportGone) return;
     this.#reportClosing();
     // Leave the engine's call stack before touching the socket: closed() may fire inside receive().
@@ -300,7 +324,10 @@ export class EngineSocketBackend implements SocketBackend {
       this.#writeOutput();
       if (this.#transportGone) return;
       // The server ends TCP first; a client waits for it (bounded by the close timer).
-      if (this.#engine.endsTransport) this.#socket.end();
+      if (this.#engine.endsTransport || this.#dropAfterClose) this.#socket.end();
+      // A peer that answered nothing for the idle and pong timeouts will not answer our Close:
+      // drop it as soon as the Close is handed to the OS (which still sends it).
+      if (this.#dropAfterClose) this.#socket.once('finish', () => this.#socket.destroy());
       this.#startCloseTimer();
     });
   }
@@ -332,6 +359,7 @@ export class EngineSocketBackend implements SocketBackend {
   readonly #onSocketClose = (): void => {
     if (this.#transportGone) return;
     this.#transportGone = true;
+    livenessTicker.unwatch(this);
     if (this.#closeTimer !== undefined) clearTimeout(this.#closeTimer);
     this.#socket.off('data', this.#onData);
     if (!this.#engineClosed) {

@@ -1,4 +1,5 @@
 import type { WebSocketError } from '../engine/errors.ts';
+import type { LivenessTimeoutName, LivenessTimeouts } from '../engine/liveness.ts';
 import type { MaskGenerator } from '../engine/mask-generator.ts';
 
 /**
@@ -17,6 +18,9 @@ export type HeaderList = ReadonlyArray<readonly [name: string, value: string]>;
 
 /** The limits a `WebSocket` forwards to its engine. */
 export type SocketLimitName = 'maxAllowedIncomingFrameSize' | 'maxAllowedIncomingMessageSize' | 'outgoingFrameSize';
+
+/** What a server decided for one connection: its limits and its liveness timeouts (absent: 0, off). */
+export type ConnectionLimits = Record<SocketLimitName, number> & Partial<LivenessTimeouts>;
 
 /** What the opening handshake established; the `WebSocket` getters read it. */
 export interface ConnectionInfo {
@@ -88,6 +92,8 @@ export interface SocketBackend {
   resume(): void;
   /** Validation happens in the `WebSocket` (InvalidArgumentError); a backend applies the value. */
   setLimit(name: SocketLimitName, value: number): void;
+  /** A liveness timeout in ms (0 disables it), validated by the `WebSocket`; applies at once. */
+  setLivenessTimeout(name: LivenessTimeoutName, ms: number): void;
   /** Wire bytes queued and not yet handed to the OS (may lag for a backend in another thread). */
   bytesToWrite(): number;
   /** Whether `textFrame`/`binaryFrame` are reported: decoding frames on their own costs time. */

@@ -15,6 +15,7 @@ import { InvalidArgumentError, SocketError, WebSocketError } from '../engine/err
 import type { ExtensionFactory } from '../engine/extension.ts';
 import { parseCommaList } from '../engine/http-headers.ts';
 import { checkLimit, Defaults, MaxFrameSize } from '../engine/limits.ts';
+import { checkTimeoutMs, type LivenessTimeoutName, type LivenessTimeouts } from '../engine/liveness.ts';
 import { DefaultMaskGenerator, type MaskGenerator } from '../engine/mask-generator.ts';
 import { State } from '../engine/state.ts';
 import { unguardErrors, type ProxyConfiguration, type SslConfiguration, type SslError } from './client-connect.ts';
@@ -48,6 +49,11 @@ export const ClientDefaults = {
   handshakeTimeoutMs: 10_000,
   /** The closing handshake, see `EngineSocketBackend`. */
   closeTimeoutMs: DefaultCloseTimeoutMs,
+  /** No automatic Ping on a client by default (Qt and browsers send none); the server pings. */
+  idleTimeout: 0,
+  pongTimeout: 0,
+  /** Qt's: a frame or fragmented message that stops arriving for 5 s closes with 1001. */
+  frameTimeout: 5000,
 } as const;
 
 export interface WebSocketOptions {
@@ -60,6 +66,12 @@ export interface WebSocketOptions {
   connectTimeoutMs?: number;
   handshakeTimeoutMs?: number;
   closeTimeoutMs?: number;
+  /** Ms without a byte from the peer before an automatic Ping; 0 (the client's default) disables. */
+  idleTimeout?: number;
+  /** Ms the peer has to answer the automatic Ping (with anything) before the connection closes with 1001; 0: never. */
+  pongTimeout?: number;
+  /** Ms a frame or fragmented message may stop arriving before the connection closes with 1001; default 5000 (Qt); 0 disables. */
+  frameTimeout?: number;
   proxy?: ProxyConfiguration | null;
   sslConfiguration?: SslConfiguration;
   /** Limits of `for await` before reading pauses. */
@@ -103,8 +115,8 @@ export interface RequestInfo {
   headers: HeaderList;
 }
 
-/** Values a server passes when wrapping one of its connections (the engine limits it applied). */
-export interface AdoptOptions {
+/** Values a server passes when wrapping one of its connections (the engine limits and timeouts it applied). */
+export interface AdoptOptions extends Partial<LivenessTimeouts> {
   maxAllowedIncomingFrameSize?: number;
   maxAllowedIncomingMessageSize?: number;
   outgoingFrameSize?: number;
@@ -172,6 +184,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   #connectTimeoutMs: number;
   #handshakeTimeoutMs: number;
   #closeTimeoutMs: number;
+  readonly #liveness: LivenessTimeouts;
   #proxy: ProxyConfiguration | null;
   #ssl: SslConfiguration;
   #ignoreAllSslErrors = false;
@@ -196,6 +209,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.#connectTimeoutMs = checkTimeout('connectTimeoutMs', settings.connectTimeoutMs ?? ClientDefaults.connectTimeoutMs);
     this.#handshakeTimeoutMs = checkTimeout('handshakeTimeoutMs', settings.handshakeTimeoutMs ?? ClientDefaults.handshakeTimeoutMs);
     this.#closeTimeoutMs = checkTimeout('closeTimeoutMs', settings.closeTimeoutMs ?? ClientDefaults.closeTimeoutMs);
+    this.#liveness = {
+      idleTimeout: checkTimeoutMs('idleTimeout', settings.idleTimeout ?? ClientDefaults.idleTimeout),
+      pongTimeout: checkTimeoutMs('pongTimeout', settings.pongTimeout ?? ClientDefaults.pongTimeout),
+      frameTimeout: checkTimeoutMs('frameTimeout', settings.frameTimeout ?? ClientDefaults.frameTimeout),
+    };
     this.#proxy = settings.proxy ?? null;
     this.#ssl = { ...settings.sslConfiguration };
     this.#messageQueue = { ...settings.messageQueue };
@@ -224,6 +242,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       maxAllowedIncomingMessageSize: options.maxAllowedIncomingMessageSize,
       outgoingFrameSize: options.outgoingFrameSize,
       messageQueue: options.messageQueue,
+      // A server connection runs with the server's timeouts; none given: none runs.
+      idleTimeout: options.idleTimeout ?? 0,
+      pongTimeout: options.pongTimeout ?? 0,
+      frameTimeout: options.frameTimeout ?? 0,
     });
     socket.#info = info;
     socket.#state = State.Connected;
@@ -333,6 +355,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       outgoingFrameSize: this.#outgoingFrameSize,
       maskGenerator: this.#maskGenerator,
       closeTimeoutMs: this.#closeTimeoutMs,
+      ...this.#liveness,
     });
     const attempt: Attempt = { opening, resolve, reject };
     this.#attempt = attempt;
@@ -827,6 +850,41 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   /** How long the closing handshake may take before the socket is destroyed; from the next `open()`. */
   setCloseTimeout(ms: number): void {
     this.#closeTimeoutMs = checkTimeout('closeTimeoutMs', ms);
+  }
+
+  // ---- liveness (ours; Qt has only its fixed 5 s in-frame timeout) ----------------------------
+
+  /** Ms without a byte from the peer before an automatic Ping is sent; 0: none. */
+  idleTimeout(): number {
+    return this.#liveness.idleTimeout;
+  }
+
+  /** Applies at once to an open connection, and to later openings. */
+  setIdleTimeout(ms: number): void {
+    this.#setLivenessTimeout('idleTimeout', ms);
+  }
+
+  /** Ms the peer has after the automatic Ping to send anything before the connection closes (1001, `SocketError.IdleTimeout`); 0: never. */
+  pongTimeout(): number {
+    return this.#liveness.pongTimeout;
+  }
+
+  setPongTimeout(ms: number): void {
+    this.#setLivenessTimeout('pongTimeout', ms);
+  }
+
+  /** Ms a frame or fragmented message may stop arriving before the connection closes (1001, `SocketError.FrameTimeout`); 0: never. */
+  frameTimeout(): number {
+    return this.#liveness.frameTimeout;
+  }
+
+  setFrameTimeout(ms: number): void {
+    this.#setLivenessTimeout('frameTimeout', ms);
+  }
+
+  #setLivenessTimeout(name: LivenessTimeoutName, ms: number): void {
+    this.#liveness[name] = checkTimeoutMs(name, ms);
+    this.#backend?.setLivenessTimeout(name, ms);
   }
 
   /** An HTTP proxy to tunnel through with CONNECT, from the next `open()`; `null`: connect directly. */

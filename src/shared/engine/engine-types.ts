@@ -17,6 +17,10 @@ export interface EngineOptions {
   extensions?: Extension[];
   /** A monotonic clock in milliseconds, for `pong`'s elapsed time (default `performance.now`). */
   now?: () => number;
+  /** See `LivenessTimeouts`; 0 (the default) disables each. */
+  idleTimeout?: number;
+  pongTimeout?: number;
+  frameTimeout?: number;
 }
 
 /**

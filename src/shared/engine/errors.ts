@@ -31,6 +31,10 @@ export const SocketError = {
   HandshakeTimeout: 'HandshakeTimeout',
   PolicyViolated: 'PolicyViolated',
   WorkerExited: 'WorkerExited',
+  /** The peer sent nothing for the idle timeout and did not answer the automatic Ping (1001). */
+  IdleTimeout: 'IdleTimeout',
+  /** A frame or a fragmented message stopped arriving for the frame timeout (1001, as Qt). */
+  FrameTimeout: 'FrameTimeout',
 } as const;
 export type SocketError = (typeof SocketError)[keyof typeof SocketError];
 

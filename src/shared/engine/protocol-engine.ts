@@ -8,6 +8,7 @@ import type { Extension } from './extension.ts';
 import { MaxFrameHeaderSize, createFrameHeader, readFrameHeader } from './frame-codec.ts';
 import { FrameWriter } from './frame-writer.ts';
 import { checkLimit, Defaults } from './limits.ts';
+import { checkTimeoutMs, LivenessState, LivenessVerdict, type LivenessTimeoutName } from './liveness.ts';
 import { applyMask } from './mask.ts';
 import { DefaultMaskGenerator, type MaskGenerator } from './mask-generator.ts';
 import { OpCode, isReservedOpCode } from './opcode.ts';
@@ -49,6 +50,7 @@ export class ProtocolEngine {
   #maxQueuedPongs: number;
   #queuedPongs = 0;
   #lastPingAt: number;
+  readonly #liveness: LivenessState;
 
   // Incoming frame being read.
   #reading: Reading = Reading.Header;
@@ -79,6 +81,7 @@ export class ProtocolEngine {
     this.#claimedRsv = this.#extensions.reduce((bits, extension) => bits | extension.rsvBits, 0);
     this.#now = options.now ?? (() => performance.now());
     this.#lastPingAt = this.#now();
+    this.#liveness = new LivenessState(options, this.#lastPingAt);
     this.#maxFrameSize = checkLimit('maxAllowedIncomingFrameSize', options.maxAllowedIncomingFrameSize ?? Defaults.maxAllowedIncomingFrameSize);
     this.#maxMessageSize = checkLimit('maxAllowedIncomingMessageSize', options.maxAllowedIncomingMessageSize ?? Defaults.maxAllowedIncomingMessageSize);
     this.#outgoingFrameSize = checkLimit('outgoingFrameSize', options.outgoingFrameSize ?? Defaults.outgoingFrameSize);
@@ -138,6 +141,18 @@ export class ProtocolEngine {
   set maxQueuedPongs(value: number) {
     this.#maxQueuedPongs = checkLimit('maxQueuedPongs', value);
   }
+  /** A liveness timeout (see `LivenessTimeouts`), in milliseconds; 0 disables it. */
+  timeout(name: LivenessTimeoutName): number {
+    return this.#liveness[name];
+  }
+  setTimeout(name: LivenessTimeoutName, ms: number): void {
+    this.#liveness[name] = checkTimeoutMs(name, ms);
+  }
+  /** How often `checkLiveness` is worth calling for the current timeouts; 0 when none is set. */
+  get livenessCheckIntervalMs(): number {
+    return this.#liveness.checkIntervalMs;
+  }
+
   get maskGenerator(): MaskGenerator {
     return this.#writer.maskGenerator;
   }
@@ -219,9 +234,33 @@ export class ProtocolEngine {
     return data.length;
   }
 
+  /**
+   * The liveness check, driven by the caller's clock (a coarse tick is enough: see
+   * `LivenessState`). Queues the automatic Ping after the idle timeout, and fails the connection
+   * with 1001 when that Ping goes unanswered (`SocketError.IdleTimeout`) or when a frame or a
+   * fragmented message stops arriving (`SocketError.FrameTimeout`, Qt's 5 s rule).
+   * @param reading false while the transport is paused (the peer's silence proves nothing then)
+   */
+  checkLiveness(now: number, reading = true): LivenessVerdict {
+    if (this.#state !== EngineState.Open) return LivenessVerdict.Alive;
+    const midFrame = this.#reading === Reading.Payload || this.#stashed > 0 || this.#messageOpcode !== 0;
+    const liveness = this.#liveness;
+    const verdict = liveness.check(now, midFrame, reading);
+    if (verdict === LivenessVerdict.Pinged) {
+      this.ping();
+    } else if (verdict === LivenessVerdict.IdleTimedOut) {
+      this.#fail(CloseCode.GoingAway, SocketError.IdleTimeout,
+        `No answer from the peer for ${liveness.idleTimeout + liveness.pongTimeout} ms (idle timeout, then no Pong)`);
+    } else if (verdict === LivenessVerdict.FrameTimedOut) {
+      this.#fail(CloseCode.GoingAway, SocketError.FrameTimeout, `Timeout when reading data from socket: a frame stopped arriving for ${liveness.frameTimeout} ms`);
+    }
+    return verdict;
+  }
+
   // ---- input --------------------------------------------------------------------------------
 
   receive(chunk: Uint8Array): void {
+    this.#liveness.heard = true;
     let position = 0;
     const end = chunk.length;
     while (this.#reading !== Reading.Stopped) {

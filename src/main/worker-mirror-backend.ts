@@ -114,6 +114,10 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource {
     if (this.#sink !== undefined) throw new Error('WorkerMirrorBackend.attach() called twice');
     this.#sink = sink;
     setImmediate(() => {
+      // The worker reads nothing until the connection is taken. Not before this turn: the
+      // listeners added after attach ask for frame signals from a microtask, and that command
+      // must reach the worker before its first read.
+      this.#command()?.taken();
       // Delivery may add to #held (a batch arriving meanwhile is held behind the older ones).
       while (this.#held.length > 0) readSignalCalls(this.#held.shift()!, sink);
       this.#heldCalls = 0;

@@ -9,8 +9,12 @@ import type { LivenessTimeoutName } from '../shared/engine/liveness.ts';
 import { readCommandCalls, type CommandTarget } from '../shared/wire/command-batch.ts';
 import type { WorkerStatus } from '../shared/wire/signal-batch.ts';
 
-/** Why reading is paused; reading resumes only when no reason is left. */
-export const PauseReason = { User: 1, OwnerBacklog: 2 } as const;
+/**
+ * Why reading is paused; reading resumes only when no reason is left. `Pending`: the owner has
+ * not taken the connection from its pending queue yet, so nothing may be read (the listeners
+ * it will attach, frame signals included, would miss it).
+ */
+export const PauseReason = { User: 1, OwnerBacklog: 2, Pending: 4 } as const;
 
 export class CommandReceiver implements CommandTarget {
   #backend: SocketBackend | undefined;
@@ -104,5 +108,9 @@ export class CommandReceiver implements CommandTarget {
 
   setLivenessTimeout(name: LivenessTimeoutName, ms: number): void {
     this.#backend!.setLivenessTimeout(name, ms);
+  }
+
+  taken(): void {
+    this.setPaused(PauseReason.Pending, false);
   }
 }

@@ -5,7 +5,7 @@
  * message costs a call of its own, and order is kept: calls go out in the order they happened,
  * batches in the order they were made, over one port.
  */
-import { SignalWriter } from '../shared/wire/signal-batch.ts';
+import { SignalWriter, type WrittenSignals } from '../shared/wire/signal-batch.ts';
 import type { CommandReceiver } from './command-receiver.ts';
 
 /** What the thread channel needs from a forwarder. */
@@ -21,6 +21,11 @@ export class SignalForwarder extends SignalWriter {
   #resolveDone!: () => void;
   /** Resolves once the owner has received the `disconnected` signal. */
   readonly done: Promise<void>;
+  /** Batches taken by the channel, and those the owner has answered (in order: one port). */
+  #taken = 0;
+  #settled = 0;
+  #lastTaken = -1;
+  #seenWaiters: Array<{ batch: number; resolve: () => void }> = [];
 
   /** @param lifecycleOnly a handler module serves the connection here: the owner sees only its lifecycle */
   constructor(connectionId: number, receiver: CommandReceiver, outbox: ForwarderOutbox, lifecycleOnly: boolean) {
@@ -35,8 +40,32 @@ export class SignalForwarder extends SignalWriter {
     this.#outbox.markDirty(this);
   }
 
-  /** The owner acknowledged the batch that carried this connection's last signals. */
-  delivered(): void {
-    this.#resolveDone();
+  override take(): WrittenSignals {
+    const taken = super.take();
+    this.#taken++;
+    if (taken.last) this.#lastTaken = this.#taken;
+    return taken;
+  }
+
+  /**
+   * The owner acknowledged the oldest batch in flight: its listeners have run, and the commands
+   * they made came in the same owner turn as the acknowledgement, applied right after it (the
+   * waiters resolved here run later, as microtasks).
+   */
+  batchSettled(): void {
+    const settled = ++this.#settled;
+    if (this.#seenWaiters.length > 0) {
+      const still = this.#seenWaiters.filter((waiter) => waiter.batch > settled);
+      for (const waiter of this.#seenWaiters) if (waiter.batch <= settled) waiter.resolve();
+      this.#seenWaiters = still;
+    }
+    if (settled === this.#lastTaken) this.#resolveDone();
+  }
+
+  /** See SocketSink.seen: resolves when the batch carrying what was written so far is answered. */
+  seen(): Promise<void> | undefined {
+    const batch = this.#taken + (this.hasCalls ? 1 : 0);
+    if (batch <= this.#settled) return undefined;
+    return new Promise((resolve) => this.#seenWaiters.push({ batch, resolve }));
   }
 }

@@ -165,6 +165,7 @@ bothTransports('a connection over the high-water mark is closed with 1008', asyn
 
   const error = next<[WebSocketError]>(socket, 'errorOccurred', 20_000);
   const disconnected = next(socket, 'disconnected', 20_000);
+  const aboutToClose = next(socket, 'aboutToClose', 20_000);
   let peak = 0;
   // One 256 KiB message per turn: the mark is reached only once the peer's buffers are full.
   for (let i = 0; i < 400 && socket.state() === State.Connected; i++) {
@@ -178,7 +179,9 @@ bothTransports('a connection over the high-water mark is closed with 1008', asyn
   // Closing at once, on the owner too: no send is accepted and thrown away.
   t.is(socket.state(), State.Closing);
   t.is(socket.sendBinaryMessage(Buffer.alloc(1024)), 0);
+  t.is(socket.sendTextMessage('refused'), 0);
   t.false(socket.isValid());
+  await aboutToClose;
   await disconnected;
   t.is(socket.closeCode(), CloseCode.PolicyViolated);
   t.true(peak > 2 * 1024 * 1024, `bytesToWrite peaked at ${peak}`);

@@ -30,6 +30,7 @@ function recordingTarget(into: Recorded[]): CommandTarget {
     setLimit: (name, value) => { into.push(['setLimit', name, value]); },
     setFrameSignals: (enabled) => { into.push(['setFrameSignals', enabled]); },
     setLivenessTimeout: (name, ms) => { into.push(['setLivenessTimeout', name, ms]); },
+    taken: () => { into.push(['taken']); },
   };
 }
 
@@ -47,6 +48,7 @@ const command: fc.Arbitrary<Apply> = fc.oneof<fc.Arbitrary<Apply>[]>(
   fc.boolean().map((enabled) => (target) => target.setFrameSignals(enabled)),
   fc.tuple(fc.constantFrom('idleTimeout' as const, 'pongTimeout' as const, 'frameTimeout' as const), fc.nat())
     .map(([name, ms]) => (target) => target.setLivenessTimeout(name, ms)),
+  fc.constant((target: CommandTarget | CommandWriter) => target.taken()),
 );
 
 test('any command batch reads back as written, through a real port with its transfer list (property)', async (t) => {

@@ -35,6 +35,13 @@ const ConcatBelowBytes = 16 * 1024;
 
 const OverHighWaterMarkReason = 'Send buffer limit exceeded';
 
+/**
+ * How long a protocol error may wait for a listener in another thread to answer the messages
+ * that came before it (see `SocketSink.seen`): long enough for a busy owner thread, short enough
+ * that a violating peer is not kept.
+ */
+const HeldFailureMs = 1000;
+
 /** Socket error codes that mean the peer went away rather than the network failing. */
 const PeerGoneCodes = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 
@@ -70,6 +77,9 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
   #transportError: WebSocketError | undefined;
   /** The peer left an automatic Ping unanswered: once our Close is handed to the OS, drop it. */
   #dropAfterClose = false;
+  #releasingFailure = false;
+  /** Attached and past the first turn: reads may be delivered. */
+  #reading = false;
 
   constructor(socket: Duplex, engineOptions: EngineOptions, initialBytes?: Uint8Array, options: EngineSocketBackendOptions = {}) {
     this.#socket = socket;
@@ -100,6 +110,9 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
   attach(sink: SocketSink): void {
     if (this.#sink !== undefined) throw new Error('EngineSocketBackend.attach() called twice');
     this.#sink = sink;
+    // Listeners in another thread see a message later than the engine finds a protocol error
+    // after it: the Close waits for them, so every transport answers that message first.
+    this.#engine.holdsFailures = sink.seen !== undefined;
     const socket = this.#socket;
     socket.on('error', this.#onSocketError);
     socket.on('end', this.#onSocketEnd);
@@ -107,12 +120,14 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
     // Deferred so that whoever attached can add listeners before the first event.
     setImmediate(() => {
       if (this.#transportGone) return;
-      const initial = this.#initialBytes;
-      this.#initialBytes = undefined;
-      if (initial !== undefined) this.#receive(initial);
+      this.#reading = true;
       socket.on('data', this.#onData);
-      if (this.#paused) socket.pause();
-      else socket.resume();
+      if (this.#paused) {
+        socket.pause();
+      } else {
+        this.#receiveInitialBytes();
+        socket.resume();
+      }
       this.#watchLiveness();
     });
     // A socket destroyed before attach emits no further 'close': treat it as gone.
@@ -186,7 +201,18 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
 
   resume(): void {
     this.#paused = false;
-    if (this.#sink !== undefined && !this.#transportGone) this.#socket.resume();
+    if (this.#sink === undefined || this.#transportGone) return;
+    // The bytes read with the opening handshake come first; a backend that starts paused (a
+    // pending connection nobody has taken) has not delivered them yet.
+    if (this.#reading) this.#receiveInitialBytes();
+    this.#socket.resume();
+  }
+
+  #receiveInitialBytes(): void {
+    const initial = this.#initialBytes;
+    if (initial === undefined) return;
+    this.#initialBytes = undefined;
+    this.#receive(initial);
   }
 
   setLimit(name: SocketLimitName, value: number): void {
@@ -236,7 +262,26 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
 
   #receive(chunk: Uint8Array): void {
     this.#engine.receive(chunk);
+    if (this.#engine.hasHeldFailure) this.#releaseFailureWhenSeen();
     if (this.#engine.outputLength > 0) this.#scheduleFlush();
+  }
+
+  #releaseFailureWhenSeen(): void {
+    if (this.#releasingFailure) return;
+    const seen = this.#sink?.seen?.();
+    if (seen === undefined) {
+      this.#engine.releaseFailure();
+      return;
+    }
+    this.#releasingFailure = true;
+    const release = (): void => {
+      clearTimeout(timer);
+      if (this.#transportGone) return;
+      this.#engine.releaseFailure();
+      if (this.#engine.outputLength > 0) this.#scheduleFlush();
+    };
+    const timer = setTimeout(release, HeldFailureMs);
+    seen.then(release, release);
   }
 
   /**

@@ -70,6 +70,12 @@ export interface SocketSink {
    * the code of the peer's Close frame (1005 if it had none), or 1006 if no Close frame arrived.
    */
   disconnected(code: number, reason: string): void;
+  /**
+   * For a sink whose listeners run elsewhere (another thread): resolves once everything reported
+   * so far has been seen there, and the commands it led to applied; undefined when that is
+   * already so. A sink without it is heard synchronously.
+   */
+  seen?(): Promise<void> | undefined;
 }
 
 /** The I/O side of one WebSocket connection. Every method is safe to call in any state. */

@@ -9,8 +9,7 @@ export interface EngineOptions {
   maxAllowedIncomingFrameSize?: number;
   maxAllowedIncomingMessageSize?: number;
   outgoingFrameSize?: number;
-  maxFragmentsPerMessage?: number;
-  maxQueuedPongs?: number;
+  maxQueuedPongBytes?: number;
   /** Client role: where masking keys come from (default: cryptographically random, batched). */
   maskGenerator?: MaskGenerator;
   /** Extensions negotiated in the opening handshake, in the order they were negotiated. */

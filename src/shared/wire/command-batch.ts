@@ -34,11 +34,13 @@ export const CommandCall = {
   FrameSignals: 8,
   /** (name: LivenessTimeoutName, ms: number) */
   SetLivenessTimeout: 9,
+  /** () the owner took the connection from its pending queue: reading may start */
+  Taken: 10,
 } as const;
 export type CommandCall = (typeof CommandCall)[keyof typeof CommandCall];
 
 /** Arguments each CommandCall carries, indexed by the call number. */
-export const CommandCallArity: readonly number[] = [1, 1, 1, 2, 0, 0, 0, 2, 1, 2];
+export const CommandCallArity: readonly number[] = [1, 1, 1, 2, 0, 0, 0, 2, 1, 2, 0];
 
 /** One owner event-loop turn of commands for one thread (see the top of this file). */
 export interface ThreadCommandBatch {
@@ -104,6 +106,10 @@ export class CommandWriter {
     this.#calls.push(CommandCall.SetLivenessTimeout, name, ms);
   }
 
+  taken(): void {
+    this.#calls.push(CommandCall.Taken);
+  }
+
   /** The commands since the last take, with the buffers to move. */
   take(): { calls: unknown[]; transfer: ArrayBuffer[] } {
     const taken = { calls: this.#calls, transfer: this.#transfer };
@@ -125,6 +131,7 @@ export interface CommandTarget {
   setLimit(name: SocketLimitName, value: number): void;
   setFrameSignals(enabled: boolean): void;
   setLivenessTimeout(name: LivenessTimeoutName, ms: number): void;
+  taken(): void;
 }
 
 /** Applies one connection's commands to `target`, in order. */
@@ -167,6 +174,9 @@ export function readCommandCalls(calls: readonly unknown[], target: CommandTarge
         break;
       case CommandCall.SetLivenessTimeout:
         target.setLivenessTimeout(a as LivenessTimeoutName, b as number);
+        break;
+      case CommandCall.Taken:
+        target.taken();
         break;
     }
   }

@@ -507,9 +507,16 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     if (this.#connections.get(id) === undefined) return { accept: false, status: 503, reason: 'The opening handshake was abandoned' };
     // Handler mode has no pending queue: no room to run out of.
     const room = this.#handlerUrl === undefined ? this.#maxPendingConnections : Infinity;
-    if (!this.#connections.reserve(id, room)) {
-      this.#setError(CloseCode.AbnormalDisconnection, 'Too many pending connections.', SocketError.SocketResource);
-      return { accept: false, status: 503, reason: 'Too many pending connections' };
+    while (!this.#connections.reserve(id, room)) {
+      // Full of connections nobody took: refused. Full only with the help of upgrades whose 101
+      // is still on its way between the threads: those free their place as soon as the
+      // application takes them, so wait for that (the handshake timeout bounds the wait).
+      if (this.#connections.queueFull(room)) {
+        this.#setError(CloseCode.AbnormalDisconnection, 'Too many pending connections.', SocketError.SocketResource);
+        return { accept: false, status: 503, reason: 'Too many pending connections' };
+      }
+      await this.#connections.roomFreed();
+      if (this.#destroyed || this.#connections.get(id) === undefined) return { accept: false, status: 503, reason: 'The opening handshake was abandoned' };
     }
     return {
       accept: true,

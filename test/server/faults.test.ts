@@ -56,7 +56,14 @@ for (const [trigger, what] of [['exit', 'calls process.exit'], ['throw', 'throws
     const ownerErrors = victims.map((entry) => next<[WebSocketError]>(entry.owner, 'errorOccurred', 10_000));
     const ownerDisconnects = victims.map((entry) => next(entry.owner, 'disconnected', 10_000));
     const clientCloses = victims.map((entry) => closeOf(entry.client));
+    const threadLost = within(new Promise<WebSocketError>((resolve) => {
+      server.on('serverError', (_code, error) => { if (error.kind === SocketError.WorkerExited) resolve(error); });
+    }), 10_000, 'serverError for the dead thread');
     tracked[0]!.client.send(trigger);
+    // The server says which thread died, and why.
+    const lost = await threadLost;
+    t.is(lost.closeCode, CloseCode.AbnormalDisconnection);
+    t.true(lost.message.includes(`thread ${victimThread} died: `), lost.message);
 
     for (const [code] of await Promise.all(clientCloses)) t.is(code, CloseCode.AbnormalDisconnection);
     await Promise.all(ownerDisconnects);

@@ -75,7 +75,8 @@ export type WebSocketServerEvents = {
   [Signal.AcceptError]: [error: SocketError];
   /**
    * Qt's codes: listen failure 1006, pending queue full 1006, header too large 1009, version 1002,
-   * origin denied 1008; and ours: an httpRequestHandler that threw or returned an invalid response 1011.
+   * origin denied 1008; and ours: an httpRequestHandler or originAuthenticationRequired listener
+   * that threw (or returned an invalid response) 1011, a pool thread that died 1006 (WorkerExited).
    */
   [Signal.ServerError]: [closeCode: number, error: WebSocketError];
   /** Emitted for every well-formed request; see WebSocketCorsAuthenticator. */
@@ -493,9 +494,10 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     try {
       this.emit('originAuthenticationRequired', authenticator);
     } catch (error) {
-      // The listener's error surfaces on this thread as any throwing listener's does; the
-      // client gets a 500 rather than a decision nobody made.
-      queueMicrotask(() => { throw error; });
+      // The application's bug, reported as an httpRequestHandler's is: the client gets a 500
+      // rather than a decision nobody made, the application a serverError(1011) saying why.
+      const message = error instanceof Error ? error.message : String(error);
+      this.#setError(CloseCode.BadOperation, `The originAuthenticationRequired listener failed: ${message}`, SocketError.UnknownSocket);
       return { accept: false, status: 500, reason: 'The server failed to decide on the upgrade' };
     }
     const allowed = await authenticator.decision();
@@ -574,6 +576,9 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       }
       this.#connections.open(id);
       record.socket = WebSocket.adopt(backend, info, limits);
+      // The thread's handler module failing reaches the owner as this socket's error: the
+      // server says so too, as it does when the module fails on this thread.
+      record.socket.once('errorOccurred', this.#onLifecycleError);
       this.emit('newConnection', record.socket);
       return;
     }
@@ -584,9 +589,13 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
         record.socket = socket;
         this.emit('newConnection', socket);
       },
-      failed: (error) => this.#setError(CloseCode.AbnormalDisconnection, error.message, SocketError.UnknownSocket),
+      failed: (error) => this.#setError(CloseCode.AbnormalDisconnection, error.message, error.kind),
     });
   }
+
+  readonly #onLifecycleError = (error: WebSocketError): void => {
+    if (error.kind === SocketError.HandlerFailed) this.#setError(CloseCode.AbnormalDisconnection, error.message, error.kind);
+  };
 
   #ended(id: number): void {
     this.#connections.end(id);

@@ -265,7 +265,10 @@ bothTransports('abort() drops the connection without a closing handshake', async
   t.is(sockets[0]!.closeCode(), CloseCode.AbnormalDisconnection);
 });
 
-/** Handles of the kinds a connection holds on the owner thread. */
+/**
+ * Handles of the kinds a connection holds on the owner thread. The count is process-wide, so the
+ * test that reads it runs serially: no other test of this file has handles open beside it.
+ */
 function ownerHandles(): { ports: number; sockets: number } {
   const resources = process.getActiveResourcesInfo();
   return {
@@ -301,4 +304,4 @@ bothTransports('nothing is left behind: after 50 connections come and go the own
   }, 5000, `the owner's handles to return to ${JSON.stringify(before)} (now ${JSON.stringify(ownerHandles())})`);
   t.true(sockets.every((socket) => socket.state() === State.Unconnected));
   t.deepEqual([...server.workerConnectionCounts().values()].filter((count) => count > 0), []);
-});
+}, true);

@@ -267,7 +267,7 @@ bothTransports('an http.Server upgrade is handed over with handleUpgrade', async
   t.is(await refusalStatus(url, undefined, { protocolVersion: 8 }), 426);
 });
 
-const tlsTest = hasOpenssl() ? bothTransports : (title: string) => test.skip(title, () => {});
+const tlsTest = hasOpenssl() ? bothTransports : (title: string) => test.skip(`${title} (skipped: openssl missing)`, () => {});
 
 tlsTest('SecureMode.Secure serves wss:// with TLS done where the connection lives', async (t, workers) => {
   const pki = makeTestPki();

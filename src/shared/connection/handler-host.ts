@@ -78,7 +78,7 @@ export function serveWithHandler(
     },
     (error: unknown) => {
       // No handler, no service.
-      events.failed(new WebSocketError(SocketError.UnknownSocket,
+      events.failed(new WebSocketError(SocketError.HandlerFailed,
         `The handler module ${url} failed to load: ${(error as Error)?.message ?? String(error)}`, CloseCode.AbnormalDisconnection));
       backend.attach(SilentSink);
       backend.abort();

@@ -193,6 +193,11 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource {
     this.#command()?.setLivenessTimeout(name, ms);
   }
 
+  /** The worker starts with none (see connection-task.ts): only what is listened to crosses. */
+  setOptionalSignals(signals: number): void {
+    this.#command()?.setOptionalSignals(signals);
+  }
+
   bytesToWrite(): number {
     if (this.#ended) return 0;
     let total = this.#reportedBytesToWrite;

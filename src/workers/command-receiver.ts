@@ -12,9 +12,10 @@ import type { WorkerStatus } from '../shared/wire/signal-batch.ts';
 /**
  * Why reading is paused; reading resumes only when no reason is left. `Pending`: the owner has
  * not taken the connection from its pending queue yet, so nothing may be read (the listeners
- * it will attach, frame signals included, would miss it).
+ * it will attach, frame signals included, would miss it). `Flooding`: this connection alone has
+ * too much awaiting the owner (see signal-forwarder.ts); `OwnerBacklog`: the whole thread has.
  */
-export const PauseReason = { User: 1, OwnerBacklog: 2, Pending: 4 } as const;
+export const PauseReason = { User: 1, OwnerBacklog: 2, Pending: 4, Flooding: 8 } as const;
 
 export class CommandReceiver implements CommandTarget {
   #backend: SocketBackend | undefined;
@@ -112,5 +113,9 @@ export class CommandReceiver implements CommandTarget {
 
   taken(): void {
     this.setPaused(PauseReason.Pending, false);
+  }
+
+  setOptionalSignals(signals: number): void {
+    this.#backend!.setOptionalSignals(signals);
   }
 }

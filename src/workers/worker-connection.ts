@@ -50,8 +50,10 @@ export async function serveConnection(socket: Socket, connectionId: number, sett
     // The owner has the request headers from the decision: they cross the threads once.
     forwarder.connected({ ...info, requestHeaders: [] });
     if (handlerUrl === undefined) {
-      // Mirror mode: nothing is read until the owner takes the connection (see PauseReason).
+      // Mirror mode: nothing is read until the owner takes the connection (see PauseReason),
+      // and a Pong or bytesWritten crosses only once the owner's socket has a listener for it.
       receiver.setPaused(PauseReason.Pending, true);
+      backend.setOptionalSignals(0);
       backend.attach(forwarder);
     } else {
       // The owner sees this connection's lifecycle only; the handler here sees all of it.

@@ -54,6 +54,9 @@ class RecordingBackend implements SocketBackend {
   setFrameSignals(enabled: boolean): void {
     this.calls.push(['setFrameSignals', enabled]);
   }
+  setOptionalSignals(signals: number): void {
+    this.calls.push(['setOptionalSignals', signals]);
+  }
   setMaskGenerator(): void {
     this.calls.push(['setMaskGenerator']);
   }

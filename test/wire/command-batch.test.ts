@@ -31,6 +31,7 @@ function recordingTarget(into: Recorded[]): CommandTarget {
     setFrameSignals: (enabled) => { into.push(['setFrameSignals', enabled]); },
     setLivenessTimeout: (name, ms) => { into.push(['setLivenessTimeout', name, ms]); },
     taken: () => { into.push(['taken']); },
+    setOptionalSignals: (signals) => { into.push(['setOptionalSignals', signals]); },
   };
 }
 
@@ -49,6 +50,7 @@ const command: fc.Arbitrary<Apply> = fc.oneof<fc.Arbitrary<Apply>[]>(
   fc.tuple(fc.constantFrom('idleTimeout' as const, 'pongTimeout' as const, 'frameTimeout' as const), fc.nat())
     .map(([name, ms]) => (target) => target.setLivenessTimeout(name, ms)),
   fc.constant((target: CommandTarget | CommandWriter) => target.taken()),
+  fc.nat({ max: 3 }).map((signals) => (target) => target.setOptionalSignals(signals)),
 );
 
 test('any command batch reads back as written, through a real port with its transfer list (property)', async (t) => {

@@ -12,7 +12,7 @@ function recordingBackend(): SocketBackend & { calls: string[] } {
     pause: () => { calls.push('pause'); },
     resume: () => { calls.push('resume'); },
     attach: none, sendText: () => 0, sendBinary: () => 0, ping: none, close: none, abort: none, flush: () => Promise.resolve(),
-    setLimit: none, setLivenessTimeout: none, bytesToWrite: () => 0, setFrameSignals: none, setMaskGenerator: none,
+    setLimit: none, setLivenessTimeout: none, bytesToWrite: () => 0, setFrameSignals: none, setOptionalSignals: none, setMaskGenerator: none,
   };
 }
 

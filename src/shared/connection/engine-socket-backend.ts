@@ -6,7 +6,7 @@ import { LivenessVerdict, type LivenessTimeoutName } from '../engine/liveness.ts
 import type { MaskGenerator } from '../engine/mask-generator.ts';
 import { ProtocolEngine } from '../engine/protocol-engine.ts';
 import { livenessTicker, type LivenessWatched } from './liveness-ticker.ts';
-import type { SocketBackend, SocketLimitName, SocketSink } from './socket-backend.ts';
+import { AllOptionalSignals, OptionalSignal, type SocketBackend, type SocketLimitName, type SocketSink } from './socket-backend.ts';
 
 export interface EngineSocketBackendOptions {
   /**
@@ -80,6 +80,7 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
   #releasingFailure = false;
   /** Attached and past the first turn: reads may be delivered. */
   #reading = false;
+  #optionalSignals: number = AllOptionalSignals;
 
   constructor(socket: Duplex, engineOptions: EngineOptions, initialBytes?: Uint8Array, options: EngineSocketBackendOptions = {}) {
     this.#socket = socket;
@@ -89,7 +90,9 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
     this.#handler = {
       textMessage: (text) => this.#sink?.textMessage(text),
       binaryMessage: (data) => this.#sink?.binaryMessage(data),
-      pong: (elapsedMs, payload) => this.#sink?.pong(elapsedMs, payload),
+      pong: (elapsedMs, payload) => {
+        if ((this.#optionalSignals & OptionalSignal.Pong) !== 0) this.#sink?.pong(elapsedMs, payload);
+      },
       error: (error) => this.#reportError(error),
       closed: () => this.#onEngineClosed(),
     };
@@ -252,6 +255,10 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
     }
   }
 
+  setOptionalSignals(signals: number): void {
+    this.#optionalSignals = signals;
+  }
+
   setMaskGenerator(generator: MaskGenerator): void {
     this.#engine.maskGenerator = generator;
   }
@@ -338,7 +345,7 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
     this.#bytesWrittenScheduled = false;
     const bytes = this.#writtenUnreported;
     this.#writtenUnreported = 0;
-    if (bytes > 0 && !this.#transportGone) this.#sink?.bytesWritten(bytes);
+    if (bytes > 0 && !this.#transportGone && (this.#optionalSignals & OptionalSignal.BytesWritten) !== 0) this.#sink?.bytesWritten(bytes);
   };
 
   #releaseFlushWaiters(): void {

@@ -22,7 +22,7 @@ import { unguardErrors, type ProxyConfiguration, type SslConfiguration, type Ssl
 import { buildUpgradeRequest, ClientOpening } from './client-open.ts';
 import { parseClientUrl, type ClientTarget } from './client-url.ts';
 import { DefaultCloseTimeoutMs } from './engine-socket-backend.ts';
-import type { ConnectionInfo, HeaderList, SocketBackend, SocketLimitName, SocketSink } from './socket-backend.ts';
+import { OptionalSignal, type ConnectionInfo, type HeaderList, type SocketBackend, type SocketLimitName, type SocketSink } from './socket-backend.ts';
 import { MessageIterator, type Message, type MessageQueueLimits } from './websocket-messages.ts';
 
 /** The signals, as Qt names them, with their arguments. */
@@ -140,6 +140,8 @@ const EmptyHeaders: HeaderList = [];
 const FrameSignals = new Set<string | symbol>(['textFrameReceived', 'binaryFrameReceived']);
 /** What `opened()` gives a socket that was adopted already open (one promise for all of them). */
 const Opened = Promise.resolve();
+/** The signals a backend reports only while they have listeners. */
+const OptionalSignals = new Map<string | symbol, number>([['pong', OptionalSignal.Pong], ['bytesWritten', OptionalSignal.BytesWritten]]);
 
 /** An opening in progress. */
 interface Attempt {
@@ -194,6 +196,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   #userPaused = false;
   #holds = 0;
   #frameSignals = false;
+  #optionalSignals = 0;
   readonly #messageListeners = new Set<{ message(message: Message): void; ended(error: WebSocketError | undefined): void }>();
 
   constructor(options: WebSocketOptions | string = {}) {
@@ -222,13 +225,18 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.on('removeListener', WebSocket.#onRemoveListener);
   }
 
-  /** Frame signals cost decoding time, so the backend reports them only while someone listens. */
+  /**
+   * Frame signals cost decoding time, and Pongs and bytesWritten a crossing from another thread,
+   * so the backend reports them only while someone listens.
+   */
   static #onNewListener(this: WebSocket, event: string | symbol): void {
     if (FrameSignals.has(event)) queueMicrotask(() => this.#updateFrameSignals());
+    else if (OptionalSignals.has(event)) queueMicrotask(() => this.#updateOptionalSignals());
   }
 
   static #onRemoveListener(this: WebSocket, event: string | symbol): void {
     if (FrameSignals.has(event)) this.#updateFrameSignals();
+    else if (OptionalSignals.has(event)) this.#updateOptionalSignals();
   }
 
   /**
@@ -452,6 +460,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   #useBackend(backend: SocketBackend): void {
     this.#backend = backend;
     if (this.#frameSignals) backend.setFrameSignals(true);
+    if (this.#optionalSignals !== 0) backend.setOptionalSignals(this.#optionalSignals);
     if (this.#userPaused || this.#holds > 0) backend.pause();
     const sink = new WebSocket.#BackendSink(this);
     this.#backendSink = sink;
@@ -572,6 +581,14 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     if (wanted === this.#frameSignals) return;
     this.#frameSignals = wanted;
     this.#backend?.setFrameSignals(wanted);
+  }
+
+  #updateOptionalSignals(): void {
+    let wanted = 0;
+    for (const [event, bit] of OptionalSignals) if (this.listenerCount(event) > 0) wanted |= bit;
+    if (wanted === this.#optionalSignals) return;
+    this.#optionalSignals = wanted;
+    this.#backend?.setOptionalSignals(wanted);
   }
 
   #applyPause(): void {

@@ -36,11 +36,13 @@ export const CommandCall = {
   SetLivenessTimeout: 9,
   /** () the owner took the connection from its pending queue: reading may start */
   Taken: 10,
+  /** (signals: number) OptionalSignal bits */
+  OptionalSignals: 11,
 } as const;
 export type CommandCall = (typeof CommandCall)[keyof typeof CommandCall];
 
 /** Arguments each CommandCall carries, indexed by the call number. */
-export const CommandCallArity: readonly number[] = [1, 1, 1, 2, 0, 0, 0, 2, 1, 2, 0];
+export const CommandCallArity: readonly number[] = [1, 1, 1, 2, 0, 0, 0, 2, 1, 2, 0, 1];
 
 /** One owner event-loop turn of commands for one thread (see the top of this file). */
 export interface ThreadCommandBatch {
@@ -110,6 +112,10 @@ export class CommandWriter {
     this.#calls.push(CommandCall.Taken);
   }
 
+  setOptionalSignals(signals: number): void {
+    this.#calls.push(CommandCall.OptionalSignals, signals);
+  }
+
   /** The commands since the last take, with the buffers to move. */
   take(): { calls: unknown[]; transfer: ArrayBuffer[] } {
     const taken = { calls: this.#calls, transfer: this.#transfer };
@@ -132,6 +138,7 @@ export interface CommandTarget {
   setFrameSignals(enabled: boolean): void;
   setLivenessTimeout(name: LivenessTimeoutName, ms: number): void;
   taken(): void;
+  setOptionalSignals(signals: number): void;
 }
 
 /** Applies one connection's commands to `target`, in order. */
@@ -177,6 +184,9 @@ export function readCommandCalls(calls: readonly unknown[], target: CommandTarge
         break;
       case CommandCall.Taken:
         target.taken();
+        break;
+      case CommandCall.OptionalSignals:
+        target.setOptionalSignals(a as number);
         break;
     }
   }

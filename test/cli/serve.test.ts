@@ -223,3 +223,23 @@ test.serial('the status feed counts connections dropped for silence and for a fr
   serve.child.kill('SIGTERM');
   t.is((await serve.exited(EXIT_BOUND_MS)).code, 0);
 });
+
+test.serial('serve prints which worker thread died and why, and keeps serving', async (t) => {
+  const serve = await startCli(['serve', '--port', '0', '--workers', '2', '--handler', 'test/server/fixtures/echo-handler.ts'], STARTUP_MS);
+  t.teardown(() => serve.kill());
+  const port = portOf(serve);
+  const victim = await openClient(`ws://127.0.0.1:${port}/`);
+  const dropped = closed(victim);
+  victim.send('exit');
+  t.is((await dropped).code, 1006);
+  await withBound((async () => {
+    while (!/thread \d+ died: /.test(serve.stderr())) await new Promise((resolve) => setTimeout(resolve, 20));
+  })(), 10_000, 'the report of the dead thread');
+  t.regex(serve.stderr(), /wsthreads serve: server error 1006: A worker thread failed: thread \d+ died: .+/);
+  const fresh = await openClient(`ws://127.0.0.1:${port}/`);
+  const echo = nextMessage(fresh);
+  fresh.send('after the crash');
+  t.is((await echo).data.toString(), 'after the crash');
+  serve.child.kill('SIGTERM');
+  t.is((await serve.exited(EXIT_BOUND_MS)).code, 0);
+});

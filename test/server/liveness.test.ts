@@ -5,23 +5,12 @@
  * open. Timeouts are small; every wait is for an event, with a bound.
  */
 import { Buffer } from 'node:buffer';
-import type net from 'node:net';
 import test from 'ava';
 import { OpCode } from '../../src/shared/engine/opcode.ts';
 import { CloseCode, SecureMode, SocketError, State, WebSocket, WebSocketServer, type WebSocketError } from '../../src/index.ts';
 import { clientFrame, decodeFrames, type DecodedFrame } from '../helpers/frames.ts';
-import { EchoHandlerUrl, bothTransports, connect, next, rawUpgrade, startServer, upgradeRequest, within } from './support.ts';
+import { EchoHandlerUrl, bothTransports, connect, framesUntilClosed, next, rawUpgrade, startServer, upgradeRequest, within } from './support.ts';
 import { startRawServer, switchingProtocols } from '../client/support.ts';
-
-/** Every frame a raw client receives after the 101, until its TCP connection closes. */
-function framesUntilClosed(socket: net.Socket, ms = 10_000): Promise<DecodedFrame[]> {
-  let received = Buffer.alloc(0);
-  socket.on('data', (chunk: Buffer) => { received = Buffer.concat([received, chunk]); });
-  return within(new Promise((resolve) => socket.once('close', () => {
-    const start = received.indexOf('\r\n\r\n');
-    resolve(decodeFrames(start === -1 ? received : received.subarray(start + 4)));
-  })), ms, 'the server to drop the raw client');
-}
 
 function closeCodeOf(frame: DecodedFrame | undefined): number {
   return frame !== undefined && frame.payload.length >= 2 ? frame.payload.readUInt16BE(0) : 0;

@@ -8,18 +8,8 @@ import { Buffer } from 'node:buffer';
 import type net from 'node:net';
 import { OpCode } from '../../src/shared/engine/opcode.ts';
 import { CloseCode } from '../../src/index.ts';
-import { clientFrame, decodeFrames, type DecodedFrame } from '../helpers/frames.ts';
-import { bothTransports, connect, echoEveryConnection, rawUpgrade, startServer, upgradeRequest, within } from './support.ts';
-
-/** Every frame a raw client receives after the 101, until its TCP connection closes. */
-function framesUntilClosed(socket: net.Socket, ms = 10_000): Promise<DecodedFrame[]> {
-  let received = Buffer.alloc(0);
-  socket.on('data', (chunk: Buffer) => { received = Buffer.concat([received, chunk]); });
-  return within(new Promise((resolve) => socket.once('close', () => {
-    const start = received.indexOf('\r\n\r\n');
-    resolve(decodeFrames(start === -1 ? received : received.subarray(start + 4)));
-  })), ms, 'the server to close the raw client');
-}
+import { clientFrame, decodeFrames } from '../helpers/frames.ts';
+import { bothTransports, connect, echoEveryConnection, framesUntilClosed, rawUpgrade, startServer, upgradeRequest, within } from './support.ts';
 
 const violations = [
   ['a reserved opcode', clientFrame({ opcode: 0x3, payload: 'x' })],

@@ -20,8 +20,8 @@ type Reading = (typeof Reading)[keyof typeof Reading];
 
 const EmptyPayload: Buffer = Buffer.alloc(0);
 
-/** A payload that spans reads gets a buffer of at most this much (or twice what has arrived) at first, grown as bytes come. */
-const InitialPayloadBuffer = 64 * 1024;
+/** A payload that spans reads starts in a buffer of this much, or twice what has arrived, grown (doubling) as bytes come. */
+const InitialPayloadBuffer = 16 * 1024;
 
 /** A protocol error found while messages before it are still with their listener (see `holdsFailures`). */
 interface HeldFailure {
@@ -374,7 +374,7 @@ export class ProtocolEngine {
           this.#frameComplete(payload, false);
         } else {
           // Sized from what has arrived, not from the declared length: a peer that declares
-          // 60 MiB and sends 1 KiB is holding 64 KiB of ours, not 60 MiB.
+          // 60 MiB and sends 1 KiB is holding 16 KiB of ours, not 60 MiB.
           this.#payload = Buffer.allocUnsafe(Math.min(length, Math.max(InitialPayloadBuffer, 2 * (end - position))));
           this.#payloadFilled = 0;
           this.#reading = Reading.Payload;

@@ -193,7 +193,7 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource {
     this.#command()?.setLivenessTimeout(name, ms);
   }
 
-  /** The worker starts with none (see connection-task.ts): only what is listened to crosses. */
+  /** The worker starts with none (see worker-connection.ts): only what is listened to crosses. */
   setOptionalSignals(signals: number): void {
     this.#command()?.setOptionalSignals(signals);
   }

@@ -9,64 +9,42 @@
  * - pongs: 1,000,000 unsolicited Pongs from one connection.
  */
 import { Buffer } from 'node:buffer';
-import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { fileURLToPath } from 'node:url';
-import { WebSocketServer as WsServer } from 'ws';
-import { WebSocketServer } from '../src/main/websocket-server.ts';
-import { SecureMode } from '../src/shared/engine/state.ts';
+import { scriptPath, serveTarget, startTarget, type TargetSpec } from './bench-targets.ts';
 
-type Kind = 'ws' | 'wsthreads workers: 0' | 'wsthreads mirror w: 2';
-const Kinds: Kind[] = ['ws', 'wsthreads workers: 0', 'wsthreads mirror w: 2'];
+const Targets: TargetSpec[] = [
+  { name: 'ws', kind: 'ws', workers: 0, mirror: true },
+  { name: 'wsthreads workers: 0', kind: 'wsthreads', workers: 0, mirror: true },
+  { name: 'wsthreads mirror w: 2', kind: 'wsthreads', workers: 2, mirror: true },
+];
 const Attacks = ['fragments', 'declared', 'pongs'] as const;
 type Attack = (typeof Attacks)[number];
 
-function statusKiB(field: string): number {
-  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync('/proc/self/status', 'utf8'));
+/** A field of /proc/<pid>/status, in KiB. */
+function statusKiB(pid: number, field: string): number {
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return match === null ? 0 : Number(match[1]);
-}
-
-// ---- the server (child process) ---------------------------------------------------------------
-
-async function serve(kind: Kind): Promise<void> {
-  let port: number;
-  if (kind === 'ws') {
-    const wss = new WsServer({ host: '127.0.0.1', port: 0 });
-    await new Promise((resolve) => wss.once('listening', resolve));
-    wss.on('connection', (socket) => socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary })));
-    port = (wss.address() as net.AddressInfo).port;
-  } else {
-    const server = new WebSocketServer('attack', SecureMode.NonSecure, { workers: kind === 'wsthreads workers: 0' ? 0 : 2, maxPendingConnections: 1000 });
-    server.on('newConnection', () => {
-      const socket = server.nextPendingConnection()!;
-      socket.on('textMessageReceived', (text) => socket.sendTextMessage(text));
-      socket.on('binaryMessageReceived', (data) => socket.sendBinaryMessage(data));
-    });
-    if (!(await server.listen('127.0.0.1', 0))) throw new Error(server.errorString());
-    port = server.serverPort();
-  }
-  process.on('message', (message) => {
-    if (message === 'memory') process.send!({ peakKiB: statusKiB('VmHWM'), rssKiB: statusKiB('VmRSS') });
-    // Linux: writing 5 to clear_refs resets the peak (VmHWM) to the current resident set.
-    if (message === 'reset') {
-      writeFileSync('/proc/self/clear_refs', '5');
-      process.send!({ peakKiB: statusKiB('VmHWM'), rssKiB: statusKiB('VmRSS') });
-    }
-    if (message === 'exit') process.exit(0);
-  });
-  process.send!({ port });
 }
 
 // ---- the attacks ----------------------------------------------------------------------------------
 
 const MaskKey = Buffer.from([0x37, 0xfa, 0x21, 0x3d]);
 
-function frame(opcode: number, payload: Buffer, fin = true, declared = payload.length): Buffer {
-  const head = declared < 126 ? Buffer.from([(fin ? 0x80 : 0) | opcode, 0x80 | declared])
-    : declared < 65536 ? Buffer.from([(fin ? 0x80 : 0) | opcode, 0x80 | 126, declared >> 8, declared & 0xff])
-    : Buffer.concat([Buffer.from([(fin ? 0x80 : 0) | opcode, 0x80 | 127]), (() => { const b = Buffer.alloc(8); b.writeBigUInt64BE(BigInt(declared)); return b; })()]);
+function length64(length: number): Buffer {
+  const bytes = Buffer.alloc(8);
+  bytes.writeBigUInt64BE(BigInt(length));
+  return bytes;
+}
+
+/** A masked client frame, written here byte by byte (the engine under test does not build its attacks). */
+function frame(opcode: number, payload: Buffer, fin = true): Buffer {
+  const length = payload.length;
+  const first = (fin ? 0x80 : 0) | opcode;
+  const head = length < 126 ? Buffer.from([first, 0x80 | length])
+    : length < 65536 ? Buffer.from([first, 0x80 | 126, length >> 8, length & 0xff])
+    : Buffer.concat([Buffer.from([first, 0x80 | 127]), length64(length)]);
   const masked = Buffer.from(payload);
   for (let i = 0; i < masked.length; i++) masked[i]! ^= MaskKey[i % 4]!;
   return Buffer.concat([head, MaskKey, masked]);
@@ -106,6 +84,7 @@ async function attack(kind: Attack, port: number): Promise<void> {
     const count = 16_000;
     for (let i = 0; i < count; i++) {
       socket.write(Buffer.concat([frame(i === 0 ? 0x1 : 0x0, Buffer.from('x'), i === count - 1), ping]));
+      // An empty Pong is 2 bytes: the next fragment goes once this read was consumed.
       wanted = 2 * (i + 1);
       if (received < wanted) await deadline(new Promise<void>((resolve) => { wake = resolve; }), 10_000, `pong ${i}`);
     }
@@ -135,39 +114,30 @@ async function attack(kind: Attack, port: number): Promise<void> {
 
 // ---- the run ----------------------------------------------------------------------------------------
 
-async function measure(kind: Kind, which: Attack): Promise<{ baseKiB: number; peakKiB: number }> {
-  const child = fork(fileURLToPath(import.meta.url), ['--serve', kind], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const ask = (what: 'memory' | 'reset'): Promise<{ peakKiB: number; rssKiB: number }> => new Promise((resolve) => {
-    child.once('message', (message) => resolve(message as { peakKiB: number; rssKiB: number }));
-    child.send(what);
-  });
+async function measure(spec: TargetSpec, which: Attack): Promise<number> {
+  const target = await startTarget(scriptPath(import.meta.url), spec);
   try {
-    const { port } = await deadline(new Promise<{ port: number }>((resolve) => child.once('message', (m) => resolve(m as { port: number }))), 20_000, 'the server');
-    // Warm up (the pool threads start with the first connection) before the baseline.
-    (await upgraded(port)).destroy();
+    // Warm up (the pool threads take their first connection) before the baseline.
+    (await upgraded(target.port)).destroy();
     await new Promise((resolve) => setTimeout(resolve, 500));
-    const base = await ask('reset');
-    await deadline(attack(which, port), 120_000, `${which} on ${kind}`);
-    const after = await ask('memory');
-    return { baseKiB: base.rssKiB, peakKiB: after.peakKiB };
+    // Linux: writing 5 to clear_refs resets the peak (VmHWM) to the current resident set.
+    writeFileSync(`/proc/${target.pid}/clear_refs`, '5');
+    const baseKiB = statusKiB(target.pid, 'VmRSS');
+    await deadline(attack(which, target.port), 120_000, `${which} on ${spec.name}`);
+    return (statusKiB(target.pid, 'VmHWM') - baseKiB) / 1024;
   } finally {
-    child.send('exit');
-    setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+    await target.stop();
   }
 }
 
 if (process.argv[2] === '--serve') {
-  await serve(process.argv[3] as Kind);
+  await serveTarget(JSON.parse(process.argv[3]!) as TargetSpec);
 } else {
   console.log(`peak RSS above the server's baseline, MiB (Node ${process.version})`);
-  console.log(['attack', ...Kinds].join(' | '));
+  console.log(['attack', ...Targets.map((spec) => spec.name)].join(' | '));
   for (const which of Attacks) {
     const cells: string[] = [];
-    for (const kind of Kinds) {
-      const { baseKiB, peakKiB } = await measure(kind, which);
-      cells.push(((peakKiB - baseKiB) / 1024).toFixed(1));
-    }
+    for (const spec of Targets) cells.push((await measure(spec, which)).toFixed(1));
     console.log([which, ...cells].join(' | '));
   }
-  process.exit(0);
 }

@@ -29,6 +29,10 @@ function nextServerError(server: Awaited<ReturnType<typeof startServer>>, code: 
 for (const [fixture, cause] of [['no-function-handler.ts', /must export a function/], ['throwing-import-handler.ts', /fails to load on purpose/]] as const) {
   bothTransports(`a handler module that ${fixture.startsWith('no') ? 'exports no function' : 'fails to load'}: connections dropped with 1006, serverError says why`, async (t, workers) => {
     const server = await startServer(t, workers, { handler: new URL(`./fixtures/${fixture}`, import.meta.url) });
+    // With pool threads the failure reaches the owner through the connection's lifecycle socket,
+    // which the server makes for a newConnection listener.
+    const lifecycle: unknown[] = [];
+    server.on('newConnection', (socket) => lifecycle.push(socket));
     const reported = nextServerError(server, CloseCode.AbnormalDisconnection);
     const client = await connect(t, server.serverUrl());
     const [code] = await closeOf(client);

@@ -119,6 +119,8 @@ export async function serveTarget(spec: TargetSpec): Promise<void> {
 
 export interface RunningTarget {
   port: number;
+  /** The child's process id (for what /proc tells of it, such as its peak memory). */
+  pid: number;
   sample(): Promise<TargetSample>;
   stop(): Promise<void>;
 }
@@ -141,6 +143,7 @@ export async function startTarget(script: string, spec: TargetSpec): Promise<Run
   if (!('port' in first)) throw new Error('expected the port first');
   return {
     port: first.port,
+    pid: child.pid!,
     async sample() {
       const reply = nextMessage();
       child.send('sample');

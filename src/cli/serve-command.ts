@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { Option } from 'commander';
 import type { Command } from 'commander';
-import { WebSocketServer } from '../main/websocket-server.ts';
+import { ServerDefaults, WebSocketServer } from '../main/websocket-server.ts';
 import { CloseCode } from '../shared/engine/close-code.ts';
 import { SecureMode } from '../shared/engine/state.ts';
 import { pageResponse, renderServePage } from './serve-page.ts';
@@ -36,6 +36,10 @@ export interface ServeCommandOptions {
   subprotocol?: string[];
   maxMessageSize?: number;
   origin?: string[];
+  /** Liveness timeouts in ms (the server's defaults when absent; 0 disables). */
+  idleTimeout?: number;
+  pongTimeout?: number;
+  frameTimeout?: number;
   /** false with --no-page: no status page; plain HTTP requests are refused (400). */
   page: boolean;
 }
@@ -88,6 +92,9 @@ export async function startServe(o: ServeCommandOptions, io: ServeIo = process):
     workers: o.workers,
     handler,
     supportedSubprotocols: o.subprotocol ?? [],
+    idleTimeout: o.idleTimeout,
+    pongTimeout: o.pongTimeout,
+    frameTimeout: o.frameTimeout,
     ...(o.maxMessageSize === undefined
       ? {}
       : { maxAllowedIncomingMessageSize: o.maxMessageSize, maxAllowedIncomingFrameSize: o.maxMessageSize }),
@@ -159,6 +166,9 @@ export function registerServeCommand(program: Command): void {
     .option('--subprotocol <name>', 'a subprotocol the server accepts (repeatable)', collect)
     .option('--max-message-size <bytes>', 'largest message accepted (64, 4k, 1m); larger closes with 1009', positiveByteSize)
     .option('--origin <origin>', 'an Origin browsers may connect from (repeatable); default: any', collect)
+    .option('--idle-timeout <ms>', 'ping a client silent this long (0: never)', nonNegativeInteger, ServerDefaults.idleTimeoutMs)
+    .option('--pong-timeout <ms>', 'drop a pinged client that sends nothing for this long (1001; 0: never)', nonNegativeInteger, ServerDefaults.pongTimeoutMs)
+    .option('--frame-timeout <ms>', 'close a connection whose frame stops arriving this long (1001; 0: never)', nonNegativeInteger, ServerDefaults.frameTimeoutMs)
     .option('--no-page', 'no status page: plain HTTP requests on the port are refused (400)')
     .action(async (options: ServeCommandOptions) => {
       const code = await runServeCommand(options);

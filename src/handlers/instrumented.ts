@@ -9,6 +9,7 @@
  * WebSocket API unchanged.
  */
 import { BroadcastChannel, threadId } from 'node:worker_threads';
+import { SocketError, type WebSocketError } from '../shared/engine/errors.ts';
 import type { WebSocket } from '../shared/connection/websocket.ts';
 import type { ConnectionHandler, HandlerContext } from '../shared/connection/handler-host.ts';
 import { STATS_INTERVAL_MS, STATS_PATH } from './serve-stats.ts';
@@ -26,12 +27,17 @@ if (typeof inner !== 'function') {
 }
 
 const sockets = new Set<WebSocket>();
-const counts = { messagesIn: 0, messagesOut: 0 };
+const counts = { messagesIn: 0, messagesOut: 0, idleTimeouts: 0, frameTimeouts: 0 };
+
+function countTimeout(error: WebSocketError): void {
+  if (error.kind === SocketError.IdleTimeout) counts.idleTimeouts++;
+  else if (error.kind === SocketError.FrameTimeout) counts.frameTimeouts++;
+}
 
 function sample(): WorkerStats {
   let bytesQueued = 0;
   for (const socket of sockets) bytesQueued += socket.bytesToWrite();
-  return { threadId, connections: sockets.size, messagesIn: counts.messagesIn, messagesOut: counts.messagesOut, bytesQueued, at: Date.now() };
+  return { threadId, connections: sockets.size, ...counts, bytesQueued, at: Date.now() };
 }
 
 let reporter: BroadcastChannel | undefined;
@@ -78,6 +84,7 @@ export default function instrumented(socket: WebSocket, context: HandlerContext)
   socket.on('textMessageReceived', () => counts.messagesIn++);
   socket.on('binaryMessageReceived', () => counts.messagesIn++);
   socket.on('disconnected', () => sockets.delete(socket));
+  socket.on('errorOccurred', countTimeout);
   const sendText = socket.sendTextMessage.bind(socket);
   const sendBinary = socket.sendBinaryMessage.bind(socket);
   socket.sendTextMessage = (message: string): number => {

@@ -13,6 +13,10 @@ export interface WorkerStats {
   messagesOut: number;
   /** Bytes handed to sockets and not yet written (sum of bytesToWrite()), at `at`. */
   bytesQueued: number;
+  /** Connections dropped for silence: pinged, and no answer within the pong timeout (1001). */
+  idleTimeouts: number;
+  /** Connections closed because a frame or fragmented message stopped arriving (1001). */
+  frameTimeouts: number;
   /** Epoch ms of the sample. */
   at: number;
 }

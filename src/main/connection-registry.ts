@@ -5,7 +5,7 @@
  * way), or is open (waiting in the queue until the application takes it, or taken).
  */
 import { WebSocket } from '../shared/connection/websocket.ts';
-import type { ConnectionInfo, SocketBackend, SocketLimitName } from '../shared/connection/socket-backend.ts';
+import type { ConnectionInfo, ConnectionLimits, SocketBackend } from '../shared/connection/socket-backend.ts';
 
 export const ConnectionPhase = { Handshake: 0, Reserved: 1, Open: 2 } as const;
 export type ConnectionPhase = (typeof ConnectionPhase)[keyof typeof ConnectionPhase];
@@ -14,7 +14,7 @@ export type ConnectionPhase = (typeof ConnectionPhase)[keyof typeof ConnectionPh
 export interface WaitingConnection {
   backend: SocketBackend;
   info: ConnectionInfo;
-  limits: Record<SocketLimitName, number>;
+  limits: ConnectionLimits;
 }
 
 export interface ConnectionRecord {
@@ -44,6 +44,7 @@ export class ConnectionRegistry {
   /** Entries in `Reserved`: each holds a place in the pending queue's room. */
   #reserved = 0;
   #nextId = 0;
+  #roomWaiters: Array<() => void> = [];
 
   /** A new connection, in its handshake. */
   create(): number {
@@ -66,6 +67,28 @@ export class ConnectionRegistry {
     if (this.#pending.length + this.#reserved >= room) return false;
     this.#setPhase(entry, ConnectionPhase.Reserved);
     return true;
+  }
+
+  /** Whether connections actually waiting in the queue fill `room` (no handshake on its way counted). */
+  queueFull(room: number): boolean {
+    return this.#pending.length >= room;
+  }
+
+  /**
+   * Resolves the next time a place may have freed (a reservation opened or failed, a waiting
+   * connection was taken or ended). A full room whose places are held by handshakes still on
+   * their way between the threads frees in moments when the application takes every
+   * connection; a decision waits for that rather than answering 503.
+   */
+  roomFreed(): Promise<void> {
+    return new Promise((resolve) => this.#roomWaiters.push(resolve));
+  }
+
+  #notifyRoom(): void {
+    if (this.#roomWaiters.length === 0) return;
+    const waiters = this.#roomWaiters;
+    this.#roomWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   /** The handshake failed after the decision: its place is free again. */
@@ -97,7 +120,9 @@ export class ConnectionRegistry {
   /** The oldest waiting connection's socket, made now; undefined when none waits. */
   takePending(): WebSocket | undefined {
     const entry = this.#pending.shift();
-    return entry === undefined ? undefined : this.#adopt(entry);
+    if (entry === undefined) return undefined;
+    this.#notifyRoom();
+    return this.#adopt(entry);
   }
 
   /** Every waiting connection's socket, oldest first, made now; the queue is empty afterwards. */
@@ -127,6 +152,7 @@ export class ConnectionRegistry {
     // gets its socket, which reports how it ended.
     this.#entries.delete(id);
     entry.ended?.resolve();
+    this.#notifyRoom();
   }
 
   #whenEnded(entry: Entry): Promise<void> {
@@ -161,7 +187,10 @@ export class ConnectionRegistry {
   }
 
   #setPhase(entry: Entry, phase: ConnectionPhase): void {
-    if (entry.phase === ConnectionPhase.Reserved) this.#reserved--;
+    if (entry.phase === ConnectionPhase.Reserved) {
+      this.#reserved--;
+      this.#notifyRoom();
+    }
     if (phase === ConnectionPhase.Reserved) this.#reserved++;
     entry.phase = phase;
   }

@@ -7,7 +7,7 @@ import { CloseCode } from '../shared/engine/close-code.ts';
 import { SocketError, WebSocketError } from '../shared/engine/errors.ts';
 import { buildErrorResponse } from '../shared/engine/handshake-response.ts';
 import type { HttpRequest } from '../shared/connection/http-response.ts';
-import type { HeaderList, SocketLimitName } from '../shared/connection/socket-backend.ts';
+import type { ConnectionLimits, HeaderList } from '../shared/connection/socket-backend.ts';
 import type { HandshakeFailure, HandshakeSummary } from '../shared/wire/thread-messages.ts';
 import { connectedInfo, type WorkerStatus } from '../shared/wire/signal-batch.ts';
 import type { LinkedConnection, PoolThreadLink } from './pool-thread-link.ts';
@@ -24,7 +24,7 @@ export class PoolConnection implements LinkedConnection {
   readonly #host: ServerConnectionHost;
   readonly #pool: PoolBookkeeping;
   readonly link: PoolThreadLink;
-  #limits: Record<SocketLimitName, number> | undefined;
+  #limits: ConnectionLimits | undefined;
   /** The request, kept from the decision: the worker's `Connected` leaves its headers out. */
   #requestHeaders: HeaderList = [];
   #mirror: WorkerMirrorBackend | undefined;

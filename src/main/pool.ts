@@ -84,6 +84,8 @@ export class ConnectionPool implements PoolBookkeeping {
   readonly ready: Promise<void>;
   #resolveReady!: () => void;
   #linkTasksSettled = 0;
+  /** The last uncaught error of a thread, reported with that thread's exit. */
+  #threadError: Error | undefined;
 
   constructor(options: ConnectionPoolOptions) {
     const workerData: PoolWorkerData = { tls: options.tls, handlerUrl: options.handlerUrl };
@@ -107,7 +109,8 @@ export class ConnectionPool implements PoolBookkeeping {
       resourceLimits: options.resourceLimits,
       loadBalancer,
     });
-    this.#piscina.on('error', (error: Error) => this.#onError(error));
+    // A thread's uncaught error comes just before its exit: reported then, with the thread's id.
+    this.#piscina.on('error', (error: Error) => { this.#threadError = error; });
     for (let i = 0; i < options.threads; i++) this.#link(true);
   }
 
@@ -123,6 +126,7 @@ export class ConnectionPool implements PoolBookkeeping {
         } else {
           const link = new PoolThreadLink(threadId, port1, this.#connections, this.stats, () => this.#linkClosed(link));
           this.#links.set(threadId, link);
+          this.#piscina.threads.find((thread) => thread.threadId === threadId)?.once('exit', (code) => this.#threadExited(threadId, code));
           this.#adoptWaiting();
         }
         if (first) this.#linkTaskSettled();
@@ -139,6 +143,14 @@ export class ConnectionPool implements PoolBookkeeping {
 
   #linkTaskSettled(): void {
     if (++this.#linkTasksSettled === this.#threads) this.#resolveReady();
+  }
+
+  /** A thread died (Piscina starts another): said once, with which thread and why. */
+  #threadExited(threadId: number, code: number): void {
+    const error = this.#threadError;
+    this.#threadError = undefined;
+    if (this.#destroyed) return;
+    this.#onError(new Error(`thread ${threadId} died: ${error?.message ?? `it exited with code ${code}`}`));
   }
 
   /** A thread's link closed: the thread is gone (it died, or the pool is going). */

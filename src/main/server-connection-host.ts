@@ -1,6 +1,6 @@
 import type { HttpRequest } from '../shared/connection/http-response.ts';
 import type { HandshakeDecision, HandshakeFailure, HandshakeSummary } from '../shared/wire/thread-messages.ts';
-import type { ConnectionInfo, SocketBackend, SocketLimitName } from '../shared/connection/socket-backend.ts';
+import type { ConnectionInfo, ConnectionLimits, SocketBackend } from '../shared/connection/socket-backend.ts';
 
 /**
  * What a transport reports to the server about each connection it carries, whichever thread the
@@ -17,7 +17,7 @@ export interface ServerConnectionHost {
   /** The handshake of `id` failed without a 101 (bad request, timeout, TLS failure, client gone). */
   handshakeFailed(id: number, failure: HandshakeFailure): void;
   /** The 101 is written: the connection's backend (not attached yet) and what the handshake established. */
-  upgraded(id: number, backend: SocketBackend, info: ConnectionInfo, limits: Record<SocketLimitName, number>): void;
+  upgraded(id: number, backend: SocketBackend, info: ConnectionInfo, limits: ConnectionLimits): void;
   /** The connection is over, upgraded or not; nothing more is reported about `id`. */
   ended(id: number): void;
 }

@@ -42,6 +42,7 @@ import { InvalidArgumentError, SocketError, WebSocketError } from '../shared/eng
 import { buildErrorResponse } from '../shared/engine/handshake-response.ts';
 import { isFieldValue, isToken } from '../shared/engine/http-headers.ts';
 import { checkLimit, Defaults } from '../shared/engine/limits.ts';
+import { checkTimeoutMs, type LivenessTimeouts } from '../shared/engine/liveness.ts';
 import { Signal } from '../shared/engine/signals.ts';
 import { SecureMode, State } from '../shared/engine/state.ts';
 import type {
@@ -61,7 +62,7 @@ import { ConnectionPool } from './pool.ts';
 import type { ThreadTrafficStats } from './pool-thread-link.ts';
 import { chooseWorkerCount } from './pool-support.ts';
 import type { ServerConnectionHost } from './server-connection-host.ts';
-import { SilentSink, type ConnectionInfo, type SocketBackend, type SocketLimitName } from '../shared/connection/socket-backend.ts';
+import { SilentSink, type ConnectionInfo, type ConnectionLimits, type SocketBackend, type SocketLimitName } from '../shared/connection/socket-backend.ts';
 import { WebSocket } from '../shared/connection/websocket.ts';
 import type { AlertLevel, AlertType } from '../shared/connection/tls-alert.ts';
 
@@ -77,8 +78,9 @@ export type WebSocketServerEvents = {
   /**
    * Qt's codes: listen failure 1006, pending queue full 1006, header too large 1009, version 1002,
    * origin denied 1008, a failed TLS handshake 1015 (Qt's code for it; the message names the
-   * client and OpenSSL's reason); and ours: an httpRequestHandler that threw or returned an
-   * invalid response 1011.
+   * client and OpenSSL's reason); and ours: an httpRequestHandler or originAuthenticationRequired
+   * listener that threw (or returned an invalid response) 1011, a pool thread that died 1006
+   * (WorkerExited).
    */
   [Signal.ServerError]: [closeCode: number, error: WebSocketError];
   /** Emitted for every well-formed request; see WebSocketCorsAuthenticator. */
@@ -125,6 +127,12 @@ export interface WebSocketServerOptions {
   highWaterMark?: number;
   /** How long a closing handshake may take before the connection is dropped; default 5000 ms. */
   closeTimeout?: number;
+  /** Ms without a byte from a client before the server pings it; default 90 000; 0 disables (see ServerDefaults). */
+  idleTimeout?: number;
+  /** Ms a client has to answer that Ping (with anything) before it is dropped with 1001; default 30 000; 0: never. */
+  pongTimeout?: number;
+  /** Ms a frame or fragmented message may stop arriving before the connection closes with 1001; default 5000 (Qt); 0 disables. */
+  frameTimeout?: number;
   /** Largest upgrade request header block (431 beyond it); default 16 KiB. */
   maxHeaderSize?: number;
   /** Initial limits of every connection (each socket has setters too). */
@@ -152,6 +160,15 @@ export const ServerDefaults = {
   handshakeTimeoutMs: 10_000,
   highWaterMark: 64 * 1024 * 1024,
   closeTimeoutMs: DefaultCloseTimeoutMs,
+  /**
+   * A client silent for 90 s is pinged, and dropped (1001, `SocketError.IdleTimeout`) if it then
+   * sends nothing for 30 s more: a dead peer (cable pulled, NAT entry dropped, no FIN) is found
+   * 120 s after its last byte, as uWS and Bun drop idle connections after 120 s.
+   */
+  idleTimeoutMs: 90_000,
+  pongTimeoutMs: 30_000,
+  /** Qt's in-frame timeout: a frame or fragmented message that stops arriving for 5 s closes with 1001. */
+  frameTimeoutMs: 5000,
   backlog: 511,
   /** Sockets accepted while accepting is paused, beyond which new ones are dropped (like a full backlog). */
   maxHeldWhilePaused: 511,
@@ -204,6 +221,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   #handshakeTimeoutMs: number;
   #highWaterMark: number;
   #closeTimeoutMs: number;
+  readonly #liveness: LivenessTimeouts;
   #maxHeaderSize: number;
   #limits: Record<SocketLimitName, number>;
   #supportedSubprotocols: string[];
@@ -249,6 +267,11 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     this.#highWaterMark = options.highWaterMark ?? ServerDefaults.highWaterMark;
     if (!(this.#highWaterMark > 0)) throw new InvalidArgumentError(`highWaterMark must be > 0; got ${String(options.highWaterMark)}`);
     this.#closeTimeoutMs = checkCount('closeTimeout', options.closeTimeout ?? ServerDefaults.closeTimeoutMs);
+    this.#liveness = {
+      idleTimeout: checkTimeoutMs('idleTimeout', options.idleTimeout ?? ServerDefaults.idleTimeoutMs),
+      pongTimeout: checkTimeoutMs('pongTimeout', options.pongTimeout ?? ServerDefaults.pongTimeoutMs),
+      frameTimeout: checkTimeoutMs('frameTimeout', options.frameTimeout ?? ServerDefaults.frameTimeoutMs),
+    };
     this.#maxHeaderSize = checkLimit('maxHeaderSize', options.maxHeaderSize ?? Defaults.maxHandshakeHeaderSize);
     this.#limits = {
       maxAllowedIncomingFrameSize: checkLimit('maxAllowedIncomingFrameSize', options.maxAllowedIncomingFrameSize ?? Defaults.maxAllowedIncomingFrameSize),
@@ -525,9 +548,10 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     try {
       this.emit('originAuthenticationRequired', authenticator);
     } catch (error) {
-      // The listener's error surfaces on this thread as any throwing listener's does; the
-      // client gets a 500 rather than a decision nobody made.
-      queueMicrotask(() => { throw error; });
+      // The application's bug, reported as an httpRequestHandler's is: the client gets a 500
+      // rather than a decision nobody made, the application a serverError(1011) saying why.
+      const message = error instanceof Error ? error.message : String(error);
+      this.#setError(CloseCode.BadOperation, `The originAuthenticationRequired listener failed: ${message}`, SocketError.UnknownSocket);
       return { accept: false, status: 500, reason: 'The server failed to decide on the upgrade' };
     }
     const allowed = await authenticator.decision();
@@ -539,15 +563,22 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     if (this.#connections.get(id) === undefined) return { accept: false, status: 503, reason: 'The opening handshake was abandoned' };
     // Handler mode has no pending queue: no room to run out of.
     const room = this.#handlerUrl === undefined ? this.#maxPendingConnections : Infinity;
-    if (!this.#connections.reserve(id, room)) {
-      this.#setError(CloseCode.AbnormalDisconnection, 'Too many pending connections.', SocketError.SocketResource);
-      return { accept: false, status: 503, reason: 'Too many pending connections' };
+    while (!this.#connections.reserve(id, room)) {
+      // Full of connections nobody took: refused. Full only with the help of upgrades whose 101
+      // is still on its way between the threads: those free their place as soon as the
+      // application takes them, so wait for that (the handshake timeout bounds the wait).
+      if (this.#connections.queueFull(room)) {
+        this.#setError(CloseCode.AbnormalDisconnection, 'Too many pending connections.', SocketError.SocketResource);
+        return { accept: false, status: 503, reason: 'Too many pending connections' };
+      }
+      await this.#connections.roomFreed();
+      if (this.#destroyed || this.#connections.get(id) === undefined) return { accept: false, status: 503, reason: 'The opening handshake was abandoned' };
     }
     return {
       accept: true,
       subprotocol: summary.subprotocols.find((offer) => this.#supportedSubprotocols.includes(offer)) ?? '',
       serverName: this.#serverName,
-      limits: { ...this.#limits },
+      limits: { ...this.#limits, ...this.#liveness },
       frameSignals: false,
     };
   }
@@ -582,7 +613,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     }
   }
 
-  #upgraded(id: number, backend: SocketBackend, info: ConnectionInfo, limits: Record<SocketLimitName, number>): void {
+  #upgraded(id: number, backend: SocketBackend, info: ConnectionInfo, limits: ConnectionLimits): void {
     const record = this.#connections.get(id);
     if (record === undefined) {
       backend.attach(SilentSink);
@@ -603,6 +634,9 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       }
       this.#connections.open(id);
       record.socket = WebSocket.adopt(backend, info, limits);
+      // The thread's handler module failing reaches the owner as this socket's error: the
+      // server says so too, as it does when the module fails on this thread.
+      record.socket.once('errorOccurred', this.#onLifecycleError);
       this.emit('newConnection', record.socket);
       return;
     }
@@ -613,9 +647,13 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
         record.socket = socket;
         this.emit('newConnection', socket);
       },
-      failed: (error) => this.#setError(CloseCode.AbnormalDisconnection, error.message, SocketError.UnknownSocket),
+      failed: (error) => this.#setError(CloseCode.AbnormalDisconnection, error.message, error.kind),
     });
   }
+
+  readonly #onLifecycleError = (error: WebSocketError): void => {
+    if (error.kind === SocketError.HandlerFailed) this.#setError(CloseCode.AbnormalDisconnection, error.message, error.kind);
+  };
 
   #ended(id: number): void {
     this.#connections.end(id);
@@ -786,6 +824,36 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       throw new InvalidArgumentError(`httpRequestHandler must be a function or null; got ${typeof handler}`);
     }
     this.#httpRequestHandler = handler;
+  }
+
+  /** Ms without a byte from a client before it is pinged (default 90 000); affects new connections. */
+  idleTimeout(): number {
+    return this.#liveness.idleTimeout;
+  }
+
+  /** 0 disables the automatic Ping (and so the pong timeout). Each socket has its own setter too. */
+  setIdleTimeout(ms: number): void {
+    this.#liveness.idleTimeout = checkTimeoutMs('idleTimeout', ms);
+  }
+
+  /** Ms a pinged client has to send anything before it is dropped with 1001 (default 30 000); affects new connections. */
+  pongTimeout(): number {
+    return this.#liveness.pongTimeout;
+  }
+
+  /** 0: ping, but never drop. */
+  setPongTimeout(ms: number): void {
+    this.#liveness.pongTimeout = checkTimeoutMs('pongTimeout', ms);
+  }
+
+  /** Ms a frame or fragmented message may stop arriving before the connection closes with 1001 (default 5000, Qt's); affects new connections. */
+  frameTimeout(): number {
+    return this.#liveness.frameTimeout;
+  }
+
+  /** 0 disables it. */
+  setFrameTimeout(ms: number): void {
+    this.#liveness.frameTimeout = checkTimeoutMs('frameTimeout', ms);
   }
 
   highWaterMark(): number {

@@ -16,6 +16,7 @@ import { lostConnectionCalls, readSignalCalls, SignalEffect, signalEffects, type
 import { CommandWriter } from '../shared/wire/command-batch.ts';
 import type { CommandSource, PoolThreadLink } from './pool-thread-link.ts';
 import type { SocketBackend, SocketLimitName, SocketSink } from '../shared/connection/socket-backend.ts';
+import type { LivenessTimeoutName } from '../shared/engine/liveness.ts';
 
 /** Calls held for a socket nobody has taken from the pending queue yet, above which reading pauses. */
 const MaxHeldCalls = 4096;
@@ -113,6 +114,10 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource {
     if (this.#sink !== undefined) throw new Error('WorkerMirrorBackend.attach() called twice');
     this.#sink = sink;
     setImmediate(() => {
+      // The worker reads nothing until the connection is taken. Not before this turn: the
+      // listeners added after attach ask for frame signals from a microtask, and that command
+      // must reach the worker before its first read.
+      this.#command()?.taken();
       // Delivery may add to #held (a batch arriving meanwhile is held behind the older ones).
       while (this.#held.length > 0) readSignalCalls(this.#held.shift()!, sink);
       this.#heldCalls = 0;
@@ -182,6 +187,15 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource {
 
   setLimit(name: SocketLimitName, value: number): void {
     this.#command()?.setLimit(name, value);
+  }
+
+  setLivenessTimeout(name: LivenessTimeoutName, ms: number): void {
+    this.#command()?.setLivenessTimeout(name, ms);
+  }
+
+  /** The worker starts with none (see worker-connection.ts): only what is listened to crosses. */
+  setOptionalSignals(signals: number): void {
+    this.#command()?.setOptionalSignals(signals);
   }
 
   bytesToWrite(): number {

@@ -5,11 +5,17 @@
  * its way) wait and are applied as soon as it does.
  */
 import type { SocketBackend, SocketLimitName } from '../shared/connection/socket-backend.ts';
+import type { LivenessTimeoutName } from '../shared/engine/liveness.ts';
 import { readCommandCalls, type CommandTarget } from '../shared/wire/command-batch.ts';
 import type { WorkerStatus } from '../shared/wire/signal-batch.ts';
 
-/** Why reading is paused; reading resumes only when no reason is left. */
-export const PauseReason = { User: 1, OwnerBacklog: 2 } as const;
+/**
+ * Why reading is paused; reading resumes only when no reason is left. `Pending`: the owner has
+ * not taken the connection from its pending queue yet, so nothing may be read (the listeners
+ * it will attach, frame signals included, would miss it). `Flooding`: this connection alone has
+ * too much awaiting the owner (see signal-forwarder.ts); `OwnerBacklog`: the whole thread has.
+ */
+export const PauseReason = { User: 1, OwnerBacklog: 2, Pending: 4, Flooding: 8 } as const;
 
 export class CommandReceiver implements CommandTarget {
   #backend: SocketBackend | undefined;
@@ -99,5 +105,17 @@ export class CommandReceiver implements CommandTarget {
 
   setFrameSignals(enabled: boolean): void {
     this.#backend!.setFrameSignals(enabled);
+  }
+
+  setLivenessTimeout(name: LivenessTimeoutName, ms: number): void {
+    this.#backend!.setLivenessTimeout(name, ms);
+  }
+
+  taken(): void {
+    this.setPaused(PauseReason.Pending, false);
+  }
+
+  setOptionalSignals(signals: number): void {
+    this.#backend!.setOptionalSignals(signals);
   }
 }

@@ -5,8 +5,17 @@
  * message costs a call of its own, and order is kept: calls go out in the order they happened,
  * batches in the order they were made, over one port.
  */
-import { SignalWriter } from '../shared/wire/signal-batch.ts';
-import type { CommandReceiver } from './command-receiver.ts';
+import { SignalWriter, type WrittenSignals } from '../shared/wire/signal-batch.ts';
+import { PauseReason, type CommandReceiver } from './command-receiver.ts';
+
+/**
+ * One connection's signals awaiting the owner's answer (payload bytes, calls) above which that
+ * connection alone stops reading: a client that floods gets TCP backpressure instead of a queue
+ * on the owner, and the thread's other connections keep their share (the thread-wide bound in
+ * thread-channel.ts is the last resort).
+ */
+const MaxBytesInFlight = 4 * 1024 * 1024;
+const MaxCallsInFlight = 4096;
 
 /** What the thread channel needs from a forwarder. */
 export interface ForwarderOutbox {
@@ -21,6 +30,16 @@ export class SignalForwarder extends SignalWriter {
   #resolveDone!: () => void;
   /** Resolves once the owner has received the `disconnected` signal. */
   readonly done: Promise<void>;
+  /** Batches taken by the channel, and those the owner has answered (in order: one port). */
+  #taken = 0;
+  #settled = 0;
+  #lastTaken = -1;
+  #seenWaiters: Array<{ batch: number; resolve: () => void }> = [];
+  /** The bytes and calls of each batch in flight, oldest first, and their sums. */
+  #inFlight: Array<{ bytes: number; calls: number }> = [];
+  #bytesInFlight = 0;
+  #callsInFlight = 0;
+  #flooding = false;
 
   /** @param lifecycleOnly a handler module serves the connection here: the owner sees only its lifecycle */
   constructor(connectionId: number, receiver: CommandReceiver, outbox: ForwarderOutbox, lifecycleOnly: boolean) {
@@ -35,8 +54,49 @@ export class SignalForwarder extends SignalWriter {
     this.#outbox.markDirty(this);
   }
 
-  /** The owner acknowledged the batch that carried this connection's last signals. */
-  delivered(): void {
-    this.#resolveDone();
+  override take(): WrittenSignals {
+    const taken = super.take();
+    this.#taken++;
+    if (taken.last) this.#lastTaken = this.#taken;
+    this.#inFlight.push({ bytes: taken.bytes, calls: taken.calls.length });
+    this.#bytesInFlight += taken.bytes;
+    this.#callsInFlight += taken.calls.length;
+    this.#updateFlooding();
+    return taken;
+  }
+
+  /**
+   * The owner acknowledged the oldest batch in flight: its listeners have run, and the commands
+   * they made came in the same owner turn as the acknowledgement, applied right after it (the
+   * waiters resolved here run later, as microtasks).
+   */
+  batchSettled(): void {
+    const settled = ++this.#settled;
+    const batch = this.#inFlight.shift();
+    if (batch !== undefined) {
+      this.#bytesInFlight -= batch.bytes;
+      this.#callsInFlight -= batch.calls;
+      this.#updateFlooding();
+    }
+    if (this.#seenWaiters.length > 0) {
+      const still = this.#seenWaiters.filter((waiter) => waiter.batch > settled);
+      for (const waiter of this.#seenWaiters) if (waiter.batch <= settled) waiter.resolve();
+      this.#seenWaiters = still;
+    }
+    if (settled === this.#lastTaken) this.#resolveDone();
+  }
+
+  #updateFlooding(): void {
+    const flooding = this.#bytesInFlight > MaxBytesInFlight || this.#callsInFlight > MaxCallsInFlight;
+    if (flooding === this.#flooding) return;
+    this.#flooding = flooding;
+    this.receiver.setPaused(PauseReason.Flooding, flooding);
+  }
+
+  /** See SocketSink.seen: resolves when the batch carrying what was written so far is answered. */
+  seen(): Promise<void> | undefined {
+    const batch = this.#taken + (this.hasCalls ? 1 : 0);
+    if (batch <= this.#settled) return undefined;
+    return new Promise((resolve) => this.#seenWaiters.push({ batch, resolve }));
   }
 }

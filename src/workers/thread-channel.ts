@@ -25,10 +25,10 @@ const MaxBatchesInFlight = 8;
 /** Payload bytes the owner has not acknowledged above which reading pauses. */
 const MaxBytesInFlight = 16 * 1024 * 1024;
 
-/** A turn sent and not acknowledged yet: its payload bytes, and the connections it ended. */
+/** A turn sent and not acknowledged yet: its payload bytes, and the connections it carried. */
 interface SentTurn {
   bytes: number;
-  finished: SignalForwarder[];
+  forwarders: SignalForwarder[];
 }
 
 /** A question of a connection's handshake, waiting for the owner's answer. */
@@ -109,7 +109,7 @@ export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, Answ
       const turn = this.#unacknowledged.shift();
       if (turn === undefined) break;
       this.#bytesInFlight -= turn.bytes;
-      for (const forwarder of turn.finished) forwarder.delivered();
+      for (const forwarder of turn.forwarders) forwarder.batchSettled();
     }
     if (count > 0) this.#updateBackpressure();
   }
@@ -187,20 +187,18 @@ export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, Answ
     this.#dirty = [];
     const entries: unknown[] = [];
     const transfer: ArrayBuffer[] = [];
-    const finished: SignalForwarder[] = [];
     let bytes = 0;
     for (const forwarder of dirty) {
       const taken = forwarder.take();
       writeConnectionSignals(entries, forwarder.connectionId, forwarder.receiver.status(), taken.calls);
       for (const buffer of taken.transfer) transfer.push(buffer);
       bytes += taken.bytes;
-      if (taken.last) finished.push(forwarder);
     }
     if (entries.length === 0 && this.#handshakes.isEmpty && this.#statuses.length === 0) return;
     const statuses = this.#statuses;
     this.#statuses = [];
     this.#post({ kind: 'turn', handshakes: this.#handshakes.take(), entries, statuses }, transfer);
-    this.#unacknowledged.push({ bytes, finished });
+    this.#unacknowledged.push({ bytes, forwarders: dirty });
     this.#bytesInFlight += bytes;
     this.#updateBackpressure();
   };

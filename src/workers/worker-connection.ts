@@ -12,7 +12,7 @@ import { serveWithHandler } from '../shared/connection/handler-host.ts';
 import { createServerBackend, serverConnectionInfo } from '../shared/connection/server-connection.ts';
 import { runServerHandshake } from '../shared/connection/server-handshake.ts';
 import type { ConnectionSettings, PoolWorkerData } from '../shared/wire/thread-messages.ts';
-import { CommandReceiver } from './command-receiver.ts';
+import { CommandReceiver, PauseReason } from './command-receiver.ts';
 import { SignalForwarder } from './signal-forwarder.ts';
 import type { ThreadChannel } from './thread-channel.ts';
 
@@ -58,6 +58,10 @@ export async function serveConnection(socket: Socket, connectionId: number, sett
     // The owner has the request headers from the decision: they cross the threads once.
     forwarder.connected({ ...info, requestHeaders: [] });
     if (handlerUrl === undefined) {
+      // Mirror mode: nothing is read until the owner takes the connection (see PauseReason),
+      // and a Pong or bytesWritten crosses only once the owner's socket has a listener for it.
+      receiver.setPaused(PauseReason.Pending, true);
+      backend.setOptionalSignals(0);
       backend.attach(forwarder);
     } else {
       // The owner sees this connection's lifecycle only; the handler here sees all of it.

@@ -2,7 +2,7 @@ import { Buffer } from 'node:buffer';
 import test from 'ava';
 import type { WebSocket as WsSocket } from 'ws';
 import { SocketError, State, WebSocket, type WebSocketError } from '../../src/index.ts';
-import { next, rejection, startRawServer, startWsServer, until, within } from './support.ts';
+import { hasIpv6Loopback, next, rejection, startRawServer, startWsServer, until, within } from './support.ts';
 
 async function connectedPair(t: import('ava').ExecutionContext, socket = new WebSocket()) {
   const peer = await startWsServer();
@@ -198,12 +198,8 @@ test('getters describe the connection; peerName is the URL host from open() on',
   socket.abort();
 });
 
-test('IPv6 literals connect ([::1])', async (t) => {
-  const peer = await startWsServer({ host: '::1' }).catch(() => undefined);
-  if (peer === undefined) {
-    t.pass('no IPv6 loopback on this machine');
-    return;
-  }
+(hasIpv6Loopback() ? test : test.skip)(`IPv6 literals connect ([::1])${hasIpv6Loopback() ? '' : ' (skipped: no IPv6 loopback on this machine)'}`, async (t) => {
+  const peer = await startWsServer({ host: '::1' });
   t.teardown(() => peer.close());
   const socket = new WebSocket();
   await within(socket.open(`ws://[::1]:${peer.port}/v6`), 5000, 'the opening');

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocketServer, type ServerOptions } from 'ws';
 import { rawFrame } from '../helpers/frames.ts';
@@ -212,6 +212,11 @@ export interface TestPki {
   /** Self-signed, for DNS:localhost and IP:127.0.0.1. */
   selfSignedCert: string;
   selfSignedKey: string;
+}
+
+/** Whether this machine has an IPv6 loopback (::1) to listen on; a test that needs it is skipped, visibly, without. */
+export function hasIpv6Loopback(): boolean {
+  return Object.values(networkInterfaces()).some((addresses) => addresses?.some((address) => address.address === '::1') ?? false);
 }
 
 /** Whether openssl is on PATH (the TLS tests need it to make their CA). */

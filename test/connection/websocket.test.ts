@@ -45,11 +45,17 @@ class RecordingBackend implements SocketBackend {
   setLimit(name: string, value: number): void {
     this.calls.push(['setLimit', name, value]);
   }
+  setLivenessTimeout(name: string, ms: number): void {
+    this.calls.push(['setLivenessTimeout', name, ms]);
+  }
   bytesToWrite(): number {
     return this.queued;
   }
   setFrameSignals(enabled: boolean): void {
     this.calls.push(['setFrameSignals', enabled]);
+  }
+  setOptionalSignals(signals: number): void {
+    this.calls.push(['setOptionalSignals', signals]);
   }
   setMaskGenerator(): void {
     this.calls.push(['setMaskGenerator']);
@@ -232,4 +238,26 @@ test('the Sec-WebSocket-Protocol raw header is merged into the offer, as Qt does
   socket.open({ url: server.url, headers: { 'Sec-WebSocket-Protocol': 'b, a' } }, { subprotocols: ['a', 'c'] });
   await failed;
   t.deepEqual(offered, ['a, c, b']);
+});
+
+test('a user pause and a lagging iterator hold reading together: it resumes when both let go', async (t) => {
+  const { socket, backend, sink } = adopted();
+  await new Promise((resolve) => setImmediate(resolve));
+  /** Whether the backend was last told to pause or to resume. */
+  const reading = (): string => backend.calls.filter(([name]) => name === 'pause' || name === 'resume').at(-1)?.[0] as string;
+  const iterator = socket.messages({ maxQueuedMessages: 2 });
+  socket.pauseReading();
+  t.is(reading(), 'pause');
+  for (const text of ['a', 'b', 'c']) sink.textMessage(text);
+  socket.resumeReading();
+  t.is(reading(), 'pause', 'the iterator still holds it');
+  t.is((await iterator.next()).value, 'a');
+  t.is(reading(), 'pause', 'two still queued: above half the limit');
+  t.is((await iterator.next()).value, 'b');
+  t.is(reading(), 'resume', 'drained to half: both let go');
+  socket.pauseReading();
+  t.is((await iterator.next()).value, 'c');
+  t.is(reading(), 'pause', 'the user still holds it');
+  socket.resumeReading();
+  t.is(reading(), 'resume');
 });

@@ -28,7 +28,7 @@ function split(bytes: Buffer, cuts: number[]): Buffer[] {
 
 function run(chunks: Buffer[], role: 'server' | 'client' = 'server') {
   const handler = recorder({ frames: true });
-  const engine = new ProtocolEngine({ role: role === 'server' ? Role.Server : Role.Client, maxAllowedIncomingMessageSize: 500 }, handler);
+  const engine = new ProtocolEngine({ role: role === 'server' ? Role.Server : Role.Client, maxAllowedIncomingMessageSize: 2000 }, handler);
   // Each run gets its own copy: the engine unmasks in place.
   for (const chunk of chunks) engine.receive(Buffer.from(chunk));
   return { events: handler.events, output: Buffer.concat(engine.takeOutput().map((c) => Buffer.from(c))), state: engine.state };

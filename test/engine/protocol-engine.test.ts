@@ -5,6 +5,7 @@ import { EngineState, type EngineOptions } from '../../src/shared/engine/engine-
 import { InvalidArgumentError, SocketError } from '../../src/shared/engine/errors.ts';
 import { OpCode } from '../../src/shared/engine/opcode.ts';
 import { ProtocolEngine } from '../../src/shared/engine/protocol-engine.ts';
+import { FragmentChargeBytes } from '../../src/shared/engine/limits.ts';
 import { Role } from '../../src/shared/engine/state.ts';
 import { clientFrame, decodeFrames, output, rawFrame, recorder } from '../helpers/frames.ts';
 
@@ -372,37 +373,85 @@ test('message limit: checked from each fragment header before its payload is buf
   t.is(handler.errors[0]?.closeCode, 1009);
 });
 
-test('message limit: exactly at the limit over fragments is accepted', (t) => {
-  const { engine, events } = server({ maxAllowedIncomingMessageSize: 10 });
-  engine.receive(Buffer.concat([clientFrame({ opcode: OpCode.Binary, fin: false, payload: Buffer.alloc(6) }), clientFrame({ opcode: OpCode.Continuation, payload: Buffer.alloc(4) })]));
-  t.deepEqual(events, [['binary', '00'.repeat(10)]]);
+test('message limit over fragments: the bytes plus 128 per frame after the first, exactly at the limit is accepted', (t) => {
+  const message = Buffer.concat([clientFrame({ opcode: OpCode.Binary, fin: false, payload: Buffer.alloc(6) }), clientFrame({ opcode: OpCode.Continuation, payload: Buffer.alloc(4) })]);
+  const atLimit = server({ maxAllowedIncomingMessageSize: 6 + 4 + FragmentChargeBytes });
+  atLimit.engine.receive(message);
+  t.deepEqual(atLimit.events, [['binary', '00'.repeat(10)]]);
+  const below = server({ maxAllowedIncomingMessageSize: 6 + 4 + FragmentChargeBytes - 1 });
+  below.engine.receive(message);
+  t.is(below.handler.errors[0]?.closeCode, 1009);
+  t.regex(below.handler.errors[0]!.message, /frame 2; each frame after the first counts 128 bytes more/);
 });
 
-test('a flood of tiny fragments is cut off at maxFragmentsPerMessage', (t) => {
-  const { engine, handler } = server({ maxFragmentsPerMessage: 100 });
-  const fragments = [clientFrame({ opcode: OpCode.Binary, fin: false, payload: Buffer.of(1) })];
-  for (let i = 0; i < 150; i++) fragments.push(clientFrame({ opcode: OpCode.Continuation, fin: false, payload: Buffer.of(1) }));
-  engine.receive(Buffer.concat(fragments));
+test('a 4 MiB message in 64-byte fragments (65,536 frames) passes at the default limit (ws refuses it)', (t) => {
+  const { engine, events, handler } = server();
+  const fragment = Buffer.alloc(64, 0x5a);
+  const frames = [clientFrame({ opcode: OpCode.Binary, fin: false, payload: fragment })];
+  const middle = clientFrame({ opcode: OpCode.Continuation, fin: false, payload: fragment });
+  for (let i = 1; i < 65_535; i++) frames.push(middle);
+  frames.push(clientFrame({ opcode: OpCode.Continuation, payload: fragment }));
+  const wire = Buffer.concat(frames);
+  for (let at = 0; at < wire.length; at += 64 * 1024) engine.receive(Buffer.from(wire.subarray(at, at + 64 * 1024)));
+  t.deepEqual(handler.errors, []);
+  t.is(events.length, 1);
+  t.is((events[0]![1] as string).length, 2 * 4 * 1024 * 1024);
+});
+
+test('a million empty fragments close with 1009, and hold no memory meanwhile', (t) => {
+  const { engine, handler } = server();
+  const empty = clientFrame({ opcode: OpCode.Continuation, fin: false });
+  const read = Buffer.concat(Array.from({ length: 10_000 }, () => empty));
+  engine.receive(clientFrame({ opcode: OpCode.Text, fin: false, payload: 'a' }));
+  let reads = 0;
+  while (handler.errors.length === 0 && reads < 100) {
+    engine.receive(Buffer.from(read));
+    reads++;
+  }
   t.is(handler.errors[0]?.closeCode, 1009);
-  t.regex(handler.errors[0]!.message, /more than 100 frames/);
+  t.is(handler.errors[0]?.kind, SocketError.MessageTooBig);
+  // 64 MiB / 128 bytes per frame: closed within the first 524,288 frames.
+  t.true(reads * 10_000 <= 530_000 && reads * 10_000 >= 520_000, `${reads} reads of 10,000 frames`);
+  t.is(engine.state, EngineState.Closed);
 });
 
-test('the default fragment limit is 16,384, like ws', (t) => {
-  const { engine } = server();
-  t.is(engine.maxFragmentsPerMessage, 16_384);
-});
-
-test('a ping flood queues at most maxQueuedPongs pongs until the output drains', (t) => {
-  const { engine, events } = server({ maxQueuedPongs: 4 });
-  const pings = Buffer.concat(Array.from({ length: 50 }, () => clientFrame({ opcode: OpCode.Ping, payload: 'x' })));
-  engine.receive(pings);
-  t.is(events.length, 50);
-  t.is(decodeFrames(output(engine)).length, 4);
-  engine.receive(pings);
-  t.is(decodeFrames(output(engine)).length, 0);
+test('Pongs are bounded by the bytes not yet handed to the kernel; over the budget the newest is kept (RFC 6455 5.5.3)', (t) => {
+  const name = (i: number) => `ping ${String(i).padStart(2, '0')}`;
+  const ping = (i: number) => clientFrame({ opcode: OpCode.Ping, payload: name(i) });
+  const burst = (from: number, count: number) => Buffer.concat(Array.from({ length: count }, (_, i) => ping(from + i)));
+  // 50 pings in one read: every one answered, in order.
+  const all = server();
+  all.engine.receive(burst(0, 50));
+  const pongs = decodeFrames(output(all.engine));
+  t.deepEqual(pongs.map((frame) => frame.payload.toString()), Array.from({ length: 50 }, (_, i) => name(i)));
+  // A budget of four pongs ("ping NN" pongs are 9 wire bytes each).
+  const { engine, events } = server({ maxQueuedPongBytes: 36 });
+  engine.receive(burst(0, 10));
+  t.is(events.length, 10);
+  t.deepEqual(decodeFrames(output(engine)).map((frame) => frame.payload.toString()), ['ping 08', 'ping 09'], 'over the budget: the older dropped, the newest kept');
+  // Not drained yet: 18 of the 36 bytes are still with the transport.
+  engine.receive(burst(10, 3));
+  t.deepEqual(decodeFrames(output(engine)).map((frame) => frame.payload.toString()), ['ping 12']);
   engine.outputDrained();
-  engine.receive(pings);
-  t.is(decodeFrames(output(engine)).length, 4);
+  engine.receive(burst(20, 4));
+  t.deepEqual(decodeFrames(output(engine)).map((frame) => frame.payload.toString()), ['ping 20', 'ping 21', 'ping 22', 'ping 23']);
+  // A Close goes after the Pongs queued before it.
+  engine.outputDrained();
+  engine.receive(Buffer.concat([ping(30), clientFrame({ opcode: OpCode.Close, payload: Buffer.of(0x03, 0xe8) })]));
+  t.deepEqual(decodeFrames(output(engine)).map((frame) => frame.opcode), [OpCode.Pong, OpCode.Close]);
+});
+
+test('a frame that declares 60 MiB and sends 1 KiB holds kilobytes, not 60 MiB', (t) => {
+  const { engine, events } = server();
+  const frame = clientFrame({ opcode: OpCode.Binary, payload: Buffer.alloc(60 * 1024 * 1024, 1) });
+  const before = process.memoryUsage().arrayBuffers;
+  engine.receive(frame.subarray(0, 14 + 1024));
+  const held = process.memoryUsage().arrayBuffers - before;
+  t.true(held < 1024 * 1024, `${held} bytes held`);
+  for (let at = 14 + 1024; at < frame.length; at += 1024 * 1024) engine.receive(frame.subarray(at, at + 1024 * 1024));
+  t.is(events.length, 1);
+  t.is(events[0]![0], 'binary');
+  t.is((events[0]![1] as string).length, 2 * 60 * 1024 * 1024);
 });
 
 for (const [name, value] of [['zero', 0], ['negative', -5], ['fractional', 1.5], ['NaN', Number.NaN], ['beyond 2 GiB', 2 ** 31]] as const) {
@@ -420,6 +469,28 @@ test('outgoing messages are split into frames of outgoingFrameSize', (t) => {
   const frames = decodeFrames(output(engine));
   t.deepEqual(frames.map((f) => [f.fin, f.opcode, f.payload.toString()]), [[false, 1, 'abcd'], [false, 0, 'efgh'], [true, 0, 'ij']]);
   t.true(frames.every((f) => !f.masked && f.rsv === 0));
+});
+
+test('outgoing text is split between UTF-8 characters, so every frame is valid UTF-8 on its own (Qt 6.4 refuses a cut character)', (t) => {
+  const text = 'aé€😀'.repeat(40);
+  for (const frameSize of [1, 2, 3, 4, 5, 7, 64]) {
+    const { engine } = server({ outgoingFrameSize: frameSize });
+    engine.sendText(text);
+    const frames = decodeFrames(output(engine));
+    t.true(frames.length > 1);
+    for (const frame of frames) {
+      t.true(frame.payload.length <= Math.max(frameSize, 4), `frame of ${frame.payload.length} bytes at size ${frameSize}`);
+      t.is(new TextDecoder('utf-8', { fatal: true }).decode(frame.payload).length > 0, true);
+    }
+    t.is(Buffer.concat(frames.map((frame) => frame.payload)).toString('utf8'), text);
+  }
+  // Binary is cut exactly at the frame size.
+  const { engine } = server({ outgoingFrameSize: 3 });
+  engine.sendBinary(Buffer.from('€€'));
+  t.deepEqual(decodeFrames(output(engine)).map((frame) => frame.payload.length), [3, 3]);
+  const { engine: cut } = server({ outgoingFrameSize: 2 });
+  cut.sendBinary(Buffer.from('€'));
+  t.deepEqual(decodeFrames(output(cut)).map((frame) => frame.payload.length), [2, 1]);
 });
 
 test('an empty message is one frame', (t) => {

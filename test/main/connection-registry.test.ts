@@ -19,7 +19,7 @@ function idleBackend(): SocketBackend & { attached: boolean } {
     attached: false,
     attach() { this.attached = true; },
     sendText: () => 0, sendBinary: () => 0, ping() {}, close() {}, abort() {}, flush: () => Promise.resolve(),
-    pause() {}, resume() {}, setLimit() {}, bytesToWrite: () => 0, setFrameSignals() {}, setMaskGenerator() {},
+    pause() {}, resume() {}, setLimit() {}, setLivenessTimeout() {}, bytesToWrite: () => 0, setFrameSignals() {}, setOptionalSignals() {}, setMaskGenerator() {},
   };
 }
 

@@ -56,7 +56,14 @@ for (const [trigger, what] of [['exit', 'calls process.exit'], ['throw', 'throws
     const ownerErrors = victims.map((entry) => next<[WebSocketError]>(entry.owner, 'errorOccurred', 10_000));
     const ownerDisconnects = victims.map((entry) => next(entry.owner, 'disconnected', 10_000));
     const clientCloses = victims.map((entry) => closeOf(entry.client));
+    const threadLost = within(new Promise<WebSocketError>((resolve) => {
+      server.on('serverError', (_code, error) => { if (error.kind === SocketError.WorkerExited) resolve(error); });
+    }), 10_000, 'serverError for the dead thread');
     tracked[0]!.client.send(trigger);
+    // The server says which thread died, and why.
+    const lost = await threadLost;
+    t.is(lost.closeCode, CloseCode.AbnormalDisconnection);
+    t.true(lost.message.includes(`thread ${victimThread} died: `), lost.message);
 
     for (const [code] of await Promise.all(clientCloses)) t.is(code, CloseCode.AbnormalDisconnection);
     await Promise.all(ownerDisconnects);
@@ -165,6 +172,7 @@ bothTransports('a connection over the high-water mark is closed with 1008', asyn
 
   const error = next<[WebSocketError]>(socket, 'errorOccurred', 20_000);
   const disconnected = next(socket, 'disconnected', 20_000);
+  const aboutToClose = next(socket, 'aboutToClose', 20_000);
   let peak = 0;
   // One 256 KiB message per turn: the mark is reached only once the peer's buffers are full.
   for (let i = 0; i < 400 && socket.state() === State.Connected; i++) {
@@ -178,7 +186,9 @@ bothTransports('a connection over the high-water mark is closed with 1008', asyn
   // Closing at once, on the owner too: no send is accepted and thrown away.
   t.is(socket.state(), State.Closing);
   t.is(socket.sendBinaryMessage(Buffer.alloc(1024)), 0);
+  t.is(socket.sendTextMessage('refused'), 0);
   t.false(socket.isValid());
+  await aboutToClose;
   await disconnected;
   t.is(socket.closeCode(), CloseCode.PolicyViolated);
   t.true(peak > 2 * 1024 * 1024, `bytesToWrite peaked at ${peak}`);
@@ -255,7 +265,10 @@ bothTransports('abort() drops the connection without a closing handshake', async
   t.is(sockets[0]!.closeCode(), CloseCode.AbnormalDisconnection);
 });
 
-/** Handles of the kinds a connection holds on the owner thread. */
+/**
+ * Handles of the kinds a connection holds on the owner thread. The count is process-wide, so the
+ * test that reads it runs serially: no other test of this file has handles open beside it.
+ */
 function ownerHandles(): { ports: number; sockets: number } {
   const resources = process.getActiveResourcesInfo();
   return {
@@ -291,4 +304,4 @@ bothTransports('nothing is left behind: after 50 connections come and go the own
   }, 5000, `the owner's handles to return to ${JSON.stringify(before)} (now ${JSON.stringify(ownerHandles())})`);
   t.true(sockets.every((socket) => socket.state() === State.Unconnected));
   t.deepEqual([...server.workerConnectionCounts().values()].filter((count) => count > 0), []);
-});
+}, true);

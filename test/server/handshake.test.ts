@@ -97,6 +97,10 @@ bothTransports('a bad Sec-WebSocket-Key gets 400, and other malformed requests g
   const badKey = await rawUpgrade(t, port, upgradeRequest(port, { 'Sec-WebSocket-Key': 'short' }));
   t.is(badKey.status, 400);
   await socketClosed(badKey.socket);
+  // URL-safe base64 ('-', '_') is not the base64 RFC 6455 4.1 asks for.
+  for (const key of ['dGhlIHNhbXBsZ-1ub25jZQ==', 'dGhlIHNhbXBsZ_Bub25jZQ==']) {
+    t.is((await rawUpgrade(t, port, upgradeRequest(port, { 'Sec-WebSocket-Key': key }))).status, 400, key);
+  }
   const noKey = await rawUpgrade(t, port, upgradeRequest(port, { 'Sec-WebSocket-Key': null }));
   t.is(noKey.status, 400);
   const post = await rawUpgrade(t, port, upgradeRequest(port).replace('GET', 'POST'));
@@ -263,7 +267,7 @@ bothTransports('an http.Server upgrade is handed over with handleUpgrade', async
   t.is(await refusalStatus(url, undefined, { protocolVersion: 8 }), 426);
 });
 
-const tlsTest = hasOpenssl() ? bothTransports : (title: string) => test.skip(title, () => {});
+const tlsTest = hasOpenssl() ? bothTransports : (title: string) => test.skip(`${title} (skipped: openssl missing)`, () => {});
 
 tlsTest('SecureMode.Secure serves wss:// with TLS done where the connection lives', async (t, workers) => {
   const pki = makeTestPki();

@@ -283,7 +283,7 @@ bothTransports('a socket given to handleConnection gets plain HTTP answered too'
   t.is(answer.body.toString(), 'handed /over');
 });
 
-const tlsTest = hasOpenssl() ? bothTransports : (title: string) => test.skip(title, () => {});
+const tlsTest = hasOpenssl() ? bothTransports : (title: string) => test.skip(`${title} (skipped: openssl missing)`, () => {});
 
 tlsTest('SecureMode.Secure answers https requests with the handler (secure: true)', async (t, workers) => {
   const pki = makeTestPki();

@@ -12,6 +12,7 @@ import { WebSocketServer, type WebSocketServerOptions } from '../../src/main/web
 import type { WebSocket } from '../../src/shared/connection/websocket.ts';
 import { SecureMode } from '../../src/shared/engine/state.ts';
 import { within } from '../client/support.ts';
+import { decodeFrames, type DecodedFrame } from '../helpers/frames.ts';
 
 export { next, until, within, makeTestPki, hasOpenssl } from '../client/support.ts';
 
@@ -145,6 +146,16 @@ export async function rawUpgrade(t: ExecutionContext, port: number, request: str
 export function socketClosed(socket: net.Socket, ms = 10_000): Promise<void> {
   if (socket.destroyed) return Promise.resolve();
   return within(new Promise<void>((resolve) => socket.once('close', () => resolve())), ms, 'the TCP connection to close');
+}
+
+/** Every frame a raw client receives after the 101 (the response head, if read here, skipped), until its TCP connection closes. */
+export function framesUntilClosed(socket: net.Socket, ms = 10_000): Promise<DecodedFrame[]> {
+  let received = Buffer.alloc(0);
+  socket.on('data', (chunk: Buffer) => { received = Buffer.concat([received, chunk]); });
+  return within(new Promise((resolve) => socket.once('close', () => {
+    const start = received.indexOf('\r\n\r\n');
+    resolve(decodeFrames(start === -1 ? received : received.subarray(start + 4)));
+  })), ms, 'the server to close the raw client');
 }
 
 /** Runs `tasks` with at most `limit` in flight. */

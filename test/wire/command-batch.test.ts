@@ -29,6 +29,9 @@ function recordingTarget(into: Recorded[]): CommandTarget {
     resume: () => { into.push(['resume']); },
     setLimit: (name, value) => { into.push(['setLimit', name, value]); },
     setFrameSignals: (enabled) => { into.push(['setFrameSignals', enabled]); },
+    setLivenessTimeout: (name, ms) => { into.push(['setLivenessTimeout', name, ms]); },
+    taken: () => { into.push(['taken']); },
+    setOptionalSignals: (signals) => { into.push(['setOptionalSignals', signals]); },
   };
 }
 
@@ -44,6 +47,10 @@ const command: fc.Arbitrary<Apply> = fc.oneof<fc.Arbitrary<Apply>[]>(
   fc.constant((target: CommandTarget | CommandWriter) => target.resume()),
   fc.tuple(limitName, fc.nat()).map(([name, value]) => (target) => target.setLimit(name, value)),
   fc.boolean().map((enabled) => (target) => target.setFrameSignals(enabled)),
+  fc.tuple(fc.constantFrom('idleTimeout' as const, 'pongTimeout' as const, 'frameTimeout' as const), fc.nat())
+    .map(([name, ms]) => (target) => target.setLivenessTimeout(name, ms)),
+  fc.constant((target: CommandTarget | CommandWriter) => target.taken()),
+  fc.nat({ max: 3 }).map((signals) => (target) => target.setOptionalSignals(signals)),
 );
 
 test('any command batch reads back as written, through a real port with its transfer list (property)', async (t) => {

@@ -221,6 +221,9 @@ export interface ClientEngineSettings {
   outgoingFrameSize: number;
   maskGenerator: MaskGenerator;
   closeTimeoutMs: number;
+  idleTimeout: number;
+  pongTimeout: number;
+  frameTimeout: number;
 }
 
 /** What an opening resolves to: a connected backend, not attached yet, and what the handshake established. */
@@ -271,6 +274,9 @@ function connectedBackend(opened: ClientOpened, engine: ClientEngineSettings, or
     outgoingFrameSize: engine.outgoingFrameSize,
     maskGenerator: engine.maskGenerator,
     extensions: opened.extensions,
+    idleTimeout: engine.idleTimeout,
+    pongTimeout: engine.pongTimeout,
+    frameTimeout: engine.frameTimeout,
   }, opened.rest, { closeTimeoutMs: engine.closeTimeoutMs });
   const info: ConnectionInfo = {
     origin,

@@ -2,9 +2,11 @@ import type { Duplex } from 'node:stream';
 import { CloseCode } from '../engine/close-code.ts';
 import type { EngineHandler, EngineOptions } from '../engine/engine-types.ts';
 import { SocketError, WebSocketError } from '../engine/errors.ts';
+import { LivenessVerdict, type LivenessTimeoutName } from '../engine/liveness.ts';
 import type { MaskGenerator } from '../engine/mask-generator.ts';
 import { ProtocolEngine } from '../engine/protocol-engine.ts';
-import type { SocketBackend, SocketLimitName, SocketSink } from './socket-backend.ts';
+import { livenessTicker, type LivenessWatched } from './liveness-ticker.ts';
+import { AllOptionalSignals, OptionalSignal, type SocketBackend, type SocketLimitName, type SocketSink } from './socket-backend.ts';
 
 export interface EngineSocketBackendOptions {
   /**
@@ -33,6 +35,13 @@ const ConcatBelowBytes = 16 * 1024;
 
 const OverHighWaterMarkReason = 'Send buffer limit exceeded';
 
+/**
+ * How long a protocol error may wait for a listener in another thread to answer the messages
+ * that came before it (see `SocketSink.seen`): long enough for a busy owner thread, short enough
+ * that a violating peer is not kept.
+ */
+const HeldFailureMs = 1000;
+
 /** Socket error codes that mean the peer went away rather than the network failing. */
 const PeerGoneCodes = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 
@@ -45,7 +54,7 @@ const PeerGoneCodes = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
  * The socket must have no 'data' listener when handed over; bytes already read past the opening
  * handshake go in `initialBytes`, and are fed to the engine before anything read later.
  */
-export class EngineSocketBackend implements SocketBackend {
+export class EngineSocketBackend implements SocketBackend, LivenessWatched {
   readonly #socket: Duplex;
   readonly #engine: ProtocolEngine;
   readonly #handler: EngineHandler;
@@ -66,6 +75,12 @@ export class EngineSocketBackend implements SocketBackend {
   #transportGone = false;
   #aborted = false;
   #transportError: WebSocketError | undefined;
+  /** The peer left an automatic Ping unanswered: once our Close is handed to the OS, drop it. */
+  #dropAfterClose = false;
+  #releasingFailure = false;
+  /** Attached and past the first turn: reads may be delivered. */
+  #reading = false;
+  #optionalSignals: number = AllOptionalSignals;
 
   constructor(socket: Duplex, engineOptions: EngineOptions, initialBytes?: Uint8Array, options: EngineSocketBackendOptions = {}) {
     this.#socket = socket;
@@ -75,7 +90,9 @@ export class EngineSocketBackend implements SocketBackend {
     this.#handler = {
       textMessage: (text) => this.#sink?.textMessage(text),
       binaryMessage: (data) => this.#sink?.binaryMessage(data),
-      pong: (elapsedMs, payload) => this.#sink?.pong(elapsedMs, payload),
+      pong: (elapsedMs, payload) => {
+        if ((this.#optionalSignals & OptionalSignal.Pong) !== 0) this.#sink?.pong(elapsedMs, payload);
+      },
       error: (error) => this.#reportError(error),
       closed: () => this.#onEngineClosed(),
     };
@@ -96,6 +113,9 @@ export class EngineSocketBackend implements SocketBackend {
   attach(sink: SocketSink): void {
     if (this.#sink !== undefined) throw new Error('EngineSocketBackend.attach() called twice');
     this.#sink = sink;
+    // Listeners in another thread see a message later than the engine finds a protocol error
+    // after it: the Close waits for them, so every transport answers that message first.
+    this.#engine.holdsFailures = sink.seen !== undefined;
     const socket = this.#socket;
     socket.on('error', this.#onSocketError);
     socket.on('end', this.#onSocketEnd);
@@ -103,12 +123,15 @@ export class EngineSocketBackend implements SocketBackend {
     // Deferred so that whoever attached can add listeners before the first event.
     setImmediate(() => {
       if (this.#transportGone) return;
-      const initial = this.#initialBytes;
-      this.#initialBytes = undefined;
-      if (initial !== undefined) this.#receive(initial);
+      this.#reading = true;
       socket.on('data', this.#onData);
-      if (this.#paused) socket.pause();
-      else socket.resume();
+      if (this.#paused) {
+        socket.pause();
+      } else {
+        this.#receiveInitialBytes();
+        socket.resume();
+      }
+      this.#watchLiveness();
     });
     // A socket destroyed before attach emits no further 'close': treat it as gone.
     if (socket.destroyed) setImmediate(this.#onSocketClose);
@@ -181,11 +204,40 @@ export class EngineSocketBackend implements SocketBackend {
 
   resume(): void {
     this.#paused = false;
-    if (this.#sink !== undefined && !this.#transportGone) this.#socket.resume();
+    if (this.#sink === undefined || this.#transportGone) return;
+    // The bytes read with the opening handshake come first; a backend that starts paused (a
+    // pending connection nobody has taken) has not delivered them yet.
+    if (this.#reading) this.#receiveInitialBytes();
+    this.#socket.resume();
+  }
+
+  #receiveInitialBytes(): void {
+    const initial = this.#initialBytes;
+    if (initial === undefined) return;
+    this.#initialBytes = undefined;
+    this.#receive(initial);
   }
 
   setLimit(name: SocketLimitName, value: number): void {
     this.#engine[name] = value;
+  }
+
+  setLivenessTimeout(name: LivenessTimeoutName, ms: number): void {
+    this.#engine.setTimeout(name, ms);
+    if (this.#sink !== undefined) this.#watchLiveness();
+  }
+
+  #watchLiveness(): void {
+    if (this.#transportGone || this.#engineClosed) return;
+    livenessTicker.watch(this, this.#engine.livenessCheckIntervalMs);
+  }
+
+  /** Called by this thread's liveness tick. */
+  checkLiveness(now: number): void {
+    const verdict = this.#engine.checkLiveness(now, !this.#paused);
+    if (verdict === LivenessVerdict.Alive) return;
+    if (verdict === LivenessVerdict.IdleTimedOut) this.#dropAfterClose = true;
+    if (this.#engine.outputLength > 0) this.#scheduleFlush();
   }
 
   bytesToWrite(): number {
@@ -203,6 +255,10 @@ export class EngineSocketBackend implements SocketBackend {
     }
   }
 
+  setOptionalSignals(signals: number): void {
+    this.#optionalSignals = signals;
+  }
+
   setMaskGenerator(generator: MaskGenerator): void {
     this.#engine.maskGenerator = generator;
   }
@@ -213,7 +269,26 @@ export class EngineSocketBackend implements SocketBackend {
 
   #receive(chunk: Uint8Array): void {
     this.#engine.receive(chunk);
+    if (this.#engine.hasHeldFailure) this.#releaseFailureWhenSeen();
     if (this.#engine.outputLength > 0) this.#scheduleFlush();
+  }
+
+  #releaseFailureWhenSeen(): void {
+    if (this.#releasingFailure) return;
+    const seen = this.#sink?.seen?.();
+    if (seen === undefined) {
+      this.#engine.releaseFailure();
+      return;
+    }
+    this.#releasingFailure = true;
+    const release = (): void => {
+      clearTimeout(timer);
+      if (this.#transportGone) return;
+      this.#engine.releaseFailure();
+      if (this.#engine.outputLength > 0) this.#scheduleFlush();
+    };
+    const timer = setTimeout(release, HeldFailureMs);
+    seen.then(release, release);
   }
 
   /**
@@ -270,7 +345,7 @@ export class EngineSocketBackend implements SocketBackend {
     this.#bytesWrittenScheduled = false;
     const bytes = this.#writtenUnreported;
     this.#writtenUnreported = 0;
-    if (bytes > 0 && !this.#transportGone) this.#sink?.bytesWritten(bytes);
+    if (bytes > 0 && !this.#transportGone && (this.#optionalSignals & OptionalSignal.BytesWritten) !== 0) this.#sink?.bytesWritten(bytes);
   };
 
   #releaseFlushWaiters(): void {
@@ -293,6 +368,7 @@ export class EngineSocketBackend implements SocketBackend {
   #onEngineClosed(): void {
     if (this.#engineClosed) return;
     this.#engineClosed = true;
+    livenessTicker.unwatch(this);
     if (this.#transportGone) return;
     this.#reportClosing();
     // Leave the engine's call stack before touching the socket: closed() may fire inside receive().
@@ -300,7 +376,10 @@ export class EngineSocketBackend implements SocketBackend {
       this.#writeOutput();
       if (this.#transportGone) return;
       // The server ends TCP first; a client waits for it (bounded by the close timer).
-      if (this.#engine.endsTransport) this.#socket.end();
+      if (this.#engine.endsTransport || this.#dropAfterClose) this.#socket.end();
+      // A peer that answered nothing for the idle and pong timeouts will not answer our Close:
+      // drop it as soon as the Close is handed to the OS (which still sends it).
+      if (this.#dropAfterClose) this.#socket.once('finish', () => this.#socket.destroy());
       this.#startCloseTimer();
     });
   }
@@ -333,6 +412,7 @@ export class EngineSocketBackend implements SocketBackend {
   readonly #onSocketClose = (): void => {
     if (this.#transportGone) return;
     this.#transportGone = true;
+    livenessTicker.unwatch(this);
     if (this.#closeTimer !== undefined) clearTimeout(this.#closeTimer);
     this.#socket.off('data', this.#onData);
     if (!this.#engineClosed) {

@@ -14,7 +14,7 @@
  * the thread. Connections on other threads are untouched.
  */
 import { threadId } from 'node:worker_threads';
-import { SilentSink, type ConnectionInfo, type SocketBackend, type SocketLimitName } from './socket-backend.ts';
+import { SilentSink, type ConnectionInfo, type SocketBackend, type ConnectionLimits } from './socket-backend.ts';
 import { WebSocket } from './websocket.ts';
 import { CloseCode } from '../engine/close-code.ts';
 import { SocketError, WebSocketError } from '../engine/errors.ts';
@@ -67,7 +67,7 @@ export function serveWithHandler(
   backend: SocketBackend,
   info: ConnectionInfo,
   url: string,
-  limits: Record<SocketLimitName, number>,
+  limits: ConnectionLimits,
   events: HandlerHostEvents,
 ): void {
   loadHandler(url).then(
@@ -78,7 +78,7 @@ export function serveWithHandler(
     },
     (error: unknown) => {
       // No handler, no service.
-      events.failed(new WebSocketError(SocketError.UnknownSocket,
+      events.failed(new WebSocketError(SocketError.HandlerFailed,
         `The handler module ${url} failed to load: ${(error as Error)?.message ?? String(error)}`, CloseCode.AbnormalDisconnection));
       backend.attach(SilentSink);
       backend.abort();

@@ -16,6 +16,9 @@ export function createServerBackend(upgraded: UpgradedConnection, settings: Conn
     maxAllowedIncomingFrameSize: decision.limits.maxAllowedIncomingFrameSize,
     maxAllowedIncomingMessageSize: decision.limits.maxAllowedIncomingMessageSize,
     outgoingFrameSize: decision.limits.outgoingFrameSize,
+    idleTimeout: decision.limits.idleTimeout,
+    pongTimeout: decision.limits.pongTimeout,
+    frameTimeout: decision.limits.frameTimeout,
   }, upgraded.rest, { closeTimeoutMs: settings.closeTimeoutMs, highWaterMark: settings.highWaterMark });
   if (decision.frameSignals) engine.setFrameSignals(true);
   return engine;

@@ -1,4 +1,5 @@
 import type { WebSocketError } from '../engine/errors.ts';
+import type { LivenessTimeoutName, LivenessTimeouts } from '../engine/liveness.ts';
 import type { MaskGenerator } from '../engine/mask-generator.ts';
 
 /**
@@ -17,6 +18,16 @@ export type HeaderList = ReadonlyArray<readonly [name: string, value: string]>;
 
 /** The limits a `WebSocket` forwards to its engine. */
 export type SocketLimitName = 'maxAllowedIncomingFrameSize' | 'maxAllowedIncomingMessageSize' | 'outgoingFrameSize';
+
+/**
+ * Signals a backend reports only while someone listens (`setOptionalSignals`): from another
+ * thread each one costs a crossing, and a flood of unsolicited Pongs must not cross for nobody.
+ */
+export const OptionalSignal = { Pong: 1, BytesWritten: 2 } as const;
+export const AllOptionalSignals = OptionalSignal.Pong | OptionalSignal.BytesWritten;
+
+/** What a server decided for one connection: its limits and its liveness timeouts (absent: 0, off). */
+export type ConnectionLimits = Record<SocketLimitName, number> & Partial<LivenessTimeouts>;
 
 /** What the opening handshake established; the `WebSocket` getters read it. */
 export interface ConnectionInfo {
@@ -68,6 +79,12 @@ export interface SocketSink {
    * the code of the peer's Close frame (1005 if it had none), or 1006 if no Close frame arrived.
    */
   disconnected(code: number, reason: string): void;
+  /**
+   * For a sink whose listeners run elsewhere (another thread): resolves once everything reported
+   * so far has been seen there, and the commands it led to applied; undefined when that is
+   * already so. A sink without it is heard synchronously.
+   */
+  seen?(): Promise<void> | undefined;
 }
 
 /** The I/O side of one WebSocket connection. Every method is safe to call in any state. */
@@ -90,10 +107,14 @@ export interface SocketBackend {
   resume(): void;
   /** Validation happens in the `WebSocket` (InvalidArgumentError); a backend applies the value. */
   setLimit(name: SocketLimitName, value: number): void;
+  /** A liveness timeout in ms (0 disables it), validated by the `WebSocket`; applies at once. */
+  setLivenessTimeout(name: LivenessTimeoutName, ms: number): void;
   /** Wire bytes queued and not yet handed to the OS (may lag for a backend in another thread). */
   bytesToWrite(): number;
   /** Whether `textFrame`/`binaryFrame` are reported: decoding frames on their own costs time. */
   setFrameSignals(enabled: boolean): void;
+  /** Which `OptionalSignal`s are reported (bits); a backend starts with all of them unless it says otherwise. */
+  setOptionalSignals(signals: number): void;
   /** The mask keys of a client's frames from now on (a server never masks: nothing to do). */
   setMaskGenerator(generator: MaskGenerator): void;
 }

@@ -15,6 +15,7 @@ import { InvalidArgumentError, SocketError, WebSocketError } from '../engine/err
 import type { ExtensionFactory } from '../engine/extension.ts';
 import { parseCommaList } from '../engine/http-headers.ts';
 import { checkLimit, Defaults, MaxFrameSize } from '../engine/limits.ts';
+import { checkTimeoutMs, type LivenessTimeoutName, type LivenessTimeouts } from '../engine/liveness.ts';
 import { DefaultMaskGenerator, type MaskGenerator } from '../engine/mask-generator.ts';
 import { PauseMode, State, Version } from '../engine/state.ts';
 import { unguardErrors, type ProxyConfiguration, type SslConfiguration, type SslError } from './client-connect.ts';
@@ -23,7 +24,7 @@ import { parseClientUrl, type ClientTarget } from './client-url.ts';
 import { DefaultCloseTimeoutMs } from './engine-socket-backend.ts';
 import type { PreSharedKeyAuthenticator } from './psk-authenticator.ts';
 import type { AlertLevel, AlertType } from './tls-alert.ts';
-import type { ConnectionInfo, HeaderList, SocketBackend, SocketLimitName, SocketSink } from './socket-backend.ts';
+import { OptionalSignal, type ConnectionInfo, type HeaderList, type SocketBackend, type SocketLimitName, type SocketSink } from './socket-backend.ts';
 import { MessageIterator, type Message, type MessageQueueLimits } from './websocket-messages.ts';
 
 /** The signals, as Qt names them, with their arguments. */
@@ -64,6 +65,11 @@ export const ClientDefaults = {
   handshakeTimeoutMs: 10_000,
   /** The closing handshake, see `EngineSocketBackend`. */
   closeTimeoutMs: DefaultCloseTimeoutMs,
+  /** No automatic Ping on a client by default (Qt and browsers send none); the server pings. */
+  idleTimeout: 0,
+  pongTimeout: 0,
+  /** Qt's: a frame or fragmented message that stops arriving for 5 s closes with 1001. */
+  frameTimeout: 5000,
 } as const;
 
 export interface WebSocketOptions {
@@ -80,6 +86,12 @@ export interface WebSocketOptions {
   connectTimeoutMs?: number;
   handshakeTimeoutMs?: number;
   closeTimeoutMs?: number;
+  /** Ms without a byte from the peer before an automatic Ping; 0 (the client's default) disables. */
+  idleTimeout?: number;
+  /** Ms the peer has to answer the automatic Ping (with anything) before the connection closes with 1001; 0: never. */
+  pongTimeout?: number;
+  /** Ms a frame or fragmented message may stop arriving before the connection closes with 1001; default 5000 (Qt); 0 disables. */
+  frameTimeout?: number;
   proxy?: ProxyConfiguration | null;
   sslConfiguration?: SslConfiguration;
   /** Limits of `for await` before reading pauses. */
@@ -129,8 +141,8 @@ export interface RequestInfo {
   headers: HeaderList;
 }
 
-/** Values a server passes when wrapping one of its connections (the engine limits it applied). */
-export interface AdoptOptions {
+/** Values a server passes when wrapping one of its connections (the engine limits and timeouts it applied). */
+export interface AdoptOptions extends Partial<LivenessTimeouts> {
   maxAllowedIncomingFrameSize?: number;
   maxAllowedIncomingMessageSize?: number;
   outgoingFrameSize?: number;
@@ -161,6 +173,8 @@ interface SslPause {
 }
 /** What `opened()` gives a socket that was adopted already open (one promise for all of them). */
 const Opened = Promise.resolve();
+/** The signals a backend reports only while they have listeners. */
+const OptionalSignals = new Map<string | symbol, number>([['pong', OptionalSignal.Pong], ['bytesWritten', OptionalSignal.BytesWritten]]);
 
 /** An opening in progress. */
 interface Attempt {
@@ -211,6 +225,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   #connectTimeoutMs: number;
   #handshakeTimeoutMs: number;
   #closeTimeoutMs: number;
+  readonly #liveness: LivenessTimeouts;
   #proxy: ProxyConfiguration | null;
   #ssl: SslConfiguration;
   #ignoreAllSslErrors = false;
@@ -221,6 +236,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   #holds = 0;
   #readBufferSize = 0;
   #frameSignals = false;
+  #optionalSignals = 0;
   readonly #messageListeners = new Set<{ message(message: Message): void; ended(error: WebSocketError | undefined): void }>();
 
   constructor(options: WebSocketOptions | string = {}) {
@@ -239,6 +255,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.#connectTimeoutMs = checkTimeout('connectTimeoutMs', settings.connectTimeoutMs ?? ClientDefaults.connectTimeoutMs);
     this.#handshakeTimeoutMs = checkTimeout('handshakeTimeoutMs', settings.handshakeTimeoutMs ?? ClientDefaults.handshakeTimeoutMs);
     this.#closeTimeoutMs = checkTimeout('closeTimeoutMs', settings.closeTimeoutMs ?? ClientDefaults.closeTimeoutMs);
+    this.#liveness = {
+      idleTimeout: checkTimeoutMs('idleTimeout', settings.idleTimeout ?? ClientDefaults.idleTimeout),
+      pongTimeout: checkTimeoutMs('pongTimeout', settings.pongTimeout ?? ClientDefaults.pongTimeout),
+      frameTimeout: checkTimeoutMs('frameTimeout', settings.frameTimeout ?? ClientDefaults.frameTimeout),
+    };
     this.#proxy = settings.proxy ?? null;
     this.#ssl = { ...settings.sslConfiguration };
     this.#messageQueue = { ...settings.messageQueue };
@@ -247,13 +268,18 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.on('removeListener', WebSocket.#onRemoveListener);
   }
 
-  /** Frame signals cost decoding time, so the backend reports them only while someone listens. */
+  /**
+   * Frame signals cost decoding time, and Pongs and bytesWritten a crossing from another thread,
+   * so the backend reports them only while someone listens.
+   */
   static #onNewListener(this: WebSocket, event: string | symbol): void {
     if (FrameSignals.has(event)) queueMicrotask(() => this.#updateFrameSignals());
+    else if (OptionalSignals.has(event)) queueMicrotask(() => this.#updateOptionalSignals());
   }
 
   static #onRemoveListener(this: WebSocket, event: string | symbol): void {
     if (FrameSignals.has(event)) this.#updateFrameSignals();
+    else if (OptionalSignals.has(event)) this.#updateOptionalSignals();
   }
 
   /**
@@ -267,6 +293,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       maxAllowedIncomingMessageSize: options.maxAllowedIncomingMessageSize,
       outgoingFrameSize: options.outgoingFrameSize,
       messageQueue: options.messageQueue,
+      // A server connection runs with the server's timeouts; none given: none runs.
+      idleTimeout: options.idleTimeout ?? 0,
+      pongTimeout: options.pongTimeout ?? 0,
+      frameTimeout: options.frameTimeout ?? 0,
     });
     socket.#info = info;
     socket.#state = State.Connected;
@@ -381,6 +411,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       outgoingFrameSize: this.#outgoingFrameSize,
       maskGenerator: this.#maskGenerator,
       closeTimeoutMs: this.#closeTimeoutMs,
+      ...this.#liveness,
     });
     const attempt: Attempt = { opening, resolve, reject };
     this.#attempt = attempt;
@@ -503,6 +534,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   #useBackend(backend: SocketBackend): void {
     this.#backend = backend;
     if (this.#frameSignals) backend.setFrameSignals(true);
+    if (this.#optionalSignals !== 0) backend.setOptionalSignals(this.#optionalSignals);
     if (this.#userPaused || this.#holds > 0) backend.pause();
     const sink = new WebSocket.#BackendSink(this);
     this.#backendSink = sink;
@@ -627,6 +659,14 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     if (wanted === this.#frameSignals) return;
     this.#frameSignals = wanted;
     this.#backend?.setFrameSignals(wanted);
+  }
+
+  #updateOptionalSignals(): void {
+    let wanted = 0;
+    for (const [event, bit] of OptionalSignals) if (this.listenerCount(event) > 0) wanted |= bit;
+    if (wanted === this.#optionalSignals) return;
+    this.#optionalSignals = wanted;
+    this.#backend?.setOptionalSignals(wanted);
   }
 
   #applyPause(): void {
@@ -998,6 +1038,41 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   /** How long the closing handshake may take before the socket is destroyed; from the next `open()`. */
   setCloseTimeout(ms: number): void {
     this.#closeTimeoutMs = checkTimeout('closeTimeoutMs', ms);
+  }
+
+  // ---- liveness (ours; Qt has only its fixed 5 s in-frame timeout) ----------------------------
+
+  /** Ms without a byte from the peer before an automatic Ping is sent; 0: none. */
+  idleTimeout(): number {
+    return this.#liveness.idleTimeout;
+  }
+
+  /** Applies at once to an open connection, and to later openings. */
+  setIdleTimeout(ms: number): void {
+    this.#setLivenessTimeout('idleTimeout', ms);
+  }
+
+  /** Ms the peer has after the automatic Ping to send anything before the connection closes (1001, `SocketError.IdleTimeout`); 0: never. */
+  pongTimeout(): number {
+    return this.#liveness.pongTimeout;
+  }
+
+  setPongTimeout(ms: number): void {
+    this.#setLivenessTimeout('pongTimeout', ms);
+  }
+
+  /** Ms a frame or fragmented message may stop arriving before the connection closes (1001, `SocketError.FrameTimeout`); 0: never. */
+  frameTimeout(): number {
+    return this.#liveness.frameTimeout;
+  }
+
+  setFrameTimeout(ms: number): void {
+    this.#setLivenessTimeout('frameTimeout', ms);
+  }
+
+  #setLivenessTimeout(name: LivenessTimeoutName, ms: number): void {
+    this.#liveness[name] = checkTimeoutMs(name, ms);
+    this.#backend?.setLivenessTimeout(name, ms);
   }
 
   /** An HTTP proxy to tunnel through with CONNECT, from the next `open()`; `null`: connect directly. */

@@ -9,14 +9,17 @@ export interface EngineOptions {
   maxAllowedIncomingFrameSize?: number;
   maxAllowedIncomingMessageSize?: number;
   outgoingFrameSize?: number;
-  maxFragmentsPerMessage?: number;
-  maxQueuedPongs?: number;
+  maxQueuedPongBytes?: number;
   /** Client role: where masking keys come from (default: cryptographically random, batched). */
   maskGenerator?: MaskGenerator;
   /** Extensions negotiated in the opening handshake, in the order they were negotiated. */
   extensions?: Extension[];
   /** A monotonic clock in milliseconds, for `pong`'s elapsed time (default `performance.now`). */
   now?: () => number;
+  /** See `LivenessTimeouts`; 0 (the default) disables each. */
+  idleTimeout?: number;
+  pongTimeout?: number;
+  frameTimeout?: number;
 }
 
 /**

@@ -31,6 +31,12 @@ export const SocketError = {
   HandshakeTimeout: 'HandshakeTimeout',
   PolicyViolated: 'PolicyViolated',
   WorkerExited: 'WorkerExited',
+  /** The server's handler module could not be loaded, or exports no function: its connections are dropped (1006). */
+  HandlerFailed: 'HandlerFailed',
+  /** The peer sent nothing for the idle timeout and did not answer the automatic Ping (1001). */
+  IdleTimeout: 'IdleTimeout',
+  /** A frame or a fragmented message stopped arriving for the frame timeout (1001, as Qt). */
+  FrameTimeout: 'FrameTimeout',
 } as const;
 export type SocketError = (typeof SocketError)[keyof typeof SocketError];
 

@@ -52,9 +52,13 @@ export class FrameWriter {
       this.writeFrame(true, rsv, opcode, payload, 0, total);
       return;
     }
-    for (let start = 0; start < total; start += frameSize) {
-      const end = Math.min(start + frameSize, total);
+    // Uncompressed text is cut between characters: legal or not to cut one (it is), Qt 6.4
+    // fails such a frame with 1007.
+    const text = opcode === OpCode.Text && rsv === 0;
+    for (let start = 0; start < total;) {
+      const end = text ? characterBoundary(payload, start, Math.min(start + frameSize, total)) : Math.min(start + frameSize, total);
       this.writeFrame(end === total, start === 0 ? rsv : 0, start === 0 ? opcode : OpCode.Continuation, payload, start, end);
+      start = end;
     }
   }
 
@@ -165,4 +169,18 @@ export class FrameWriter {
     this.#runStart = 0;
     this.#runEnd = 0;
   }
+}
+
+/**
+ * The last UTF-8 character boundary at or before `end` and after `start` (a continuation byte is
+ * 10xxxxxx); for a frame smaller than one character, the first boundary after `end`.
+ */
+function characterBoundary(utf8: Uint8Array, start: number, end: number): number {
+  if (end >= utf8.length) return utf8.length;
+  let cut = end;
+  while (cut > start && (utf8[cut]! & 0xc0) === 0x80) cut--;
+  if (cut > start) return cut;
+  cut = end;
+  while (cut < utf8.length && (utf8[cut]! & 0xc0) === 0x80) cut++;
+  return cut;
 }

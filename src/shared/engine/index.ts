@@ -20,4 +20,5 @@ export { SocketError, WebSocketError, InvalidArgumentError, type WebSocketErrorD
 export { State, SecureMode, Role, Version, PauseMode } from './state.ts';
 export { Signal } from './signals.ts';
 export { Defaults, MaxFrameSize } from './limits.ts';
+export { LivenessVerdict, type LivenessTimeouts, type LivenessTimeoutName } from './liveness.ts';
 export type { Extension, ExtensionFactory, ExtensionOffer } from './extension.ts';

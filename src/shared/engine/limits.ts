@@ -11,13 +11,23 @@ export const Defaults = {
   maxAllowedIncomingMessageSize: 64 * 1024 * 1024,
   /** Outgoing messages are split into frames of at most this many payload bytes (Qt: 512 KiB). */
   outgoingFrameSize: 512 * 1024,
-  /** Most frames one message may be split into (as ws, after CVE-2026-48779); more closes with 1009. */
-  maxFragmentsPerMessage: 16_384,
-  /** Automatic pongs queued and not yet drained to the socket; further pings go unanswered until it drains. */
-  maxQueuedPongs: 32,
+  /**
+   * Wire bytes of automatic Pongs not yet handed to the kernel. Beyond it the older queued Pongs
+   * are dropped and the newest kept: RFC 6455 5.5.3 allows answering only the most recent Ping.
+   */
+  maxQueuedPongBytes: 16 * 1024,
   /** Largest opening-handshake header block, request or response (431 on the server). */
   maxHandshakeHeaderSize: 16 * 1024,
 } as const;
+
+/**
+ * What each frame of a fragmented message after its first counts against
+ * `maxAllowedIncomingMessageSize`, on top of its payload: the work a frame costs is bounded with
+ * the message rather than by a fixed count of frames (ws: 16,384), so a 4 MiB message in 64-byte
+ * frames passes (65,536 frames, 12 MiB counted) while a flood of empty frames closes with 1009
+ * after at most `maxAllowedIncomingMessageSize / 128` of them (524,288 at the default).
+ */
+export const FragmentChargeBytes = 128;
 
 /** Qt's upper bound for frame and message sizes (`QWebSocket::maxIncomingFrameSize()`). */
 export const MaxFrameSize = 2_147_483_646;

@@ -5,9 +5,10 @@ import { checkCloseToSend, MaxCloseReasonBytes, MaxControlPayload, encodeClosePa
 import { EngineState, type EngineHandler, type EngineOptions } from './engine-types.ts';
 import { SocketError, WebSocketError } from './errors.ts';
 import type { Extension } from './extension.ts';
-import { MaxFrameHeaderSize, createFrameHeader, readFrameHeader } from './frame-codec.ts';
+import { MaxFrameHeaderSize, createFrameHeader, frameHeaderSize, readFrameHeader } from './frame-codec.ts';
 import { FrameWriter } from './frame-writer.ts';
-import { checkLimit, Defaults } from './limits.ts';
+import { checkLimit, Defaults, FragmentChargeBytes } from './limits.ts';
+import { checkTimeoutMs, LivenessState, LivenessVerdict, type LivenessTimeoutName } from './liveness.ts';
 import { applyMask } from './mask.ts';
 import { DefaultMaskGenerator, type MaskGenerator } from './mask-generator.ts';
 import { OpCode, isReservedOpCode } from './opcode.ts';
@@ -19,6 +20,16 @@ type Reading = (typeof Reading)[keyof typeof Reading];
 
 const EmptyPayload: Buffer = Buffer.alloc(0);
 
+/** A payload that spans reads starts in a buffer of this much, or twice what has arrived, grown (doubling) as bytes come. */
+const InitialPayloadBuffer = 16 * 1024;
+
+/** A protocol error found while messages before it are still with their listener (see `holdsFailures`). */
+interface HeldFailure {
+  code: CloseCode;
+  kind: SocketError;
+  message: string;
+}
+
 
 /**
  * The WebSocket protocol (RFC 6455) as a state machine over bytes: `receive()` takes whatever the
@@ -28,7 +39,9 @@ const EmptyPayload: Buffer = Buffer.alloc(0);
  *
  * Incoming frames are parsed straight out of each chunk: a payload that is wholly inside the chunk
  * is unmasked in place and handed on as a view, and only a payload that spans reads is copied,
- * into a buffer sized from its header (which the limits have already checked).
+ * into a buffer that grows as its bytes arrive (a declared length reserves nothing up front).
+ * The frames of a fragmented message are copied into one growing buffer, so that what a
+ * connection holds is its message, never the reads it came in.
  */
 export class ProtocolEngine {
   readonly role: Role;
@@ -45,10 +58,14 @@ export class ProtocolEngine {
   #maxFrameSize: number;
   #maxMessageSize: number;
   #outgoingFrameSize: number;
-  #maxFragments: number;
-  #maxQueuedPongs: number;
-  #queuedPongs = 0;
+  #maxQueuedPongBytes: number;
+  /** Automatic Pongs not written into the frame writer yet (so that the older can be dropped). */
+  #pongs: Uint8Array[] = [];
+  #pongBytesQueued = 0;
+  /** Pong wire bytes taken since the transport last drained. */
+  #pongBytesUndrained = 0;
   #lastPingAt: number;
+  readonly #liveness: LivenessState;
 
   // Incoming frame being read.
   #reading: Reading = Reading.Header;
@@ -66,9 +83,16 @@ export class ProtocolEngine {
   // Incoming message being assembled (opcode 0: none in progress).
   #messageOpcode = 0;
   #messageRsv = 0;
-  #fragments: Uint8Array[] = [];
+  /** The fragments so far, copied in; its length is the capacity, `#messageLength` the bytes. */
+  #messageBuffer: Buffer = EmptyPayload;
   #messageLength = 0;
+  /** What the message counts against its limit: its bytes plus FragmentChargeBytes per frame after the first. */
+  #messageCharged = 0;
   #fragmentCount = 0;
+
+  #holdsFailures = false;
+  #receiving = false;
+  #heldFailure: HeldFailure | undefined;
   readonly #utf8 = new Utf8Validator();
   #frameDecoder: TextDecoder | null = null;
 
@@ -79,11 +103,11 @@ export class ProtocolEngine {
     this.#claimedRsv = this.#extensions.reduce((bits, extension) => bits | extension.rsvBits, 0);
     this.#now = options.now ?? (() => performance.now());
     this.#lastPingAt = this.#now();
+    this.#liveness = new LivenessState(options, this.#lastPingAt);
     this.#maxFrameSize = checkLimit('maxAllowedIncomingFrameSize', options.maxAllowedIncomingFrameSize ?? Defaults.maxAllowedIncomingFrameSize);
     this.#maxMessageSize = checkLimit('maxAllowedIncomingMessageSize', options.maxAllowedIncomingMessageSize ?? Defaults.maxAllowedIncomingMessageSize);
     this.#outgoingFrameSize = checkLimit('outgoingFrameSize', options.outgoingFrameSize ?? Defaults.outgoingFrameSize);
-    this.#maxFragments = checkLimit('maxFragmentsPerMessage', options.maxFragmentsPerMessage ?? Defaults.maxFragmentsPerMessage);
-    this.#maxQueuedPongs = checkLimit('maxQueuedPongs', options.maxQueuedPongs ?? Defaults.maxQueuedPongs);
+    this.#maxQueuedPongBytes = checkLimit('maxQueuedPongBytes', options.maxQueuedPongBytes ?? Defaults.maxQueuedPongBytes);
     this.#writer = new FrameWriter(this.role === Role.Client, options.maskGenerator ?? new DefaultMaskGenerator());
   }
 
@@ -126,18 +150,47 @@ export class ProtocolEngine {
   set outgoingFrameSize(value: number) {
     this.#outgoingFrameSize = checkLimit('outgoingFrameSize', value);
   }
-  get maxFragmentsPerMessage(): number {
-    return this.#maxFragments;
+  get maxQueuedPongBytes(): number {
+    return this.#maxQueuedPongBytes;
   }
-  set maxFragmentsPerMessage(value: number) {
-    this.#maxFragments = checkLimit('maxFragmentsPerMessage', value);
+  set maxQueuedPongBytes(value: number) {
+    this.#maxQueuedPongBytes = checkLimit('maxQueuedPongBytes', value);
   }
-  get maxQueuedPongs(): number {
-    return this.#maxQueuedPongs;
+
+  /**
+   * When set, a protocol error found by `receive()` does not close at once: reading stops, the
+   * connection stays open for sends, and `releaseFailure()` closes it. A transport whose listener
+   * is in another thread uses it so that the replies to the messages that came before the error
+   * go out before the Close, as they do when the listener runs inside `receive()`.
+   */
+  get holdsFailures(): boolean {
+    return this.#holdsFailures;
   }
-  set maxQueuedPongs(value: number) {
-    this.#maxQueuedPongs = checkLimit('maxQueuedPongs', value);
+  set holdsFailures(value: boolean) {
+    this.#holdsFailures = value;
   }
+  get hasHeldFailure(): boolean {
+    return this.#heldFailure !== undefined;
+  }
+  /** Fails the connection with the held protocol error, if any (see `holdsFailures`). */
+  releaseFailure(): void {
+    const failure = this.#heldFailure;
+    if (failure === undefined) return;
+    this.#heldFailure = undefined;
+    this.#fail(failure.code, failure.kind, failure.message);
+  }
+  /** A liveness timeout (see `LivenessTimeouts`), in milliseconds; 0 disables it. */
+  timeout(name: LivenessTimeoutName): number {
+    return this.#liveness[name];
+  }
+  setTimeout(name: LivenessTimeoutName, ms: number): void {
+    this.#liveness[name] = checkTimeoutMs(name, ms);
+  }
+  /** How often `checkLiveness` is worth calling for the current timeouts; 0 when none is set. */
+  get livenessCheckIntervalMs(): number {
+    return this.#liveness.checkIntervalMs;
+  }
+
   get maskGenerator(): MaskGenerator {
     return this.#writer.maskGenerator;
   }
@@ -150,16 +203,43 @@ export class ProtocolEngine {
 
   /** Bytes queued in the engine and not yet taken. */
   get outputLength(): number {
-    return this.#writer.length;
+    return this.#writer.length + this.#pongBytesQueued;
   }
 
   takeOutput(): Uint8Array[] {
+    this.#writePongs();
     return this.#writer.take();
   }
 
-  /** The transport has written everything it was given: automatic pongs may be queued again. */
+  /** The transport has handed everything it was given to the kernel: the Pong budget is whole again. */
   outputDrained(): void {
-    this.#queuedPongs = 0;
+    this.#pongBytesUndrained = 0;
+  }
+
+  /** Queues the automatic Pong of a Ping, within the byte budget; over it, the newest is kept. */
+  #queuePong(payload: Uint8Array): void {
+    const bytes = frameHeaderSize(payload.length, this.role === Role.Client) + payload.length;
+    if (this.#pongBytesUndrained + this.#pongBytesQueued + bytes > this.#maxQueuedPongBytes) {
+      this.#pongs = [];
+      this.#pongBytesQueued = 0;
+    }
+    // Copied: a view would keep the whole read it came in alive.
+    this.#pongs.push(Uint8Array.prototype.slice.call(payload));
+    this.#pongBytesQueued += bytes;
+  }
+
+  #writePongs(): void {
+    if (this.#pongs.length === 0) return;
+    for (const pong of this.#pongs) this.#writer.writeFrame(true, 0, OpCode.Pong, pong, 0, pong.length);
+    this.#pongBytesUndrained += this.#pongBytesQueued;
+    this.#pongs = [];
+    this.#pongBytesQueued = 0;
+  }
+
+  /** Every Close goes out after the Pongs already queued, and nothing after it. */
+  #writeClose(payload: Uint8Array): void {
+    this.#writePongs();
+    this.#writer.writeFrame(true, 0, OpCode.Close, payload, 0, payload.length);
   }
 
   sendText(text: string): number {
@@ -191,7 +271,7 @@ export class ProtocolEngine {
     checkCloseToSend(code, reason);
     if (this.#state !== EngineState.Open) return;
     const payload = encodeClosePayload(code, reason);
-    this.#writer.writeFrame(true, 0, OpCode.Close, payload, 0, payload.length);
+    this.#writeClose(payload);
     this.#state = EngineState.CloseSent;
     this.#closeCode = code;
     this.#closeReason = payload.length > 2 ? asBuffer(payload).toString('utf8', 2) : '';
@@ -202,6 +282,9 @@ export class ProtocolEngine {
     if (this.#state === EngineState.Closed) return;
     this.#state = EngineState.Closed;
     this.#stopReading();
+    this.#heldFailure = undefined;
+    this.#pongs = [];
+    this.#pongBytesQueued = 0;
     this.#closeCode = CloseCode.AbnormalDisconnection;
     this.#closeReason = '';
     this.#handler.closed(CloseCode.AbnormalDisconnection, '', false);
@@ -219,9 +302,42 @@ export class ProtocolEngine {
     return data.length;
   }
 
+  /**
+   * The liveness check, driven by the caller's clock (a coarse tick is enough: see
+   * `LivenessState`). Queues the automatic Ping after the idle timeout, and fails the connection
+   * with 1001 when that Ping goes unanswered (`SocketError.IdleTimeout`) or when a frame or a
+   * fragmented message stops arriving (`SocketError.FrameTimeout`, Qt's 5 s rule).
+   * @param reading false while the transport is paused (the peer's silence proves nothing then)
+   */
+  checkLiveness(now: number, reading = true): LivenessVerdict {
+    if (this.#state !== EngineState.Open) return LivenessVerdict.Alive;
+    const midFrame = this.#reading === Reading.Payload || this.#stashed > 0 || this.#messageOpcode !== 0;
+    const liveness = this.#liveness;
+    const verdict = liveness.check(now, midFrame, reading);
+    if (verdict === LivenessVerdict.Pinged) {
+      this.ping();
+    } else if (verdict === LivenessVerdict.IdleTimedOut) {
+      this.#fail(CloseCode.GoingAway, SocketError.IdleTimeout,
+        `No answer from the peer for ${liveness.idleTimeout + liveness.pongTimeout} ms (idle timeout, then no Pong)`);
+    } else if (verdict === LivenessVerdict.FrameTimedOut) {
+      this.#fail(CloseCode.GoingAway, SocketError.FrameTimeout, `Timeout when reading data from socket: a frame stopped arriving for ${liveness.frameTimeout} ms`);
+    }
+    return verdict;
+  }
+
   // ---- input --------------------------------------------------------------------------------
 
   receive(chunk: Uint8Array): void {
+    this.#liveness.heard = true;
+    this.#receiving = true;
+    try {
+      this.#receiveChunk(chunk);
+    } finally {
+      this.#receiving = false;
+    }
+  }
+
+  #receiveChunk(chunk: Uint8Array): void {
     let position = 0;
     const end = chunk.length;
     while (this.#reading !== Reading.Stopped) {
@@ -257,14 +373,16 @@ export class ProtocolEngine {
           if (this.#masked) applyMask(payload, this.#maskKey, 0);
           this.#frameComplete(payload, false);
         } else {
-          this.#payload = Buffer.allocUnsafe(length);
+          // Sized from what has arrived, not from the declared length: a peer that declares
+          // 60 MiB and sends 1 KiB is holding 16 KiB of ours, not 60 MiB.
+          this.#payload = Buffer.allocUnsafe(Math.min(length, Math.max(InitialPayloadBuffer, 2 * (end - position))));
           this.#payloadFilled = 0;
           this.#reading = Reading.Payload;
         }
       } else {
-        const payload = this.#payload!;
         const take = Math.min(this.#payloadLength - this.#payloadFilled, end - position);
         if (take === 0) return;
+        const payload = this.#payloadRoomFor(this.#payloadFilled + take);
         const part = payload.subarray(this.#payloadFilled, this.#payloadFilled + take);
         part.set(chunk.subarray(position, position + take));
         position += take;
@@ -283,6 +401,16 @@ export class ProtocolEngine {
         }
       }
     }
+  }
+
+  /** The partial payload's buffer, grown (doubling, up to the declared length) to hold `bytes`. */
+  #payloadRoomFor(bytes: number): Buffer {
+    const payload = this.#payload!;
+    if (bytes <= payload.length) return payload;
+    const grown = Buffer.allocUnsafe(Math.min(this.#payloadLength, Math.max(bytes, 2 * payload.length)));
+    payload.copy(grown, 0, 0, this.#payloadFilled);
+    this.#payload = grown;
+    return grown;
   }
 
   #validatesTextIncrementally(): boolean {
@@ -312,20 +440,21 @@ export class ProtocolEngine {
       return this.#fail(CloseCode.TooMuchData, SocketError.FrameTooBig, `Frame of ${header.payloadLength} bytes exceeds the limit of ${this.#maxFrameSize}`);
     }
     if (opcode < 0x8) {
-      const messageLength = (opcode === OpCode.Continuation ? this.#messageLength : 0) + header.payloadLength;
-      if (messageLength > this.#maxMessageSize) {
-        return this.#fail(CloseCode.TooMuchData, SocketError.MessageTooBig, `Message of ${messageLength} bytes or more exceeds the limit of ${this.#maxMessageSize}`);
+      const continuation = opcode === OpCode.Continuation;
+      const charged = continuation ? this.#messageCharged + header.payloadLength + FragmentChargeBytes : header.payloadLength;
+      if (charged > this.#maxMessageSize) {
+        const frames = continuation ? ` (frame ${this.#fragmentCount + 1}; each frame after the first counts ${FragmentChargeBytes} bytes more)` : '';
+        return this.#fail(CloseCode.TooMuchData, SocketError.MessageTooBig, `Message of ${charged} bytes or more exceeds the limit of ${this.#maxMessageSize}${frames}`);
       }
-      if (opcode !== OpCode.Continuation) {
+      if (!continuation) {
         this.#messageOpcode = opcode;
         this.#messageRsv = header.rsv;
         this.#messageLength = 0;
         this.#fragmentCount = 0;
         this.#utf8.reset();
       }
-      if (++this.#fragmentCount > this.#maxFragments) {
-        return this.#fail(CloseCode.TooMuchData, SocketError.MessageTooBig, `Message split into more than ${this.#maxFragments} frames`);
-      }
+      this.#messageCharged = charged;
+      this.#fragmentCount++;
     }
     this.#fin = header.fin;
     this.#opcode = opcode;
@@ -365,8 +494,7 @@ export class ProtocolEngine {
       this.#deliverMessage(opcode, payload, compressed);
       return;
     }
-    this.#fragments.push(payload);
-    this.#messageLength += payload.length;
+    this.#appendFragment(payload);
     if (!compressed) {
       if (this.#messageOpcode === OpCode.Text) {
         if (handler.textFrame) handler.textFrame(this.#decodeTextFrame(payload, fin), fin);
@@ -374,13 +502,28 @@ export class ProtocolEngine {
         handler.binaryFrame(payload, fin);
       }
     }
-    if (!fin || this.#state === EngineState.Closed) return;
+    if (!fin || this.#state === EngineState.Closed || this.#reading === Reading.Stopped) return;
     const messageOpcode = this.#messageOpcode;
-    const message = Buffer.concat(this.#fragments, this.#messageLength);
-    this.#fragments = [];
+    const message = this.#messageBuffer.subarray(0, this.#messageLength);
+    this.#messageBuffer = EmptyPayload;
     this.#messageLength = 0;
     this.#messageOpcode = 0;
     this.#deliverMessage(messageOpcode, message, compressed, !compressed);
+  }
+
+  /** Copies a fragment into the message buffer, which grows by doubling up to the message limit. */
+  #appendFragment(payload: Uint8Array): void {
+    const length = payload.length;
+    if (length === 0) return;
+    const needed = this.#messageLength + length;
+    let buffer = this.#messageBuffer;
+    if (needed > buffer.length) {
+      const grown = Buffer.allocUnsafeSlow(Math.max(needed, Math.min(this.#maxMessageSize, Math.max(256, 2 * buffer.length))));
+      buffer.copy(grown, 0, 0, this.#messageLength);
+      this.#messageBuffer = buffer = grown;
+    }
+    buffer.set(payload, this.#messageLength);
+    this.#messageLength = needed;
   }
 
   #deliverMessage(opcode: number, payload: Uint8Array, compressed: boolean, framesReported = false): void {
@@ -427,10 +570,7 @@ export class ProtocolEngine {
     if (opcode === OpCode.Close) {
       this.#closeFrame(payload);
     } else if (opcode === OpCode.Ping) {
-      if (this.#state === EngineState.Open && this.#queuedPongs < this.#maxQueuedPongs) {
-        this.#queuedPongs++;
-        this.#writer.writeFrame(true, 0, OpCode.Pong, payload, 0, payload.length);
-      }
+      if (this.#state === EngineState.Open) this.#queuePong(payload);
       this.#handler.ping?.(payload);
     } else {
       this.#handler.pong(this.#now() - this.#lastPingAt, payload);
@@ -448,7 +588,7 @@ export class ProtocolEngine {
       // The peer starts the closing handshake: echo its code and reason (RFC 6455 5.5.1), as ws
       // does, so that a browser that closed sees its own reason in its close event.
       const reply = encodeClosePayload(parsed.code, parsed.reason);
-      this.#writer.writeFrame(true, 0, OpCode.Close, reply, 0, reply.length);
+      this.#writeClose(reply);
     }
     this.#state = EngineState.Closed;
     this.#closeCode = parsed.code;
@@ -464,10 +604,14 @@ export class ProtocolEngine {
   #fail(code: CloseCode, kind: SocketError, message: string): false {
     if (this.#state === EngineState.Closed) return false;
     this.#stopReading();
+    if (this.#holdsFailures && this.#receiving && this.#state === EngineState.Open) {
+      this.#heldFailure ??= { code, kind, message };
+      return false;
+    }
     const reason = utf8Truncated(message, MaxCloseReasonBytes);
     if (this.#state === EngineState.Open) {
       const payload = encodeClosePayload(code, message);
-      this.#writer.writeFrame(true, 0, OpCode.Close, payload, 0, payload.length);
+      this.#writeClose(payload);
     }
     this.#state = EngineState.Closed;
     this.#closeCode = code;
@@ -480,7 +624,8 @@ export class ProtocolEngine {
   #stopReading(): void {
     this.#reading = Reading.Stopped;
     this.#payload = null;
-    this.#fragments = [];
+    this.#messageBuffer = EmptyPayload;
+    this.#messageLength = 0;
     this.#messageOpcode = 0;
   }
 }

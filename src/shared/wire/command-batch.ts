@@ -10,6 +10,7 @@
  * answers with statuses: `[connectionId, appliedSeq, bytesToWrite]*`.
  */
 import type { SocketLimitName } from '../connection/socket-backend.ts';
+import type { LivenessTimeoutName } from '../engine/liveness.ts';
 import type { WorkerStatus } from './signal-batch.ts';
 
 export const CommandCall = {
@@ -31,11 +32,17 @@ export const CommandCall = {
   SetLimit: 7,
   /** (enabled: boolean) */
   FrameSignals: 8,
+  /** (name: LivenessTimeoutName, ms: number) */
+  SetLivenessTimeout: 9,
+  /** () the owner took the connection from its pending queue: reading may start */
+  Taken: 10,
+  /** (signals: number) OptionalSignal bits */
+  OptionalSignals: 11,
 } as const;
 export type CommandCall = (typeof CommandCall)[keyof typeof CommandCall];
 
 /** Arguments each CommandCall carries, indexed by the call number. */
-export const CommandCallArity: readonly number[] = [1, 1, 1, 2, 0, 0, 0, 2, 1];
+export const CommandCallArity: readonly number[] = [1, 1, 1, 2, 0, 0, 0, 2, 1, 2, 0, 1];
 
 /** One owner event-loop turn of commands for one thread (see the top of this file). */
 export interface ThreadCommandBatch {
@@ -97,6 +104,18 @@ export class CommandWriter {
     this.#calls.push(CommandCall.FrameSignals, enabled);
   }
 
+  setLivenessTimeout(name: LivenessTimeoutName, ms: number): void {
+    this.#calls.push(CommandCall.SetLivenessTimeout, name, ms);
+  }
+
+  taken(): void {
+    this.#calls.push(CommandCall.Taken);
+  }
+
+  setOptionalSignals(signals: number): void {
+    this.#calls.push(CommandCall.OptionalSignals, signals);
+  }
+
   /** The commands since the last take, with the buffers to move. */
   take(): { calls: unknown[]; transfer: ArrayBuffer[] } {
     const taken = { calls: this.#calls, transfer: this.#transfer };
@@ -117,6 +136,9 @@ export interface CommandTarget {
   resume(): void;
   setLimit(name: SocketLimitName, value: number): void;
   setFrameSignals(enabled: boolean): void;
+  setLivenessTimeout(name: LivenessTimeoutName, ms: number): void;
+  taken(): void;
+  setOptionalSignals(signals: number): void;
 }
 
 /** Applies one connection's commands to `target`, in order. */
@@ -156,6 +178,15 @@ export function readCommandCalls(calls: readonly unknown[], target: CommandTarge
         break;
       case CommandCall.FrameSignals:
         target.setFrameSignals(a as boolean);
+        break;
+      case CommandCall.SetLivenessTimeout:
+        target.setLivenessTimeout(a as LivenessTimeoutName, b as number);
+        break;
+      case CommandCall.Taken:
+        target.taken();
+        break;
+      case CommandCall.OptionalSignals:
+        target.setOptionalSignals(a as number);
         break;
     }
   }

@@ -93,6 +93,11 @@ export class SignalWriter implements SocketSink {
   /** Hook for the first call of a turn. */
   protected written(): void {}
 
+  /** Calls written since the last take. */
+  get hasCalls(): boolean {
+    return this.#calls.length > 0;
+  }
+
   /** The calls since the last take. */
   take(): WrittenSignals {
     const taken = { calls: this.#calls, transfer: this.#transfer, bytes: this.#bytes, last: this.#last };

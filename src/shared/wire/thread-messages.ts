@@ -23,7 +23,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { Socket } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
-import type { HeaderList, SocketLimitName } from '../connection/socket-backend.ts';
+import type { ConnectionLimits, HeaderList } from '../connection/socket-backend.ts';
 import type { TlsAlert } from '../connection/tls-alert.ts';
 import type { ThreadSignalBatch, WorkerStatus } from './signal-batch.ts';
 import type { ThreadCommandBatch, ThreadStatusList } from './command-batch.ts';
@@ -114,7 +114,7 @@ export type HandshakeDecision =
     /** `Server:` header; left out when empty. */
     serverName: string;
     /** Engine limits for this connection at the time of the decision. */
-    limits: Record<SocketLimitName, number>;
+    limits: ConnectionLimits;
     /** Whether the owner wants frame signals from the start. */
     frameSignals: boolean;
   }

@@ -1,0 +1,96 @@
+import { InvalidArgumentError } from './errors.ts';
+
+/**
+ * When a connection is considered dead, as numbers the engine checks against a clock it is given
+ * (the engine has no timers: the I/O layer calls `ProtocolEngine.checkLiveness(now)` from one
+ * coarse tick per thread, see src/shared/connection/liveness-ticker.ts). 0 disables each.
+ */
+export interface LivenessTimeouts {
+  /** Milliseconds without a byte from the peer after which a Ping is sent. */
+  idleTimeout: number;
+  /** Milliseconds after that automatic Ping within which the peer must send something (a Pong or anything else). */
+  pongTimeout: number;
+  /** Milliseconds a frame, or a fragmented message, may stop arriving before the connection closes with 1001 (Qt). */
+  frameTimeout: number;
+}
+
+export type LivenessTimeoutName = keyof LivenessTimeouts;
+
+/** What a liveness check found. */
+export const LivenessVerdict = {
+  Alive: 0,
+  /** The peer has been silent for the idle timeout: a Ping was queued. */
+  Pinged: 1,
+  /** No answer to the automatic Ping: the connection failed (1001, `SocketError.IdleTimeout`). */
+  IdleTimedOut: 2,
+  /** A frame or fragmented message stopped arriving: the connection failed (1001, `SocketError.FrameTimeout`). */
+  FrameTimedOut: 3,
+} as const;
+export type LivenessVerdict = (typeof LivenessVerdict)[keyof typeof LivenessVerdict];
+
+/** The rule for every liveness timeout and its setter: a finite number of milliseconds >= 0. */
+export function checkTimeoutMs(name: string, value: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new InvalidArgumentError(`${name} must be a finite number of milliseconds >= 0 (0 disables it); got ${String(value)}`);
+  }
+  return value;
+}
+
+/**
+ * The bookkeeping behind `checkLiveness`: nothing is timed on the hot path. `receive()` only
+ * raises `heard`; each check turns "heard since the last check" into the check's own time, so a
+ * deadline is accurate to the checking interval, which the tick keeps at a quarter of the
+ * shortest timeout.
+ */
+export class LivenessState {
+  idleTimeout: number;
+  pongTimeout: number;
+  frameTimeout: number;
+  /** Bytes arrived since the last check. */
+  heard = false;
+  #lastHeardAt: number;
+  /** When the automatic Ping went out; -1 while none is awaiting an answer. */
+  #pingSentAt = -1;
+
+  constructor(timeouts: Partial<LivenessTimeouts>, now: number) {
+    this.idleTimeout = checkTimeoutMs('idleTimeout', timeouts.idleTimeout ?? 0);
+    this.pongTimeout = checkTimeoutMs('pongTimeout', timeouts.pongTimeout ?? 0);
+    this.frameTimeout = checkTimeoutMs('frameTimeout', timeouts.frameTimeout ?? 0);
+    this.#lastHeardAt = now;
+  }
+
+  get enabled(): boolean {
+    return this.idleTimeout > 0 || this.frameTimeout > 0;
+  }
+
+  /**
+   * @param midFrame a frame or a fragmented message is incomplete
+   * @param reading false while the transport is paused: the peer's bytes wait unread, so its
+   *   silence proves nothing and the clocks restart
+   */
+  check(now: number, midFrame: boolean, reading: boolean): LivenessVerdict {
+    if (this.heard || !reading) {
+      this.heard = false;
+      this.#lastHeardAt = now;
+      this.#pingSentAt = -1;
+      return LivenessVerdict.Alive;
+    }
+    const silentFor = now - this.#lastHeardAt;
+    if (midFrame && this.frameTimeout > 0 && silentFor >= this.frameTimeout) return LivenessVerdict.FrameTimedOut;
+    if (this.idleTimeout <= 0) return LivenessVerdict.Alive;
+    if (this.#pingSentAt < 0) {
+      if (silentFor < this.idleTimeout) return LivenessVerdict.Alive;
+      this.#pingSentAt = now;
+      return LivenessVerdict.Pinged;
+    }
+    if (this.pongTimeout > 0 && now - this.#pingSentAt >= this.pongTimeout) return LivenessVerdict.IdleTimedOut;
+    return LivenessVerdict.Alive;
+  }
+
+  /** How often a check is worth making for these timeouts (0: never). */
+  get checkIntervalMs(): number {
+    let shortest = Infinity;
+    for (const value of [this.idleTimeout, this.pongTimeout, this.frameTimeout]) if (value > 0 && value < shortest) shortest = value;
+    return shortest === Infinity ? 0 : shortest / 4;
+  }
+}

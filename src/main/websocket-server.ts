@@ -42,6 +42,7 @@ import { InvalidArgumentError, SocketError, WebSocketError } from '../shared/eng
 import { buildErrorResponse } from '../shared/engine/handshake-response.ts';
 import { isFieldValue, isToken } from '../shared/engine/http-headers.ts';
 import { checkLimit, Defaults } from '../shared/engine/limits.ts';
+import { DeflateDefaults, resolveDeflateSettings, type DeflateOption, type DeflateSettings } from '../shared/engine/permessage-deflate.ts';
 import { Signal } from '../shared/engine/signals.ts';
 import { SecureMode, State } from '../shared/engine/state.ts';
 import type {
@@ -144,6 +145,12 @@ export interface WebSocketServerOptions {
    * and a request without `Upgrade: websocket` is refused (400, or 405 for a method other than GET).
    */
   httpRequestHandler?: HttpRequestHandler | null;
+  /**
+   * permessage-deflate (RFC 7692), off by default (`DeflateDefaults.server`): `true` or 'shared'
+   * (no zlib state per connection), 'dedicated' (context takeover, a window per connection), or
+   * `{ mode, windowBits, threshold, level }`. See `setPerMessageDeflate`.
+   */
+  perMessageDeflate?: DeflateOption;
 }
 
 /** Defaults of the server's options (Qt's where Qt has one). */
@@ -208,6 +215,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   #limits: Record<SocketLimitName, number>;
   #supportedSubprotocols: string[];
   #httpRequestHandler: HttpRequestHandler | null = null;
+  #deflate: DeflateSettings | null;
 
   #listener: Server | undefined;
   #binding = false;
@@ -258,6 +266,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     this.#supportedSubprotocols = [];
     this.setSupportedSubprotocols(options.supportedSubprotocols ?? []);
     this.setHttpRequestHandler(options.httpRequestHandler ?? null);
+    this.#deflate = resolveDeflateSettings(options.perMessageDeflate ?? DeflateDefaults.server);
     this.#inline = new InlineTransport(() => this.#secureContextForOwner());
   }
 
@@ -497,6 +506,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       closeTimeoutMs: this.#closeTimeoutMs,
       plainHttp: this.#httpRequestHandler !== null,
       tls: this.#tlsCurrent,
+      deflate: this.#deflate,
     };
   }
 
@@ -731,6 +741,16 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     this.#tls = { ...tls };
     this.#ownerSecureContext = context;
     this.#tlsCurrent = { generation: (this.#tlsCurrent?.generation ?? 0) + 1, tls: this.#tls };
+  }
+
+  /** The permessage-deflate settings new connections negotiate with; null when off. */
+  perMessageDeflate(): Readonly<DeflateSettings> | null {
+    return this.#deflate;
+  }
+
+  /** Applies to handshakes from now on (as Qt's setters); `false` declines every offer. */
+  setPerMessageDeflate(option: DeflateOption): void {
+    this.#deflate = resolveDeflateSettings(option);
   }
 
   /** Milliseconds (Qt's `handshakeTimeoutMS()`). */

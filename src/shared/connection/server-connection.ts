@@ -16,6 +16,7 @@ export function createServerBackend(upgraded: UpgradedConnection, settings: Conn
     maxAllowedIncomingFrameSize: decision.limits.maxAllowedIncomingFrameSize,
     maxAllowedIncomingMessageSize: decision.limits.maxAllowedIncomingMessageSize,
     outgoingFrameSize: decision.limits.outgoingFrameSize,
+    extensions: upgraded.extensions,
   }, upgraded.rest, { closeTimeoutMs: settings.closeTimeoutMs, highWaterMark: settings.highWaterMark });
   if (decision.frameSignals) engine.setFrameSignals(true);
   return engine;
@@ -29,7 +30,7 @@ export function serverConnectionInfo(upgraded: UpgradedConnection): ConnectionIn
     resourceName: summary.resourceName,
     requestHeaders: summary.requestHeaders,
     subprotocol: upgraded.decision.subprotocol,
-    extensions: [],
+    extensions: upgraded.agreedExtensions,
     peerAddress: summary.peerAddress,
     peerPort: summary.peerPort,
     localAddress: summary.localAddress,

@@ -21,3 +21,4 @@ export { State, SecureMode, Role, Version, PauseMode } from './state.ts';
 export { Signal } from './signals.ts';
 export { Defaults, MaxFrameSize } from './limits.ts';
 export type { Extension, ExtensionFactory, ExtensionOffer } from './extension.ts';
+export { PerMessageDeflate, DeflateMode, DeflateDefaults, clientPerMessageDeflate, negotiateServerDeflate, resolveDeflateSettings, type DeflateAgreement, type DeflateOption, type DeflateSettings, type DeflateOffer, type ClientDeflateOptions } from './permessage-deflate.ts';

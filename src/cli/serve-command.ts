@@ -17,7 +17,7 @@ import { CloseCode } from '../shared/engine/close-code.ts';
 import { SecureMode } from '../shared/engine/state.ts';
 import { pageResponse, renderServePage } from './serve-page.ts';
 import type { ServePageConfig } from './serve-page.ts';
-import { collect, nonNegativeInteger, portNumber, positiveByteSize } from './option-values.ts';
+import { collect, deflateMode, nonNegativeInteger, portNumber, positiveByteSize } from './option-values.ts';
 
 /** Connections get this long to finish their closing handshakes before the process exits anyway. */
 export const SHUTDOWN_BOUND_MS = 3000;
@@ -38,6 +38,8 @@ export interface ServeCommandOptions {
   origin?: string[];
   /** false with --no-page: no status page; plain HTTP requests are refused (400). */
   page: boolean;
+  /** --deflate alone: true (shared mode); --deflate=MODE: that mode. */
+  deflate?: true | ReturnType<typeof deflateMode>;
 }
 
 export interface ServeIo {
@@ -88,6 +90,7 @@ export async function startServe(o: ServeCommandOptions, io: ServeIo = process):
     workers: o.workers,
     handler,
     supportedSubprotocols: o.subprotocol ?? [],
+    perMessageDeflate: o.deflate ?? false,
     ...(o.maxMessageSize === undefined
       ? {}
       : { maxAllowedIncomingMessageSize: o.maxMessageSize, maxAllowedIncomingFrameSize: o.maxMessageSize }),
@@ -160,6 +163,7 @@ export function registerServeCommand(program: Command): void {
     .option('--max-message-size <bytes>', 'largest message accepted (64, 4k, 1m); larger closes with 1009', positiveByteSize)
     .option('--origin <origin>', 'an Origin browsers may connect from (repeatable); default: any', collect)
     .option('--no-page', 'no status page: plain HTTP requests on the port are refused (400)')
+    .option('--deflate [mode]', 'permessage-deflate: shared (the default: no zlib state per connection), dedicated or dedicated:BITS (a window per connection)', deflateMode)
     .action(async (options: ServeCommandOptions) => {
       const code = await runServeCommand(options);
       if (code !== 0) process.exitCode = code;

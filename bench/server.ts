@@ -512,16 +512,21 @@ function table(load: Load, rows: Array<[string, Result]>): string {
 
 const CompressedLoad: Load = { name: 'compressed', connections: 100, inFlight: 16, payloadBytes: 1024, binary: false };
 
-function compressedTable(rows: Array<[string, Result, number]>): string {
-  const base = rows.find(([name]) => name.startsWith('ws deflate (level 6)'))?.[1];
+function compressedTable(rows: Array<[string, Result | undefined, number]>): string {
+  const base = rows.find(([name]) => name === 'ws deflate (level 6)')?.[1];
   const header = ['server', 'msgs/s', 'p99 ms', 'msgs/CPU-s', 'vs ws (msgs/CPU-s)', 'reply ratio', 'KiB per idle connection'];
   const lines = rows.map(([name, r, kib]) => [
     name,
-    formatRate(r.messagesPerSecond),
-    r.p99Ms.toFixed(2),
-    formatRate(r.messagesPerCpuSecond),
-    base && base.messagesPerCpuSecond > 0 ? `${(r.messagesPerCpuSecond / base.messagesPerCpuSecond).toFixed(2)}×` : '',
-    r.replyRatio.toFixed(3),
+    // The uncompressed servers are there for the memory baseline only.
+    ...(r === undefined
+      ? ['–', '–', '–', '–', '–']
+      : [
+        formatRate(r.messagesPerSecond),
+        r.p99Ms.toFixed(2),
+        formatRate(r.messagesPerCpuSecond),
+        base && base.messagesPerCpuSecond > 0 ? `${(r.messagesPerCpuSecond / base.messagesPerCpuSecond).toFixed(2)}×` : '',
+        r.replyRatio.toFixed(3),
+      ]),
     kib.toFixed(1),
   ]);
   return [
@@ -559,14 +564,13 @@ async function main(): Promise<void> {
       await target.stop();
     }
   }
-  const compressed: Array<[string, Result, number]> = [];
+  const compressed: Array<[string, Result | undefined, number]> = [];
   for (const spec of CompressedTargets) {
     const target = await startTarget(spec);
     try {
       const kib = await idleKibPerConnection(target, CompressedLoad);
       const result = spec.deflate === undefined ? undefined : await drive(target, CompressedLoad, warmUpMs, measureMs, true);
-      if (result !== undefined) compressed.push([spec.name, result, kib]);
-      else compressed.push([spec.name, { messagesPerSecond: 0, megabytesPerSecond: 0, p50Ms: 0, p99Ms: 0, messagesPerCpuSecond: 0, replyRatio: 1 }, kib]);
+      compressed.push([spec.name, result, kib]);
       console.log(`  ${spec.name.padEnd(28)} ${result === undefined ? '' : `${formatRate(result.messagesPerSecond).padStart(8)} msgs/s  ratio ${result.replyRatio.toFixed(3)}  `}${kib.toFixed(1)} KiB/idle connection`);
     } finally {
       await target.stop();

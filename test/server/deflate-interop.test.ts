@@ -7,7 +7,9 @@ import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import test, { type ExecutionContext } from 'ava';
 import WS, { WebSocketServer as WsServer, type PerMessageDeflateOptions } from 'ws';
+import { WebSocketServer } from '../../src/main/websocket-server.ts';
 import { WebSocket } from '../../src/shared/connection/websocket.ts';
+import { SecureMode } from '../../src/shared/engine/state.ts';
 import type { ClientDeflateOptions } from '../../src/shared/engine/permessage-deflate.ts';
 import { bothTransports, connect, echoEveryConnection, nextMessage, startServer, within, next } from './support.ts';
 
@@ -71,7 +73,7 @@ async function ourClient(t: ExecutionContext, url: string, deflate: boolean | Cl
   const socket = new WebSocket();
   socket.setMaxAllowedIncomingMessageSize(32 * 1024 * 1024);
   t.teardown(() => socket.abort());
-  await within(socket.open(url, { deflate }), 10_000, 'the opening');
+  await within(socket.open(url, { deflate }), 20_000, 'the opening');
   return socket;
 }
 
@@ -178,12 +180,24 @@ function jsonLike(size: number, seed: number): string {
   return out.slice(0, size);
 }
 
+/** One pool server per mode for the whole table (starting 14 pools at once only measures the machine). */
+const autobahnServers = new Map<string, WebSocketServer>();
+test.before(async () => {
+  for (const mode of ['shared', 'dedicated'] as const) {
+    const server = new WebSocketServer('autobahn', SecureMode.NonSecure, { workers: 2, perMessageDeflate: { mode, threshold: 0, windowBits: 11 }, outgoingFrameSize: 1000 });
+    echoEveryConnection(server);
+    if (!(await server.listen('127.0.0.1', 0))) throw new Error(server.errorString());
+    autobahnServers.set(mode, server);
+  }
+});
+test.after.always(async () => {
+  for (const server of autobahnServers.values()) await within(server.destroy(), 15_000, 'destroy');
+});
+
 for (const mode of ['shared', 'dedicated'] as const) {
   for (const [title, options] of AutobahnOffers) {
     test(`Autobahn ${title}, ${mode} server: every size, whole and fragmented, both ways`, async (t) => {
-      const server = await startServer(t, 2, { perMessageDeflate: { mode, threshold: 0, windowBits: 11 }, outgoingFrameSize: 1000 });
-      echoEveryConnection(server);
-      const socket = await ourClient(t, server.serverUrl(), { ...options, threshold: 0 });
+      const socket = await ourClient(t, autobahnServers.get(mode)!.serverUrl(), { ...options, threshold: 0 });
       t.is(socket.extensions().length, 1);
       let seed = 0;
       for (const fragment of AutobahnFragments) {

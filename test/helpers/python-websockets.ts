@@ -3,6 +3,7 @@
  * installed with apt-get when missing, as Chromium is (test/helpers/chromium.ts).
  */
 import { execFileSync } from 'node:child_process';
+import { aptInstall } from './apt.ts';
 
 /** Debian's interpreter, which Debian's package serves (a python3 earlier in PATH may not see it). */
 export const PYTHON_PATH = '/usr/bin/python3';
@@ -18,19 +19,6 @@ function hasWebsockets(): boolean {
 
 /** Installs python3-websockets if `import websockets` fails; returns its version. */
 export function ensurePythonWebsockets(): string {
-  if (!hasWebsockets()) {
-    const install = (): void => {
-      execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'python3-websockets'], {
-        stdio: 'ignore',
-        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-      });
-    };
-    try {
-      install();
-    } catch {
-      execFileSync('apt-get', ['update'], { stdio: 'ignore' });
-      install();
-    }
-  }
+  if (!hasWebsockets()) aptInstall('python3-websockets');
   return execFileSync(PYTHON_PATH, ['-c', 'import websockets; print(websockets.__version__)'], { encoding: 'utf8' }).trim();
 }

@@ -5,29 +5,10 @@
  * megabytes cross the DevTools protocol).
  */
 import test from 'ava';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { launchChromium, type ChromiumSession } from '../helpers/chromium.ts';
+import { chromiumPages } from '../helpers/chromium.ts';
 import { bothTransports, echoEveryConnection, startServer } from './support.ts';
 
-let browser: ChromiumSession;
-let pageServer: Server;
-let pageOrigin: string;
-
-test.before(async () => {
-  browser = await launchChromium();
-  pageServer = createServer((_request, response) => {
-    response.writeHead(200, { 'content-type': 'text/html' });
-    response.end('<!doctype html><title>wsthreads deflate peer</title><p>peer');
-  });
-  await new Promise<void>((resolve) => pageServer.listen(0, '127.0.0.1', resolve));
-  pageOrigin = `http://127.0.0.1:${(pageServer.address() as AddressInfo).port}`;
-});
-
-test.after.always(async () => {
-  await browser?.close();
-  pageServer?.close();
-});
+const pages = chromiumPages(test);
 
 interface PageOutcome {
   extensions: string;
@@ -42,18 +23,20 @@ for (const mode of ['shared', 'dedicated'] as const) {
   bothTransports(`Chromium ↔ our server (${mode}): the agreed extension, text and binary from 0 B to 16 MiB`, async (t, workers) => {
     const server = await startServer(t, workers, { perMessageDeflate: { mode, threshold: 0 }, maxAllowedIncomingMessageSize: 32 * 1024 * 1024 });
     const sockets = echoEveryConnection(server);
-    const page = await browser.context.newPage();
+    const page = await pages.open();
     t.teardown(() => page.close());
-    await page.goto(`${pageOrigin}/`);
     const outcome = await page.evaluate(({ url, sizes }) => new Promise<PageOutcome>((resolve) => {
       const socket = new WebSocket(url);
       socket.binaryType = 'arraybuffer';
       const mismatches: string[] = [];
       const queue: Array<{ label: string; expected: string | Uint8Array }> = [];
       const unit = 'aé€{"key":"value","n":1} ';
+      // A 64 KiB pattern repeated: cheap to build and compare, and it compresses.
+      const unitBytes = new Uint8Array(65_536);
+      for (let i = 0; i < unitBytes.length; i++) unitBytes[i] = (i % 251) ^ ((i >> 10) & 0xff);
       for (const size of sizes) {
         const bytes = new Uint8Array(size);
-        for (let i = 0; i < size; i++) bytes[i] = (i % 251) ^ ((i >> 10) & 0xff);
+        for (let at = 0; at < size; at += unitBytes.length) bytes.set(unitBytes.subarray(0, Math.min(unitBytes.length, size - at)), at);
         queue.push({ label: `binary ${size}`, expected: bytes });
         queue.push({ label: `text ${size}`, expected: unit.repeat(Math.ceil(size / unit.length)).slice(0, size) });
       }
@@ -69,7 +52,8 @@ for (const mode of ['shared', 'dedicated'] as const) {
         if (typeof expected === 'string') same = event.data === expected;
         else {
           const got = new Uint8Array(event.data as ArrayBuffer);
-          same = got.length === expected.length && got.every((value, i) => value === expected[i]);
+          same = got.length === expected.length;
+          for (let i = 0; same && i < got.length; i++) same = got[i] === expected[i];
         }
         if (!same) mismatches.push(label);
         sendNext();

@@ -67,5 +67,5 @@ for (const mode of ['shared', 'dedicated'] as const) {
     t.deepEqual(sockets[0]?.extensions(), [agreed]);
     t.deepEqual(outcome.mismatches, []);
     t.is(outcome.close, 1000);
-  });
+  }, true);
 }

@@ -16,8 +16,8 @@
  * and level 1, ours): 100 connections × 16 in flight × 1 KiB JSON-like text, the generator
  * offering what browsers offer and compressing with context takeover as they do. Reported:
  * msgs/CPU-s, the compression ratio of the server's replies (wire payload / message bytes), and
- * KiB per idle connection with deflate negotiated (server RSS after 500 connections have each
- * echoed 4 messages, minus before, after a GC), next to an uncompressed server's.
+ * KiB per idle connection with deflate negotiated (the RSS growth over a second batch of 500
+ * connections that have each echoed 4 messages, after a GC), next to an uncompressed server's.
  *
  * The load generator is this process's main thread: raw TCP, pre-masked frames, one write per
  * read, a parser that reads frame headers and skips payloads, latency from send to echo per
@@ -449,33 +449,41 @@ const IdleConnections = 500;
 const IdleMessagesEach = 4;
 
 /**
- * Server memory per idle connection with deflate negotiated: RSS after IdleConnections have each
- * echoed IdleMessagesEach compressed messages (so that dedicated contexts exist), minus before.
+ * Server memory per idle connection with deflate negotiated, as a marginal cost: a first batch of
+ * IdleConnections pays for what grows once (heaps, allocator arenas, per-thread zlib contexts),
+ * then the RSS growth over a second batch, per connection, is what each one holds. Every
+ * connection echoes IdleMessagesEach compressed messages first (so that dedicated contexts exist),
+ * and every thread runs a GC before each reading.
  */
 async function idleKibPerConnection(target: RunningTarget, load: Load): Promise<number> {
-  const before = await target.rss();
-  const opened = await openConnections(target.port, IdleConnections, true);
-  const counters = new Counters();
-  counters.measuring = true;
-  const idleLoad: Load = { ...load, inFlight: IdleMessagesEach };
   const messages = jsonMessages(64, load.payloadBytes);
   const plain = clientFrame(messages[0]!, false);
-  // The uncompressed baseline declines deflate: it gets the same text, uncompressed.
-  const senders = opened[0]!.extensions.length > 0 ? compressingSenders(opened, messages) : opened.map(() => new PreMaskedSender(plain, plain.length));
-  const connections = opened.map(({ socket }, i) => new LoadConnection(socket, idleLoad, senders[i]!, counters));
-  connections.forEach((connection, i) => {
-    connection.start(opened[i]!.rest);
-    connection.stop(); // the first IdleMessagesEach only
-  });
-  const deadline = Date.now() + 30_000;
-  while (counters.messages < IdleConnections * IdleMessagesEach && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-  // Every connection asks for a GC, so that each worker thread gets the request.
   const gc = clientFrame(Buffer.from(GcRequest), false);
-  for (const { socket } of opened) socket.write(gc);
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  const after = await target.rss();
-  for (const { socket } of opened) socket.destroy();
-  return (after - before) / IdleConnections / 1024;
+  const held: OpenedConnection[] = [];
+  const batch = async (): Promise<number> => {
+    const opened = await openConnections(target.port, IdleConnections, true);
+    held.push(...opened);
+    const counters = new Counters();
+    counters.measuring = true;
+    const idleLoad: Load = { ...load, inFlight: IdleMessagesEach };
+    // The uncompressed baseline declines deflate: it gets the same text, uncompressed.
+    const senders = opened[0]!.extensions.length > 0 ? compressingSenders(opened, messages) : opened.map(() => new PreMaskedSender(plain, plain.length));
+    opened.forEach(({ socket, rest }, i) => {
+      const connection = new LoadConnection(socket, idleLoad, senders[i]!, counters);
+      connection.start(rest);
+      connection.stop(); // the first IdleMessagesEach only
+    });
+    const deadline = Date.now() + 30_000;
+    while (counters.messages < IdleConnections * IdleMessagesEach && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    // Every connection asks for a GC, so that each worker thread gets the request.
+    for (const { socket } of held) socket.write(gc);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    return target.rss();
+  };
+  const first = await batch();
+  const second = await batch();
+  for (const { socket } of held) socket.destroy();
+  return (second - first) / IdleConnections / 1024;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -536,7 +544,7 @@ function compressedTable(rows: Array<[string, Result | undefined, number]>): str
     `| ${header.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`,
     ...lines.map((cells) => `| ${cells.join(' | ')} |`),
     '',
-    `KiB per idle connection: server RSS growth over ${IdleConnections} connections that each echoed ${IdleMessagesEach} messages, per connection.`,
+    `KiB per idle connection: server RSS growth over a second batch of ${IdleConnections} connections that each echoed ${IdleMessagesEach} messages, per connection.`,
   ].join('\n');
 }
 

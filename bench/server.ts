@@ -98,7 +98,8 @@ async function serve(spec: TargetSpec): Promise<void> {
     const { SecureMode } = await import('../src/shared/engine/state.ts');
     const handler = spec.mirror ? undefined : spec.deflate !== undefined || spec.name.includes('uncompressed') ? new URL('./gc-echo-handler.ts', import.meta.url) : new URL('../src/handlers/echo.ts', import.meta.url);
     const perMessageDeflate = spec.deflate === undefined || (typeof spec.deflate === 'object' && 'wsLevel' in spec.deflate) ? false : spec.deflate;
-    const server = new WebSocketServer('bench', SecureMode.NonSecure, { workers: spec.workers, handler, maxPendingConnections: 1000, perMessageDeflate });
+    // A long handshake timeout: on a loaded machine 1000 handshakes at once may take more than Qt's 10 s, and ws has none.
+    const server = new WebSocketServer('bench', SecureMode.NonSecure, { workers: spec.workers, handler, maxPendingConnections: 1000, perMessageDeflate, handshakeTimeout: 60_000 });
     if (spec.mirror) {
       server.on('newConnection', () => {
         const socket = server.nextPendingConnection()!;

@@ -12,6 +12,13 @@
  *   small: 100 connections × 16 text messages of 64 bytes in flight each
  *   large: 10 connections × 2 binary messages of 1 MiB in flight each
  *
+ * Compressed echo (permessage-deflate), against ws with perMessageDeflate (its default level 6,
+ * and level 1, ours): 100 connections × 16 in flight × 1 KiB JSON-like text, the generator
+ * offering what browsers offer and compressing with context takeover as they do. Reported:
+ * msgs/CPU-s, the compression ratio of the server's replies (wire payload / message bytes), and
+ * KiB per idle connection with deflate negotiated (the RSS growth over a second batch of 500
+ * connections that have each echoed 4 messages, after a GC), next to an uncompressed server's.
+ *
  * The load generator is this process's main thread: raw TCP, pre-masked frames, one write per
  * read, a parser that reads frame headers and skips payloads, latency from send to echo per
  * message (messages echo in order). Not ProtocolEngine: the generator shares the cores with the
@@ -32,6 +39,9 @@ import { buildClientRequest, ClientHandshakeParser } from '../src/shared/engine/
 import { createFrameHeader, frameHeaderSize, readFrameHeader, writeFrameHeader } from '../src/shared/engine/frame-codec.ts';
 import { maskInto } from '../src/shared/engine/mask.ts';
 import { isControlOpCode, OpCode } from '../src/shared/engine/opcode.ts';
+import type { Extension, ExtensionOffer } from '../src/shared/engine/extension.ts';
+import { clientPerMessageDeflate, type DeflateOption } from '../src/shared/engine/permessage-deflate.ts';
+import { GcRequest } from './gc-echo-handler.ts';
 
 // ---------------------------------------------------------------------------------------------
 // The servers (child processes)
@@ -41,6 +51,8 @@ interface TargetSpec {
   kind: 'ws' | 'wsthreads';
   workers: number;
   mirror: boolean;
+  /** wsthreads: its perMessageDeflate option; ws: the zlib level of its perMessageDeflate. */
+  deflate?: DeflateOption | { wsLevel: number };
 }
 
 const Targets: TargetSpec[] = [
@@ -51,25 +63,43 @@ const Targets: TargetSpec[] = [
   { name: 'wsthreads mirror w: 2', kind: 'wsthreads', workers: 2, mirror: true },
 ];
 
-type ChildMessage = { port: number } | { cpuMicros: number };
+/** The compressed echo's servers; 'uncompressed' is the memory baseline. */
+const CompressedTargets: TargetSpec[] = [
+  { name: 'ws uncompressed', kind: 'ws', workers: 0, mirror: false },
+  { name: 'ws deflate (level 6)', kind: 'ws', workers: 0, mirror: false, deflate: { wsLevel: 6 } },
+  { name: 'ws deflate (level 1)', kind: 'ws', workers: 0, mirror: false, deflate: { wsLevel: 1 } },
+  { name: 'wsthreads w: 2 shared', kind: 'wsthreads', workers: 2, mirror: false, deflate: 'shared' },
+  { name: 'wsthreads w: 2 dedicated', kind: 'wsthreads', workers: 2, mirror: false, deflate: 'dedicated' },
+  { name: 'wsthreads w: 2 dedicated:15', kind: 'wsthreads', workers: 2, mirror: false, deflate: { mode: 'dedicated', windowBits: 15 } },
+  { name: 'wsthreads w: 2 uncompressed', kind: 'wsthreads', workers: 2, mirror: false },
+];
+
+type ChildMessage = { port: number } | { cpuMicros: number } | { rss: number };
 
 async function serve(spec: TargetSpec): Promise<void> {
   let close: () => Promise<void>;
   let port: number;
   if (spec.kind === 'ws') {
     const { WebSocketServer } = await import('ws');
-    const server = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 });
+    const level = spec.deflate !== undefined && typeof spec.deflate === 'object' && 'wsLevel' in spec.deflate ? spec.deflate.wsLevel : undefined;
+    const perMessageDeflate = level === undefined ? false : { threshold: 256, zlibDeflateOptions: { level } };
+    const server = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate, maxPayload: 64 * 1024 * 1024 });
     await new Promise((resolve) => server.once('listening', resolve));
     server.on('connection', (socket) => {
-      socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
+      socket.on('message', (data, isBinary) => {
+        if (!isBinary && (data as Buffer).length === GcRequest.length && String(data) === GcRequest) (globalThis as { gc?: () => void }).gc?.();
+        else socket.send(data, { binary: isBinary });
+      });
     });
     port = (server.address() as net.AddressInfo).port;
     close = () => new Promise((resolve) => { for (const c of server.clients) c.terminate(); server.close(() => resolve()); });
   } else {
     const { WebSocketServer } = await import('../src/main/websocket-server.ts');
     const { SecureMode } = await import('../src/shared/engine/state.ts');
-    const handler = spec.mirror ? undefined : new URL('../src/handlers/echo.ts', import.meta.url);
-    const server = new WebSocketServer('bench', SecureMode.NonSecure, { workers: spec.workers, handler, maxPendingConnections: 1000 });
+    const handler = spec.mirror ? undefined : spec.deflate !== undefined || spec.name.includes('uncompressed') ? new URL('./gc-echo-handler.ts', import.meta.url) : new URL('../src/handlers/echo.ts', import.meta.url);
+    const perMessageDeflate = spec.deflate === undefined || (typeof spec.deflate === 'object' && 'wsLevel' in spec.deflate) ? false : spec.deflate;
+    // A long handshake timeout: on a loaded machine 1000 handshakes at once may take more than Qt's 10 s, and ws has none.
+    const server = new WebSocketServer('bench', SecureMode.NonSecure, { workers: spec.workers, handler, maxPendingConnections: 1000, perMessageDeflate, handshakeTimeout: 60_000 });
     if (spec.mirror) {
       server.on('newConnection', () => {
         const socket = server.nextPendingConnection()!;
@@ -86,6 +116,11 @@ async function serve(spec: TargetSpec): Promise<void> {
     if (message === 'cpu') {
       const used = process.cpuUsage(started);
       process.send!({ cpuMicros: used.user + used.system } satisfies ChildMessage);
+    } else if (message === 'rss') {
+      (globalThis as { gc?: () => void }).gc?.();
+      // A GC in the owner thread only; the workers' heaps hold little per connection but the zlib
+      // contexts, which live outside any heap. Give frees a moment to reach the allocator.
+      setTimeout(() => process.send!({ rss: process.memoryUsage().rss } satisfies ChildMessage), 200);
     } else if (message === 'exit') {
       void close().finally(() => process.exit(0));
     }
@@ -97,11 +132,13 @@ interface RunningTarget {
   port: number;
   /** CPU time the server process used so far (all its threads), µs. */
   cpuMicros(): Promise<number>;
+  /** Resident memory of the server process, bytes, after a GC of its main thread. */
+  rss(): Promise<number>;
   stop(): Promise<void>;
 }
 
 async function startTarget(spec: TargetSpec): Promise<RunningTarget> {
-  const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['--serve', JSON.stringify(spec)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['--serve', JSON.stringify(spec)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [...process.execArgv, '--expose-gc'] });
   const nextMessage = (): Promise<ChildMessage> => new Promise((resolve, reject) => {
     child.once('message', (message) => resolve(message as ChildMessage));
     child.once('exit', (code) => reject(new Error(`${spec.name} exited with ${code}`)));
@@ -115,6 +152,12 @@ async function startTarget(spec: TargetSpec): Promise<RunningTarget> {
       child.send('cpu');
       const message = await reply;
       return 'cpuMicros' in message ? message.cpuMicros : 0;
+    },
+    async rss() {
+      const reply = nextMessage();
+      child.send('rss');
+      const message = await reply;
+      return 'rss' in message ? message.rss : 0;
     },
     async stop() {
       const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -152,6 +195,70 @@ function clientFrame(payload: Buffer, binary: boolean): Buffer {
   return frame;
 }
 
+/** Writes a load's messages to one connection. */
+interface MessageSender {
+  send(socket: net.Socket, count: number): void;
+}
+
+/** The same pre-masked frame again and again: no work in the generator per message. */
+class PreMaskedSender implements MessageSender {
+  readonly #frames: Buffer;
+  readonly #frameLength: number;
+
+  constructor(frames: Buffer, frameLength: number) {
+    this.#frames = frames;
+    this.#frameLength = frameLength;
+  }
+
+  send(socket: net.Socket, count: number): void {
+    // Small frames: one write for all of them; large: one write each (no copy).
+    if (this.#frameLength * count <= this.#frames.length) {
+      socket.write(this.#frames.subarray(0, this.#frameLength * count));
+    } else {
+      for (let i = 0; i < count; i++) socket.write(this.#frames.subarray(0, this.#frameLength));
+    }
+  }
+}
+
+/** Messages from a pool, compressed by the connection's permessage-deflate as a browser would. */
+class CompressingSender implements MessageSender {
+  readonly #extension: Extension;
+  readonly #messages: Buffer[];
+  readonly #key = randomBytes(4);
+  #next = 0;
+
+  constructor(extension: Extension, messages: Buffer[]) {
+    this.#extension = extension;
+    this.#messages = messages;
+  }
+
+  send(socket: net.Socket, count: number): void {
+    const frames: Buffer[] = [];
+    for (let i = 0; i < count; i++) {
+      const message = this.#messages[this.#next++ % this.#messages.length]!;
+      const { payload, rsv } = this.#extension.encodeMessage(message);
+      const frame = Buffer.allocUnsafe(frameHeaderSize(payload.length, true) + payload.length);
+      const keyAt = writeFrameHeader(frame, 0, true, rsv, OpCode.Text, payload.length, true);
+      frame.set(this.#key, keyAt);
+      maskInto(payload, frame, keyAt + 4, this.#key);
+      frames.push(frame);
+    }
+    socket.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames));
+  }
+}
+
+/** 1 KiB JSON-like messages with the redundancy of real ones: keys repeat, values vary. */
+function jsonMessages(count: number, size: number): Buffer[] {
+  const names = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi'];
+  return Array.from({ length: count }, (_, m) => {
+    let text = `{"type":"update","seq":${m},"items":[`;
+    for (let i = 0; text.length < size; i++) {
+      text += `{"id":${(m * 37 + i * 11) % 10007},"user":"${names[(m + i) % names.length]}","score":${((m * 7919 + i * 104729) % 100000) / 100},"active":${(m + i) % 3 === 0}},`;
+    }
+    return Buffer.from(text.slice(0, size));
+  });
+}
+
 class Counters {
   messages = 0;
   payloadBytes = 0;
@@ -162,8 +269,7 @@ class Counters {
 /** One closed-loop connection: `inFlight` messages outstanding, a new one per echo. */
 class LoadConnection {
   readonly #socket: net.Socket;
-  readonly #frames: Buffer;
-  readonly #frameLength: number;
+  readonly #sender: MessageSender;
   readonly #load: Load;
   readonly #counters: Counters;
   /** Send times of the messages in flight, oldest first (echoes come back in order). */
@@ -172,11 +278,10 @@ class LoadConnection {
   #pending: Uint8Array | undefined;
   #stopped = false;
 
-  constructor(socket: net.Socket, load: Load, frames: Buffer, frameLength: number, counters: Counters) {
+  constructor(socket: net.Socket, load: Load, sender: MessageSender, counters: Counters) {
     this.#socket = socket;
     this.#load = load;
-    this.#frames = frames;
-    this.#frameLength = frameLength;
+    this.#sender = sender;
     this.#counters = counters;
     this.#sentAt = new InFlightQueue(load.inFlight);
   }
@@ -195,12 +300,7 @@ class LoadConnection {
     if (this.#stopped || count === 0) return;
     const now = performance.now();
     for (let i = 0; i < count; i++) this.#sentAt.push(now);
-    // Small frames: one write for all of them; large: one write each (no copy).
-    if (this.#frameLength * count <= this.#frames.length) {
-      this.#socket.write(this.#frames.subarray(0, this.#frameLength * count));
-    } else {
-      for (let i = 0; i < count; i++) this.#socket.write(this.#frames.subarray(0, this.#frameLength));
-    }
+    this.#sender.send(this.#socket, count);
   }
 
   /** Payload bytes of the current frame still to come (frames are skipped, never buffered). */
@@ -249,28 +349,56 @@ class LoadConnection {
   }
 }
 
-async function openConnection(port: number): Promise<{ socket: net.Socket; rest: Uint8Array }> {
+interface OpenedConnection {
+  socket: net.Socket;
+  rest: Uint8Array;
+  /** The server's extension answers. */
+  extensions: ExtensionOffer[];
+}
+
+/** What browsers offer. */
+const BrowserDeflateOffer = clientPerMessageDeflate();
+
+async function openConnection(port: number, offerDeflate = false): Promise<OpenedConnection> {
   const socket = net.connect({ port, host: '127.0.0.1', noDelay: true });
   socket.on('error', () => {});
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', resolve);
     socket.once('error', reject);
   });
-  const request = buildClientRequest({ host: `127.0.0.1:${port}`, resourceName: '/' });
-  const parser = new ClientHandshakeParser({ key: request.key });
+  const offers = offerDeflate ? BrowserDeflateOffer.offers() : [];
+  const request = buildClientRequest({ host: `127.0.0.1:${port}`, resourceName: '/', extensions: offers });
+  const parser = new ClientHandshakeParser({ key: request.key, extensions: offers.map((offer) => offer.name) });
   socket.write(request.bytes);
-  const rest = await new Promise<Uint8Array>((resolve, reject) => {
+  return await new Promise<OpenedConnection>((resolve, reject) => {
     const onData = (chunk: Buffer): void => {
       const result = parser.feed(chunk);
       if (result.kind === 'incomplete') return;
       socket.off('data', onData);
       if (result.kind === 'failed') reject(new Error(`upgrade refused: ${result.error.message}`));
-      else resolve(result.rest);
+      else resolve({ socket, rest: result.rest, extensions: result.extensions });
     };
     socket.on('data', onData);
     socket.once('close', () => reject(new Error('closed during the upgrade')));
   });
-  return { socket, rest };
+}
+
+/** Opens `count` connections, 25 at a time. */
+async function openConnections(port: number, count: number, offerDeflate: boolean): Promise<OpenedConnection[]> {
+  const opened: OpenedConnection[] = [];
+  for (let i = 0; i < count; i += 25) {
+    opened.push(...await Promise.all(Array.from({ length: Math.min(25, count - i) }, () => openConnection(port, offerDeflate))));
+  }
+  return opened;
+}
+
+/** Each connection's compressor, from the server's answer (which must have accepted deflate). */
+function compressingSenders(opened: OpenedConnection[], messages: Buffer[]): MessageSender[] {
+  return opened.map(({ extensions }) => {
+    const answer = extensions.find((offer) => offer.name === 'permessage-deflate');
+    if (answer === undefined) throw new Error('the server declined permessage-deflate');
+    return new CompressingSender(BrowserDeflateOffer.acceptAnswer(answer), messages);
+  });
 }
 
 interface Result {
@@ -280,17 +408,23 @@ interface Result {
   p99Ms: number;
   /** Echoed messages per CPU-second of the server process (all its threads). */
   messagesPerCpuSecond: number;
+  /** Wire payload bytes of the replies per message byte (1 when uncompressed). */
+  replyRatio: number;
 }
 
-async function drive(target: RunningTarget, load: Load, warmUpMs: number, measureMs: number): Promise<Result> {
-  const frame = clientFrame(Buffer.alloc(load.payloadBytes, 0x61), load.binary);
-  const frames = load.payloadBytes <= 1024 ? Buffer.concat(Array.from({ length: load.inFlight }, () => frame)) : frame;
+/** A closed-loop run of `load`; `compressed`: with permessage-deflate, JSON-like messages. */
+async function drive(target: RunningTarget, load: Load, warmUpMs: number, measureMs: number, compressed = false): Promise<Result> {
   const counters = new Counters();
-  const opened: Array<{ socket: net.Socket; rest: Uint8Array }> = [];
-  for (let i = 0; i < load.connections; i += 25) {
-    opened.push(...await Promise.all(Array.from({ length: Math.min(25, load.connections - i) }, () => openConnection(target.port))));
+  const opened = await openConnections(target.port, load.connections, compressed);
+  let senders: MessageSender[];
+  if (compressed) {
+    senders = compressingSenders(opened, jsonMessages(64, load.payloadBytes));
+  } else {
+    const frame = clientFrame(Buffer.alloc(load.payloadBytes, 0x61), load.binary);
+    const frames = load.payloadBytes <= 1024 ? Buffer.concat(Array.from({ length: load.inFlight }, () => frame)) : frame;
+    senders = opened.map(() => new PreMaskedSender(frames, frame.length));
   }
-  const connections = opened.map(({ socket }) => new LoadConnection(socket, load, frames, frame.length, counters));
+  const connections = opened.map(({ socket }, i) => new LoadConnection(socket, load, senders[i]!, counters));
   connections.forEach((connection, i) => connection.start(opened[i]!.rest));
   await new Promise((resolve) => setTimeout(resolve, warmUpMs));
   const cpuBefore = await target.cpuMicros();
@@ -308,7 +442,49 @@ async function drive(target: RunningTarget, load: Load, warmUpMs: number, measur
     p50Ms: counters.histogram.getValueAtPercentile(50) / 1000,
     p99Ms: counters.histogram.getValueAtPercentile(99) / 1000,
     messagesPerCpuSecond: cpuSeconds > 0 ? counters.messages / cpuSeconds : 0,
+    replyRatio: counters.messages > 0 ? counters.payloadBytes / (counters.messages * load.payloadBytes) : 0,
   };
+}
+
+const IdleConnections = 500;
+const IdleMessagesEach = 4;
+
+/**
+ * Server memory per idle connection with deflate negotiated, as a marginal cost: a first batch of
+ * IdleConnections pays for what grows once (heaps, allocator arenas, per-thread zlib contexts),
+ * then the RSS growth over a second batch, per connection, is what each one holds. Every
+ * connection echoes IdleMessagesEach compressed messages first (so that dedicated contexts exist),
+ * and every thread runs a GC before each reading.
+ */
+async function idleKibPerConnection(target: RunningTarget, load: Load): Promise<number> {
+  const messages = jsonMessages(64, load.payloadBytes);
+  const plain = clientFrame(messages[0]!, false);
+  const gc = clientFrame(Buffer.from(GcRequest), false);
+  const held: OpenedConnection[] = [];
+  const batch = async (): Promise<number> => {
+    const opened = await openConnections(target.port, IdleConnections, true);
+    held.push(...opened);
+    const counters = new Counters();
+    counters.measuring = true;
+    const idleLoad: Load = { ...load, inFlight: IdleMessagesEach };
+    // The uncompressed baseline declines deflate: it gets the same text, uncompressed.
+    const senders = opened[0]!.extensions.length > 0 ? compressingSenders(opened, messages) : opened.map(() => new PreMaskedSender(plain, plain.length));
+    opened.forEach(({ socket, rest }, i) => {
+      const connection = new LoadConnection(socket, idleLoad, senders[i]!, counters);
+      connection.start(rest);
+      connection.stop(); // the first IdleMessagesEach only
+    });
+    const deadline = Date.now() + 30_000;
+    while (counters.messages < IdleConnections * IdleMessagesEach && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    // Every connection asks for a GC, so that each worker thread gets the request.
+    for (const { socket } of held) socket.write(gc);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    return target.rss();
+  };
+  const first = await batch();
+  const second = await batch();
+  for (const { socket } of held) socket.destroy();
+  return (second - first) / IdleConnections / 1024;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -343,8 +519,38 @@ function table(load: Load, rows: Array<[string, Result]>): string {
   ].join('\n');
 }
 
+const CompressedLoad: Load = { name: 'compressed', connections: 100, inFlight: 16, payloadBytes: 1024, binary: false };
+
+function compressedTable(rows: Array<[string, Result | undefined, number]>): string {
+  const base = rows.find(([name]) => name === 'ws deflate (level 6)')?.[1];
+  const header = ['server', 'msgs/s', 'p99 ms', 'msgs/CPU-s', 'vs ws (msgs/CPU-s)', 'reply ratio', 'KiB per idle connection'];
+  const lines = rows.map(([name, r, kib]) => [
+    name,
+    // The uncompressed servers are there for the memory baseline only.
+    ...(r === undefined
+      ? ['–', '–', '–', '–', '–']
+      : [
+        formatRate(r.messagesPerSecond),
+        r.p99Ms.toFixed(2),
+        formatRate(r.messagesPerCpuSecond),
+        base && base.messagesPerCpuSecond > 0 ? `${(r.messagesPerCpuSecond / base.messagesPerCpuSecond).toFixed(2)}×` : '',
+        r.replyRatio.toFixed(3),
+      ]),
+    kib.toFixed(1),
+  ]);
+  return [
+    `### compressed: ${CompressedLoad.connections} connections × ${CompressedLoad.inFlight} in flight × ${CompressedLoad.payloadBytes} B JSON-like text, permessage-deflate as browsers offer it`,
+    '',
+    `| ${header.join(' | ')} |`,
+    `| ${header.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`,
+    ...lines.map((cells) => `| ${cells.join(' | ')} |`),
+    '',
+    `KiB per idle connection: server RSS growth over a second batch of ${IdleConnections} connections that each echoed ${IdleMessagesEach} messages, per connection.`,
+  ].join('\n');
+}
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { seconds: { type: 'string', default: '3' }, serve: { type: 'string' } } });
+  const { values } = parseArgs({ options: { seconds: { type: 'string', default: '3' }, serve: { type: 'string' }, only: { type: 'string' } } });
   if (values.serve !== undefined) {
     await serve(JSON.parse(values.serve) as TargetSpec);
     return;
@@ -354,7 +560,8 @@ async function main(): Promise<void> {
   console.log(`wsthreads server benchmark: Node ${process.versions.node}, ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}), ${measureMs / 1000} s per run after ${warmUpMs} ms warm-up`);
   const results = new Map<string, Array<[string, Result]>>();
   for (const load of Loads) results.set(load.name, []);
-  for (const spec of Targets) {
+  // --only compressed: just the compressed echo (the rest takes a while).
+  for (const spec of values.only === 'compressed' ? [] : Targets) {
     const target = await startTarget(spec);
     try {
       for (const load of Loads) {
@@ -366,11 +573,26 @@ async function main(): Promise<void> {
       await target.stop();
     }
   }
+  const compressed: Array<[string, Result | undefined, number]> = [];
+  for (const spec of CompressedTargets) {
+    const target = await startTarget(spec);
+    try {
+      const kib = await idleKibPerConnection(target, CompressedLoad);
+      const result = spec.deflate === undefined ? undefined : await drive(target, CompressedLoad, warmUpMs, measureMs, true);
+      compressed.push([spec.name, result, kib]);
+      console.log(`  ${spec.name.padEnd(28)} ${result === undefined ? '' : `${formatRate(result.messagesPerSecond).padStart(8)} msgs/s  ratio ${result.replyRatio.toFixed(3)}  `}${kib.toFixed(1)} KiB/idle connection`);
+    } finally {
+      await target.stop();
+    }
+  }
   console.log('');
   for (const load of Loads) {
+    if (results.get(load.name)!.length === 0) continue;
     console.log(table(load, results.get(load.name)!));
     console.log('');
   }
+  console.log(compressedTable(compressed));
+  console.log('');
 }
 
 await main();

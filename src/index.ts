@@ -1,5 +1,5 @@
 // The package entry: a plain list of re-exports (one line per module keeps merges easy).
-export { WebSocket, ClientDefaults, type WebSocketEvents, type WebSocketOptions, type OpenOptions, type OpenRequest, type WebSocketHandshakeOptions, type HandshakeResponseInfo, type RequestInfo, type AdoptOptions } from './shared/connection/websocket.ts';
+export { WebSocket, ClientDefaults, type WebSocketEvents, type WebSocketOptions, type OpenOptions, type OpenRequest, type WebSocketHandshakeOptions, type HandshakeResponseInfo, type RequestInfo, type AdoptOptions, type SendOptions } from './shared/connection/websocket.ts';
 export { MessageIterator, DefaultMessageQueueLimits, type Message, type MessageQueueLimits } from './shared/connection/websocket-messages.ts';
 export type { SocketBackend, SocketSink, SocketLimitName, ConnectionInfo, HeaderList } from './shared/connection/socket-backend.ts';
 export { EngineSocketBackend, DefaultCloseTimeoutMs, type EngineSocketBackendOptions } from './shared/connection/engine-socket-backend.ts';
@@ -13,6 +13,7 @@ export { Signal } from './shared/engine/signals.ts';
 export { Defaults, MaxFrameSize } from './shared/engine/limits.ts';
 export { DefaultMaskGenerator, type MaskGenerator } from './shared/engine/mask-generator.ts';
 export type { Extension, ExtensionFactory, ExtensionOffer } from './shared/engine/extension.ts';
+export { DeflateMode, DeflateDefaults, clientPerMessageDeflate, type DeflateOption, type DeflateSettings, type DeflateOffer, type ClientDeflateOptions } from './shared/engine/permessage-deflate.ts';
 export { WebSocketServer, ServerDefaults, type WebSocketServerEvents, type WebSocketServerOptions } from './main/websocket-server.ts';
 export { WebSocketCorsAuthenticator } from './main/cors-authenticator.ts';
 export type { HttpRequest, HttpResponse, HttpRequestHandler } from './shared/connection/http-response.ts';

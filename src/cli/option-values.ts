@@ -50,6 +50,15 @@ export function byteSize(value: string): number {
 }
 
 /** For repeatable options: commander calls it with each value and the previous array. */
+/** `--deflate[=mode]`: the flag alone is the default mode; the value names a mode (`dedicated:12` gives its window bits too). */
+export function deflateMode(value: string): { mode: 'shared' | 'dedicated'; windowBits?: number } {
+  const match = /^(shared|dedicated)(?::(9|1[0-5]))?$/.exec(value.trim());
+  if (match === null || (match[1] === 'shared' && match[2] !== undefined)) {
+    throw new InvalidArgumentError('Expected shared, dedicated or dedicated:BITS with BITS from 9 to 15.');
+  }
+  return match[2] === undefined ? { mode: match[1] as 'shared' | 'dedicated' } : { mode: 'dedicated', windowBits: Number(match[2]) };
+}
+
 export function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }

@@ -17,7 +17,7 @@ import { CloseCode } from '../shared/engine/close-code.ts';
 import { SecureMode } from '../shared/engine/state.ts';
 import { pageResponse, renderServePage } from './serve-page.ts';
 import type { ServePageConfig } from './serve-page.ts';
-import { collect, nonNegativeInteger, portNumber, positiveByteSize } from './option-values.ts';
+import { collect, deflateMode, nonNegativeInteger, portNumber, positiveByteSize } from './option-values.ts';
 
 /** Connections get this long to finish their closing handshakes before the process exits anyway. */
 export const SHUTDOWN_BOUND_MS = 3000;
@@ -42,6 +42,8 @@ export interface ServeCommandOptions {
   frameTimeout?: number;
   /** false with --no-page: no status page; plain HTTP requests are refused (400). */
   page: boolean;
+  /** --deflate alone: true (shared mode); --deflate=MODE: that mode. */
+  deflate?: true | ReturnType<typeof deflateMode>;
 }
 
 export interface ServeIo {
@@ -95,6 +97,7 @@ export async function startServe(o: ServeCommandOptions, io: ServeIo = process):
     idleTimeout: o.idleTimeout,
     pongTimeout: o.pongTimeout,
     frameTimeout: o.frameTimeout,
+    perMessageDeflate: o.deflate ?? false,
     ...(o.maxMessageSize === undefined
       ? {}
       : { maxAllowedIncomingMessageSize: o.maxMessageSize, maxAllowedIncomingFrameSize: o.maxMessageSize }),
@@ -170,6 +173,7 @@ export function registerServeCommand(program: Command): void {
     .option('--pong-timeout <ms>', 'drop a pinged client that sends nothing for this long (1001; 0: never)', nonNegativeInteger, ServerDefaults.pongTimeoutMs)
     .option('--frame-timeout <ms>', 'close a connection whose frame stops arriving this long (1001; 0: never)', nonNegativeInteger, ServerDefaults.frameTimeoutMs)
     .option('--no-page', 'no status page: plain HTTP requests on the port are refused (400)')
+    .option('--deflate [mode]', 'permessage-deflate: shared (the default: no zlib state per connection), dedicated or dedicated:BITS (a window per connection)', deflateMode)
     .action(async (options: ServeCommandOptions) => {
       const code = await runServeCommand(options);
       if (code !== 0) process.exitCode = code;

@@ -43,6 +43,7 @@ import { buildErrorResponse } from '../shared/engine/handshake-response.ts';
 import { isFieldValue, isToken } from '../shared/engine/http-headers.ts';
 import { checkLimit, Defaults } from '../shared/engine/limits.ts';
 import { checkTimeoutMs, type LivenessTimeouts } from '../shared/engine/liveness.ts';
+import { DeflateDefaults, resolveDeflateSettings, type DeflateOption, type DeflateSettings } from '../shared/engine/permessage-deflate.ts';
 import { Signal } from '../shared/engine/signals.ts';
 import { SecureMode, State } from '../shared/engine/state.ts';
 import type {
@@ -152,6 +153,12 @@ export interface WebSocketServerOptions {
    * and a request without `Upgrade: websocket` is refused (400, or 405 for a method other than GET).
    */
   httpRequestHandler?: HttpRequestHandler | null;
+  /**
+   * permessage-deflate (RFC 7692), off by default (`DeflateDefaults.server`): `true` or 'shared'
+   * (no zlib state per connection), 'dedicated' (context takeover, a window per connection), or
+   * `{ mode, windowBits, threshold, level }`. See `setPerMessageDeflate`.
+   */
+  perMessageDeflate?: DeflateOption;
 }
 
 /** Defaults of the server's options (Qt's where Qt has one). */
@@ -226,6 +233,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   #limits: Record<SocketLimitName, number>;
   #supportedSubprotocols: string[];
   #httpRequestHandler: HttpRequestHandler | null = null;
+  #deflate: DeflateSettings | null;
 
   #listener: Server | undefined;
   #binding = false;
@@ -281,6 +289,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     this.#supportedSubprotocols = [];
     this.setSupportedSubprotocols(options.supportedSubprotocols ?? []);
     this.setHttpRequestHandler(options.httpRequestHandler ?? null);
+    this.#deflate = resolveDeflateSettings(options.perMessageDeflate ?? DeflateDefaults.server);
     this.#inline = new InlineTransport(() => this.#secureContextForOwner());
   }
 
@@ -520,6 +529,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       closeTimeoutMs: this.#closeTimeoutMs,
       plainHttp: this.#httpRequestHandler !== null,
       tls: this.#tlsCurrent,
+      deflate: this.#deflate,
     };
   }
 
@@ -769,6 +779,16 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     this.#tls = { ...tls };
     this.#ownerSecureContext = context;
     this.#tlsCurrent = { generation: (this.#tlsCurrent?.generation ?? 0) + 1, tls: this.#tls };
+  }
+
+  /** The permessage-deflate settings new connections negotiate with; null when off. */
+  perMessageDeflate(): Readonly<DeflateSettings> | null {
+    return this.#deflate;
+  }
+
+  /** Applies to handshakes from now on (as Qt's setters); `false` declines every offer. */
+  setPerMessageDeflate(option: DeflateOption): void {
+    this.#deflate = resolveDeflateSettings(option);
   }
 
   /** Milliseconds (Qt's `handshakeTimeoutMS()`). */

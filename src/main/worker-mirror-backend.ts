@@ -128,18 +128,18 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource {
     });
   }
 
-  sendText(text: string): number {
+  sendText(text: string, compress = true): number {
     if (!this.#open) return 0;
     const bytes = Buffer.byteLength(text);
-    this.#command()!.sendText(text);
+    this.#command()!.sendText(text, compress);
     this.#queued(bytes);
     return bytes;
   }
 
-  sendBinary(data: Uint8Array): number {
+  sendBinary(data: Uint8Array, compress = true): number {
     if (!this.#open) return 0;
     // Copied now: the caller may reuse its buffer as soon as this returns.
-    this.#command()!.sendBinary(Uint8Array.prototype.slice.call(data));
+    this.#command()!.sendBinary(Uint8Array.prototype.slice.call(data), compress);
     this.#queued(data.byteLength);
     return data.byteLength;
   }

@@ -70,12 +70,12 @@ export class CommandReceiver implements CommandTarget {
 
   // ---- CommandTarget: what the owner asked, applied to the backend ----------------------------
 
-  sendText(text: string): void {
-    this.#backend!.sendText(text);
+  sendText(text: string, compress: boolean): void {
+    this.#backend!.sendText(text, compress);
   }
 
-  sendBinary(data: Uint8Array): void {
-    this.#backend!.sendBinary(data);
+  sendBinary(data: Uint8Array, compress: boolean): void {
+    this.#backend!.sendBinary(data, compress);
   }
 
   ping(payload: Uint8Array): void {

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { InvalidArgumentError } from 'commander';
-import { byteSize, collect, nonNegativeInteger, positiveInteger, positiveNumber, timeSpan } from '../../src/cli/option-values.ts';
+import { byteSize, collect, deflateMode, nonNegativeInteger, positiveInteger, positiveNumber, timeSpan } from '../../src/cli/option-values.ts';
 
 test('time spans take ms, s, m, h; a bare number is in the default unit', (t) => {
   const seconds = timeSpan('s');
@@ -33,4 +33,11 @@ test('numbers are checked for range and form', (t) => {
   t.throws(() => positiveNumber('0'), { instanceOf: InvalidArgumentError });
   t.throws(() => positiveNumber('Infinity'), { instanceOf: InvalidArgumentError });
   t.deepEqual(collect('b', collect('a', undefined)), ['a', 'b']);
+});
+
+test('--deflate modes: shared, dedicated, dedicated:BITS', (t) => {
+  t.deepEqual(deflateMode('shared'), { mode: 'shared' });
+  t.deepEqual(deflateMode('dedicated'), { mode: 'dedicated' });
+  t.deepEqual(deflateMode('dedicated:10'), { mode: 'dedicated', windowBits: 10 });
+  for (const bad of ['', 'fast', 'dedicated:8', 'dedicated:16', 'shared:12', 'dedicated:']) t.throws(() => deflateMode(bad), { instanceOf: InvalidArgumentError }, bad);
 });

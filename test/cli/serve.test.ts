@@ -243,3 +243,29 @@ test.serial('serve prints which worker thread died and why, and keeps serving', 
   serve.child.kill('SIGTERM');
   t.is((await serve.exited(EXIT_BOUND_MS)).code, 0);
 });
+
+test.serial('serve --deflate negotiates permessage-deflate (shared by default, dedicated:BITS on request) and echoes through it', async (t) => {
+  for (const [args, agreed] of [
+    [['--deflate'], 'permessage-deflate; server_no_context_takeover; client_no_context_takeover'],
+    [['--deflate=dedicated:10'], 'permessage-deflate; server_max_window_bits=10; client_max_window_bits=10'],
+    [[], undefined],
+  ] as const) {
+    const serve = await startCli(['serve', '--port', '0', '--workers', '1', ...args], STARTUP_MS);
+    t.teardown(() => serve.kill());
+    const client = new WebSocket(`ws://127.0.0.1:${portOf(serve)}/`, { perMessageDeflate: { threshold: 0 } });
+    let header: string | undefined;
+    client.once('upgrade', (response) => { header = response.headers['sec-websocket-extensions']; });
+    await withBound(new Promise((resolve, reject) => {
+      client.once('open', resolve);
+      client.once('error', reject);
+    }), 5000, 'open');
+    t.is(header, agreed, args.join(' '));
+    const reply = nextMessage(client);
+    const message = JSON.stringify({ hello: 'deflate', items: Array.from({ length: 50 }, (_, i) => i) });
+    client.send(message);
+    t.is((await reply).data.toString(), message);
+    client.close();
+    serve.child.kill('SIGTERM');
+    await serve.exited(EXIT_BOUND_MS);
+  }
+});

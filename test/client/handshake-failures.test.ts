@@ -106,7 +106,29 @@ test('a subprotocol that was not offered fails with HandshakeFailed', async (t) 
 
 test('an extension that was not offered fails with HandshakeFailed', async (t) => {
   const server = await answering(t, (request) => switchingProtocols(request, ['Sec-WebSocket-Extensions: permessage-deflate']), false);
-  assertFailure(t, await failedOpen(server.url), SocketError.HandshakeFailed, /permessage-deflate, which was not offered/);
+  assertFailure(t, await failedOpen(server.url, () => {}, { deflate: false }), SocketError.HandshakeFailed, /permessage-deflate, which was not offered/);
+});
+
+// RFC 7692 section 5: the client fails the connection on an answer it cannot take.
+const badDeflateAnswers: Array<[answer: string, reason: RegExp]> = [
+  ['permessage-deflate; server_max_window_bits=16', /server_max_window_bits must be 8..15/],
+  ['permessage-deflate; client_max_window_bits', /client_max_window_bits in an answer needs a value/],
+  ['permessage-deflate; x-unknown', /unknown parameter x-unknown/],
+  ['permessage-deflate; server_no_context_takeover; server_no_context_takeover', /appears more than once/],
+  ['permessage-deflate, permessage-deflate', /answered twice/],
+];
+for (const [answer, reason] of badDeflateAnswers) {
+  test(`a permessage-deflate answer the client cannot take fails the opening: ${answer}`, async (t) => {
+    const server = await answering(t, (request) => switchingProtocols(request, [`Sec-WebSocket-Extensions: ${answer}`]), false);
+    assertFailure(t, await failedOpen(server.url), SocketError.HandshakeFailed, reason);
+  });
+}
+
+test('a server_max_window_bits larger than offered fails the opening', async (t) => {
+  const server = await answering(t, (request) => switchingProtocols(request, ['Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=12']), false);
+  const outcome = await failedOpen(server.url, () => {}, { deflate: { offers: [{ serverMaxWindowBits: 10 }] } });
+  assertFailure(t, outcome, SocketError.HandshakeFailed, /larger than the 10 offered/);
+  t.deepEqual(outcome.socket.extensions(), []);
 });
 
 test('a redirect is an error unless followRedirects is set', async (t) => {

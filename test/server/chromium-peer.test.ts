@@ -4,38 +4,13 @@
  * refused origin or a negotiated subprotocol look to the page as the WebSocket API says.
  */
 import test from 'ava';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Page } from 'playwright-core';
 import type { WebSocket as ServerSideSocket } from '../../src/shared/connection/websocket.ts';
-import { launchChromium, type ChromiumSession } from '../helpers/chromium.ts';
+import { chromiumPages } from '../helpers/chromium.ts';
 import { bothTransports, echoEveryConnection, next, startServer, within } from './support.ts';
 
-let browser: ChromiumSession;
-let pageServer: Server;
-let pageOrigin: string;
-
-test.before(async () => {
-  browser = await launchChromium();
-  // The page needs a real origin: serve it from a local HTTP server.
-  pageServer = createServer((_request, response) => {
-    response.writeHead(200, { 'content-type': 'text/html' });
-    response.end('<!doctype html><title>wsthreads peer</title><p>peer');
-  });
-  await new Promise<void>((resolve) => pageServer.listen(0, '127.0.0.1', resolve));
-  pageOrigin = `http://127.0.0.1:${(pageServer.address() as AddressInfo).port}`;
-});
-
-test.after.always(async () => {
-  await browser?.close();
-  pageServer?.close();
-});
-
-async function openPage(): Promise<Page> {
-  const page = await browser.context.newPage();
-  await page.goto(`${pageOrigin}/`);
-  return page;
-}
+const pages = chromiumPages(test);
+const openPage = (): Promise<Page> => pages.open();
 
 interface PageResult {
   protocol: string;
@@ -85,7 +60,7 @@ bothTransports('Chromium → our server: text and binary echo, then the browser 
   t.false(result.errored);
   const socket: ServerSideSocket = sockets[0]!;
   if (socket.state() !== 'Unconnected') await next(socket, 'disconnected', 10_000);
-  t.is(socket.origin(), pageOrigin);
+  t.is(socket.origin(), pages.origin());
   t.is(socket.resourceName(), '/room?x=1');
   t.is(socket.closeCode(), 4001);
   t.is(socket.closeReason(), 'bye from the page');
@@ -118,7 +93,7 @@ bothTransports('a refused origin fails the page WebSocket (1006, error event)', 
   const page = await openPage();
   t.teardown(() => page.close());
   const result = await within(runInPage(page, `ws://127.0.0.1:${server.serverPort()}/`, {}), 20_000, 'page run');
-  t.deepEqual(origins, [pageOrigin]);
+  t.deepEqual(origins, [pages.origin()]);
   t.true(result.errored);
   t.is(result.close.code, 1006);
   t.false(server.hasPendingConnections());

@@ -20,8 +20,8 @@ type Recorded = [name: keyof CommandTarget, ...args: unknown[]];
 
 function recordingTarget(into: Recorded[]): CommandTarget {
   return {
-    sendText: (text) => into.push(['sendText', text]),
-    sendBinary: (data) => into.push(['sendBinary', Array.from(data)]),
+    sendText: (text, compress) => into.push(['sendText', text, compress]),
+    sendBinary: (data, compress) => into.push(['sendBinary', Array.from(data), compress]),
     ping: (payload) => { into.push(['ping', Array.from(payload)]); },
     close: (code, reason) => { into.push(['close', code, reason]); },
     abort: () => { into.push(['abort']); },
@@ -38,8 +38,8 @@ function recordingTarget(into: Recorded[]): CommandTarget {
 const limitName = fc.constantFrom<SocketLimitName>('maxAllowedIncomingFrameSize', 'maxAllowedIncomingMessageSize', 'outgoingFrameSize');
 type Apply = (target: CommandTarget | CommandWriter) => void;
 const command: fc.Arbitrary<Apply> = fc.oneof<fc.Arbitrary<Apply>[]>(
-  fc.string().map((text) => (target) => { target.sendText(text); }),
-  fc.uint8Array({ maxLength: 40 }).map((data) => (target) => { target.sendBinary(data.slice()); }),
+  fc.tuple(fc.string(), fc.boolean()).map(([text, compress]) => (target) => { target.sendText(text, compress); }),
+  fc.tuple(fc.uint8Array({ maxLength: 40 }), fc.boolean()).map(([data, compress]) => (target) => { target.sendBinary(data.slice(), compress); }),
   fc.uint8Array({ maxLength: 125 }).map((data) => (target) => target.ping(data.slice())),
   fc.tuple(fc.integer({ min: 1000, max: 4999 }), fc.string()).map(([code, reason]) => (target) => target.close(code, reason)),
   fc.constant((target: CommandTarget | CommandWriter) => target.abort()),

@@ -5,6 +5,7 @@ import { asBuffer } from '../engine/bytes.ts';
 import { buildClientRequest, ClientHandshakeParser, type HandshakeResponse } from '../engine/client-handshake.ts';
 import { SocketError, WebSocketError } from '../engine/errors.ts';
 import type { Extension, ExtensionFactory, ExtensionOffer } from '../engine/extension.ts';
+import { formatExtensionHeader } from '../engine/extension-header.ts';
 import { getHeader } from '../engine/http-headers.ts';
 import type { MaskGenerator } from '../engine/mask-generator.ts';
 import { Role } from '../engine/state.ts';
@@ -50,6 +51,8 @@ export interface ClientOpened {
   response: HandshakeResponse;
   subprotocol: string;
   extensions: Extension[];
+  /** The server's answers, one `Sec-WebSocket-Extensions` element each (what `extensions()` reports). */
+  agreed: string[];
 }
 
 /** Builds the request for one target; throws InvalidArgumentError for bad headers, origin or subprotocols. */
@@ -63,7 +66,7 @@ export function buildUpgradeRequest(request: Pick<ClientOpenRequest, 'origin' | 
     resourceName: target.resourceName,
     origin: request.origin,
     subprotocols: request.subprotocols,
-    extensions: request.extensions.map((factory) => factory.offer()),
+    extensions: request.extensions.flatMap((factory) => factory.offers()),
     headers,
   });
   return { ...built, fields: requestFields(built.bytes) };
@@ -106,7 +109,9 @@ export async function openClient(request: ClientOpenRequest): Promise<ClientOpen
     if (outcome.kind === 'accepted') {
       let extensions: Extension[];
       try {
-        extensions = outcome.extensions.map((answer) => {
+        extensions = outcome.extensions.map((answer, index) => {
+          // One answer per extension: a second one would claim the same RSV bits again.
+          if (outcome.extensions.findIndex((other) => other.name === answer.name) !== index) throw new Error(`${answer.name} was answered twice`);
           const factory = request.extensions.find((candidate) => candidate.name === answer.name)!;
           return factory.acceptAnswer(answer);
         });
@@ -114,7 +119,7 @@ export async function openClient(request: ClientOpenRequest): Promise<ClientOpen
         socket.destroy();
         throw new WebSocketError(SocketError.HandshakeFailed, `Unacceptable extension answer: ${error instanceof Error ? error.message : String(error)}`);
       }
-      return { socket, rest: outcome.rest, target, requestHeaders: upgrade.fields, response: outcome.response, subprotocol: outcome.subprotocol, extensions };
+      return { socket, rest: outcome.rest, target, requestHeaders: upgrade.fields, response: outcome.response, subprotocol: outcome.subprotocol, extensions, agreed: outcome.extensions.map((answer) => formatExtensionHeader([answer])) };
     }
     socket.destroy();
     const response = outcome.response;
@@ -284,7 +289,7 @@ function connectedBackend(opened: ClientOpened, engine: ClientEngineSettings, or
     resourceName: opened.target.resourceName,
     requestHeaders: opened.requestHeaders,
     subprotocol: opened.subprotocol,
-    extensions: opened.extensions.map((extension) => extension.name),
+    extensions: opened.agreed,
     peerAddress: socket.remoteAddress ?? '',
     peerPort: socket.remotePort ?? 0,
     localAddress: socket.localAddress ?? '',

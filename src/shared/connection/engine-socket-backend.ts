@@ -137,16 +137,16 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
     if (socket.destroyed) setImmediate(this.#onSocketClose);
   }
 
-  sendText(text: string): number {
+  sendText(text: string, compress = true): number {
     if (this.#overHighWaterMark) return 0;
-    const queued = this.#engine.sendText(text);
+    const queued = this.#engine.sendText(text, compress);
     this.#queued();
     return queued;
   }
 
-  sendBinary(data: Uint8Array): number {
+  sendBinary(data: Uint8Array, compress = true): number {
     if (this.#overHighWaterMark) return 0;
-    const queued = this.#engine.sendBinary(data);
+    const queued = this.#engine.sendBinary(data, compress);
     this.#queued();
     return queued;
   }

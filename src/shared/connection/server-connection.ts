@@ -19,6 +19,7 @@ export function createServerBackend(upgraded: UpgradedConnection, settings: Conn
     idleTimeout: decision.limits.idleTimeout,
     pongTimeout: decision.limits.pongTimeout,
     frameTimeout: decision.limits.frameTimeout,
+    extensions: upgraded.extensions,
   }, upgraded.rest, { closeTimeoutMs: settings.closeTimeoutMs, highWaterMark: settings.highWaterMark });
   if (decision.frameSignals) engine.setFrameSignals(true);
   return engine;
@@ -32,7 +33,7 @@ export function serverConnectionInfo(upgraded: UpgradedConnection): ConnectionIn
     resourceName: summary.resourceName,
     requestHeaders: summary.requestHeaders,
     subprotocol: upgraded.decision.subprotocol,
-    extensions: [],
+    extensions: upgraded.agreedExtensions,
     peerAddress: summary.peerAddress,
     peerPort: summary.peerPort,
     localAddress: summary.localAddress,

@@ -16,7 +16,10 @@ import type { Duplex } from 'node:stream';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import { CloseCode } from '../engine/close-code.ts';
 import { ServerHandshakeParser, type HandshakeRequest, type HttpRequestHead } from '../engine/handshake-request.ts';
+import type { Extension } from '../engine/extension.ts';
+import { formatExtensionHeader } from '../engine/extension-header.ts';
 import { buildAcceptResponse, buildErrorResponse } from '../engine/handshake-response.ts';
+import { negotiateServerDeflate } from '../engine/permessage-deflate.ts';
 import type { HttpRequest } from './http-response.ts';
 import { receivedAlert, tlsErrorDetail } from './tls-alert.ts';
 import type { ConnectionSettings, HandshakeDecision, HandshakeFailure, HandshakeSummary } from '../wire/thread-messages.ts';
@@ -48,6 +51,9 @@ export interface UpgradedConnection {
   decision: AcceptDecision;
   /** Bytes that followed the request in the same read: the first frames. */
   rest: Uint8Array;
+  /** The extensions agreed in the 101, and their answers as `Sec-WebSocket-Extensions` elements. */
+  extensions: Extension[];
+  agreedExtensions: string[];
 }
 
 /** After an HTTP error response, how long the client may take to read it and hang up. */
@@ -169,9 +175,12 @@ export function runServerHandshake(options: ServerHandshakeOptions): Promise<Upg
         resolve(null);
         return;
       }
+      // Negotiated here, in the thread that will run the connection, from the owner's settings.
+      const deflate = settings.deflate === null ? null : negotiateServerDeflate(request.extensions, settings.deflate);
+      const answers = deflate === null ? [] : [deflate.answer];
       let response: Uint8Array;
       try {
-        response = buildAcceptResponse({ key: request.key, subprotocol: decision.subprotocol, serverName: decision.serverName });
+        response = buildAcceptResponse({ key: request.key, subprotocol: decision.subprotocol, extensions: answers, serverName: decision.serverName });
       } catch (error) {
         // A server name with a newline, say: Qt answers with serverError 1006 and drops the client.
         reject(500, `Invalid handshake response: ${(error as Error).message}`, undefined, CloseCode.AbnormalDisconnection);
@@ -179,7 +188,11 @@ export function runServerHandshake(options: ServerHandshakeOptions): Promise<Upg
       }
       cleanup();
       stream.write(response);
-      resolve({ stream, request, summary, decision, rest });
+      resolve({
+        stream, request, summary, decision, rest,
+        extensions: deflate === null ? [] : [deflate.extension],
+        agreedExtensions: answers.map((answer) => formatExtensionHeader([answer])),
+      });
     };
 
     stream.on('error', onError);

@@ -41,7 +41,7 @@ export interface ConnectionInfo {
   requestHeaders: HeaderList;
   /** The negotiated subprotocol, '' if none. */
   subprotocol: string;
-  /** The negotiated extension names, in order. */
+  /** The negotiated extensions, in order, each as its `Sec-WebSocket-Extensions` element (name and agreed parameters). */
   extensions: readonly string[];
   peerAddress: string;
   peerPort: number;
@@ -91,9 +91,9 @@ export interface SocketSink {
 export interface SocketBackend {
   /** Starts delivering events to `sink` (asynchronously: never from within this call). Called once. */
   attach(sink: SocketSink): void;
-  /** Payload bytes queued (0 unless the connection is open). */
-  sendText(text: string): number;
-  sendBinary(data: Uint8Array): number;
+  /** Payload bytes queued (0 unless the connection is open). `compress` false: past permessage-deflate. */
+  sendText(text: string, compress?: boolean): number;
+  sendBinary(data: Uint8Array, compress?: boolean): number;
   /** Payload cut to 125 bytes. */
   ping(payload: Uint8Array): void;
   /** Starts the closing handshake (reason cut to 123 bytes); `disconnected` follows. */

@@ -13,6 +13,7 @@ import { CloseCode } from '../engine/close-code.ts';
 import { checkCloseToSend } from '../engine/close-payload.ts';
 import { InvalidArgumentError, SocketError, WebSocketError } from '../engine/errors.ts';
 import type { ExtensionFactory } from '../engine/extension.ts';
+import { clientPerMessageDeflate, type ClientDeflateOptions } from '../engine/permessage-deflate.ts';
 import { parseCommaList } from '../engine/http-headers.ts';
 import { checkLimit, Defaults, MaxFrameSize } from '../engine/limits.ts';
 import { checkTimeoutMs, type LivenessTimeoutName, type LivenessTimeouts } from '../engine/liveness.ts';
@@ -98,6 +99,12 @@ export interface WebSocketOptions {
   messageQueue?: MessageQueueLimits;
 }
 
+/** Per-message options of `sendTextMessage`/`sendBinaryMessage`. */
+export interface SendOptions {
+  /** false: send this message uncompressed although permessage-deflate was negotiated (default true). */
+  compress?: boolean;
+}
+
 /** Qt's `QNetworkRequest` for `open()`: a URL and raw headers. */
 export interface OpenRequest {
   url: string | URL;
@@ -118,7 +125,13 @@ export interface OpenOptions extends SslConfiguration {
   headers?: Record<string, string> | Array<[string, string]>;
   /** Overrides the constructor's origin for this opening. */
   origin?: string;
-  /** Extensions to offer (permessage-deflate plugs in here). */
+  /**
+   * permessage-deflate (RFC 7692): offered by default, as browsers and ws do (one offer,
+   * `permessage-deflate; client_max_window_bits`); `false` offers nothing; options choose the
+   * offers, the threshold and the level. Ignored when `extensions` is given.
+   */
+  deflate?: boolean | ClientDeflateOptions;
+  /** Extensions to offer instead of the default (permessage-deflate). */
   extensions?: ExtensionFactory[];
   /** How many redirects to follow; default 0: a 3xx fails the opening with a clear error. */
   followRedirects?: number;
@@ -335,7 +348,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       }
     }
     const origin = options.origin ?? this.#origin;
-    const extensions = options.extensions ?? [];
+    const deflate = options.deflate ?? true;
+    const extensions = options.extensions ?? (deflate === false ? [] : [clientPerMessageDeflate(deflate === true ? {} : deflate)]);
 
     let target: ClientTarget;
     try {
@@ -721,19 +735,22 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   // ---- sending ----------------------------------------------------------------------------
 
-  /** Payload bytes queued (UTF-8 length); 0 unless `Connected`. Goes out at the end of this turn. */
-  sendTextMessage(message: string): number {
+  /**
+   * Payload bytes queued (UTF-8 length); 0 unless `Connected`. Goes out at the end of this turn.
+   * `{ compress: false }` sends this message uncompressed even when permessage-deflate is on.
+   */
+  sendTextMessage(message: string, options?: SendOptions): number {
     if (typeof message !== 'string') throw new InvalidArgumentError('sendTextMessage() takes a string');
     if (this.#state !== State.Connected) return 0;
-    return this.#backend!.sendText(message);
+    return this.#backend!.sendText(message, options?.compress !== false);
   }
 
   /** Payload bytes queued; 0 unless `Connected`. The bytes are framed before this returns. */
-  sendBinaryMessage(data: Uint8Array | ArrayBuffer): number {
+  sendBinaryMessage(data: Uint8Array | ArrayBuffer, options?: SendOptions): number {
     const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : data;
     if (!(bytes instanceof Uint8Array)) throw new InvalidArgumentError('sendBinaryMessage() takes a Uint8Array or ArrayBuffer');
     if (this.#state !== State.Connected) return 0;
-    return this.#backend!.sendBinary(bytes);
+    return this.#backend!.sendBinary(bytes, options?.compress !== false);
   }
 
   /** A Ping (payload cut to 125 bytes); `pong` reports the answer with the time since this call. */
@@ -914,7 +931,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     return { subprotocols: offered };
   }
 
-  /** Names of the negotiated extensions. */
+  /**
+   * The negotiated extensions as agreed in the handshake, one `Sec-WebSocket-Extensions` element
+   * each (as a browser's `WebSocket.extensions`), e.g. `permessage-deflate; client_max_window_bits=15`.
+   */
   extensions(): readonly string[] {
     return this.#info?.extensions ?? [];
   }

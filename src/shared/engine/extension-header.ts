@@ -19,8 +19,9 @@ export type ExtensionHeaderParse = { ok: true; offers: ExtensionOffer[] } | { ok
 
 /**
  * Parses a `Sec-WebSocket-Extensions` value into offers, in order. Empty list elements are
- * skipped (RFC 9110 5.6.1). A parameter named twice in one offer is refused: an offer is a
- * record, and RFC 7692 (the one registered extension with parameters) refuses it too.
+ * skipped (RFC 9110 5.6.1). A parameter named twice in one offer keeps its first value and is
+ * listed in `repeated`: the syntax allows it, and it is the extension's rule (RFC 7692 section 5:
+ * the server declines that offer, the client fails the connection) that refuses it.
  */
 export function parseExtensionHeader(value: string): ExtensionHeaderParse {
   const cursor = new Cursor(value);
@@ -32,6 +33,7 @@ export function parseExtensionHeader(value: string): ExtensionHeaderParse {
       if (cursor.take(',')) continue;
       const name = cursor.token('an extension name');
       const params: Record<string, string | true> = {};
+      const repeated: string[] = [];
       cursor.skipOws();
       while (cursor.take(';')) {
         cursor.skipOws();
@@ -44,7 +46,8 @@ export function parseExtensionHeader(value: string): ExtensionHeaderParse {
           cursor.skipOws();
         }
         if (Object.hasOwn(params, paramName)) {
-          throw new SyntaxError(`parameter ${paramName} of extension ${name} appears twice`);
+          repeated.push(paramName);
+          continue;
         }
         Object.defineProperty(params, paramName, {
           value: paramValue,
@@ -53,7 +56,7 @@ export function parseExtensionHeader(value: string): ExtensionHeaderParse {
           configurable: true,
         });
       }
-      offers.push({ name, params });
+      offers.push(repeated.length > 0 ? { name, params, repeated } : { name, params });
       if (cursor.atEnd()) break;
       if (!cursor.take(',')) cursor.fail('"," or ";"');
     }

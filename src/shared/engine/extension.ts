@@ -1,7 +1,7 @@
 /**
- * The place for WebSocket extensions (RFC 6455 section 9). permessage-deflate (RFC 7692) plugs in
- * here in a later issue. An extension transforms whole message payloads and claims RSV bits; the
- * engine rejects any RSV bit no negotiated extension claims.
+ * The place for WebSocket extensions (RFC 6455 section 9); permessage-deflate (RFC 7692) is the
+ * one we ship (permessage-deflate.ts). An extension transforms whole message payloads and claims
+ * RSV bits; the engine rejects any RSV bit no negotiated extension claims.
  */
 
 /** One offer or answer in a `Sec-WebSocket-Extensions` header: a name and its parameters. */
@@ -9,6 +9,8 @@ export interface ExtensionOffer {
   name: string;
   /** Parameter values; `true` for a parameter given without a value. */
   params: Record<string, string | true>;
+  /** Parameters named more than once (`params` keeps the first value): the extension decides what that means. */
+  repeated?: string[];
 }
 
 /** A negotiated extension, live on one connection. */
@@ -16,19 +18,26 @@ export interface Extension {
   readonly name: string;
   /** The RSV bits this extension may set on the first frame of a message (0x40 = RSV1, 0x20, 0x10). */
   readonly rsvBits: number;
-  /** Reverses the transformation of one received message; `rsv` holds the RSV bits of its first frame. */
-  decodeMessage(payload: Uint8Array, rsv: number): Uint8Array;
+  /**
+   * Reverses the transformation of one received message; `rsv` holds the RSV bits of its first
+   * frame. A result longer than `maxSize` must not be produced: throw a WebSocketError with 1009
+   * as soon as it would be.
+   */
+  decodeMessage(payload: Uint8Array, rsv: number, maxSize: number): Uint8Array;
   /** Transforms one outgoing message; returns the payload to frame and the RSV bits for its first frame. */
   encodeMessage(payload: Uint8Array): { payload: Uint8Array; rsv: number };
+  /** The connection is over: free what the extension holds. */
+  close?(): void;
 }
 
-/** Negotiates one extension during the opening handshake, on either side. */
+/**
+ * A client's side of one extension's negotiation. (The server's side is a function of plain
+ * settings, since it runs in whichever thread holds the connection: `negotiateServerDeflate`.)
+ */
 export interface ExtensionFactory {
   readonly name: string;
-  /** Client: the offer to put in the request. */
-  offer(): ExtensionOffer;
-  /** Server: accept one of the client's offers for this extension, or none. */
-  accept(offers: ExtensionOffer[]): { answer: ExtensionOffer; extension: Extension } | null;
-  /** Client: build the extension from the server's answer; throw if the answer is unacceptable. */
+  /** The offers to put in the request, in order of preference. */
+  offers(): ExtensionOffer[];
+  /** Builds the extension from the server's answer; throws if the answer is unacceptable. */
   acceptAnswer(answer: ExtensionOffer): Extension;
 }

@@ -22,3 +22,4 @@ export { Signal } from './signals.ts';
 export { Defaults, MaxFrameSize } from './limits.ts';
 export { LivenessVerdict, type LivenessTimeouts, type LivenessTimeoutName } from './liveness.ts';
 export type { Extension, ExtensionFactory, ExtensionOffer } from './extension.ts';
+export { PerMessageDeflate, DeflateMode, DeflateDefaults, clientPerMessageDeflate, negotiateServerDeflate, resolveDeflateSettings, type DeflateAgreement, type DeflateOption, type DeflateSettings, type DeflateOffer, type ClientDeflateOptions } from './permessage-deflate.ts';

@@ -242,18 +242,19 @@ export class ProtocolEngine {
     this.#writer.writeFrame(true, 0, OpCode.Close, payload, 0, payload.length);
   }
 
-  sendText(text: string): number {
+  /** `transform` false sends the message as it is, past every extension (a per-send opt-out of compression). */
+  sendText(text: string, transform = true): number {
     if (this.#state !== EngineState.Open) return 0;
-    if (this.#extensions.length === 0) {
+    if (this.#extensions.length === 0 || !transform) {
       const written = this.#writer.tryWriteSmallText(text, this.#outgoingFrameSize);
       if (written >= 0) return written;
     }
-    return this.#sendMessage(OpCode.Text, Buffer.from(text, 'utf8'));
+    return this.#sendMessage(OpCode.Text, Buffer.from(text, 'utf8'), transform);
   }
 
-  sendBinary(data: Uint8Array): number {
+  sendBinary(data: Uint8Array, transform = true): number {
     if (this.#state !== EngineState.Open) return 0;
-    return this.#sendMessage(OpCode.Binary, data);
+    return this.#sendMessage(OpCode.Binary, data, transform);
   }
 
   ping(payload: Uint8Array = EmptyPayload): void {
@@ -287,16 +288,19 @@ export class ProtocolEngine {
     this.#pongBytesQueued = 0;
     this.#closeCode = CloseCode.AbnormalDisconnection;
     this.#closeReason = '';
+    this.#closeExtensions();
     this.#handler.closed(CloseCode.AbnormalDisconnection, '', false);
   }
 
-  #sendMessage(opcode: number, data: Uint8Array): number {
+  #sendMessage(opcode: number, data: Uint8Array, transform: boolean): number {
     let payload = data;
     let rsv = 0;
-    for (const extension of this.#extensions) {
-      const encoded = extension.encodeMessage(payload);
-      payload = encoded.payload;
-      rsv |= encoded.rsv;
+    if (transform) {
+      for (const extension of this.#extensions) {
+        const encoded = extension.encodeMessage(payload);
+        payload = encoded.payload;
+        rsv |= encoded.rsv;
+      }
     }
     this.#writer.writeMessage(opcode, payload, rsv, this.#outgoingFrameSize);
     return data.length;
@@ -550,7 +554,7 @@ export class ProtocolEngine {
     try {
       for (let index = this.#extensions.length - 1; index >= 0; index--) {
         const extension = this.#extensions[index]!;
-        if ((this.#messageRsv & extension.rsvBits) !== 0) data = extension.decodeMessage(data, this.#messageRsv);
+        if ((this.#messageRsv & extension.rsvBits) !== 0) data = extension.decodeMessage(data, this.#messageRsv, this.#maxMessageSize);
       }
     } catch (error) {
       const code = error instanceof WebSocketError && error.closeCode !== undefined ? error.closeCode : CloseCode.ProtocolError;
@@ -593,6 +597,7 @@ export class ProtocolEngine {
     this.#state = EngineState.Closed;
     this.#closeCode = parsed.code;
     this.#closeReason = parsed.reason;
+    this.#closeExtensions();
     this.#handler.closed(parsed.code, parsed.reason, true);
   }
 
@@ -616,6 +621,7 @@ export class ProtocolEngine {
     this.#state = EngineState.Closed;
     this.#closeCode = code;
     this.#closeReason = asBuffer(reason).toString('utf8');
+    this.#closeExtensions();
     this.#handler.error(new WebSocketError(kind, message, code));
     this.#handler.closed(code, this.#closeReason, false);
     return false;
@@ -627,5 +633,10 @@ export class ProtocolEngine {
     this.#messageBuffer = EmptyPayload;
     this.#messageLength = 0;
     this.#messageOpcode = 0;
+  }
+
+  /** Nothing is sent or read once Closed: the extensions may free what they hold. */
+  #closeExtensions(): void {
+    for (const extension of this.#extensions) extension.close?.();
   }
 }

@@ -38,11 +38,15 @@ export const CommandCall = {
   Taken: 10,
   /** (signals: number) OptionalSignal bits */
   OptionalSignals: 11,
+  /** (text: string): past permessage-deflate */
+  SendTextUncompressed: 12,
+  /** (data: Uint8Array): past permessage-deflate */
+  SendBinaryUncompressed: 13,
 } as const;
 export type CommandCall = (typeof CommandCall)[keyof typeof CommandCall];
 
 /** Arguments each CommandCall carries, indexed by the call number. */
-export const CommandCallArity: readonly number[] = [1, 1, 1, 2, 0, 0, 0, 2, 1, 2, 0, 1];
+export const CommandCallArity: readonly number[] = [1, 1, 1, 2, 0, 0, 0, 2, 1, 2, 0, 1, 1, 1];
 
 /** One owner event-loop turn of commands for one thread (see the top of this file). */
 export interface ThreadCommandBatch {
@@ -66,12 +70,12 @@ export class CommandWriter {
     return this.#calls.length === 0;
   }
 
-  sendText(text: string): void {
-    this.#calls.push(CommandCall.SendText, text);
+  sendText(text: string, compress = true): void {
+    this.#calls.push(compress ? CommandCall.SendText : CommandCall.SendTextUncompressed, text);
   }
 
-  sendBinary(ownCopy: Uint8Array): void {
-    this.#calls.push(CommandCall.SendBinary, ownCopy);
+  sendBinary(ownCopy: Uint8Array, compress = true): void {
+    this.#calls.push(compress ? CommandCall.SendBinary : CommandCall.SendBinaryUncompressed, ownCopy);
     this.#transfer.push(ownCopy.buffer as ArrayBuffer);
   }
 
@@ -127,8 +131,9 @@ export class CommandWriter {
 
 /** What applies a connection's commands: the `SocketBackend` calls the owner can make. */
 export interface CommandTarget {
-  sendText(text: string): unknown;
-  sendBinary(data: Uint8Array): unknown;
+  /** `compress` false: past permessage-deflate. */
+  sendText(text: string, compress: boolean): unknown;
+  sendBinary(data: Uint8Array, compress: boolean): unknown;
   ping(payload: Uint8Array): void;
   close(code: number, reason: string): void;
   abort(): void;
@@ -153,10 +158,16 @@ export function readCommandCalls(calls: readonly unknown[], target: CommandTarge
     i += 1 + arity;
     switch (call) {
       case CommandCall.SendText:
-        target.sendText(a as string);
+        target.sendText(a as string, true);
         break;
       case CommandCall.SendBinary:
-        target.sendBinary(a as Uint8Array);
+        target.sendBinary(a as Uint8Array, true);
+        break;
+      case CommandCall.SendTextUncompressed:
+        target.sendText(a as string, false);
+        break;
+      case CommandCall.SendBinaryUncompressed:
+        target.sendBinary(a as Uint8Array, false);
         break;
       case CommandCall.Ping:
         target.ping(a as Uint8Array);

@@ -25,6 +25,7 @@ import type { Socket } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
 import type { ConnectionLimits, HeaderList } from '../connection/socket-backend.ts';
 import type { TlsAlert } from '../connection/tls-alert.ts';
+import type { DeflateSettings } from '../engine/permessage-deflate.ts';
 import type { ThreadSignalBatch, WorkerStatus } from './signal-batch.ts';
 import type { ThreadCommandBatch, ThreadStatusList } from './command-batch.ts';
 
@@ -75,6 +76,8 @@ export interface ConnectionSettings {
    * SecureContext anew, so a new certificate reaches every thread and no live connection is touched.
    */
   tls: TlsGeneration | undefined;
+  /** permessage-deflate as the server offers it; null: declined. */
+  deflate: DeflateSettings | null;
 }
 
 /** One generation of the server's TLS configuration (see `ConnectionSettings.tls`). */

@@ -560,7 +560,7 @@ async function main(): Promise<void> {
   console.log(`wsthreads server benchmark: Node ${process.versions.node}, ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}), ${measureMs / 1000} s per run after ${warmUpMs} ms warm-up`);
   const results = new Map<string, Array<[string, Result]>>();
   for (const load of Loads) results.set(load.name, []);
-  // --only compressed: just the compressed echo (the rest takes a while).
+  // --only compressed: just the compressed echo; --only plain: everything but it.
   for (const spec of values.only === 'compressed' ? [] : Targets) {
     const target = await startTarget(spec);
     try {
@@ -574,7 +574,7 @@ async function main(): Promise<void> {
     }
   }
   const compressed: Array<[string, Result | undefined, number]> = [];
-  for (const spec of CompressedTargets) {
+  for (const spec of values.only === 'plain' ? [] : CompressedTargets) {
     const target = await startTarget(spec);
     try {
       const kib = await idleKibPerConnection(target, CompressedLoad);
@@ -591,8 +591,10 @@ async function main(): Promise<void> {
     console.log(table(load, results.get(load.name)!));
     console.log('');
   }
-  console.log(compressedTable(compressed));
-  console.log('');
+  if (compressed.length > 0) {
+    console.log(compressedTable(compressed));
+    console.log('');
+  }
 }
 
 await main();

@@ -20,8 +20,6 @@ type Reading = (typeof Reading)[keyof typeof Reading];
 
 const EmptyPayload: Buffer = Buffer.alloc(0);
 
-/** A payload that spans reads starts in a buffer of this much, or twice what has arrived, grown (doubling) as bytes come. */
-const InitialPayloadBuffer = 16 * 1024;
 
 /** A protocol error found while messages before it are still with their listener (see `holdsFailures`). */
 interface HeldFailure {
@@ -77,7 +75,12 @@ export class ProtocolEngine {
   #masked = false;
   readonly #maskKey = new Uint8Array(4);
   #payloadLength = 0;
-  #payload: Buffer | null = null;
+  /**
+   * The parts of a payload that spans reads, unmasked, joined once it is whole: what a peer
+   * makes us hold is what it sent (a declared length reserves nothing), and a large payload is
+   * copied once. A part that would pin a much larger read buffer is copied out of it.
+   */
+  #payloadParts: Uint8Array[] = [];
   #payloadFilled = 0;
 
   // Incoming message being assembled (opcode 0: none in progress).
@@ -377,20 +380,19 @@ export class ProtocolEngine {
           if (this.#masked) applyMask(payload, this.#maskKey, 0);
           this.#frameComplete(payload, false);
         } else {
-          // Sized from what has arrived, not from the declared length: a peer that declares
-          // 60 MiB and sends 1 KiB is holding 16 KiB of ours, not 60 MiB.
-          this.#payload = Buffer.allocUnsafe(Math.min(length, Math.max(InitialPayloadBuffer, 2 * (end - position))));
+          this.#payloadParts = [];
           this.#payloadFilled = 0;
           this.#reading = Reading.Payload;
         }
       } else {
         const take = Math.min(this.#payloadLength - this.#payloadFilled, end - position);
         if (take === 0) return;
-        const payload = this.#payloadRoomFor(this.#payloadFilled + take);
-        const part = payload.subarray(this.#payloadFilled, this.#payloadFilled + take);
-        part.set(chunk.subarray(position, position + take));
+        const view = chunk.subarray(position, position + take);
+        // A view holds its whole read buffer: kept only when it is most of it.
+        const part = 2 * take >= view.buffer.byteLength ? view : Uint8Array.prototype.slice.call(view);
         position += take;
         if (this.#masked) applyMask(part, this.#maskKey, this.#payloadFilled);
+        this.#payloadParts.push(part);
         this.#payloadFilled += take;
         // Text is validated as it arrives, so that bytes that can no longer be UTF-8 fail at once
         // rather than after the rest of a large frame has been buffered.
@@ -399,22 +401,13 @@ export class ProtocolEngine {
           return;
         }
         if (this.#payloadFilled === this.#payloadLength) {
-          this.#payload = null;
+          const parts = this.#payloadParts;
+          this.#payloadParts = [];
           this.#reading = Reading.Header;
-          this.#frameComplete(payload, true);
+          this.#frameComplete(parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.#payloadLength), true);
         }
       }
     }
-  }
-
-  /** The partial payload's buffer, grown (doubling, up to the declared length) to hold `bytes`. */
-  #payloadRoomFor(bytes: number): Buffer {
-    const payload = this.#payload!;
-    if (bytes <= payload.length) return payload;
-    const grown = Buffer.allocUnsafe(Math.min(this.#payloadLength, Math.max(bytes, 2 * payload.length)));
-    payload.copy(grown, 0, 0, this.#payloadFilled);
-    this.#payload = grown;
-    return grown;
   }
 
   #validatesTextIncrementally(): boolean {
@@ -629,7 +622,7 @@ export class ProtocolEngine {
 
   #stopReading(): void {
     this.#reading = Reading.Stopped;
-    this.#payload = null;
+    this.#payloadParts = [];
     this.#messageBuffer = EmptyPayload;
     this.#messageLength = 0;
     this.#messageOpcode = 0;

@@ -11,6 +11,8 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import type { DeflateOption } from '../src/shared/engine/permessage-deflate.ts';
+import { GcRequest } from './gc-echo-handler.ts';
 
 export interface TargetSpec {
   name: string;
@@ -20,6 +22,10 @@ export interface TargetSpec {
   workers: number;
   /** wsthreads: echo written against the owner-side sockets (every message crosses the threads). */
   mirror: boolean;
+  /** wsthreads: its perMessageDeflate option; ws: the zlib level of its perMessageDeflate. */
+  deflate?: DeflateOption | { wsLevel: number };
+  /** wsthreads handler mode: the GC-on-request echo (gc-echo-handler.ts), for memory figures. */
+  gcEcho?: boolean;
 }
 
 /** CPU seconds used so far, by kind of thread. */
@@ -81,18 +87,25 @@ export async function serveTarget(spec: TargetSpec): Promise<void> {
       process.env.WS_NO_UTF_8_VALIDATE = '1';
     }
     const { WebSocketServer } = await import('ws');
-    const server = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false, maxPayload: 64 * 1024 * 1024, clientTracking: true });
+    const level = spec.deflate !== undefined && typeof spec.deflate === 'object' && 'wsLevel' in spec.deflate ? spec.deflate.wsLevel : undefined;
+    const perMessageDeflate = level === undefined ? false : { threshold: 256, zlibDeflateOptions: { level } };
+    const server = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate, maxPayload: 64 * 1024 * 1024, clientTracking: true });
     await new Promise((resolve) => server.once('listening', resolve));
     server.on('connection', (socket) => {
-      socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
+      socket.on('message', (data, isBinary) => {
+        if (!isBinary && (data as Buffer).length === GcRequest.length && String(data) === GcRequest) (globalThis as { gc?: () => void }).gc?.();
+        else socket.send(data, { binary: isBinary });
+      });
     });
     port = (server.address() as AddressInfo).port;
     close = () => new Promise((resolve) => { for (const client of server.clients) client.terminate(); server.close(() => resolve()); });
   } else {
     const { WebSocketServer } = await import('../src/main/websocket-server.ts');
     const { SecureMode } = await import('../src/shared/engine/state.ts');
-    const handler = spec.mirror ? undefined : new URL('../src/handlers/echo.ts', import.meta.url);
-    const server = new WebSocketServer('bench', SecureMode.NonSecure, { workers: spec.workers, handler, maxPendingConnections: 100_000 });
+    const handler = spec.mirror ? undefined : new URL(spec.gcEcho ? './gc-echo-handler.ts' : '../src/handlers/echo.ts', import.meta.url);
+    const perMessageDeflate = spec.deflate === undefined || (typeof spec.deflate === 'object' && 'wsLevel' in spec.deflate) ? false : spec.deflate;
+    // A long handshake timeout: on a loaded machine 1000 handshakes at once may take more than Qt's 10 s, and ws has none.
+    const server = new WebSocketServer('bench', SecureMode.NonSecure, { workers: spec.workers, handler, maxPendingConnections: 100_000, perMessageDeflate, handshakeTimeout: 60_000 });
     if (spec.mirror) {
       server.on('newConnection', () => {
         const socket = server.nextPendingConnection()!;
@@ -104,12 +117,19 @@ export async function serveTarget(spec: TargetSpec): Promise<void> {
     port = server.serverPort();
     close = () => server.destroy();
   }
+  const sendSample = (): void => {
+    const memory = process.memoryUsage();
+    process.send!({ sample: { cpu: threadCpu(process.pid), rssBytes: memory.rss, heapUsedBytes: memory.heapUsed } } satisfies ChildMessage);
+  };
   process.on('message', (message: string) => {
     if (message === 'sample') {
-      // Memory after a full collection where the child may run one: what is held, not garbage.
+      sendSample();
+    } else if (message === 'settled') {
+      // Memory after a full collection of this thread: what is held, not garbage. The workers'
+      // heaps hold little per connection but zlib contexts, which live outside any heap; give
+      // frees a moment to reach the allocator.
       (globalThis as { gc?: () => void }).gc?.();
-      const memory = process.memoryUsage();
-      process.send!({ sample: { cpu: threadCpu(process.pid), rssBytes: memory.rss, heapUsedBytes: memory.heapUsed } } satisfies ChildMessage);
+      setTimeout(sendSample, 200);
     } else if (message === 'exit') {
       void close().finally(() => process.exit(0));
     }
@@ -121,7 +141,8 @@ export interface RunningTarget {
   port: number;
   /** The child's process id (for what /proc tells of it, such as its peak memory). */
   pid: number;
-  sample(): Promise<TargetSample>;
+  /** CPU by thread and memory now; `settled`: after a full GC and a moment, for memory figures. */
+  sample(settled?: boolean): Promise<TargetSample>;
   stop(): Promise<void>;
 }
 
@@ -144,9 +165,9 @@ export async function startTarget(script: string, spec: TargetSpec): Promise<Run
   return {
     port: first.port,
     pid: child.pid!,
-    async sample() {
+    async sample(settled = false) {
       const reply = nextMessage();
-      child.send('sample');
+      child.send(settled ? 'settled' : 'sample');
       const message = await reply;
       if (!('sample' in message)) throw new Error('expected a sample');
       return message.sample;

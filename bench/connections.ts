@@ -125,14 +125,14 @@ interface IdleResult {
 }
 
 async function idleMemory(target: RunningTarget, count: number): Promise<IdleResult> {
-  const before = await target.sample();
+  const before = await target.sample(true);
   const sockets: net.Socket[] = [];
   for (let i = 0; i < count; i += 100) {
     sockets.push(...await Promise.all(Array.from({ length: Math.min(100, count - i) }, () => openConnection(target.port))));
   }
   // Let the server settle (timers, lazily made state) before reading what it holds.
   await new Promise((resolve) => setTimeout(resolve, 500));
-  const held = await target.sample();
+  const held = await target.sample(true);
   for (const socket of sockets) socket.destroy();
   return {
     rssBeforeBytes: before.rssBytes,

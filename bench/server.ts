@@ -27,11 +27,9 @@
  * they are not the servers' ceilings. Usage: npm run bench [-- --seconds 3]
  */
 import { Buffer } from 'node:buffer';
-import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { availableParallelism, cpus } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { InFlightQueue } from '../src/loadgen/in-flight-queue.ts';
 import { createLatencyHistogram, recordMicros, type Histogram } from '../src/loadgen/latency-histogram.ts';
@@ -40,20 +38,12 @@ import { createFrameHeader, frameHeaderSize, readFrameHeader, writeFrameHeader }
 import { maskInto } from '../src/shared/engine/mask.ts';
 import { isControlOpCode, OpCode } from '../src/shared/engine/opcode.ts';
 import type { Extension, ExtensionOffer } from '../src/shared/engine/extension.ts';
-import { clientPerMessageDeflate, type DeflateOption } from '../src/shared/engine/permessage-deflate.ts';
+import { clientPerMessageDeflate } from '../src/shared/engine/permessage-deflate.ts';
 import { GcRequest } from './gc-echo-handler.ts';
+import { cpuDelta, scriptPath, serveTarget, startTarget, totalCpu, type RunningTarget, type TargetSpec, type ThreadCpu } from './bench-targets.ts';
 
 // ---------------------------------------------------------------------------------------------
 // The servers (child processes)
-
-interface TargetSpec {
-  name: string;
-  kind: 'ws' | 'wsthreads';
-  workers: number;
-  mirror: boolean;
-  /** wsthreads: its perMessageDeflate option; ws: the zlib level of its perMessageDeflate. */
-  deflate?: DeflateOption | { wsLevel: number };
-}
 
 const Targets: TargetSpec[] = [
   { name: 'ws', kind: 'ws', workers: 0, mirror: false },
@@ -68,106 +58,11 @@ const CompressedTargets: TargetSpec[] = [
   { name: 'ws uncompressed', kind: 'ws', workers: 0, mirror: false },
   { name: 'ws deflate (level 6)', kind: 'ws', workers: 0, mirror: false, deflate: { wsLevel: 6 } },
   { name: 'ws deflate (level 1)', kind: 'ws', workers: 0, mirror: false, deflate: { wsLevel: 1 } },
-  { name: 'wsthreads w: 2 shared', kind: 'wsthreads', workers: 2, mirror: false, deflate: 'shared' },
-  { name: 'wsthreads w: 2 dedicated', kind: 'wsthreads', workers: 2, mirror: false, deflate: 'dedicated' },
-  { name: 'wsthreads w: 2 dedicated:15', kind: 'wsthreads', workers: 2, mirror: false, deflate: { mode: 'dedicated', windowBits: 15 } },
-  { name: 'wsthreads w: 2 uncompressed', kind: 'wsthreads', workers: 2, mirror: false },
+  { name: 'wsthreads w: 2 shared', kind: 'wsthreads', workers: 2, mirror: false, deflate: 'shared', gcEcho: true },
+  { name: 'wsthreads w: 2 dedicated', kind: 'wsthreads', workers: 2, mirror: false, deflate: 'dedicated', gcEcho: true },
+  { name: 'wsthreads w: 2 dedicated:15', kind: 'wsthreads', workers: 2, mirror: false, deflate: { mode: 'dedicated', windowBits: 15 }, gcEcho: true },
+  { name: 'wsthreads w: 2 uncompressed', kind: 'wsthreads', workers: 2, mirror: false, gcEcho: true },
 ];
-
-type ChildMessage = { port: number } | { cpuMicros: number } | { rss: number };
-
-async function serve(spec: TargetSpec): Promise<void> {
-  let close: () => Promise<void>;
-  let port: number;
-  if (spec.kind === 'ws') {
-    const { WebSocketServer } = await import('ws');
-    const level = spec.deflate !== undefined && typeof spec.deflate === 'object' && 'wsLevel' in spec.deflate ? spec.deflate.wsLevel : undefined;
-    const perMessageDeflate = level === undefined ? false : { threshold: 256, zlibDeflateOptions: { level } };
-    const server = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate, maxPayload: 64 * 1024 * 1024 });
-    await new Promise((resolve) => server.once('listening', resolve));
-    server.on('connection', (socket) => {
-      socket.on('message', (data, isBinary) => {
-        if (!isBinary && (data as Buffer).length === GcRequest.length && String(data) === GcRequest) (globalThis as { gc?: () => void }).gc?.();
-        else socket.send(data, { binary: isBinary });
-      });
-    });
-    port = (server.address() as net.AddressInfo).port;
-    close = () => new Promise((resolve) => { for (const c of server.clients) c.terminate(); server.close(() => resolve()); });
-  } else {
-    const { WebSocketServer } = await import('../src/main/websocket-server.ts');
-    const { SecureMode } = await import('../src/shared/engine/state.ts');
-    const handler = spec.mirror ? undefined : spec.deflate !== undefined || spec.name.includes('uncompressed') ? new URL('./gc-echo-handler.ts', import.meta.url) : new URL('../src/handlers/echo.ts', import.meta.url);
-    const perMessageDeflate = spec.deflate === undefined || (typeof spec.deflate === 'object' && 'wsLevel' in spec.deflate) ? false : spec.deflate;
-    // A long handshake timeout: on a loaded machine 1000 handshakes at once may take more than Qt's 10 s, and ws has none.
-    const server = new WebSocketServer('bench', SecureMode.NonSecure, { workers: spec.workers, handler, maxPendingConnections: 1000, perMessageDeflate, handshakeTimeout: 60_000 });
-    if (spec.mirror) {
-      server.on('newConnection', () => {
-        const socket = server.nextPendingConnection()!;
-        socket.on('textMessageReceived', (text) => socket.sendTextMessage(text));
-        socket.on('binaryMessageReceived', (data) => socket.sendBinaryMessage(data));
-      });
-    }
-    if (!(await server.listen('127.0.0.1', 0))) throw new Error(server.errorString());
-    port = server.serverPort();
-    close = () => server.destroy();
-  }
-  const started = process.cpuUsage();
-  process.on('message', (message: string) => {
-    if (message === 'cpu') {
-      const used = process.cpuUsage(started);
-      process.send!({ cpuMicros: used.user + used.system } satisfies ChildMessage);
-    } else if (message === 'rss') {
-      (globalThis as { gc?: () => void }).gc?.();
-      // A GC in the owner thread only; the workers' heaps hold little per connection but the zlib
-      // contexts, which live outside any heap. Give frees a moment to reach the allocator.
-      setTimeout(() => process.send!({ rss: process.memoryUsage().rss } satisfies ChildMessage), 200);
-    } else if (message === 'exit') {
-      void close().finally(() => process.exit(0));
-    }
-  });
-  process.send!({ port } satisfies ChildMessage);
-}
-
-interface RunningTarget {
-  port: number;
-  /** CPU time the server process used so far (all its threads), µs. */
-  cpuMicros(): Promise<number>;
-  /** Resident memory of the server process, bytes, after a GC of its main thread. */
-  rss(): Promise<number>;
-  stop(): Promise<void>;
-}
-
-async function startTarget(spec: TargetSpec): Promise<RunningTarget> {
-  const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['--serve', JSON.stringify(spec)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [...process.execArgv, '--expose-gc'] });
-  const nextMessage = (): Promise<ChildMessage> => new Promise((resolve, reject) => {
-    child.once('message', (message) => resolve(message as ChildMessage));
-    child.once('exit', (code) => reject(new Error(`${spec.name} exited with ${code}`)));
-  });
-  const first = await nextMessage();
-  if (!('port' in first)) throw new Error('expected the port first');
-  return {
-    port: first.port,
-    async cpuMicros() {
-      const reply = nextMessage();
-      child.send('cpu');
-      const message = await reply;
-      return 'cpuMicros' in message ? message.cpuMicros : 0;
-    },
-    async rss() {
-      const reply = nextMessage();
-      child.send('rss');
-      const message = await reply;
-      return 'rss' in message ? message.rss : 0;
-    },
-    async stop() {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.send('exit');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
-}
 
 // ---------------------------------------------------------------------------------------------
 // The load generator
@@ -410,6 +305,8 @@ interface Result {
   messagesPerCpuSecond: number;
   /** Wire payload bytes of the replies per message byte (1 when uncompressed). */
   replyRatio: number;
+  /** The server's CPU by kind of thread, as shares of its total. */
+  cpuShare: ThreadCpu;
 }
 
 /** A closed-loop run of `load`; `compressed`: with permessage-deflate, JSON-like messages. */
@@ -427,13 +324,14 @@ async function drive(target: RunningTarget, load: Load, warmUpMs: number, measur
   const connections = opened.map(({ socket }, i) => new LoadConnection(socket, load, senders[i]!, counters));
   connections.forEach((connection, i) => connection.start(opened[i]!.rest));
   await new Promise((resolve) => setTimeout(resolve, warmUpMs));
-  const cpuBefore = await target.cpuMicros();
+  const before = await target.sample();
   counters.measuring = true;
   const started = performance.now();
   await new Promise((resolve) => setTimeout(resolve, measureMs));
   counters.measuring = false;
   const seconds = (performance.now() - started) / 1000;
-  const cpuSeconds = (await target.cpuMicros() - cpuBefore) / 1e6;
+  const cpu = cpuDelta((await target.sample()).cpu, before.cpu);
+  const cpuSeconds = totalCpu(cpu);
   for (const connection of connections) connection.stop();
   for (const { socket } of opened) socket.destroy();
   return {
@@ -442,6 +340,7 @@ async function drive(target: RunningTarget, load: Load, warmUpMs: number, measur
     p50Ms: counters.histogram.getValueAtPercentile(50) / 1000,
     p99Ms: counters.histogram.getValueAtPercentile(99) / 1000,
     messagesPerCpuSecond: cpuSeconds > 0 ? counters.messages / cpuSeconds : 0,
+    cpuShare: cpuSeconds > 0 ? { owner: cpu.owner / cpuSeconds, pool: cpu.pool / cpuSeconds, v8: cpu.v8 / cpuSeconds, other: cpu.other / cpuSeconds } : cpu,
     replyRatio: counters.messages > 0 ? counters.payloadBytes / (counters.messages * load.payloadBytes) : 0,
   };
 }
@@ -479,7 +378,7 @@ async function idleKibPerConnection(target: RunningTarget, load: Load): Promise<
     // Every connection asks for a GC, so that each worker thread gets the request.
     for (const { socket } of held) socket.write(gc);
     await new Promise((resolve) => setTimeout(resolve, 300));
-    return target.rss();
+    return (await target.sample(true)).rssBytes;
   };
   const first = await batch();
   const second = await batch();
@@ -498,7 +397,7 @@ function formatRate(value: number): string {
 
 function table(load: Load, rows: Array<[string, Result]>): string {
   const base = rows.find(([name]) => name === 'ws')?.[1];
-  const header = ['server', 'msgs/s', 'MB/s', 'p50 ms', 'p99 ms', 'msgs/CPU-s', 'vs ws (msgs/s)', 'vs ws (msgs/CPU-s)'];
+  const header = ['server', 'msgs/s', 'MB/s', 'p50 ms', 'p99 ms', 'msgs/CPU-s', 'vs ws (msgs/s)', 'vs ws (msgs/CPU-s)', 'CPU owner / pool / V8 / other'];
   const lines = rows.map(([name, r]) => [
     name,
     formatRate(r.messagesPerSecond),
@@ -508,6 +407,7 @@ function table(load: Load, rows: Array<[string, Result]>): string {
     formatRate(r.messagesPerCpuSecond),
     base ? `${(r.messagesPerSecond / base.messagesPerSecond).toFixed(2)}×` : '',
     base && base.messagesPerCpuSecond > 0 ? `${(r.messagesPerCpuSecond / base.messagesPerCpuSecond).toFixed(2)}×` : '',
+    [r.cpuShare.owner, r.cpuShare.pool, r.cpuShare.v8, r.cpuShare.other].map((share) => `${Math.round(share * 100)}%`).join(' / '),
   ]);
   const title = `${load.name}: ${load.connections} connections × ${load.inFlight} in flight × ${load.payloadBytes >= 1024 * 1024 ? `${load.payloadBytes / 1024 / 1024} MiB` : `${load.payloadBytes} B`} ${load.binary ? 'binary' : 'text'}`;
   return [
@@ -552,7 +452,7 @@ function compressedTable(rows: Array<[string, Result | undefined, number]>): str
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { seconds: { type: 'string', default: '3' }, serve: { type: 'string' }, only: { type: 'string' } } });
   if (values.serve !== undefined) {
-    await serve(JSON.parse(values.serve) as TargetSpec);
+    await serveTarget(JSON.parse(values.serve) as TargetSpec);
     return;
   }
   const measureMs = Number(values.seconds) * 1000;
@@ -562,7 +462,7 @@ async function main(): Promise<void> {
   for (const load of Loads) results.set(load.name, []);
   // --only compressed: just the compressed echo; --only plain: everything but it.
   for (const spec of values.only === 'compressed' ? [] : Targets) {
-    const target = await startTarget(spec);
+    const target = await startTarget(scriptPath(import.meta.url), spec);
     try {
       for (const load of Loads) {
         const result = await drive(target, load, warmUpMs, measureMs);
@@ -575,7 +475,7 @@ async function main(): Promise<void> {
   }
   const compressed: Array<[string, Result | undefined, number]> = [];
   for (const spec of values.only === 'plain' ? [] : CompressedTargets) {
-    const target = await startTarget(spec);
+    const target = await startTarget(scriptPath(import.meta.url), spec);
     try {
       const kib = await idleKibPerConnection(target, CompressedLoad);
       const result = spec.deflate === undefined ? undefined : await drive(target, CompressedLoad, warmUpMs, measureMs, true);

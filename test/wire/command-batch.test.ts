@@ -1,8 +1,7 @@
 /** The owner → worker format as a round trip without threads (see signal-batch.test.ts). */
 import test from 'ava';
 import fc from 'fast-check';
-import { MessageChannel } from 'node:worker_threads';
-import { once } from 'node:events';
+import { postThrough } from '../helpers/post-through.ts';
 import {
   CommandCall,
   CommandWriter,
@@ -62,11 +61,7 @@ test('any command batch reads back as written, through a real port with its tran
     t.is(writer.isEmpty, commands.length === 0);
     const taken = writer.take();
     t.true(writer.isEmpty);
-    const { port1, port2 } = new MessageChannel();
-    const received = once(port2, 'message');
-    port1.postMessage(taken.calls, taken.transfer);
-    const [calls] = await received as [unknown[]];
-    port1.close();
+    const calls = await postThrough(taken.calls, taken.transfer) as unknown[];
     const read: Recorded[] = [];
     readCommandCalls(calls, recordingTarget(read));
     t.deepEqual(read, expected);

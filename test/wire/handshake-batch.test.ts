@@ -1,8 +1,7 @@
 /** The opening handshakes on the thread link, both ways, as round trips through a real port. */
 import test from 'ava';
 import fc from 'fast-check';
-import { MessageChannel } from 'node:worker_threads';
-import { once } from 'node:events';
+import { postThrough } from '../helpers/post-through.ts';
 import {
   AnswerWriter,
   HandshakeWriter,
@@ -14,14 +13,6 @@ import {
 import type { HandshakeDecision, HandshakeFailure, HandshakeSummary } from '../../src/shared/wire/thread-messages.ts';
 import type { HttpRequest } from '../../src/shared/connection/http-response.ts';
 
-async function postThrough(value: unknown, transfer: ArrayBuffer[] = []): Promise<unknown> {
-  const { port1, port2 } = new MessageChannel();
-  const received = once(port2, 'message');
-  port1.postMessage(value, transfer);
-  const [data] = await received;
-  port1.close();
-  return data;
-}
 
 const summary = (origin: string): HandshakeSummary => ({
   threadId: 3, origin, resourceName: '/chat?room=1', requestUrl: 'ws://127.0.0.1:9/chat?room=1',

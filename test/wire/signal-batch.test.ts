@@ -5,8 +5,7 @@
  */
 import test from 'ava';
 import fc from 'fast-check';
-import { MessageChannel } from 'node:worker_threads';
-import { once } from 'node:events';
+import { postThrough } from '../helpers/post-through.ts';
 import { SocketError, WebSocketError } from '../../src/shared/engine/errors.ts';
 import type { ConnectionInfo, SocketSink } from '../../src/shared/connection/socket-backend.ts';
 import {
@@ -70,14 +69,6 @@ const liveCall: fc.Arbitrary<(sink: SocketSink) => void> = fc.oneof(
 
 const ending = fc.option(fc.tuple(fc.integer({ min: 1000, max: 4999 }), fc.string()), { nil: undefined });
 
-async function postThrough(value: unknown, transfer: ArrayBuffer[]): Promise<unknown> {
-  const { port1, port2 } = new MessageChannel();
-  const received = once(port2, 'message');
-  port1.postMessage(value, transfer);
-  const [data] = await received;
-  port1.close();
-  return data;
-}
 
 test('any batch reads back as written, through a real port with its transfer list (property)', async (t) => {
   await fc.assert(fc.asyncProperty(fc.array(liveCall, { maxLength: 30 }), ending, async (calls, end) => {

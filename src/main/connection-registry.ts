@@ -17,6 +17,13 @@ export interface WaitingConnection {
   limits: ConnectionLimits;
 }
 
+/** An open connection as closeAllConnections sees it. */
+export interface OpenConnection {
+  /** Its socket, or for one nobody sees its backend: either closes and aborts it. */
+  closer: Pick<WebSocket, 'close' | 'abort'> | SocketBackend;
+  ended: Promise<void>;
+}
+
 export interface ConnectionRecord {
   readonly id: number;
   readonly phase: ConnectionPhase;
@@ -33,6 +40,8 @@ interface Entry extends ConnectionRecord {
    * before anyone could listen (Qt loses those; we keep them).
    */
   waiting: WaitingConnection | undefined;
+  /** Handler mode without a `newConnection` listener: the backend, in place of a socket nobody sees. */
+  unobserved: SocketBackend | undefined;
   /** Made only when someone waits for the end (closeAllConnections): most connections never need one. */
   ended: { promise: Promise<void>; resolve(): void } | undefined;
 }
@@ -49,7 +58,7 @@ export class ConnectionRegistry {
   /** A new connection, in its handshake. */
   create(): number {
     const id = ++this.#nextId;
-    this.#entries.set(id, { id, phase: ConnectionPhase.Handshake, threadId: undefined, socket: undefined, waiting: undefined, ended: undefined });
+    this.#entries.set(id, { id, phase: ConnectionPhase.Handshake, threadId: undefined, socket: undefined, waiting: undefined, unobserved: undefined, ended: undefined });
     return id;
   }
 
@@ -97,20 +106,28 @@ export class ConnectionRegistry {
     if (entry !== undefined && entry.phase === ConnectionPhase.Reserved) this.#setPhase(entry, ConnectionPhase.Handshake);
   }
 
-  /**
-   * The 101 is out. With `waiting`, the connection's socket is made later: when the
-   * application takes it from the pending queue (`queued`), or only if the server must close it
-   * (an unobserved handler-mode connection, whose owner-side socket nobody would ever see).
-   */
-  open(id: number, waiting?: WaitingConnection, queued = true): ConnectionRecord | undefined {
+  /** The 101 is out. With `waiting`, the connection joins the pending queue; its socket is made when it is taken. */
+  open(id: number, waiting?: WaitingConnection): ConnectionRecord | undefined {
     const entry = this.#entries.get(id);
     if (entry === undefined) return undefined;
     this.#setPhase(entry, ConnectionPhase.Open);
     if (waiting !== undefined) {
       entry.waiting = waiting;
-      if (queued) this.#pending.push(entry);
+      this.#pending.push(entry);
     }
     return entry;
+  }
+
+  /**
+   * The 101 is out for a connection nobody on the owner will see (handler mode without a
+   * `newConnection` listener): no socket is made for it; `backend`, attached to the server's
+   * own sink, is what closes it.
+   */
+  openUnobserved(id: number, backend: SocketBackend): void {
+    const entry = this.#entries.get(id);
+    if (entry === undefined) return;
+    this.#setPhase(entry, ConnectionPhase.Open);
+    entry.unobserved = backend;
   }
 
   get pendingCount(): number {
@@ -131,14 +148,15 @@ export class ConnectionRegistry {
     return taken.map((entry) => this.#adopt(entry));
   }
 
-  /** Every open connection's socket (waiting ones taken out of the queue first). */
-  openSockets(): Array<{ socket: WebSocket | undefined; ended: Promise<void> }> {
-    const open: Array<{ socket: WebSocket | undefined; ended: Promise<void> }> = [];
+  /** Every open connection, as what closes it (waiting ones are taken out of the queue first). */
+  openConnections(): OpenConnection[] {
+    const open: OpenConnection[] = [];
     for (const entry of this.#entries.values()) {
       if (entry.phase !== ConnectionPhase.Open) continue;
-      const queuedAt = entry.waiting === undefined ? -1 : this.#pending.indexOf(entry);
-      if (queuedAt !== -1) this.#pending.splice(queuedAt, 1);
-      open.push({ socket: entry.waiting !== undefined ? this.#adopt(entry) : entry.socket, ended: this.#whenEnded(entry) });
+      if (entry.waiting !== undefined) this.#pending.splice(this.#pending.indexOf(entry), 1);
+      const socket = entry.waiting !== undefined ? this.#adopt(entry) : entry.socket;
+      const closer = socket ?? entry.unobserved;
+      if (closer !== undefined) open.push({ closer, ended: this.#whenEnded(entry) });
     }
     return open;
   }

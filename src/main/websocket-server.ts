@@ -45,7 +45,7 @@ import { checkLimit, Defaults } from '../shared/engine/limits.ts';
 import { checkTimeoutMs, type LivenessTimeouts } from '../shared/engine/liveness.ts';
 import { DeflateDefaults, resolveDeflateSettings, type DeflateOption, type DeflateSettings } from '../shared/engine/permessage-deflate.ts';
 import { Signal } from '../shared/engine/signals.ts';
-import { SecureMode, State } from '../shared/engine/state.ts';
+import { SecureMode } from '../shared/engine/state.ts';
 import type {
   ConnectionSettings,
   HandshakeDecision,
@@ -63,7 +63,7 @@ import { ConnectionPool } from './pool.ts';
 import type { ThreadTrafficStats } from './pool-thread-link.ts';
 import { chooseWorkerCount } from './pool-support.ts';
 import type { ServerConnectionHost } from './server-connection-host.ts';
-import { SilentSink, type ConnectionInfo, type ConnectionLimits, type SocketBackend, type SocketLimitName } from '../shared/connection/socket-backend.ts';
+import { SilentSink, type ConnectionInfo, type ConnectionLimits, type SocketBackend, type SocketLimitName, type SocketSink } from '../shared/connection/socket-backend.ts';
 import { WebSocket } from '../shared/connection/websocket.ts';
 import type { AlertLevel, AlertType } from '../shared/connection/tls-alert.ts';
 
@@ -639,7 +639,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       // A pool thread runs the handler; the owner gets the lifecycle view, made only for a
       // listener (or for closeAllConnections): 4 KiB and a few microseconds per connection.
       if (this.listenerCount('newConnection') === 0) {
-        this.#connections.open(id, { backend, info, limits }, false);
+        this.#connections.openUnobserved(id, backend);
+        backend.attach(this.#unobservedSink);
         return;
       }
       this.#connections.open(id);
@@ -664,6 +665,9 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   readonly #onLifecycleError = (error: WebSocketError): void => {
     if (error.kind === SocketError.HandlerFailed) this.#setError(CloseCode.AbnormalDisconnection, error.message, error.kind);
   };
+
+  /** The sink of handler-mode connections nobody on the owner sees: only a failed handler module is news. */
+  readonly #unobservedSink: SocketSink = { ...SilentSink, error: this.#onLifecycleError };
 
   #ended(id: number): void {
     this.#connections.end(id);
@@ -704,10 +708,10 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
    * `timeoutMs` are dropped.
    */
   async closeAllConnections(code: number = CloseCode.GoingAway, reason = 'Server shutting down', timeoutMs = this.#closeTimeoutMs): Promise<void> {
-    const open = this.#connections.openSockets();
-    for (const record of open) {
-      const socket = record.socket;
-      if (socket !== undefined && socket.state() !== State.Unconnected) socket.close(code, reason);
+    const open = this.#connections.openConnections();
+    for (const { closer } of open) {
+      // A socket closed already (Unconnected, Closing) ignores this, as a backend that has ended does.
+      closer.close(code, reason);
     }
     const all = Promise.all(open.map((record) => record.ended));
     let timer: NodeJS.Timeout | undefined;
@@ -717,7 +721,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     ]);
     clearTimeout(timer);
     if (!timedOut) return;
-    for (const record of open) record.socket?.abort();
+    for (const { closer } of open) closer.abort();
     await Promise.race([all, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
   }
 

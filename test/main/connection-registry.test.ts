@@ -84,7 +84,7 @@ test('reserved places plus waiting connections never exceed the room (model-base
       t.is(registry.openCount, [...model.values()].filter((phase) => phase === 'open').length);
     }
     // Every open connection's end is awaited, and comes.
-    const open = registry.openSockets();
+    const open = registry.openConnections();
     for (const id of [...model.keys()]) registry.end(id);
     t.is(registry.size, 0);
     await Promise.all(open.map((record) => record.ended));

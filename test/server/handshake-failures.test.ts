@@ -27,12 +27,13 @@ function nextServerError(server: Awaited<ReturnType<typeof startServer>>, code: 
 }
 
 for (const [fixture, cause] of [['no-function-handler.ts', /must export a function/], ['throwing-import-handler.ts', /fails to load on purpose/]] as const) {
-  bothTransports(`a handler module that ${fixture.startsWith('no') ? 'exports no function' : 'fails to load'}: connections dropped with 1006, serverError says why`, async (t, workers) => {
+  for (const listening of [true, false]) {
+  bothTransports(`a handler module that ${fixture.startsWith('no') ? 'exports no function' : 'fails to load'}${listening ? '' : ', and nobody listens to newConnection'}: connections dropped with 1006, serverError says why`, async (t, workers) => {
     const server = await startServer(t, workers, { handler: new URL(`./fixtures/${fixture}`, import.meta.url) });
-    // With pool threads the failure reaches the owner through the connection's lifecycle socket,
-    // which the server makes for a newConnection listener.
+    // With pool threads the failure reaches the owner with the connection's lifecycle, whether
+    // or not the server made an owner-side socket for it.
     const lifecycle: unknown[] = [];
-    server.on('newConnection', (socket) => lifecycle.push(socket));
+    if (listening) server.on('newConnection', (socket) => lifecycle.push(socket));
     const reported = nextServerError(server, CloseCode.AbnormalDisconnection);
     const client = await connect(t, server.serverUrl());
     const [code] = await closeOf(client);
@@ -41,6 +42,7 @@ for (const [fixture, cause] of [['no-function-handler.ts', /must export a functi
     t.regex(error.message, cause);
     await until(() => server.connectionCount() === 0, 5000, 'the dropped connection to be gone');
   });
+  }
 }
 
 bothTransports('an originAuthenticationRequired listener that throws: the client gets 500, the server serverError(1011), and it keeps serving', async (t, workers) => {

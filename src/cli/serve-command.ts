@@ -84,7 +84,7 @@ export async function startServe(o: ServeCommandOptions, io: ServeIo = process):
   const instance = `${process.pid}-${randomBytes(4).toString('hex')}`;
   let inner: string;
   if (mode === 'handler') inner = /^[a-z][a-z0-9+.-]*:/i.test(o.handler!) && !/^[a-z]:[\\/]/i.test(o.handler!) ? o.handler! : pathToFileURL(resolve(o.handler!)).href;
-  else if (mode === 'chat') inner = `${handlerModule('chat').href}?room=wsthreads-chat-${instance}`;
+  else if (mode === 'chat') inner = handlerModule('chat').href;
   else inner = handlerModule('echo').href;
   const handler = new URL(handlerModule('instrumented').href);
   handler.searchParams.set('inner', inner);

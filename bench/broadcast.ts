@@ -27,6 +27,7 @@ import WS from 'ws';
 import { createLatencyHistogram, recordMicros, type Histogram } from '../src/loadgen/latency-histogram.ts';
 import { startRedis } from '../test/helpers/redis.ts';
 import { cpuDelta, scriptPath, serveTarget, startTarget, totalCpu, type RunningTarget, type TargetSample, type TargetSpec, type ThreadCpu } from './bench-targets.ts';
+import { format, ratio } from './bench-format.ts';
 
 const Targets: TargetSpec[] = [
   { name: 'ws', kind: 'ws', workers: 0, mirror: false, load: 'broadcast' },
@@ -222,16 +223,6 @@ async function measureRedis(publishers: number, subscribers: number, pacing: Pac
     await b.stop();
     await redis.stop();
   }
-}
-
-function ratio(value: number, base: number | undefined): string {
-  return base !== undefined && base > 0 ? `${(value / base).toFixed(2)}×` : '';
-}
-
-function format(value: number): string {
-  if (value >= 1e6) return `${(value / 1e6).toFixed(2)}M`;
-  if (value >= 1e4) return `${(value / 1e3).toFixed(1)}k`;
-  return value.toFixed(value >= 100 ? 0 : 1);
 }
 
 function ms(micros: number): string {

@@ -3,28 +3,17 @@
  * Chromium is), started on a free loopback port with nothing saved to disk, stopped by its own
  * PID only. `stop()` and `start()` again give the same port: a Redis that went away and came back.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { aptInstall } from './apt.ts';
 import net from 'node:net';
 
 export const REDIS_SERVER_PATH = '/usr/bin/redis-server';
 
-/** Installs Debian's redis-server if it is not there yet (needs root, as the test machines run). */
+/** Installs Debian's redis-server if it is not there yet (as Chromium is, test/helpers/chromium.ts). */
 export function ensureRedis(): string {
   if (existsSync(REDIS_SERVER_PATH)) return REDIS_SERVER_PATH;
-  const install = (): void => {
-    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'redis-server'], {
-      stdio: 'ignore',
-      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-    });
-  };
-  try {
-    install();
-  } catch {
-    // A fresh machine may have no package lists yet.
-    execFileSync('apt-get', ['update'], { stdio: 'ignore' });
-    install();
-  }
+  aptInstall('redis-server');
   if (!existsSync(REDIS_SERVER_PATH)) throw new Error(`apt-get installed redis-server but ${REDIS_SERVER_PATH} is missing`);
   return REDIS_SERVER_PATH;
 }

@@ -67,7 +67,7 @@ import type { ServerConnectionHost } from './server-connection-host.ts';
 import { SilentSink, type ConnectionInfo, type ConnectionLimits, type SocketBackend, type SocketLimitName, type SocketSink } from '../shared/connection/socket-backend.ts';
 import { WebSocket } from '../shared/connection/websocket.ts';
 import type { AlertLevel, AlertType } from '../shared/connection/tls-alert.ts';
-import { LocalMembership } from '../shared/pubsub/topic-membership.ts';
+import { checkTopic, LocalMembership, publishedPayload } from '../shared/pubsub/topic-membership.ts';
 import type { PubSubCounters } from '../shared/pubsub/pubsub-stats.ts';
 import { TopicHub } from './topic-hub.ts';
 import { PubSubState, RedisBridge, type RedisCounters, type RedisPubSubOptions } from './redis-bridge.ts';
@@ -742,10 +742,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
    * it. Framed once, here, before this returns.
    */
   publish(topic: string, message: string | Uint8Array | ArrayBuffer): void {
-    if (typeof topic !== 'string' || topic === '') throw new InvalidArgumentError(`A topic must be a non-empty string; got ${JSON.stringify(topic)}`);
-    const payload = message instanceof ArrayBuffer ? new Uint8Array(message) : message;
-    if (typeof payload !== 'string' && !(payload instanceof Uint8Array)) throw new InvalidArgumentError('publish() takes a string, a Uint8Array or an ArrayBuffer');
-    this.#topics.publish(topic, payload, 0);
+    checkTopic(topic);
+    this.#topics.publish(topic, publishedPayload(message), 0);
   }
 
   /**

@@ -27,7 +27,7 @@ import type { PreSharedKeyAuthenticator } from './psk-authenticator.ts';
 import type { AlertLevel, AlertType } from './tls-alert.ts';
 import { OptionalSignal, type ConnectionInfo, type HeaderList, type SocketBackend, type SocketLimitName, type SocketSink } from './socket-backend.ts';
 import { MessageIterator, type Message, type MessageQueueLimits } from './websocket-messages.ts';
-import type { TopicMembership } from '../pubsub/topic-membership.ts';
+import { checkTopic, publishedPayload, type TopicMembership } from '../pubsub/topic-membership.ts';
 
 /** The signals, as Qt names them, with their arguments. */
 export type WebSocketEvents = {
@@ -171,10 +171,6 @@ function checkTimeout(name: string, value: number): number {
     throw new InvalidArgumentError(`${name} must be a number of milliseconds >= 0 (0 or Infinity: no timeout); got ${String(value)}`);
   }
   return value;
-}
-
-function checkTopic(topic: string): void {
-  if (typeof topic !== 'string' || topic === '') throw new InvalidArgumentError(`A topic must be a non-empty string; got ${JSON.stringify(topic)}`);
 }
 
 function headerPairs(headers: Record<string, string> | Array<[string, string]> | undefined): Array<[string, string]> {
@@ -895,8 +891,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   publish(topic: string, message: string | Uint8Array | ArrayBuffer): boolean {
     const topics = this.#topicMembership();
     checkTopic(topic);
-    const payload = message instanceof ArrayBuffer ? new Uint8Array(message) : message;
-    if (typeof payload !== 'string' && !(payload instanceof Uint8Array)) throw new InvalidArgumentError('publish() takes a string, a Uint8Array or an ArrayBuffer');
+    const payload = publishedPayload(message);
     if (this.#state !== State.Connected) return false;
     topics.publish(topic, payload);
     return true;

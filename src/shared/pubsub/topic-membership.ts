@@ -4,7 +4,20 @@
  * directly (`LocalMembership`); the owner's mirror of a pooled socket asks the thread holding it
  * (src/main/topic-hub.ts). A client socket has none.
  */
+import { InvalidArgumentError } from '../engine/errors.ts';
 import type { FrameTarget } from './local-topics.ts';
+
+/** A topic is any non-empty string (it names a Redis channel too, after the prefix). */
+export function checkTopic(topic: string): void {
+  if (typeof topic !== 'string' || topic === '') throw new InvalidArgumentError(`A topic must be a non-empty string; got ${JSON.stringify(topic)}`);
+}
+
+/** What `publish` sends: a string as a text message, bytes as a binary one. */
+export function publishedPayload(message: string | Uint8Array | ArrayBuffer): string | Uint8Array {
+  const payload = message instanceof ArrayBuffer ? new Uint8Array(message) : message;
+  if (typeof payload !== 'string' && !(payload instanceof Uint8Array)) throw new InvalidArgumentError('publish() takes a string, a Uint8Array or an ArrayBuffer');
+  return payload;
+}
 
 export interface TopicMembership {
   subscribe(topic: string): void;

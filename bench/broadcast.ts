@@ -139,13 +139,28 @@ function runLoad(publishers: Member[], receivers: Member[], pacers: Map<number, 
  * comes back: a busy server answers late, and the deliveries of that time belong with its CPU.
  */
 async function measureWindow(target: RunningTarget, deliveries: Delivery[], measureMs: number): Promise<{ seconds: number; before: TargetSample; after: TargetSample }> {
-  const before = await target.sample();
+  const before = await boundedSample(target);
   for (const delivery of deliveries) delivery.measuring = true;
   const started = performance.now();
   await new Promise((resolve) => setTimeout(resolve, measureMs));
-  const after = await target.sample();
+  const after = await boundedSample(target);
   for (const delivery of deliveries) delivery.measuring = false;
   return { seconds: (performance.now() - started) / 1000, before, after };
+}
+
+/** A server too far behind to answer within this long is reported as such, not waited for. */
+const SampleBoundMs = 30_000;
+
+async function boundedSample(target: RunningTarget): Promise<TargetSample> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the server did not answer within ${SampleBoundMs / 1000} s: overloaded`)), SampleBoundMs);
+  });
+  try {
+    return await Promise.race([target.sample(), bound]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 interface BroadcastResult {
@@ -274,6 +289,8 @@ async function main(): Promise<void> {
         const result = await measureBroadcast(target, load.subscribers, load.pacing, 1000, measureMs);
         rows.push({ spec, ...load, result });
         console.log(`  ${String(load.subscribers).padStart(4)} subs  ${spec.name.padEnd(22)} ${format(result.deliveredPerSecond).padStart(7)} delivered/s  ${format(result.deliveredPerCpuSecond).padStart(7)} /CPU-s  p99 ${ms(result.p99)} ms`);
+      } catch (error) {
+        console.log(`  ${String(load.subscribers).padStart(4)} subs  ${spec.name.padEnd(22)} no figure: ${(error as Error).message}`);
       } finally {
         await target.stop();
       }

@@ -167,3 +167,22 @@ test.serial('the pubsub option: two servers in one process, server.publish acros
   await until(() => servers.every((server) => server.pubsubState() === 'connected'), 10_000, 'both to reconnect');
   t.deepEqual(states[1], ['connected', 'reconnecting', 'connected']);
 });
+
+test.serial('with Redis unreachable from the start, topics work locally, the state says so, and destroy ends the retries', async (t) => {
+  const { redis } = await redisFor(t);
+  await redis.stop();
+  const server = new WebSocketServer('wsthreads-test', undefined, { workers: 0, pubsub: { redis: redis.url, maxReconnectDelayMs: 100 } });
+  t.teardown(() => within(server.destroy(), 15_000, 'server.destroy()'));
+  t.true(await server.listen('127.0.0.1', 0));
+  server.on('newConnection', () => server.nextPendingConnection()!.subscribe('t'));
+  const client = await connect(t, server.serverUrl());
+  await until(() => server.numSubscribers('t') === 1, 10_000, 'the subscriber');
+  const seen = record(client);
+  server.publish('t', 'local only');
+  await until(() => seen.length === 1, 10_000, 'local delivery');
+  t.deepEqual(seen, ['local only']);
+  t.is(server.pubsubState(), 'connecting');
+  t.is(server.pubsubStats().redis?.dropped, 1);
+  await within(server.destroy(), 10_000, 'destroy with Redis away');
+  t.is(server.pubsubState(), 'closed');
+});

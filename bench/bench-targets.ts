@@ -26,6 +26,14 @@ export interface TargetSpec {
   deflate?: DeflateOption | { wsLevel: number };
   /** wsthreads handler mode: the GC-on-request echo (gc-echo-handler.ts), for memory figures. */
   gcEcho?: boolean;
+  /**
+   * 'broadcast': every message goes to every connection, the sender included (ws: the usual
+   * `for (const c of wss.clients) c.send(m)`; wsthreads: one topic, the chat handler or, in
+   * mirror mode, owner-side `publish` plus the sender's copy). Default 'echo'.
+   */
+  load?: 'echo' | 'broadcast';
+  /** wsthreads broadcast: share the topic over this Redis. */
+  redis?: string;
 }
 
 /** CPU seconds used so far, by kind of thread. */
@@ -40,6 +48,8 @@ export interface TargetSample {
   cpu: ThreadCpu;
   rssBytes: number;
   heapUsedBytes: number;
+  /** wsthreads: `server.pubsubStats()` (the frame-once counters). */
+  pubsub?: Record<string, unknown>;
 }
 
 type ChildMessage = { port: number } | { sample: TargetSample };
@@ -80,6 +90,8 @@ export function totalCpu(cpu: ThreadCpu): number {
 export async function serveTarget(spec: TargetSpec): Promise<void> {
   let close: () => Promise<void>;
   let port: number;
+  let pubsub: (() => Record<string, unknown>) | undefined;
+  const broadcast = spec.load === 'broadcast';
   if (spec.kind === 'ws') {
     if (!spec.native) {
       // ws reads these at import time; without them it uses its JavaScript paths.
@@ -92,7 +104,8 @@ export async function serveTarget(spec: TargetSpec): Promise<void> {
     const server = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate, maxPayload: 64 * 1024 * 1024, clientTracking: true });
     await new Promise((resolve) => server.once('listening', resolve));
     server.on('connection', (socket) => {
-      socket.on('message', (data, isBinary) => {
+      if (broadcast) socket.on('message', (data, isBinary) => { for (const client of server.clients) client.send(data, { binary: isBinary }); });
+      else socket.on('message', (data, isBinary) => {
         if (!isBinary && (data as Buffer).length === GcRequest.length && String(data) === GcRequest) (globalThis as { gc?: () => void }).gc?.();
         else socket.send(data, { binary: isBinary });
       });
@@ -102,11 +115,27 @@ export async function serveTarget(spec: TargetSpec): Promise<void> {
   } else {
     const { WebSocketServer } = await import('../src/main/websocket-server.ts');
     const { SecureMode } = await import('../src/shared/engine/state.ts');
-    const handler = spec.mirror ? undefined : new URL(spec.gcEcho ? './gc-echo-handler.ts' : '../src/handlers/echo.ts', import.meta.url);
+    const echo = spec.gcEcho ? './gc-echo-handler.ts' : '../src/handlers/echo.ts';
+    const handler = spec.mirror ? undefined : new URL(broadcast ? '../src/handlers/chat.ts' : echo, import.meta.url);
     const perMessageDeflate = spec.deflate === undefined || (typeof spec.deflate === 'object' && 'wsLevel' in spec.deflate) ? false : spec.deflate;
-    // A long handshake timeout: on a loaded machine 1000 handshakes at once may take more than Qt's 10 s, and ws has none.
-    const server = new WebSocketServer('bench', SecureMode.NonSecure, { workers: spec.workers, handler, maxPendingConnections: 100_000, perMessageDeflate, handshakeTimeout: 60_000 });
-    if (spec.mirror) {
+    const server = new WebSocketServer('bench', SecureMode.NonSecure, {
+      workers: spec.workers,
+      handler,
+      maxPendingConnections: 100_000,
+      perMessageDeflate,
+      // A long handshake timeout: on a loaded machine 1000 handshakes at once may take more than Qt's 10 s, and ws has none.
+      handshakeTimeout: 60_000,
+      ...(spec.redis === undefined ? {} : { pubsub: { redis: spec.redis } }),
+    });
+    pubsub = () => ({ ...server.pubsubStats() });
+    if (spec.mirror && broadcast) {
+      server.on('newConnection', () => {
+        const socket = server.nextPendingConnection()!;
+        socket.subscribe('/');
+        socket.on('textMessageReceived', (text) => { socket.publish('/', text); socket.sendTextMessage(text); });
+        socket.on('binaryMessageReceived', (data) => { socket.publish('/', data); socket.sendBinaryMessage(data); });
+      });
+    } else if (spec.mirror) {
       server.on('newConnection', () => {
         const socket = server.nextPendingConnection()!;
         socket.on('textMessageReceived', (text) => socket.sendTextMessage(text));
@@ -119,7 +148,7 @@ export async function serveTarget(spec: TargetSpec): Promise<void> {
   }
   const sendSample = (): void => {
     const memory = process.memoryUsage();
-    process.send!({ sample: { cpu: threadCpu(process.pid), rssBytes: memory.rss, heapUsedBytes: memory.heapUsed } } satisfies ChildMessage);
+    process.send!({ sample: { cpu: threadCpu(process.pid), rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, pubsub: pubsub?.() } } satisfies ChildMessage);
   };
   process.on('message', (message: string) => {
     if (message === 'sample') {

@@ -23,6 +23,7 @@ import { buildClientRequest, ClientHandshakeParser } from '../src/shared/engine/
 import { writeFrameHeader } from '../src/shared/engine/frame-codec.ts';
 import { OpCode } from '../src/shared/engine/opcode.ts';
 import { cpuDelta, scriptPath, serveTarget, startTarget, totalCpu, type RunningTarget, type TargetSpec, type ThreadCpu } from './bench-targets.ts';
+import { format, ratio } from './bench-format.ts';
 
 const Targets: TargetSpec[] = [
   { name: 'ws', kind: 'ws', workers: 0, mirror: false },
@@ -139,16 +140,6 @@ async function idleMemory(target: RunningTarget, count: number): Promise<IdleRes
     bytesPerConnection: (held.rssBytes - before.rssBytes) / count,
     heapBytesPerConnection: (held.heapUsedBytes - before.heapUsedBytes) / count,
   };
-}
-
-function ratio(value: number, base: number | undefined): string {
-  return base !== undefined && base > 0 ? `${(value / base).toFixed(2)}×` : '';
-}
-
-function format(value: number): string {
-  if (value >= 1e6) return `${(value / 1e6).toFixed(2)}M`;
-  if (value >= 1e4) return `${(value / 1e3).toFixed(1)}k`;
-  return value.toFixed(value >= 100 ? 0 : 1);
 }
 
 /**

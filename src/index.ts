@@ -20,3 +20,6 @@ export type { HttpRequest, HttpResponse, HttpRequestHandler } from './shared/con
 export { canTransferSockets, defaultWorkerCount, SocketTransferMinVersion } from './main/pool-support.ts';
 export type { ThreadTrafficStats } from './main/pool-thread-link.ts';
 export type { ConnectionHandler, HandlerContext } from './shared/connection/handler-host.ts';
+export type { PubSubStats } from './main/websocket-server.ts';
+export { PubSubState, RedisDefaults, type RedisPubSubOptions, type RedisCounters } from './main/redis-bridge.ts';
+export type { PubSubCounters } from './shared/pubsub/pubsub-stats.ts';

@@ -15,12 +15,17 @@ import type { Command } from 'commander';
 import { ServerDefaults, WebSocketServer } from '../main/websocket-server.ts';
 import { CloseCode } from '../shared/engine/close-code.ts';
 import { SecureMode } from '../shared/engine/state.ts';
+import { BroadcastChannel } from 'node:worker_threads';
+import { STATS_INTERVAL_MS, type PubSubSummary } from '../handlers/serve-stats.ts';
 import { pageResponse, renderServePage } from './serve-page.ts';
 import type { ServePageConfig } from './serve-page.ts';
 import { collect, deflateMode, nonNegativeInteger, portNumber, positiveByteSize } from './option-values.ts';
 
 /** Connections get this long to finish their closing handshakes before the process exits anyway. */
 export const SHUTDOWN_BOUND_MS = 3000;
+
+/** The status page lists this many topics at most (those with the most subscribers). */
+const MaxTopicsShown = 50;
 
 /** Same extension as this module: .ts when run from source, .js from dist. */
 const extension = import.meta.url.slice(import.meta.url.lastIndexOf('.'));
@@ -44,6 +49,8 @@ export interface ServeCommandOptions {
   page: boolean;
   /** --deflate alone: true (shared mode); --deflate=MODE: that mode. */
   deflate?: true | ReturnType<typeof deflateMode>;
+  /** A Redis URL: topics (the chat's rooms) span every server on that Redis. */
+  redis?: string;
 }
 
 export interface ServeIo {
@@ -84,11 +91,12 @@ export async function startServe(o: ServeCommandOptions, io: ServeIo = process):
   const instance = `${process.pid}-${randomBytes(4).toString('hex')}`;
   let inner: string;
   if (mode === 'handler') inner = /^[a-z][a-z0-9+.-]*:/i.test(o.handler!) && !/^[a-z]:[\\/]/i.test(o.handler!) ? o.handler! : pathToFileURL(resolve(o.handler!)).href;
-  else if (mode === 'chat') inner = `${handlerModule('chat').href}?room=wsthreads-chat-${instance}`;
+  else if (mode === 'chat') inner = handlerModule('chat').href;
   else inner = handlerModule('echo').href;
   const handler = new URL(handlerModule('instrumented').href);
   handler.searchParams.set('inner', inner);
-  handler.searchParams.set('stats', `wsthreads-serve-stats-${instance}`);
+  const statsChannelName = `wsthreads-serve-stats-${instance}`;
+  handler.searchParams.set('stats', statsChannelName);
 
   const server = new WebSocketServer('wsthreads', SecureMode.NonSecure, {
     workers: o.workers,
@@ -101,6 +109,10 @@ export async function startServe(o: ServeCommandOptions, io: ServeIo = process):
     ...(o.maxMessageSize === undefined
       ? {}
       : { maxAllowedIncomingMessageSize: o.maxMessageSize, maxAllowedIncomingFrameSize: o.maxMessageSize }),
+    ...(o.redis === undefined ? {} : { pubsub: { redis: o.redis } }),
+  });
+  server.on('pubsubStateChanged', (state, error) => {
+    io.stderr.write(`wsthreads serve: redis ${state}${error === undefined ? '' : ` (${error.message})`}\n`);
   });
 
   if (o.page) {
@@ -122,9 +134,11 @@ export async function startServe(o: ServeCommandOptions, io: ServeIo = process):
   server.on('serverError', (code, error) => io.stderr.write(`wsthreads serve: server error ${code}: ${error.message}\n`));
 
   const url = `ws://${hostForUrl(o.host)}:${port}`;
+  const topicsReport = reportTopics(server, statsChannelName);
   let stopping: Promise<void> | undefined;
   const shutdown = (): Promise<void> => {
     stopping ??= (async () => {
+      topicsReport.stop();
       server.close();
       const bound = new Promise<void>((done) => setTimeout(done, SHUTDOWN_BOUND_MS).unref());
       await Promise.race([server.closeAllConnections(CloseCode.GoingAway, 'Server shutting down', SHUTDOWN_BOUND_MS - 500), bound]);
@@ -133,6 +147,27 @@ export async function startServe(o: ServeCommandOptions, io: ServeIo = process):
     return stopping;
   };
   return { url, workers: server.workerCount(), shutdown };
+}
+
+/** Posts the server's topics and Redis state for the status page, on the workers' stats channel. */
+function reportTopics(server: WebSocketServer, channelName: string): { stop(): void } {
+  const channel = new BroadcastChannel(channelName);
+  channel.unref();
+  const post = (): void => {
+    const stats = server.pubsubStats();
+    const topics = [...server.subscriberCounts()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, MaxTopicsShown);
+    const summary: PubSubSummary = { type: 'pubsub', state: stats.state, topics, framesBuilt: stats.framesBuilt, deliveries: stats.deliveries };
+    channel.postMessage(summary);
+  };
+  const timer = setInterval(post, STATS_INTERVAL_MS).unref();
+  server.on('pubsubStateChanged', post);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      server.off('pubsubStateChanged', post);
+      channel.close();
+    },
+  };
 }
 
 export async function runServeCommand(o: ServeCommandOptions, io: ServeIo = process): Promise<number> {
@@ -165,7 +200,8 @@ export function registerServeCommand(program: Command): void {
     .option('--workers <n>', 'worker threads (default: one per core; 0 serves on the main thread)', nonNegativeInteger)
     .addOption(new Option('--handler <module>', 'a module run in every worker that receives each connection').conflicts(['echo', 'chat']))
     .addOption(new Option('--echo', 'send every message back to its sender (default)').conflicts('chat'))
-    .option('--chat', 'send every message to every connection, on every worker')
+    .option('--chat', 'a chat room per URL path: every message goes to everyone in the room, on every worker')
+    .option('--redis <url>', 'share topics (the chat rooms) with every server on this Redis, e.g. redis://127.0.0.1:6379')
     .option('--subprotocol <name>', 'a subprotocol the server accepts (repeatable)', collect)
     .option('--max-message-size <bytes>', 'largest message accepted (64, 4k, 1m); larger closes with 1009', positiveByteSize)
     .option('--origin <origin>', 'an Origin browsers may connect from (repeatable); default: any', collect)

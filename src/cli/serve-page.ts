@@ -65,6 +65,17 @@ const SCRIPT = String.raw`
     $('total-out').textContent = fmt(totals.rateOut);
     $('total-queued').textContent = fmtBytes(totals.queued);
     $('updated').textContent = new Date(snapshot.at).toLocaleTimeString();
+    if (snapshot.pubsub) {
+      $('pubsub-state').textContent = snapshot.pubsub.state;
+      var topics = $('topics');
+      topics.textContent = '';
+      snapshot.pubsub.topics.forEach(function (entry) {
+        var row = document.createElement('tr');
+        cell(row, entry[0]);
+        cell(row, fmt(entry[1]));
+        topics.appendChild(row);
+      });
+    }
     history.push({ at: snapshot.at, rateIn: totals.rateIn, rateOut: totals.rateOut });
     while (history.length > 0 && history[0].at < snapshot.at - WINDOW_MS) history.shift();
     draw(snapshot.at);
@@ -180,6 +191,12 @@ input[type=text] { width: 420px; padding: 4px; }
 <path id="line-out" d="" fill="none" stroke="#d62728" stroke-width="2"></path>
 </svg>
 <p><span style="color:#1f77b4">in</span> / <span style="color:#d62728">out</span> messages per second over the last minute</p>
+<h2>Topics</h2>
+<p>Redis: <span id="pubsub-state">-</span></p>
+<table>
+<thead><tr><th>topic</th><th>subscribers</th></tr></thead>
+<tbody id="topics"></tbody>
+</table>
 <h2>Send</h2>
 <form id="form"><input type="text" id="message" autocomplete="off" placeholder="a message"> <button id="send" type="submit" disabled>Send</button> connection: <span id="conn-status">connecting</span></form>
 <ul id="log"></ul>

@@ -13,7 +13,7 @@ import { SocketError, type WebSocketError } from '../shared/engine/errors.ts';
 import type { WebSocket } from '../shared/connection/websocket.ts';
 import type { ConnectionHandler, HandlerContext } from '../shared/connection/handler-host.ts';
 import { STATS_INTERVAL_MS, STATS_PATH } from './serve-stats.ts';
-import type { ServeStatsSnapshot, WorkerStats } from './serve-stats.ts';
+import type { PubSubSummary, ServeStatsSnapshot, WorkerStats } from './serve-stats.ts';
 
 const params = new URL(import.meta.url).searchParams;
 const innerUrl = params.get('inner');
@@ -55,15 +55,17 @@ function startReporting(): void {
 /** A status-page connection: gets every worker's latest figures once a second. */
 function serveStatsFeed(socket: WebSocket): void {
   const latest = new Map<number, WorkerStats>();
+  let pubsub: PubSubSummary | undefined;
   const listener = new BroadcastChannel(statsChannelName);
   listener.onmessage = (event) => {
-    const stats = (event as { data: WorkerStats }).data;
-    latest.set(stats.threadId, stats);
+    const data = (event as { data: WorkerStats | PubSubSummary }).data;
+    if ('type' in data) pubsub = data;
+    else latest.set(data.threadId, data);
   };
   const send = (): void => {
     // This thread's own reports go out on another channel object, which a listener does not hear.
     latest.set(threadId, sample());
-    const snapshot: ServeStatsSnapshot = { type: 'stats', at: Date.now(), workers: [...latest.values()].sort((a, b) => a.threadId - b.threadId) };
+    const snapshot: ServeStatsSnapshot = { type: 'stats', at: Date.now(), workers: [...latest.values()].sort((a, b) => a.threadId - b.threadId), pubsub };
     socket.sendTextMessage(JSON.stringify(snapshot));
   };
   const timer = setInterval(send, 1000);

@@ -21,11 +21,27 @@ export interface WorkerStats {
   at: number;
 }
 
+/**
+ * The server's topics, from the owner thread (which alone knows them all and the Redis state):
+ * `wsthreads serve` posts one on the same channel every STATS_INTERVAL_MS.
+ */
+export interface PubSubSummary {
+  type: 'pubsub';
+  /** 'local' without Redis, else where the link to Redis stands. */
+  state: string;
+  /** Topics with subscribers, with their number, most subscribers first. */
+  topics: Array<[topic: string, subscribers: number]>;
+  framesBuilt: number;
+  deliveries: number;
+}
+
 /** What the status page receives once a second: the latest sample of every worker seen. */
 export interface ServeStatsSnapshot {
   type: 'stats';
   at: number;
   workers: WorkerStats[];
+  /** The latest topics summary, once the owner has posted one. */
+  pubsub?: PubSubSummary;
 }
 
 export const STATS_INTERVAL_MS = 500;

@@ -6,6 +6,7 @@
  */
 import { WebSocket } from '../shared/connection/websocket.ts';
 import type { ConnectionInfo, ConnectionLimits, SocketBackend } from '../shared/connection/socket-backend.ts';
+import type { TopicMembership } from '../shared/pubsub/topic-membership.ts';
 
 export const ConnectionPhase = { Handshake: 0, Reserved: 1, Open: 2 } as const;
 export type ConnectionPhase = (typeof ConnectionPhase)[keyof typeof ConnectionPhase];
@@ -15,6 +16,8 @@ export interface WaitingConnection {
   backend: SocketBackend;
   info: ConnectionInfo;
   limits: ConnectionLimits;
+  /** The server's topics as this socket reaches them. */
+  topics?: TopicMembership;
 }
 
 /** An open connection as closeAllConnections sees it. */
@@ -214,9 +217,9 @@ export class ConnectionRegistry {
   }
 
   #adopt(entry: Entry): WebSocket {
-    const { backend, info, limits } = entry.waiting!;
+    const { backend, info, limits, topics } = entry.waiting!;
     entry.waiting = undefined;
-    entry.socket = WebSocket.adopt(backend, info, limits);
+    entry.socket = WebSocket.adopt(backend, info, { ...limits, topics });
     return entry.socket;
   }
 }

@@ -27,6 +27,14 @@ import {
 } from '../shared/wire/signal-batch.ts';
 import { readStatuses, writeConnectionCommands, type ThreadStatusReader } from '../shared/wire/command-batch.ts';
 import { AnswerWriter, readHandshakeCalls, type HandshakeReader } from '../shared/wire/handshake-batch.ts';
+import { writePublished, type WorkerTopicBatch } from '../shared/wire/topic-batch.ts';
+import type { PubSubCounters } from '../shared/pubsub/pubsub-stats.ts';
+
+/** Where the link hands the topics news of its thread (the server's TopicHub). */
+export interface LinkTopics {
+  readonly counters: PubSubCounters;
+  fromThread(threadId: number, batch: WorkerTopicBatch): void;
+}
 
 /** What a request to a thread that is gone gets. */
 const GoneStatus: WorkerStatus = { appliedSeq: 0, bytesToWrite: 0 };
@@ -71,6 +79,9 @@ export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, H
   readonly #port: MessagePort;
   readonly #connections: ReadonlyMap<number, LinkedConnection>;
   readonly #stats: ThreadTrafficStats;
+  readonly #topics: LinkTopics;
+  /** Messages for the thread's subscribers, gathered over one owner turn (topic-batch.ts). */
+  #published: unknown[] = [];
   readonly #sources = new Map<number, CommandSource>();
   readonly #answers = new AnswerWriter();
   #adopting: AdoptQueue | undefined;
@@ -87,11 +98,12 @@ export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, H
   readonly #requests = new Map<number, { resolve(answer: WorkerStatus | number): void; gone: WorkerStatus | number }>();
   #nextRequestId = 0;
 
-  constructor(threadId: number, port: MessagePort, connections: ReadonlyMap<number, LinkedConnection>, stats: ThreadTrafficStats, onClose: () => void) {
+  constructor(threadId: number, port: MessagePort, connections: ReadonlyMap<number, LinkedConnection>, stats: ThreadTrafficStats, topics: LinkTopics, onClose: () => void) {
     this.threadId = threadId;
     this.#port = port;
     this.#connections = connections;
     this.#stats = stats;
+    this.#topics = topics;
     port.on('message', this.#onMessage);
     // Live connections keep the process alive (see #live), not the link itself.
     port.unref();
@@ -177,6 +189,7 @@ export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, H
     this.#schedule();
     if (message.statuses.length > 0) readStatuses(message.statuses, this);
     this.signals(message);
+    if (message.topics !== undefined) this.#topics.fromThread(this.threadId, message.topics);
   };
 
   /** One worker turn: its handshake questions first, then its signals, in order. */
@@ -234,6 +247,13 @@ export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, H
     this.#schedule();
   }
 
+  /** Queues a published message for the thread's subscribers; it leaves with this turn's message. */
+  queuePublished(topic: string, originConnectionId: number, frames: Uint8Array): void {
+    if (this.#closed) return;
+    writePublished(this.#published, topic, originConnectionId, frames);
+    this.#schedule();
+  }
+
   /** Sends `source`'s commands now (ahead of the turn's batch), e.g. before a flush. */
   sendNow(source: CommandSource): void {
     this.#sendCommands([source]);
@@ -284,13 +304,20 @@ export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, H
       writeConnectionCommands(entries, source.connectionId, taken.seq, taken.calls);
       for (const buffer of taken.transfer) transfer.push(buffer);
     }
-    if (entries.length === 0 && this.#answers.isEmpty && this.#acks === 0) return;
+    const published = this.#published;
+    if (entries.length === 0 && this.#answers.isEmpty && this.#acks === 0 && published.length === 0) return;
     const answers = this.#answers.take();
     for (const buffer of answers.transfer) transfer.push(buffer);
     this.#stats.commandCalls++;
     const acks = this.#acks;
     this.#acks = 0;
-    this.#post({ kind: 'turn', acks, answers: answers.calls, entries }, transfer);
+    if (published.length === 0) {
+      this.#post({ kind: 'turn', acks, answers: answers.calls, entries }, transfer);
+      return;
+    }
+    this.#published = [];
+    this.#topics.counters.threadPosts++;
+    this.#post({ kind: 'turn', acks, answers: answers.calls, entries, published }, transfer);
   }
 
   connectionStatus(connectionId: number, appliedSeq: number, bytesToWrite: number): void {
@@ -307,6 +334,7 @@ export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, H
     this.#closed = true;
     this.#sources.clear();
     this.#dirty = [];
+    this.#published = [];
     const queue = this.#adopting;
     this.#adopting = undefined;
     if (queue !== undefined) for (const report of queue.moved) report(false);

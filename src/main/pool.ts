@@ -22,7 +22,7 @@ import { MessageChannel, type ResourceLimits } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { ConnectionSettings, PoolWorkerData, ThreadLinkTask } from '../shared/wire/thread-messages.ts';
 import { PoolConnection, type PoolBookkeeping } from './pool-connection.ts';
-import { PoolThreadLink, type ThreadTrafficStats } from './pool-thread-link.ts';
+import { PoolThreadLink, type LinkTopics, type ThreadTrafficStats } from './pool-thread-link.ts';
 import type { ServerConnectionHost } from './server-connection-host.ts';
 
 export interface ConnectionPoolOptions {
@@ -34,6 +34,8 @@ export interface ConnectionPoolOptions {
   resourceLimits: ResourceLimits | undefined;
   /** A pool-level error no connection owns (a thread failing). */
   onError(error: Error): void;
+  /** The server's topics: what each thread publishes and subscribes, and the end of a thread. */
+  topics: LinkTopics & { threadGone(threadId: number): void };
 }
 
 // The task module sits in this one's sibling folder, with this file's extension (.ts when run
@@ -73,6 +75,7 @@ export class ConnectionPool implements PoolBookkeeping {
   readonly #piscina: Piscina<ThreadLinkTask, number>;
   readonly #threads: number;
   readonly #onError: (error: Error) => void;
+  readonly #topics: ConnectionPoolOptions['topics'];
   readonly stats: ThreadTrafficStats = { signalCalls: 0, signalEvents: 0, commandCalls: 0 };
   /** Live connections by id, for the thread links to deliver to. */
   readonly #connections = new Map<number, PoolConnection>();
@@ -91,6 +94,7 @@ export class ConnectionPool implements PoolBookkeeping {
     const workerData: PoolWorkerData = { tls: options.tls, handlerUrl: options.handlerUrl };
     this.#threads = options.threads;
     this.#onError = options.onError;
+    this.#topics = options.topics;
     this.ready = new Promise((resolve) => { this.#resolveReady = resolve; });
     // A link task goes to a thread without a link, or waits for one (a replacement thread).
     const loadBalancer: LoadBalancer = (_task, workers) => {
@@ -124,7 +128,7 @@ export class ConnectionPool implements PoolBookkeeping {
         if (this.#destroyed || this.#links.has(threadId)) {
           port1.close();
         } else {
-          const link = new PoolThreadLink(threadId, port1, this.#connections, this.stats, () => this.#linkClosed(link));
+          const link = new PoolThreadLink(threadId, port1, this.#connections, this.stats, this.#topics, () => this.#linkClosed(link));
           this.#links.set(threadId, link);
           this.#piscina.threads.find((thread) => thread.threadId === threadId)?.once('exit', (code) => this.#threadExited(threadId, code));
           this.#adoptWaiting();
@@ -157,6 +161,7 @@ export class ConnectionPool implements PoolBookkeeping {
   #linkClosed(link: PoolThreadLink): void {
     if (this.#links.get(link.threadId) !== link) return;
     this.#links.delete(link.threadId);
+    this.#topics.threadGone(link.threadId);
     const message = `The worker thread ${link.threadId} running this connection exited`;
     for (const connection of [...this.#connections.values()]) {
       if (connection.link === link) connection.threadLost(message);
@@ -215,6 +220,11 @@ export class ConnectionPool implements PoolBookkeeping {
     this.#connections.delete(id);
     connection.link.forget(id);
     connection.link.released();
+  }
+
+  /** The link of a live thread. */
+  linkOf(threadId: number): PoolThreadLink | undefined {
+    return this.#links.get(threadId);
   }
 
   /** The thread ids of the live threads. */

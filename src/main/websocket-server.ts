@@ -55,7 +55,8 @@ import type {
 } from '../shared/wire/thread-messages.ts';
 import { serveWithHandler } from '../shared/connection/handler-host.ts';
 import { WebSocketCorsAuthenticator } from './cors-authenticator.ts';
-import { DefaultCloseTimeoutMs } from '../shared/connection/engine-socket-backend.ts';
+import { DefaultCloseTimeoutMs, EngineSocketBackend } from '../shared/connection/engine-socket-backend.ts';
+import type { TopicMembership } from '../shared/pubsub/topic-membership.ts';
 import { buildHttpResponse, type HttpRequest, type HttpRequestHandler } from '../shared/connection/http-response.ts';
 import { ConnectionRegistry } from './connection-registry.ts';
 import { InlineTransport } from './inline-transport.ts';
@@ -66,6 +67,11 @@ import type { ServerConnectionHost } from './server-connection-host.ts';
 import { SilentSink, type ConnectionInfo, type ConnectionLimits, type SocketBackend, type SocketLimitName, type SocketSink } from '../shared/connection/socket-backend.ts';
 import { WebSocket } from '../shared/connection/websocket.ts';
 import type { AlertLevel, AlertType } from '../shared/connection/tls-alert.ts';
+import { checkTopic, LocalMembership, publishedPayload } from '../shared/pubsub/topic-membership.ts';
+import type { PubSubCounters } from '../shared/pubsub/pubsub-stats.ts';
+import { TopicHub } from './topic-hub.ts';
+import { PubSubState, RedisBridge, type RedisCounters, type RedisPubSubOptions } from './redis-bridge.ts';
+import { WorkerMirrorBackend } from './worker-mirror-backend.ts';
 
 /** The signals, as Qt names them (`Signal`), with their arguments. */
 export type WebSocketServerEvents = {
@@ -93,7 +99,17 @@ export type WebSocketServerEvents = {
    * certificate). Every failed TLS handshake also gives `serverError(1015)`. See tls-alert.ts.
    */
   [Signal.AlertReceived]: [level: AlertLevel, type: AlertType, description: string];
+  /** The link to Redis changed (see `pubsubState()`); `error` says why it is down, when known. */
+  [Signal.PubSubStateChanged]: [state: PubSubState, error: Error | undefined];
 };
+
+/** Publish/subscribe figures: see pubsub-stats.ts and redis-bridge.ts. */
+export interface PubSubStats extends PubSubCounters {
+  state: PubSubState;
+  /** Topics with subscribers in this server. */
+  topics: number;
+  redis: RedisCounters | undefined;
+}
 
 /** See `WebSocketServer.census()`. */
 export interface ServerCensus {
@@ -159,6 +175,11 @@ export interface WebSocketServerOptions {
    * `{ mode, windowBits, threshold, level }`. See `setPerMessageDeflate`.
    */
   perMessageDeflate?: DeflateOption;
+  /**
+   * Topics across processes: `{ redis: 'redis://127.0.0.1:6379' }` carries every publish to the
+   * other servers on the same Redis (see redis-bridge.ts). Default: topics span this server only.
+   */
+  pubsub?: RedisPubSubOptions;
 }
 
 /** Defaults of the server's options (Qt's where Qt has one). */
@@ -247,6 +268,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   #destroyed = false;
 
   readonly #connections = new ConnectionRegistry();
+  readonly #topics = new TopicHub();
+  #redis: RedisBridge | undefined;
 
   #errorCode: number = CloseCode.Normal;
   #errorString = '';
@@ -291,6 +314,27 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     this.setHttpRequestHandler(options.httpRequestHandler ?? null);
     this.#deflate = resolveDeflateSettings(options.perMessageDeflate ?? DeflateDefaults.server);
     this.#inline = new InlineTransport(() => this.#secureContextForOwner());
+    this.#topics.setFrameSize(this.#limits.outgoingFrameSize);
+    if (options.pubsub !== undefined) this.#startRedis(options.pubsub);
+    this.#topics.setRoutes({
+      toThread: (threadId, topic, origin, frames) => this.#pool?.linkOf(threadId)?.queuePublished(topic, origin, frames),
+      topicInterest: (topic, interested) => this.#redis?.interest(topic, interested),
+      toRedis: (topic, frames) => this.#redis?.publish(topic, frames),
+    });
+  }
+
+  #startRedis(options: RedisPubSubOptions): void {
+    if (options === null || typeof options !== 'object' || typeof options.redis !== 'string' || options.redis === '') {
+      throw new InvalidArgumentError(`pubsub.redis must be a Redis URL such as redis://127.0.0.1:6379; got ${JSON.stringify(options?.redis)}`);
+    }
+    const delay = options.maxReconnectDelayMs;
+    if (delay !== undefined && !(Number.isFinite(delay) && delay > 0)) {
+      throw new InvalidArgumentError(`pubsub.maxReconnectDelayMs must be a number of milliseconds > 0; got ${String(delay)}`);
+    }
+    this.#redis = new RedisBridge(options, {
+      message: (topic, frames) => this.#topics.fromRedis(topic, frames),
+      stateChanged: (state, error) => this.emit('pubsubStateChanged', state, error),
+    });
   }
 
   // ---- listening ------------------------------------------------------------------------------
@@ -502,6 +546,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       handlerUrl: this.#handlerUrl,
       tls: this.#tls,
       resourceLimits: this.#resourceLimits,
+      topics: this.#topics,
       onError: (error) => this.#setError(CloseCode.AbnormalDisconnection, `A worker thread failed: ${error.message}`, SocketError.WorkerExited),
     });
   }
@@ -631,7 +676,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       return;
     }
     if (this.#handlerUrl === undefined) {
-      this.#connections.open(id, { backend, info, limits });
+      this.#connections.open(id, { backend, info, limits, topics: this.#membership(id, backend) });
       this.emit('newConnection', undefined);
       return;
     }
@@ -659,6 +704,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
         this.emit('newConnection', socket);
       },
       failed: (error) => this.#setError(CloseCode.AbnormalDisconnection, error.message, error.kind),
+      topics: this.#membership(id, backend),
     });
   }
 
@@ -668,6 +714,13 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
 
   /** The sink of handler-mode connections nobody on the owner sees: only a failed handler module is news. */
   readonly #unobservedSink: SocketSink = { ...SilentSink, error: this.#onLifecycleError };
+
+  /** How the socket of connection `id` reaches the topics: its mirror asks its thread, a local one joins here. */
+  #membership(id: number, backend: SocketBackend): TopicMembership | undefined {
+    if (backend instanceof WorkerMirrorBackend) return this.#topics.mirrored(this.#connections.get(id)?.threadId ?? 0, id, backend);
+    if (backend instanceof EngineSocketBackend) return new LocalMembership(this.#topics, id, backend);
+    return undefined;
+  }
 
   #ended(id: number): void {
     this.#connections.end(id);
@@ -679,6 +732,46 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     this.#errorCode = code;
     this.#errorString = message;
     if (changed) this.emit('serverError', code, new WebSocketError(kind, message, code as CloseCode));
+  }
+
+  // ---- topics (publish/subscribe, as uWebSockets.js and Bun) -------------------------------------
+
+  /**
+   * Sends `message` (a string: text; bytes: binary) to every subscriber of `topic`, on every
+   * thread (see `WebSocket.subscribe`), and to the other servers over Redis when the server has
+   * it. Framed once, here, before this returns.
+   */
+  publish(topic: string, message: string | Uint8Array | ArrayBuffer): void {
+    checkTopic(topic);
+    this.#topics.publish(topic, publishedPayload(message), 0);
+  }
+
+  /**
+   * Subscribers of `topic` in this server (not over Redis). Handler-mode subscriptions count once
+   * the owner has read their thread's turn (within an event-loop turn or so).
+   */
+  numSubscribers(topic: string): number {
+    return this.#topics.numSubscribers(topic);
+  }
+
+  /** Every topic with subscribers in this server, with their number. */
+  subscriberCounts(): Map<string, number> {
+    return this.#topics.topics();
+  }
+
+  /** `local` without Redis; else where the link to Redis stands (`pubsubStateChanged` tells each change). */
+  pubsubState(): PubSubState {
+    return this.#redis?.state ?? PubSubState.Local;
+  }
+
+  /** What publish/subscribe did: frames built once, deliveries, bytes copied, thread posts, Redis. */
+  pubsubStats(): PubSubStats {
+    return {
+      ...this.#topics.counters,
+      state: this.pubsubState(),
+      topics: this.#topics.topics().size,
+      redis: this.#redis === undefined ? undefined : { ...this.#redis.counters },
+    };
   }
 
   // ---- pending connections ---------------------------------------------------------------------
@@ -737,6 +830,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     this.#inline.dropHandshakes();
     await this.#pool?.destroy();
     this.#pool = undefined;
+    await this.#redis?.close();
   }
 
   [Symbol.asyncDispose](): Promise<void> {

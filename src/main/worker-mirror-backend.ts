@@ -15,6 +15,7 @@ import type { WebSocketError } from '../shared/engine/errors.ts';
 import { lostConnectionCalls, readSignalCalls, SignalEffect, signalEffects, type WorkerStatus } from '../shared/wire/signal-batch.ts';
 import { CommandWriter } from '../shared/wire/command-batch.ts';
 import type { CommandSource, PoolThreadLink } from './pool-thread-link.ts';
+import type { MirroredSubscriber } from './topic-hub.ts';
 import type { SocketBackend, SocketLimitName, SocketSink } from '../shared/connection/socket-backend.ts';
 import type { LivenessTimeoutName } from '../shared/engine/liveness.ts';
 
@@ -24,7 +25,7 @@ const MaxHeldCalls = 4096;
 /** Worst-case frame header (RFC 6455 5.2), used until the worker reports the exact figure. */
 const FrameHeaderEstimate = 10;
 
-export class WorkerMirrorBackend implements SocketBackend, CommandSource {
+export class WorkerMirrorBackend implements SocketBackend, CommandSource, MirroredSubscriber {
   readonly connectionId: number;
   readonly #link: PoolThreadLink;
   #sink: SocketSink | undefined;
@@ -211,6 +212,16 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource {
 
   /** A server-side socket never masks its frames. */
   setMaskGenerator(): void {}
+
+  // MirroredSubscriber: the thread holding the socket keeps its subscriptions (topic-hub.ts).
+
+  subscribeCommand(topic: string): void {
+    this.#command()?.subscribe(topic);
+  }
+
+  unsubscribeCommand(topic: string): void {
+    this.#command()?.unsubscribe(topic);
+  }
 
   // -------------------------------------------------------------------------------------------
   // Command batching

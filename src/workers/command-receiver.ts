@@ -8,6 +8,8 @@ import type { SocketBackend, SocketLimitName } from '../shared/connection/socket
 import type { LivenessTimeoutName } from '../shared/engine/liveness.ts';
 import { readCommandCalls, type CommandTarget } from '../shared/wire/command-batch.ts';
 import type { WorkerStatus } from '../shared/wire/signal-batch.ts';
+import type { FrameTarget } from '../shared/pubsub/local-topics.ts';
+import type { ThreadTopics } from './thread-topics.ts';
 
 /**
  * Why reading is paused; reading resumes only when no reason is left. `Pending`: the owner has
@@ -18,14 +20,23 @@ import type { WorkerStatus } from '../shared/wire/signal-batch.ts';
 export const PauseReason = { User: 1, OwnerBacklog: 2, Pending: 4, Flooding: 8 } as const;
 
 export class CommandReceiver implements CommandTarget {
-  #backend: SocketBackend | undefined;
+  readonly #connectionId: number;
+  readonly #topics: ThreadTopics;
+  /** The topics the owner's mirror subscribed this connection to (left when it ends). */
+  #subscriptions: Set<string> | undefined;
+  #backend: (SocketBackend & FrameTarget) | undefined;
   #waiting: Array<{ seq: number; calls: unknown[] }> = [];
   #appliedSeq = 0;
   #pauseReasons = 0;
   #gone = false;
 
+  constructor(connectionId: number, topics: ThreadTopics) {
+    this.#connectionId = connectionId;
+    this.#topics = topics;
+  }
+
   /** The backend is ready: apply what waited. */
-  bind(backend: SocketBackend): void {
+  bind(backend: SocketBackend & FrameTarget): void {
     this.#backend = backend;
     if (this.#pauseReasons !== 0) backend.pause();
     const waiting = this.#waiting;
@@ -37,6 +48,10 @@ export class CommandReceiver implements CommandTarget {
   release(): void {
     this.#gone = true;
     this.#waiting = [];
+    if (this.#subscriptions !== undefined) {
+      for (const topic of this.#subscriptions) this.#topics.unsubscribeMirrored(topic, this.#connectionId);
+      this.#subscriptions = undefined;
+    }
   }
 
   status(): WorkerStatus {
@@ -117,5 +132,15 @@ export class CommandReceiver implements CommandTarget {
 
   setOptionalSignals(signals: number): void {
     this.#backend!.setOptionalSignals(signals);
+  }
+
+  subscribe(topic: string): void {
+    (this.#subscriptions ??= new Set()).add(topic);
+    this.#topics.subscribeMirrored(topic, this.#connectionId, this.#backend!);
+  }
+
+  unsubscribe(topic: string): void {
+    this.#subscriptions?.delete(topic);
+    this.#topics.unsubscribeMirrored(topic, this.#connectionId);
   }
 }

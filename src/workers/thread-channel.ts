@@ -19,6 +19,7 @@ import { HandshakeWriter, readAnswerCalls, type AnswerReader } from '../shared/w
 import { PauseReason } from './command-receiver.ts';
 import type { ForwarderOutbox, SignalForwarder } from './signal-forwarder.ts';
 import { serveConnection } from './worker-connection.ts';
+import { ThreadTopics } from './thread-topics.ts';
 
 /** Turns the owner has not acknowledged above which reading pauses. */
 const MaxBatchesInFlight = 8;
@@ -49,6 +50,8 @@ export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, Answ
   #behind = false;
   /** Statuses of the commands applied since the last turn sent. */
   #statuses: ThreadStatusList = [];
+  /** The thread's topics: what is published and subscribed here travels with this link's turns. */
+  readonly topics = new ThreadTopics(() => this.#scheduleSend());
 
   constructor(port: MessagePort) {
     this.#port = port;
@@ -66,6 +69,7 @@ export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, Answ
         this.#acknowledged(message.acks);
         if (message.answers.length > 0) readAnswerCalls(message.answers, this);
         readThreadCommands(message, this);
+        if (message.published !== undefined) this.topics.deliverPublished(message.published);
         if (this.#statuses.length > 0) this.#scheduleSend();
         break;
       case 'flush':
@@ -194,10 +198,11 @@ export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, Answ
       for (const buffer of taken.transfer) transfer.push(buffer);
       bytes += taken.bytes;
     }
-    if (entries.length === 0 && this.#handshakes.isEmpty && this.#statuses.length === 0) return;
+    const topics = this.topics.take();
+    if (entries.length === 0 && this.#handshakes.isEmpty && this.#statuses.length === 0 && topics === undefined) return;
     const statuses = this.#statuses;
     this.#statuses = [];
-    this.#post({ kind: 'turn', handshakes: this.#handshakes.take(), entries, statuses }, transfer);
+    this.#post({ kind: 'turn', handshakes: this.#handshakes.take(), entries, statuses, ...(topics === undefined ? {} : { topics }) }, transfer);
     this.#unacknowledged.push({ bytes, forwarders: dirty });
     this.#bytesInFlight += bytes;
     this.#updateBackpressure();

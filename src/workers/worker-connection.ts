@@ -12,6 +12,7 @@ import { serveWithHandler } from '../shared/connection/handler-host.ts';
 import { createServerBackend, serverConnectionInfo } from '../shared/connection/server-connection.ts';
 import { runServerHandshake } from '../shared/connection/server-handshake.ts';
 import type { ConnectionSettings, PoolWorkerData } from '../shared/wire/thread-messages.ts';
+import { LocalMembership } from '../shared/pubsub/topic-membership.ts';
 import { CommandReceiver, PauseReason } from './command-receiver.ts';
 import { SignalForwarder } from './signal-forwarder.ts';
 import type { ThreadChannel } from './thread-channel.ts';
@@ -50,7 +51,7 @@ export async function serveConnection(socket: Socket, connectionId: number, sett
   }
   const backend = createServerBackend(upgraded, settings);
   const info = serverConnectionInfo(upgraded);
-  const receiver = new CommandReceiver();
+  const receiver = new CommandReceiver(connectionId, channel.topics);
   const handlerUrl = poolData.handlerUrl;
   const forwarder = new SignalForwarder(connectionId, receiver, channel, handlerUrl !== undefined);
   channel.register(forwarder);
@@ -66,7 +67,10 @@ export async function serveConnection(socket: Socket, connectionId: number, sett
     } else {
       // The owner sees this connection's lifecycle only; the handler here sees all of it.
       backend.observeLifecycle(forwarder);
-      serveWithHandler(backend, info, handlerUrl, upgraded.decision.limits, { failed: (error) => forwarder.error(error) });
+      serveWithHandler(backend, info, handlerUrl, upgraded.decision.limits, {
+        failed: (error) => forwarder.error(error),
+        topics: new LocalMembership(channel.topics, connectionId, backend),
+      });
     }
     receiver.bind(backend);
     await forwarder.done;

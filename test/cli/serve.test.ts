@@ -62,7 +62,7 @@ test.serial('serve prints its address first, echoes text and binary, and SIGTERM
   t.is(exit.code, 0);
 });
 
-test.serial('serve --chat delivers every message to every connection across two worker threads', async (t) => {
+test.serial('serve --chat delivers every message to every connection of the room across two worker threads; the status feed lists the room', async (t) => {
   const serve = await startCli(['serve', '--port', '0', '--workers', '2', '--chat'], STARTUP_MS);
   t.teardown(() => serve.kill());
   const port = portOf(serve);
@@ -71,6 +71,10 @@ test.serial('serve --chat delivers every message to every connection across two 
   // Every connection is counted on the feed; how they spread over the threads is reported only.
   const spread = await statsUntil(port, (s) => s.workers.reduce((n, w) => n + w.connections, 0) === 4, 10_000);
   t.log(`connections per worker: ${JSON.stringify(spread.workers.map((w) => w.connections))}`);
+  // The room is the path's topic, and the page lists it with its members (no Redis: 'local').
+  const topics = await statsUntil(port, (s) => s.pubsub?.topics[0]?.[1] === 4, 10_000);
+  t.deepEqual(topics.pubsub?.topics, [['/', 4]]);
+  t.is(topics.pubsub?.state, 'local');
 
   const received = clients.map(() => new Set<string>());
   const all = Promise.all(

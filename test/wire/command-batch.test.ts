@@ -31,6 +31,8 @@ function recordingTarget(into: Recorded[]): CommandTarget {
     setLivenessTimeout: (name, ms) => { into.push(['setLivenessTimeout', name, ms]); },
     taken: () => { into.push(['taken']); },
     setOptionalSignals: (signals) => { into.push(['setOptionalSignals', signals]); },
+    subscribe: (topic) => { into.push(['subscribe', topic]); },
+    unsubscribe: (topic) => { into.push(['unsubscribe', topic]); },
   };
 }
 
@@ -50,6 +52,8 @@ const command: fc.Arbitrary<Apply> = fc.oneof<fc.Arbitrary<Apply>[]>(
     .map(([name, ms]) => (target) => target.setLivenessTimeout(name, ms)),
   fc.constant((target: CommandTarget | CommandWriter) => target.taken()),
   fc.nat({ max: 3 }).map((signals) => (target) => target.setOptionalSignals(signals)),
+  fc.string({ minLength: 1 }).map((topic) => (target) => target.subscribe(topic)),
+  fc.string({ minLength: 1 }).map((topic) => (target) => target.unsubscribe(topic)),
 );
 
 test('any command batch reads back as written, through a real port with its transfer list (property)', async (t) => {

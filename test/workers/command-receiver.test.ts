@@ -1,10 +1,12 @@
 /** The worker end of an owner-side socket's commands: how the reasons to pause reading combine. */
 import test from 'ava';
 import type { SocketBackend } from '../../src/shared/connection/socket-backend.ts';
+import type { FrameTarget } from '../../src/shared/pubsub/local-topics.ts';
 import { CommandReceiver, PauseReason } from '../../src/workers/command-receiver.ts';
+import { ThreadTopics } from '../../src/workers/thread-topics.ts';
 
 /** A backend that records pause and resume, for the pause reasons of a pool thread. */
-function recordingBackend(): SocketBackend & { calls: string[] } {
+function recordingBackend(): SocketBackend & FrameTarget & { calls: string[] } {
   const calls: string[] = [];
   const none = (): void => {};
   return {
@@ -13,11 +15,12 @@ function recordingBackend(): SocketBackend & { calls: string[] } {
     resume: () => { calls.push('resume'); },
     attach: none, sendText: () => 0, sendBinary: () => 0, ping: none, close: none, abort: none, flush: () => Promise.resolve(),
     setLimit: none, setLivenessTimeout: none, bytesToWrite: () => 0, setFrameSignals: none, setOptionalSignals: none, setMaskGenerator: none,
+    sendBuiltFrames: () => 0,
   };
 }
 
 test('pause reasons combine: reading resumes only when the user, the owner backlog and the pending queue all let go', (t) => {
-  const receiver = new CommandReceiver();
+  const receiver = new CommandReceiver(1, new ThreadTopics(() => {}));
   receiver.setPaused(PauseReason.Pending, true);
   const backend = recordingBackend();
   receiver.bind(backend);

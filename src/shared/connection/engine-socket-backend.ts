@@ -151,6 +151,18 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
     return queued;
   }
 
+  /**
+   * Queues a message framed once for many sockets (a publish; see src/shared/pubsub). A
+   * subscriber that does not read hits its own high-water mark like any send: it is closed with
+   * 1008, and the publish goes on for the others.
+   */
+  sendBuiltFrames(frames: Uint8Array): number {
+    if (this.#overHighWaterMark) return 0;
+    const queued = this.#engine.sendBuiltFrames(frames);
+    this.#queued();
+    return queued;
+  }
+
   #queued(): void {
     if (this.#engine.outputLength === 0) return;
     this.#scheduleFlush();

@@ -18,6 +18,7 @@ import { SilentSink, type ConnectionInfo, type SocketBackend, type ConnectionLim
 import { WebSocket } from './websocket.ts';
 import { CloseCode } from '../engine/close-code.ts';
 import { SocketError, WebSocketError } from '../engine/errors.ts';
+import type { TopicMembership } from '../pubsub/topic-membership.ts';
 
 export interface HandlerContext {
   /** The thread running this connection (0 on the owner thread). */
@@ -60,6 +61,8 @@ export interface HandlerHostEvents {
   adopted?(socket: WebSocket): void;
   /** The module could not be loaded: the connection is dropped (1006). */
   failed(error: WebSocketError): void;
+  /** The server's topics as this socket reaches them. */
+  topics?: TopicMembership;
 }
 
 /** Gives one connection to the handler module, on whichever thread holds it. */
@@ -72,7 +75,7 @@ export function serveWithHandler(
 ): void {
   loadHandler(url).then(
     (handler) => {
-      const socket = WebSocket.adopt(backend, info, limits);
+      const socket = WebSocket.adopt(backend, info, { ...limits, topics: events.topics });
       events.adopted?.(socket);
       runHandler(handler, socket);
     },

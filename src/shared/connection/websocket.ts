@@ -27,6 +27,7 @@ import type { PreSharedKeyAuthenticator } from './psk-authenticator.ts';
 import type { AlertLevel, AlertType } from './tls-alert.ts';
 import { OptionalSignal, type ConnectionInfo, type HeaderList, type SocketBackend, type SocketLimitName, type SocketSink } from './socket-backend.ts';
 import { MessageIterator, type Message, type MessageQueueLimits } from './websocket-messages.ts';
+import { checkTopic, publishedPayload, type TopicMembership } from '../pubsub/topic-membership.ts';
 
 /** The signals, as Qt names them, with their arguments. */
 export type WebSocketEvents = {
@@ -160,6 +161,8 @@ export interface AdoptOptions extends Partial<LivenessTimeouts> {
   maxAllowedIncomingMessageSize?: number;
   outgoingFrameSize?: number;
   messageQueue?: MessageQueueLimits;
+  /** The server's topics, for `subscribe`/`publish` (a client socket has none). */
+  topics?: TopicMembership;
 }
 
 
@@ -250,6 +253,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   #readBufferSize = 0;
   #frameSignals = false;
   #optionalSignals = 0;
+  #topics: TopicMembership | undefined;
+  /** Made on the first subscribe: most sockets never have one. */
+  #subscriptions: Set<string> | undefined;
   readonly #messageListeners = new Set<{ message(message: Message): void; ended(error: WebSocketError | undefined): void }>();
 
   constructor(options: WebSocketOptions | string = {}) {
@@ -312,6 +318,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       frameTimeout: options.frameTimeout ?? 0,
     });
     socket.#info = info;
+    socket.#topics = options.topics;
     socket.#state = State.Connected;
     socket.#opened = Opened;
     socket.#useBackend(backend);
@@ -642,6 +649,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   #finishDisconnect(): void {
     const wasOpen = this.#backend !== undefined;
     this.#backend = undefined;
+    this.#leaveTopics();
     if (this.#state === State.Unconnected) return;
     if (wasOpen) this.#emitAboutToClose();
     this.#setState(State.Unconnected);
@@ -836,6 +844,69 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
    */
   continueInterruptedHandshake(): void {
     this.#handshakeContinued = true;
+  }
+
+  // ---- topics (publish/subscribe, as uWebSockets.js and Bun) --------------------------------
+
+  /**
+   * Joins `topic`: from now on this socket gets every message published to it, from any socket
+   * of the server on any thread (and over Redis when the server has it), except its own. Returns
+   * false if it was subscribed already or is not `Connected`. Subscriptions end with the
+   * connection. Only server-side sockets have topics: a client socket throws.
+   */
+  subscribe(topic: string): boolean {
+    const topics = this.#topicMembership();
+    checkTopic(topic);
+    if (this.#state !== State.Connected) return false;
+    const subscriptions = (this.#subscriptions ??= new Set());
+    if (subscriptions.has(topic)) return false;
+    subscriptions.add(topic);
+    topics.subscribe(topic);
+    return true;
+  }
+
+  /** Leaves `topic`; returns whether this socket was subscribed to it. */
+  unsubscribe(topic: string): boolean {
+    const topics = this.#topicMembership();
+    checkTopic(topic);
+    if (this.#subscriptions?.delete(topic) !== true) return false;
+    topics.unsubscribe(topic);
+    return true;
+  }
+
+  isSubscribed(topic: string): boolean {
+    return this.#subscriptions?.has(topic) ?? false;
+  }
+
+  /** The topics this socket is subscribed to, in the order it joined them. */
+  subscriptions(): string[] {
+    return this.#subscriptions === undefined ? [] : [...this.#subscriptions];
+  }
+
+  /**
+   * Sends `message` (a string: text; bytes: binary) to every other subscriber of `topic`; this
+   * socket need not be one. The message is framed once for all of them before this returns (the
+   * caller may reuse its buffer). Returns false, sending nothing, unless `Connected`.
+   */
+  publish(topic: string, message: string | Uint8Array | ArrayBuffer): boolean {
+    const topics = this.#topicMembership();
+    checkTopic(topic);
+    const payload = publishedPayload(message);
+    if (this.#state !== State.Connected) return false;
+    topics.publish(topic, payload);
+    return true;
+  }
+
+  #topicMembership(): TopicMembership {
+    if (this.#topics === undefined) throw new WebSocketError(SocketError.Operation, 'Topics belong to a WebSocketServer: this socket has none (a client socket, or the lifecycle view of a handler-mode connection)');
+    return this.#topics;
+  }
+
+  #leaveTopics(): void {
+    const subscriptions = this.#subscriptions;
+    if (subscriptions === undefined) return;
+    this.#subscriptions = undefined;
+    for (const topic of subscriptions) this.#topics!.unsubscribe(topic);
   }
 
   // ---- async iteration --------------------------------------------------------------------

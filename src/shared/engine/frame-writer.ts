@@ -5,7 +5,7 @@ import { writeMaskKey, type MaskGenerator } from './mask-generator.ts';
 import { OpCode } from './opcode.ts';
 
 /** Frames whose header and payload fit in this many bytes are copied into the shared slab. */
-const SmallFrameLimit = 16 * 1024;
+export const SmallFrameLimit = 16 * 1024;
 const SlabSize = 64 * 1024;
 
 /**
@@ -105,6 +105,25 @@ export class FrameWriter {
     this.#writeFrameAt(frame, 0, fin, rsv, opcode, payload, start, end);
     this.#chunks.push(frame);
     this.#queued += headerSize + length;
+  }
+
+  /**
+   * Queues frame bytes built elsewhere (a published message, framed once for all its
+   * subscribers). A small frame is copied into the slab, so that a turn's frames still leave in
+   * one write; a large one is queued as it is, shared with every other socket that sends it.
+   * The bytes must not change afterwards.
+   */
+  writeBuiltFrame(frame: Uint8Array): void {
+    const length = frame.length;
+    if (length <= SmallFrameLimit) {
+      const slab = this.#reserve(length);
+      slab.set(frame, this.#runEnd);
+      this.#commit(length);
+      return;
+    }
+    this.#closeRun();
+    this.#chunks.push(frame);
+    this.#queued += length;
   }
 
   /** Everything queued since the last call, in order. */

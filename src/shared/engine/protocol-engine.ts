@@ -260,6 +260,17 @@ export class ProtocolEngine {
     return this.#sendMessage(OpCode.Binary, data, transform);
   }
 
+  /**
+   * Queues a whole data message already framed by the caller (unmasked, as a server sends; see
+   * message-frames.ts), for one message sent the same to many sockets. Returns the bytes queued,
+   * 0 unless the connection is open. Extensions do not apply: the bytes go out as they are.
+   */
+  sendBuiltFrames(frames: Uint8Array): number {
+    if (this.#state !== EngineState.Open) return 0;
+    this.#writer.writeBuiltFrame(frames);
+    return frames.length;
+  }
+
   ping(payload: Uint8Array = EmptyPayload): void {
     if (this.#state === EngineState.Closed) return;
     const body = payload.length > MaxControlPayload ? payload.subarray(0, MaxControlPayload) : payload;

@@ -23,5 +23,7 @@ export const Signal = {
   ServerError: 'serverError',
   OriginAuthenticationRequired: 'originAuthenticationRequired',
   Closed: 'closed',
+  // ours: publish/subscribe over Redis
+  PubSubStateChanged: 'pubsubStateChanged',
 } as const;
 export type Signal = (typeof Signal)[keyof typeof Signal];

@@ -42,11 +42,15 @@ export const CommandCall = {
   SendTextUncompressed: 12,
   /** (data: Uint8Array): past permessage-deflate */
   SendBinaryUncompressed: 13,
+  /** (topic: string) */
+  Subscribe: 14,
+  /** (topic: string) */
+  Unsubscribe: 15,
 } as const;
 export type CommandCall = (typeof CommandCall)[keyof typeof CommandCall];
 
 /** Arguments each CommandCall carries, indexed by the call number. */
-export const CommandCallArity: readonly number[] = [1, 1, 1, 2, 0, 0, 0, 2, 1, 2, 0, 1, 1, 1];
+export const CommandCallArity: readonly number[] = [1, 1, 1, 2, 0, 0, 0, 2, 1, 2, 0, 1, 1, 1, 1, 1];
 
 /** One owner event-loop turn of commands for one thread (see the top of this file). */
 export interface ThreadCommandBatch {
@@ -120,6 +124,14 @@ export class CommandWriter {
     this.#calls.push(CommandCall.OptionalSignals, signals);
   }
 
+  subscribe(topic: string): void {
+    this.#calls.push(CommandCall.Subscribe, topic);
+  }
+
+  unsubscribe(topic: string): void {
+    this.#calls.push(CommandCall.Unsubscribe, topic);
+  }
+
   /** The commands since the last take, with the buffers to move. */
   take(): { calls: unknown[]; transfer: ArrayBuffer[] } {
     const taken = { calls: this.#calls, transfer: this.#transfer };
@@ -144,6 +156,8 @@ export interface CommandTarget {
   setLivenessTimeout(name: LivenessTimeoutName, ms: number): void;
   taken(): void;
   setOptionalSignals(signals: number): void;
+  subscribe(topic: string): void;
+  unsubscribe(topic: string): void;
 }
 
 /** Applies one connection's commands to `target`, in order. */
@@ -198,6 +212,12 @@ export function readCommandCalls(calls: readonly unknown[], target: CommandTarge
         break;
       case CommandCall.OptionalSignals:
         target.setOptionalSignals(a as number);
+        break;
+      case CommandCall.Subscribe:
+        target.subscribe(a as string);
+        break;
+      case CommandCall.Unsubscribe:
+        target.unsubscribe(a as string);
         break;
     }
   }

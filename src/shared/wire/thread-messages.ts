@@ -3,7 +3,8 @@
  * holds the pool's set-up, the thread link's task, the handshake decision and the link's
  * message types; the batch formats have modules of their own, each with its writer and reader side
  * by side: signal-batch.ts (worker -> owner signals), command-batch.ts (owner -> worker
- * commands), handshake-batch.ts (the opening handshakes, both ways).
+ * commands), handshake-batch.ts (the opening handshakes, both ways), topic-batch.ts (published
+ * messages and subscription changes, both ways).
  *
  * All of it is structured-clone data (strings, numbers, arrays, Uint8Array, plain objects); the
  * only handles are the thread link's port and the sockets of an `AdoptBatch`.
@@ -28,6 +29,7 @@ import type { TlsAlert } from '../connection/tls-alert.ts';
 import type { DeflateSettings } from '../engine/permessage-deflate.ts';
 import type { ThreadSignalBatch, WorkerStatus } from './signal-batch.ts';
 import type { ThreadCommandBatch, ThreadStatusList } from './command-batch.ts';
+import type { WorkerTopicBatch } from './topic-batch.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Pool set-up and tasks
@@ -148,8 +150,12 @@ export interface HandshakeFailure {
  */
 export type OwnerLinkMessage =
   | { kind: 'adopt'; batch: AdoptBatch }
-  /** The handshake answers and commands of one owner turn, and how many worker turns it has read. */
-  | ({ kind: 'turn'; acks: number } & ThreadCommandBatch)
+  /**
+   * The handshake answers and commands of one owner turn, and how many worker turns it has read;
+   * `published`: the turn's messages for the thread's subscribers (topic-batch.ts), delivered
+   * after the commands (so a subscribe of the same turn already counts).
+   */
+  | ({ kind: 'turn'; acks: number; published?: unknown[] } & ThreadCommandBatch)
   | { kind: 'flush'; requestId: number; connectionId: number }
   /** How much the thread's end holds (connections, open questions): for checks that nothing leaks. */
   | { kind: 'census'; requestId: number };
@@ -157,6 +163,6 @@ export type OwnerLinkMessage =
 /** Worker -> owner, on the thread link: at most one `turn` per worker turn, and flush answers. */
 export type WorkerLinkMessage =
   /** The handshake questions and signals of one worker turn, and the statuses of the commands it applied. */
-  | ({ kind: 'turn'; statuses: ThreadStatusList } & ThreadSignalBatch)
+  | ({ kind: 'turn'; statuses: ThreadStatusList; topics?: WorkerTopicBatch } & ThreadSignalBatch)
   | { kind: 'flushed'; requestId: number; status: WorkerStatus }
   | { kind: 'census'; requestId: number; held: number };

@@ -23,3 +23,5 @@ export type { ConnectionHandler, HandlerContext } from './shared/connection/hand
 export type { PubSubStats } from './main/websocket-server.ts';
 export { PubSubState, RedisDefaults, type RedisPubSubOptions, type RedisCounters } from './main/redis-bridge.ts';
 export type { PubSubCounters } from './shared/pubsub/pubsub-stats.ts';
+export type { UpgradeHandler, UpgradeRequest, UpgradeDecision, UpgradeAccepted, UpgradeRefused } from './main/upgrade-handler.ts';
+export { PeerVerifyMode, type PeerCertificate } from './shared/connection/peer-certificate.ts';

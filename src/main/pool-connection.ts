@@ -7,7 +7,7 @@ import { CloseCode } from '../shared/engine/close-code.ts';
 import { SocketError, WebSocketError } from '../shared/engine/errors.ts';
 import { buildErrorResponse } from '../shared/engine/handshake-response.ts';
 import type { HttpRequest } from '../shared/connection/http-response.ts';
-import type { ConnectionLimits, HeaderList } from '../shared/connection/socket-backend.ts';
+import type { ConnectionInfo, ConnectionLimits } from '../shared/connection/socket-backend.ts';
 import type { HandshakeFailure, HandshakeSummary } from '../shared/wire/thread-messages.ts';
 import { connectedInfo, type WorkerStatus } from '../shared/wire/signal-batch.ts';
 import type { LinkedConnection, PoolThreadLink } from './pool-thread-link.ts';
@@ -25,8 +25,8 @@ export class PoolConnection implements LinkedConnection {
   readonly #pool: PoolBookkeeping;
   readonly link: PoolThreadLink;
   #limits: ConnectionLimits | undefined;
-  /** The request, kept from the decision: the worker's `Connected` leaves its headers out. */
-  #requestHeaders: HeaderList = [];
+  /** The request, kept from the decision: the worker's `Connected` leaves it out. */
+  #request: Pick<ConnectionInfo, 'requestHeaders' | 'attachment' | 'peerCertificate'> | undefined;
   #mirror: WorkerMirrorBackend | undefined;
   #handshakeOver = false;
   #settled = false;
@@ -44,7 +44,7 @@ export class PoolConnection implements LinkedConnection {
     this.#host.decide(this.#id, summary).then((decision) => {
       if (decision.accept) {
         this.#limits = decision.limits;
-        this.#requestHeaders = summary.requestHeaders;
+        this.#request = { requestHeaders: summary.requestHeaders, attachment: decision.attachment, peerCertificate: summary.peerCertificate };
       }
       this.link.answerDecision(this.#id, decision);
     }, () => {
@@ -79,7 +79,7 @@ export class PoolConnection implements LinkedConnection {
     if (this.#settled) return;
     let mirror = this.#mirror;
     if (mirror === undefined) {
-      const info = { ...connectedInfo(calls), requestHeaders: this.#requestHeaders };
+      const info = { ...connectedInfo(calls), ...this.#request };
       this.#handshakeOver = true;
       mirror = new WorkerMirrorBackend(this.#id, this.link);
       this.#mirror = mirror;

@@ -18,6 +18,11 @@ const summary = (origin: string): HandshakeSummary => ({
   threadId: 3, origin, resourceName: '/chat?room=1', requestUrl: 'ws://127.0.0.1:9/chat?room=1',
   requestHeaders: [['Host', '127.0.0.1:9'], ['Origin', origin]], subprotocols: ['a', 'b'],
   peerAddress: '127.0.0.1', peerPort: 50_000, localAddress: '127.0.0.1', localPort: 9,
+  method: 'GET', secure: true,
+  peerCertificate: {
+    subject: { CN: 'ada' }, issuer: { CN: 'CA' }, subjectAltName: '', serialNumber: '01', fingerprint256: 'AA',
+    validFrom: 'then', validTo: 'later', raw: new Uint8Array([48, 1, 2]), verified: true, verifyError: '',
+  },
 });
 const request: HttpRequest = {
   method: 'GET', resourceName: '/status?full', path: '/status', query: 'full', httpVersion: '1.1',
@@ -62,7 +67,10 @@ test('any run of handshake questions reads back as written (property)', async (t
 
 test('decisions and HTTP responses read back, the response bytes moved rather than copied', async (t) => {
   const writer = new AnswerWriter();
-  const accept: HandshakeDecision = { accept: true, subprotocol: 'b', serverName: 'x', limits: { maxAllowedIncomingFrameSize: 1, maxAllowedIncomingMessageSize: 2, outgoingFrameSize: 3 }, frameSignals: false };
+  const accept: HandshakeDecision = {
+    accept: true, subprotocol: 'b', serverName: 'x', limits: { maxAllowedIncomingFrameSize: 1, maxAllowedIncomingMessageSize: 2, outgoingFrameSize: 3 }, frameSignals: false,
+    headers: [['Set-Cookie', 'a=1']], attachment: { user: 'ada', roles: ['admin'] },
+  };
   const refuse: HandshakeDecision = { accept: false, status: 403, reason: 'Access Forbidden' };
   const response = new Uint8Array([72, 84, 84, 80]);
   writer.decision(1, accept);

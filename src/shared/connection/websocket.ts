@@ -26,6 +26,7 @@ import { DefaultCloseTimeoutMs } from './engine-socket-backend.ts';
 import type { PreSharedKeyAuthenticator } from './psk-authenticator.ts';
 import type { AlertLevel, AlertType } from './tls-alert.ts';
 import { OptionalSignal, type ConnectionInfo, type HeaderList, type SocketBackend, type SocketLimitName, type SocketSink } from './socket-backend.ts';
+import type { PeerCertificate } from './peer-certificate.ts';
 import { MessageIterator, type Message, type MessageQueueLimits } from './websocket-messages.ts';
 import { checkTopic, publishedPayload, type TopicMembership } from '../pubsub/topic-membership.ts';
 
@@ -978,6 +979,23 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   request(): RequestInfo {
     return { url: this.requestUrl(), headers: this.#info?.requestHeaders ?? EmptyHeaders };
+  }
+
+  /**
+   * Server side: what the server's upgrade handler attached when it accepted this connection
+   * (a user id, roles), the same value in the owner's socket and in a handler module's; undefined
+   * without one, and on the client side.
+   */
+  attachment<T = unknown>(): T | undefined {
+    return this.#info?.attachment as T | undefined;
+  }
+
+  /**
+   * Server side, on a secure server with a peerVerifyMode other than VerifyNone: the client's
+   * certificate (Qt's `sslConfiguration().peerCertificate()`); null when it sent none.
+   */
+  peerCertificate(): PeerCertificate | null {
+    return this.#info?.peerCertificate ?? null;
   }
 
   subprotocol(): string {

@@ -39,6 +39,30 @@ export interface PeerCertificate {
   verifyError: string;
 }
 
+interface TlsHandle {
+  verifyError?(): (Error & { code?: string }) | null;
+}
+
+/**
+ * Checks the client's certificate once TLS is up, as Node's own `tls.Server` does for the sockets
+ * it makes (its connection listener; a `TLSSocket` made directly, as ours are, does not get it):
+ * OpenSSL already refused a missing certificate when one is required, but it accepts any
+ * certificate and leaves the verdict to this check. Sets `authorized`/`authorizationError`;
+ * with `required`, a certificate that did not verify ends the connection before any byte is read.
+ */
+export function verifyPeerWhenSecure(socket: TLSSocket, required: boolean): void {
+  socket.once('secure', () => {
+    const error = (socket as unknown as { _handle?: TlsHandle | null })._handle?.verifyError?.() ?? null;
+    if (error === null) {
+      socket.authorized = true;
+      return;
+    }
+    socket.authorized = false;
+    socket.authorizationError = (error.code ?? error.message) as unknown as Error;
+    if (required) socket.destroy();
+  });
+}
+
 function fields(names: object | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   if (names === undefined || names === null) return out;
@@ -50,7 +74,7 @@ function fields(names: object | undefined): Record<string, string> {
 export function peerCertificateOf(socket: TLSSocket): PeerCertificate | null {
   const certificate = socket.getPeerCertificate(false);
   if (certificate === null || certificate === undefined || certificate.raw === undefined) return null;
-  const error = socket.authorizationError as Error | string | undefined | null;
+  const error = socket.authorizationError as unknown;
   return {
     subject: fields(certificate.subject),
     issuer: fields(certificate.issuer),
@@ -61,6 +85,6 @@ export function peerCertificateOf(socket: TLSSocket): PeerCertificate | null {
     validTo: certificate.valid_to ?? '',
     raw: new Uint8Array(certificate.raw),
     verified: socket.authorized,
-    verifyError: socket.authorized ? '' : String(error instanceof Error ? (error as NodeJS.ErrnoException).code ?? error.message : error ?? ''),
+    verifyError: socket.authorized ? '' : String(error ?? 'unverified'),
   };
 }

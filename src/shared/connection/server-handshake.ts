@@ -22,7 +22,7 @@ import { buildAcceptResponse, buildErrorResponse } from '../engine/handshake-res
 import { negotiateServerDeflate } from '../engine/permessage-deflate.ts';
 import type { HttpRequest } from './http-response.ts';
 import { receivedAlert, tlsErrorDetail } from './tls-alert.ts';
-import { peerCertificateOf, PeerVerifyMode } from './peer-certificate.ts';
+import { peerCertificateOf, PeerVerifyMode, verifyPeerWhenSecure } from './peer-certificate.ts';
 import type { ConnectionSettings, HandshakeDecision, HandshakeFailure, HandshakeSummary } from '../wire/thread-messages.ts';
 
 export type AcceptDecision = Extract<HandshakeDecision, { accept: true }>;
@@ -252,7 +252,10 @@ function ignore(): void {}
 
 function wrapInTls(socket: Socket, secureContext: SecureContext, mode: PeerVerifyMode): TLSSocket {
   const requestCert = mode !== PeerVerifyMode.VerifyNone;
-  return new TLSSocket(socket, { isServer: true, secureContext, requestCert, rejectUnauthorized: mode === PeerVerifyMode.VerifyPeer });
+  const required = mode === PeerVerifyMode.VerifyPeer;
+  const tlsSocket = new TLSSocket(socket, { isServer: true, secureContext, requestCert, rejectUnauthorized: required });
+  if (requestCert) verifyPeerWhenSecure(tlsSocket, required);
+  return tlsSocket;
 }
 
 /** Writes an HTTP error, ends our side, and gives the client a moment to read it before dropping. */

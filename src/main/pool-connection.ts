@@ -13,6 +13,8 @@ import { connectedInfo, type WorkerStatus } from '../shared/wire/signal-batch.ts
 import type { LinkedConnection, PoolThreadLink } from './pool-thread-link.ts';
 import type { ServerConnectionHost } from './server-connection-host.ts';
 import { WorkerMirrorBackend } from './worker-mirror-backend.ts';
+import { RelayedHttpSocket } from './relayed-http-socket.ts';
+import type { HandOverRequest } from '../shared/wire/handshake-batch.ts';
 
 /** What the pool learns of a connection's end. */
 export interface PoolBookkeeping {
@@ -28,6 +30,8 @@ export class PoolConnection implements LinkedConnection {
   /** The request, kept from the decision: the worker's `Connected` leaves it out. */
   #request: Pick<ConnectionInfo, 'requestHeaders' | 'attachment' | 'peerCertificate'> | undefined;
   #mirror: WorkerMirrorBackend | undefined;
+  /** Set once the connection went to the application's http.Server. */
+  #relayed: RelayedHttpSocket | undefined;
   #handshakeOver = false;
   #settled = false;
 
@@ -70,7 +74,24 @@ export class PoolConnection implements LinkedConnection {
 
   /** A connection that never upgraded is over. */
   handshakeEnded(): void {
+    this.#relayed?.gone();
     this.#settle();
+  }
+
+  // ---- a connection handed over to the application's http.Server ----------------------------
+
+  handOver(request: HandOverRequest): void {
+    this.#handshakeOver = true;
+    this.#relayed = new RelayedHttpSocket(this.#id, this.link, request);
+    this.#host.httpHandedOver(this.#id, this.#relayed);
+  }
+
+  clientData(bytes: Uint8Array): void {
+    this.#relayed?.receive(bytes);
+  }
+
+  clientEnded(): void {
+    this.#relayed?.receiveEnd();
   }
 
   // ---- the connection -------------------------------------------------------------------------
@@ -96,6 +117,7 @@ export class PoolConnection implements LinkedConnection {
   threadLost(message: string): void {
     if (this.#settled) return;
     const error = new WebSocketError(SocketError.WorkerExited, message, CloseCode.AbnormalDisconnection);
+    this.#relayed?.gone();
     if (this.#mirror !== undefined) this.#mirror.workerLost(error);
     else this.handshakeFailed({ status: 0, reason: error.message, serverErrorCode: 0 });
     this.#settle();

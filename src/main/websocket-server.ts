@@ -32,11 +32,11 @@ import { Buffer } from 'node:buffer';
 import { EventEmitter } from 'node:events';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { createServer, isIPv6, type ListenOptions, type Server, type Socket } from 'node:net';
 import type { ResourceLimits } from 'node:worker_threads';
 import type { Duplex } from 'node:stream';
-import { TLSSocket, createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
+import { Server as TlsServer, TLSSocket, createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
 import { CloseCode } from '../shared/engine/close-code.ts';
 import { InvalidArgumentError, SocketError, WebSocketError } from '../shared/engine/errors.ts';
 import { buildErrorResponse } from '../shared/engine/handshake-response.ts';
@@ -181,6 +181,11 @@ export interface WebSocketServerOptions {
    */
   workerResourceLimits?: ResourceLimits;
   /**
+   * Serves plain HTTP requests on the server's port with an `http.Server` (Express's, say), with
+   * keep-alive and request content (see `setHttpServer`). Takes precedence over httpRequestHandler.
+   */
+  httpServer?: HttpServer | null;
+  /**
    * Answers plain HTTP requests on the server's port (see `setHttpRequestHandler`). Default: none,
    * and a request without `Upgrade: websocket` is refused (400, or 405 for a method other than GET).
    */
@@ -272,6 +277,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   #httpRequestHandler: HttpRequestHandler | null = null;
   #deflate: DeflateSettings | null;
   #upgradeHandler: UpgradeHandler | null = null;
+  #httpServer: HttpServer | null = null;
   readonly #peerVerifyMode: PeerVerifyMode;
 
   #listener: Server | undefined;
@@ -332,6 +338,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     this.setHttpRequestHandler(options.httpRequestHandler ?? null);
     this.#deflate = resolveDeflateSettings(options.perMessageDeflate ?? DeflateDefaults.server);
     this.setUpgradeHandler(options.upgradeHandler ?? null);
+    this.setHttpServer(options.httpServer ?? null);
     const peerVerifyMode = options.peerVerifyMode ?? PeerVerifyMode.VerifyNone;
     if (!Object.values(PeerVerifyMode).includes(peerVerifyMode)) {
       throw new InvalidArgumentError(`peerVerifyMode must be one of ${Object.values(PeerVerifyMode).join(', ')}; got ${String(peerVerifyMode)}`);
@@ -602,6 +609,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       plainHttp: this.#httpRequestHandler !== null,
       tls: this.#tlsCurrent,
       deflate: this.#deflate,
+      httpHandOver: this.#httpServer !== null,
       peerVerifyMode: this.#peerVerifyMode,
     };
   }
@@ -617,6 +625,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   readonly #host: ServerConnectionHost = {
     decide: (id, summary) => this.#decide(id, summary),
     httpRequest: (id, request) => this.#answerHttp(id, request),
+    httpHandedOver: (id, socket) => this.#httpHandedOver(id, socket),
     handshakeFailed: (id, failure) => this.#handshakeFailed(id, failure),
     upgraded: (id, backend, info, limits) => this.#upgraded(id, backend, info, limits),
     ended: (id) => this.#ended(id),
@@ -699,6 +708,16 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       this.#setError(CloseCode.BadOperation, `The HTTP request handler failed: ${message}`, SocketError.UnknownSocket);
       return buildErrorResponse(500, 'The server failed to answer the request');
     }
+  }
+
+  #httpHandedOver(id: number, socket: Duplex): void {
+    const server = this.#httpServer;
+    // Removed, or the server destroyed, after this connection was accepted: nobody serves it.
+    if (server === null || this.#destroyed || this.#connections.get(id) === undefined) {
+      socket.destroy();
+      return;
+    }
+    server.emit('connection', socket);
   }
 
   #handshakeFailed(id: number, failure: HandshakeFailure): void {
@@ -1018,6 +1037,32 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   /** 0 disables it. */
   setFrameTimeout(ms: number): void {
     this.#liveness.frameTimeout = checkTimeoutMs('frameTimeout', ms);
+  }
+
+  httpServer(): HttpServer | null {
+    return this.#httpServer;
+  }
+
+  /**
+   * Plain HTTP on this port goes to `server` (an `http.Server`, never listening itself: Express's
+   * `http.createServer(app)`, say): a connection whose first request is no upgrade is given to
+   * it as a socket (`server.emit('connection', socket)`), with that request, its content and
+   * whatever follows (keep-alive, pipelining) until it closes. Upgrades stay ours and keep
+   * their thread. With `workers: 0` the socket itself is given (no cost); from a pool thread,
+   * which cannot give a socket back once it has read it, the bytes are relayed through the
+   * owner thread, both ways. An upgrade on a connection the http.Server already has is its
+   * own ('upgrade' event; `handleUpgrade` serves it on this thread). Takes precedence over
+   * the httpRequestHandler; `null` removes it. Affects new connections.
+   */
+  setHttpServer(server: HttpServer | null): void {
+    if (server !== null && !(server instanceof EventEmitter && server.listenerCount('connection') > 0)) {
+      throw new InvalidArgumentError('httpServer must be an http.Server or null');
+    }
+    if (server instanceof TlsServer) {
+      // This server does the TLS (SecureMode.Secure): the http.Server gets the decrypted bytes.
+      throw new InvalidArgumentError('httpServer must be a plain http.Server: TLS is done by this server (SecureMode.Secure)');
+    }
+    this.#httpServer = server;
   }
 
   upgradeHandler(): UpgradeHandler | null {

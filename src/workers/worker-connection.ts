@@ -36,6 +36,7 @@ function threadSecureContext(settings: ConnectionSettings): SecureContext | unde
 }
 
 export async function serveConnection(socket: Socket, connectionId: number, settings: ConnectionSettings, channel: ThreadChannel): Promise<void> {
+  let relayed: Promise<void> | undefined;
   const upgraded = await runServerHandshake({
     socket,
     secureContext: threadSecureContext(settings),
@@ -44,8 +45,10 @@ export async function serveConnection(socket: Socket, connectionId: number, sett
     decide: (summary) => channel.decide(connectionId, summary),
     failed: (failure) => channel.handshakeFailed(connectionId, failure),
     respond: (request) => channel.httpRequest(connectionId, request),
+    handOver: (stream, received, request) => { relayed = channel.handOver(connectionId, stream, received, request); },
   });
   if (upgraded === null) {
+    await relayed;
     channel.handshakeEnded(connectionId);
     return;
   }

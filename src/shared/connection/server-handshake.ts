@@ -11,6 +11,7 @@
  * receives everything. The same deadline bounds that exchange until the response is handed to
  * the OS; the client then has LingerAfterRejectMs to hang up.
  */
+import { Buffer } from 'node:buffer';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { TLSSocket, type SecureContext } from 'node:tls';
@@ -42,6 +43,12 @@ export interface ServerHandshakeOptions {
   failed(failure: HandshakeFailure): void;
   /** The whole response to a plain request (used only with `settings.plainHttp`). */
   respond?(request: HttpRequest): Promise<Uint8Array> | Uint8Array;
+  /**
+   * Takes over a connection whose first request is no upgrade (used only with
+   * `settings.httpHandOver`): `stream` is paused, without listeners of ours, and `received`
+   * holds every byte read from it so far.
+   */
+  handOver?(stream: Duplex, received: Uint8Array, request: HttpRequest): void;
 }
 
 export interface UpgradedConnection {
@@ -74,8 +81,15 @@ export function runServerHandshake(options: ServerHandshakeOptions): Promise<Upg
     const stream: Duplex = options.secureContext !== undefined ? wrapInTls(socket, options.secureContext, settings.peerVerifyMode) : socket;
     let tlsDone = stream === socket;
     if (!tlsDone) stream.once('secure', () => { tlsDone = true; });
-    const respond = settings.plainHttp ? options.respond : undefined;
-    const parser = new ServerHandshakeParser({ maxHeaderSize: settings.maxHeaderSize, plainHttp: respond !== undefined });
+    const handOver = settings.httpHandOver ? options.handOver : undefined;
+    const respond = settings.plainHttp && handOver === undefined ? options.respond : undefined;
+    const parser = new ServerHandshakeParser({
+      maxHeaderSize: settings.maxHeaderSize,
+      plainHttp: respond !== undefined || handOver !== undefined,
+      plainHttpContent: handOver !== undefined,
+    });
+    /** What was read, kept only to be handed over with the connection (bounded by maxHeaderSize plus one read). */
+    const received: Uint8Array[] | undefined = handOver === undefined ? undefined : [];
     const startedAt = Date.now();
     let finished = false;
     let requestRead = false;
@@ -144,6 +158,7 @@ export function runServerHandshake(options: ServerHandshakeOptions): Promise<Upg
 
     const onData = (chunk: Uint8Array): void => {
       if (finished) return;
+      received?.push(chunk);
       const result = parser.feed(chunk);
       if (result.kind === 'incomplete') return;
       requestRead = true;
@@ -154,6 +169,12 @@ export function runServerHandshake(options: ServerHandshakeOptions): Promise<Upg
         return;
       }
       if (result.kind === 'http') {
+        if (handOver !== undefined) {
+          cleanup();
+          handOver(stream, Buffer.concat(received!), describe(result.request, socket, secure));
+          resolve(null);
+          return;
+        }
         void answerPlain(result.request);
         return;
       }

@@ -81,6 +81,12 @@ export interface ConnectionSettings {
   tls: TlsGeneration | undefined;
   /** permessage-deflate as the server offers it; null: declined. */
   deflate: DeflateSettings | null;
+  /**
+   * The server has an http.Server for plain requests: a request that is no upgrade hands its
+   * connection over to it (content, keep-alive and all), relayed through the owner from a pool
+   * thread. Takes precedence over `plainHttp`.
+   */
+  httpHandOver: boolean;
   /** Whether TLS asks the client for a certificate, and whether it must be valid (Qt's peerVerifyMode). */
   peerVerifyMode: PeerVerifyMode;
 }

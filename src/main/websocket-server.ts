@@ -1076,7 +1076,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
    * `{ accept: true, headers?, subprotocol?, attachment? }` or `{ accept: false, status,
    * headers?, body? }`. The attachment is on the connection's sockets (`attachment()`), in the
    * owner and in a handler module alike. A handler that throws, rejects or answers something
-   * unsendable gets the client a 500 and the server a `serverError(1011)`; one still deciding
+   * unsendable gets the client a 500 and the server a `serverError(1011)` (1006 for a header
+   * that cannot be written, checked where the response is built, as Qt's bad-response code); one still deciding
    * when the handshake timeout ends gets the client a 503 (with `Retry-After`) and the server a
    * `serverError(1013)`. `null` removes it. Affects new handshakes. Without one, nothing
    * more is asked than before: the decision is the one the owner makes anyway.

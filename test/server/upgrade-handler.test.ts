@@ -145,7 +145,8 @@ bothTransports('a refusal header that cannot be sent: 500 and serverError, no cr
   const server = await startServer(t, workers, { upgradeHandler: () => ({ accept: false, status: 401, headers: { 'Content-Length': '3' } }) });
   const error = next(server, 'serverError');
   t.is((await refusal(t, server.serverPort(), upgradeRequest(server.serverPort()))).status, 500);
-  const [, reason] = await within(error, 10_000, 'serverError') as [number, Error];
+  const [code, reason] = await within(error, 10_000, 'serverError') as [number, Error];
+  t.is(code, CloseCode.AbnormalDisconnection);
   t.regex(reason.message, /Content-Length/);
   // The next request is served as usual.
   server.setUpgradeHandler(() => ({ accept: true, headers: { 'X-Served-By': 'test' } }));

@@ -94,6 +94,10 @@ export class PoolConnection implements LinkedConnection {
     this.#relayed?.receiveEnd();
   }
 
+  clientFlushed(bytes: number): void {
+    this.#relayed?.flushed(bytes);
+  }
+
   // ---- the connection -------------------------------------------------------------------------
 
   signals(status: WorkerStatus, calls: unknown[]): void {

@@ -58,6 +58,7 @@ export interface LinkedConnection {
   handOver(request: HandOverRequest): void;
   clientData(bytes: Uint8Array): void;
   clientEnded(): void;
+  clientFlushed(bytes: number): void;
   signals(status: WorkerStatus, calls: unknown[]): void;
 }
 
@@ -229,6 +230,10 @@ export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, H
     this.#connections.get(connectionId)?.clientEnded();
   }
 
+  clientFlushed(connectionId: number, bytes: number): void {
+    this.#connections.get(connectionId)?.clientFlushed(bytes);
+  }
+
   connectionSignals(connectionId: number, appliedSeq: number, bytesToWrite: number, calls: unknown[]): void {
     this.#stats.signalEvents += countSignalCalls(calls);
     try {
@@ -263,6 +268,12 @@ export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, H
   relayEnd(connectionId: number, ending: RelayEnding): void {
     if (this.#closed) return;
     this.#answers.relayEnd(connectionId, ending);
+    this.#schedule();
+  }
+
+  relayReading(connectionId: number, reading: boolean): void {
+    if (this.#closed) return;
+    this.#answers.relayReading(connectionId, reading);
     this.#schedule();
   }
 

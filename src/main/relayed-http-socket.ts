@@ -5,15 +5,24 @@
  * relays from the client and whose writes go back to the thread. It has what http.Server and
  * frameworks read of a socket: the addresses, `encrypted`, and an idle `setTimeout` (keep-alive
  * and request timeouts rely on it).
+ *
+ * Flow control both ways, so that neither thread buffers what the other cannot take: a write
+ * completes once no more than RelayHighWaterMark bytes sent to the thread are still on their way
+ * to the OS (the thread reports what it flushed), and when the HTTP server reads less than
+ * arrives (push() says so) the thread stops reading the client until it asks for more.
  */
 import { Duplex } from 'node:stream';
 import { RelayEnding } from '../shared/wire/handshake-batch.ts';
 import type { HandOverRequest } from '../shared/wire/handshake-batch.ts';
 
+/** Bytes written and not yet flushed by the thread beyond which a write waits. */
+export const RelayHighWaterMark = 1024 * 1024;
+
 /** Where the socket's writes and its end go (the connection's thread link). */
 export interface RelayWriter {
   relayWrite(connectionId: number, bytes: Uint8Array): void;
   relayEnd(connectionId: number, ending: RelayEnding): void;
+  relayReading(connectionId: number, reading: boolean): void;
 }
 
 export class RelayedHttpSocket extends Duplex {
@@ -31,6 +40,12 @@ export class RelayedHttpSocket extends Duplex {
   /** The thread's side is gone: nothing more may be sent to it. */
   #gone = false;
   #ended = false;
+  /** Bytes sent to the thread that it has not reported flushed. */
+  #unflushed = 0;
+  /** The callback of a write waiting for the thread to flush. */
+  #waitingWrite: ((error?: Error | null) => void) | undefined;
+  /** The thread was asked to stop reading the client. */
+  #readingStopped = false;
 
   constructor(connectionId: number, writer: RelayWriter, request: HandOverRequest) {
     super({ allowHalfOpen: true });
@@ -42,13 +57,26 @@ export class RelayedHttpSocket extends Duplex {
     this.localAddress = request.localAddress;
     this.localPort = request.localPort;
     this.encrypted = request.secure ? true : undefined;
-    this.push(request.received);
+    this.receive(request.received);
   }
 
   /** Bytes from the client. */
   receive(bytes: Uint8Array): void {
     this.#touch();
-    this.push(bytes);
+    if (!this.push(bytes) && !this.#readingStopped && !this.#gone) {
+      this.#readingStopped = true;
+      this.#writer.relayReading(this.#connectionId, false);
+    }
+  }
+
+  /** The thread handed `bytes` of our writes to the OS. */
+  flushed(bytes: number): void {
+    this.#unflushed -= bytes;
+    const waiting = this.#waitingWrite;
+    if (waiting !== undefined && this.#unflushed <= RelayHighWaterMark) {
+      this.#waitingWrite = undefined;
+      waiting();
+    }
   }
 
   /** The client ended its side. */
@@ -63,12 +91,22 @@ export class RelayedHttpSocket extends Duplex {
     this.destroy();
   }
 
-  override _read(): void {}
+  override _read(): void {
+    if (!this.#readingStopped || this.#gone) return;
+    this.#readingStopped = false;
+    this.#writer.relayReading(this.#connectionId, true);
+  }
 
   override _write(chunk: Uint8Array, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     this.#touch();
-    if (!this.#gone) this.#writer.relayWrite(this.#connectionId, chunk);
-    callback();
+    if (this.#gone) {
+      callback();
+      return;
+    }
+    this.#writer.relayWrite(this.#connectionId, chunk);
+    this.#unflushed += chunk.length;
+    if (this.#unflushed <= RelayHighWaterMark) callback();
+    else this.#waitingWrite = callback;
   }
 
   override _final(callback: (error?: Error | null) => void): void {
@@ -79,6 +117,7 @@ export class RelayedHttpSocket extends Duplex {
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+    this.#waitingWrite = undefined;
     if (!this.#gone && !this.#ended) this.#writer.relayEnd(this.#connectionId, RelayEnding.Destroy);
     this.#gone = true;
     callback(error);

@@ -141,6 +141,10 @@ export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, Answ
     this.#relays.get(connectionId)?.end(ending);
   }
 
+  relayReading(connectionId: number, reading: boolean): void {
+    this.#relays.get(connectionId)?.setReading(reading);
+  }
+
   connectionCommands(connectionId: number, seq: number, calls: unknown[]): void {
     const forwarder = this.#connections.get(connectionId);
     // A connection that has ended: its mirror learns that from its last signals.
@@ -190,6 +194,11 @@ export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, Answ
 
   clientEnded(connectionId: number): void {
     this.#handshakes.clientEnded(connectionId);
+    this.#scheduleSend();
+  }
+
+  clientFlushed(connectionId: number, bytes: number): void {
+    this.#handshakes.clientFlushed(connectionId, bytes);
     this.#scheduleSend();
   }
 

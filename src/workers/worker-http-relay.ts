@@ -12,6 +12,8 @@ import { RelayEnding } from '../shared/wire/handshake-batch.ts';
 export interface RelayOutbox {
   clientData(connectionId: number, bytes: Uint8Array): void;
   clientEnded(connectionId: number): void;
+  /** `bytes` of the owner's writes reached the OS: the owner may write that much more. */
+  clientFlushed(connectionId: number, bytes: number): void;
 }
 
 export class WorkerHttpRelay {
@@ -47,7 +49,15 @@ export class WorkerHttpRelay {
   }
 
   write(bytes: Uint8Array): void {
-    if (!this.#stream.destroyed) this.#stream.write(bytes);
+    if (this.#stream.destroyed) return;
+    const length = bytes.length;
+    this.#stream.write(bytes, () => this.#outbox.clientFlushed(this.connectionId, length));
+  }
+
+  /** The owner's HTTP server keeps up again (true), or has more than it reads (false): TCP pushes back on the client. */
+  setReading(reading: boolean): void {
+    if (reading) this.#stream.resume();
+    else this.#stream.pause();
   }
 
   end(ending: RelayEnding): void {

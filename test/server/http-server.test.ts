@@ -1,6 +1,7 @@
 // An http.Server on the WebSocketServer's port: plain requests (with content, with keep-alive)
 // go to it, upgrades stay in the pool.
 import { Buffer } from 'node:buffer';
+import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import test from 'ava';
@@ -14,7 +15,7 @@ interface Answer {
   headers: http.IncomingHttpHeaders;
 }
 
-function request(url: string, options: https.RequestOptions, body?: string): Promise<Answer> {
+function request(url: string, options: https.RequestOptions, body?: string | Buffer): Promise<Answer> {
   const get = url.startsWith('https:') ? https.request : http.request;
   return within(new Promise<Answer>((resolve, reject) => {
     const outgoing = get(url, options, (response) => {
@@ -73,6 +74,46 @@ bothTransports('an http.Server serves the page on the same port as a pool-backed
   const thread = Number((await answer)[0].toString().split(':')[1]);
   t.is(thread !== 0, workers > 0, 'the WebSocket is served in a pool thread exactly when there is a pool');
   t.is(server.connectionCount(), 1);
+});
+
+bothTransports('24 MiB each way through the http.Server: a download and an upload arrive whole under flow control', async (t, workers) => {
+  const size = 24 * 1024 * 1024;
+  const app = http.createServer((req, res) => {
+    if (req.method === 'POST') {
+      let length = 0;
+      const hash = createHash('sha256');
+      req.on('data', (chunk: Buffer) => { length += chunk.length; hash.update(chunk); });
+      req.on('end', () => res.end(`${length} ${hash.digest('hex')}`));
+      return;
+    }
+    res.setHeader('Content-Length', String(size));
+    const chunk = Buffer.alloc(64 * 1024, 7);
+    let sent = 0;
+    const more = (): void => {
+      while (sent < size) {
+        sent += chunk.length;
+        if (!res.write(chunk)) {
+          res.once('drain', more);
+          return;
+        }
+      }
+      res.end();
+    };
+    more();
+  });
+  const server = await startServer(t, workers, { httpServer: app });
+  const base = `http://127.0.0.1:${server.serverPort()}`;
+  const download = await within(new Promise<number>((resolve, reject) => {
+    http.get(`${base}/big`, (response) => {
+      let length = 0;
+      response.on('data', (chunk: Buffer) => { length += chunk.length; });
+      response.on('end', () => resolve(length));
+    }).on('error', reject);
+  }), 60_000, 'the download');
+  t.is(download, size);
+  const body = randomBytes(size);
+  const upload = await within(request(`${base}/up`, { method: 'POST', agent: false }, body), 60_000, 'the upload');
+  t.is(upload.body, `${size} ${createHash('sha256').update(body).digest('hex')}`);
 });
 
 bothTransports('the http.Server closing a connection, and the client closing one, end it on both sides', async (t, workers) => {

@@ -37,7 +37,7 @@ const handOver: HandOverRequest = { ...request, method: 'POST', received: new Ui
 
 type Question =
   | ['decide', number, HandshakeSummary] | ['httpRequest', number, HttpRequest] | ['failed', number, HandshakeFailure] | ['ended', number]
-  | ['handOver', number, HandOverRequest] | ['clientData', number, Uint8Array] | ['clientEnded', number];
+  | ['handOver', number, HandOverRequest] | ['clientData', number, Uint8Array] | ['clientEnded', number] | ['clientFlushed', number, number];
 
 function recordingReader(into: unknown[]): HandshakeReader {
   return {
@@ -48,6 +48,7 @@ function recordingReader(into: unknown[]): HandshakeReader {
     handOver: (id, value) => into.push(['handOver', id, value]),
     clientData: (id, value) => into.push(['clientData', id, value]),
     clientEnded: (id) => into.push(['clientEnded', id]),
+    clientFlushed: (id, bytes) => into.push(['clientFlushed', id, bytes]),
   };
 }
 
@@ -60,6 +61,7 @@ test('any run of handshake questions reads back as written (property)', async (t
     fc.nat().map((id): Question => ['handOver', id, handOver]),
     fc.tuple(fc.nat(), fc.uint8Array({ maxLength: 64 })).map(([id, bytes]): Question => ['clientData', id, bytes]),
     fc.nat().map((id): Question => ['clientEnded', id]),
+    fc.tuple(fc.nat(), fc.nat()).map(([id, bytes]): Question => ['clientFlushed', id, bytes]),
   );
   await fc.assert(fc.asyncProperty(fc.array(question, { maxLength: 20 }), async (questions) => {
     const writer = new HandshakeWriter();
@@ -70,6 +72,7 @@ test('any run of handshake questions reads back as written (property)', async (t
       else if (kind === 'handOver') writer.handOver(id, value as HandOverRequest);
       else if (kind === 'clientData') writer.clientData(id, value as Uint8Array);
       else if (kind === 'clientEnded') writer.clientEnded(id);
+      else if (kind === 'clientFlushed') writer.clientFlushed(id, value as number);
       else writer.ended(id);
     }
     t.is(writer.isEmpty, questions.length === 0);
@@ -94,6 +97,8 @@ test('decisions and HTTP responses read back, the response bytes moved rather th
   writer.relayWrite(4, new Uint8Array([1, 2]));
   writer.relayEnd(4, RelayEnding.End);
   writer.relayEnd(5, RelayEnding.Destroy);
+  writer.relayReading(6, false);
+  writer.relayReading(6, true);
   const { calls, transfer } = writer.take();
   t.true(writer.isEmpty);
   const received = await postThrough(calls, transfer) as unknown[];
@@ -105,16 +110,18 @@ test('decisions and HTTP responses read back, the response bytes moved rather th
     httpResponse: (id, bytes) => read.push(['httpResponse', id, Array.from(bytes)]),
     relayWrite: (id, bytes) => read.push(['relayWrite', id, Array.from(bytes)]),
     relayEnd: (id, ending) => read.push(['relayEnd', id, ending]),
+    relayReading: (id, reading) => read.push(['relayReading', id, reading]),
   };
   readAnswerCalls(received, reader);
   t.deepEqual(read, [
     ['decision', 1, accept], ['httpResponse', 2, [72, 84, 84, 80]], ['decision', 3, refuse],
     ['relayWrite', 4, [1, 2]], ['relayEnd', 4, RelayEnding.End], ['relayEnd', 5, RelayEnding.Destroy],
+    ['relayReading', 6, false], ['relayReading', 6, true],
   ]);
 });
 
 test('a batch cut short or with an unknown call is malformed', (t) => {
   t.throws(() => readHandshakeCalls([0, 1], recordingReader([])), { message: /Malformed/ });
   t.throws(() => readHandshakeCalls([9, 1, 0], recordingReader([])), { message: /Unknown handshake call/ });
-  t.throws(() => readAnswerCalls([7, 1, 0], { decision() {}, httpResponse() {}, relayWrite() {}, relayEnd() {} }), { message: /Unknown answer call/ });
+  t.throws(() => readAnswerCalls([7, 1, 0], { decision() {}, httpResponse() {}, relayWrite() {}, relayEnd() {}, relayReading() {} }), { message: /Unknown answer call/ });
 });

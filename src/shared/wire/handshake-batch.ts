@@ -14,18 +14,20 @@
  *   connection's bytes are relayed (`request.received` holds what was read so far).
  * - RelayData(bytes): more bytes from the client of a handed-over connection.
  * - RelayEnd(0): the client ended its side (or the connection is gone; Ended follows).
+ * - RelayFlushed(bytes): that many of the owner's RelayWrite bytes reached the OS (flow control).
  * An upgraded connection's news go on as signals (signal-batch.ts), its end with Disconnected.
  *
  * Owner → worker, `[AnswerCall, connectionId, arg]*`: Decision(decision), HttpResponse(bytes),
- * RelayWrite(bytes) and RelayEnd(RelayEnding) for a handed-over connection.
+ * RelayWrite(bytes), RelayEnd(RelayEnding) and RelayReading(0 | 1: stop or go on reading the
+ * client, as the owner's HTTP server keeps up) for a handed-over connection.
  */
 import type { HttpRequest } from '../connection/http-response.ts';
 import type { HandshakeDecision, HandshakeFailure, HandshakeSummary } from './thread-messages.ts';
 
-export const HandshakeCall = { Decide: 0, HttpRequest: 1, Failed: 2, Ended: 3, HandOver: 4, RelayData: 5, RelayEnd: 6 } as const;
+export const HandshakeCall = { Decide: 0, HttpRequest: 1, Failed: 2, Ended: 3, HandOver: 4, RelayData: 5, RelayEnd: 6, RelayFlushed: 7 } as const;
 export type HandshakeCall = (typeof HandshakeCall)[keyof typeof HandshakeCall];
 
-export const AnswerCall = { Decision: 0, HttpResponse: 1, RelayWrite: 2, RelayEnd: 3 } as const;
+export const AnswerCall = { Decision: 0, HttpResponse: 1, RelayWrite: 2, RelayEnd: 3, RelayReading: 4 } as const;
 export type AnswerCall = (typeof AnswerCall)[keyof typeof AnswerCall];
 
 /** How the owner's side of a handed-over connection ends. */
@@ -84,6 +86,10 @@ export class HandshakeWriter {
     this.calls.push(HandshakeCall.RelayEnd, connectionId, 0);
   }
 
+  clientFlushed(connectionId: number, bytes: number): void {
+    this.calls.push(HandshakeCall.RelayFlushed, connectionId, bytes);
+  }
+
   take(): unknown[] {
     const calls = this.calls;
     this.calls = [];
@@ -100,6 +106,7 @@ export interface HandshakeReader {
   handOver(connectionId: number, request: HandOverRequest): void;
   clientData(connectionId: number, bytes: Uint8Array): void;
   clientEnded(connectionId: number): void;
+  clientFlushed(connectionId: number, bytes: number): void;
 }
 
 export function readHandshakeCalls(calls: readonly unknown[], reader: HandshakeReader): void {
@@ -128,6 +135,9 @@ export function readHandshakeCalls(calls: readonly unknown[], reader: HandshakeR
         break;
       case HandshakeCall.RelayEnd:
         reader.clientEnded(id);
+        break;
+      case HandshakeCall.RelayFlushed:
+        reader.clientFlushed(id, arg as number);
         break;
       default:
         throw new Error(`Unknown handshake call ${String(calls[i])} in a handshake batch`);
@@ -164,6 +174,10 @@ export class AnswerWriter {
     this.calls.push(AnswerCall.RelayEnd, connectionId, ending);
   }
 
+  relayReading(connectionId: number, reading: boolean): void {
+    this.calls.push(AnswerCall.RelayReading, connectionId, reading ? 1 : 0);
+  }
+
   take(): { calls: unknown[]; transfer: ArrayBuffer[] } {
     const taken = { calls: this.calls, transfer: this.transfer };
     this.calls = [];
@@ -177,6 +191,7 @@ export interface AnswerReader {
   httpResponse(connectionId: number, response: Uint8Array): void;
   relayWrite(connectionId: number, bytes: Uint8Array): void;
   relayEnd(connectionId: number, ending: RelayEnding): void;
+  relayReading(connectionId: number, reading: boolean): void;
 }
 
 export function readAnswerCalls(calls: readonly unknown[], reader: AnswerReader): void {
@@ -195,6 +210,9 @@ export function readAnswerCalls(calls: readonly unknown[], reader: AnswerReader)
         break;
       case AnswerCall.RelayEnd:
         reader.relayEnd(id, calls[i + 2] as RelayEnding);
+        break;
+      case AnswerCall.RelayReading:
+        reader.relayReading(id, calls[i + 2] === 1);
         break;
       default:
         throw new Error(`Unknown answer call ${String(calls[i])} in an answer batch`);

@@ -1,5 +1,5 @@
 // The package entry: a plain list of re-exports (one line per module keeps merges easy).
-export { WebSocket, ClientDefaults, type WebSocketEvents, type WebSocketOptions, type OpenOptions, type OpenRequest, type WebSocketHandshakeOptions, type HandshakeResponseInfo, type RequestInfo, type AdoptOptions, type SendOptions } from './shared/connection/websocket.ts';
+export { WebSocket, ClientDefaults, ProxyFromEnvironment, type WebSocketEvents, type WebSocketOptions, type OpenOptions, type OpenRequest, type WebSocketHandshakeOptions, type HandshakeResponseInfo, type RequestInfo, type AdoptOptions, type SendOptions } from './shared/connection/websocket.ts';
 export { MessageIterator, DefaultMessageQueueLimits, type Message, type MessageQueueLimits } from './shared/connection/websocket-messages.ts';
 export type { SocketBackend, SocketSink, SocketLimitName, ConnectionInfo, HeaderList } from './shared/connection/socket-backend.ts';
 export { EngineSocketBackend, DefaultCloseTimeoutMs, type EngineSocketBackendOptions } from './shared/connection/engine-socket-backend.ts';
@@ -23,3 +23,7 @@ export type { ConnectionHandler, HandlerContext } from './shared/connection/hand
 export type { PubSubStats } from './main/websocket-server.ts';
 export { PubSubState, RedisDefaults, type RedisPubSubOptions, type RedisCounters } from './main/redis-bridge.ts';
 export type { PubSubCounters } from './shared/pubsub/pubsub-stats.ts';
+export type { UpgradeHandler, UpgradeRequest, UpgradeDecision, UpgradeAccepted, UpgradeRefused } from './main/upgrade-handler.ts';
+export { PeerVerifyMode, type PeerCertificate } from './shared/connection/peer-certificate.ts';
+export { Authenticator } from './shared/connection/authenticator.ts';
+export { proxyFromEnvironment, parseProxyUrl } from './shared/connection/environment-proxy.ts';

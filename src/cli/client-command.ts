@@ -5,7 +5,7 @@ import type { Readable, Writable } from 'node:stream';
 import { InvalidArgumentError as CommanderArgumentError, Option, type Command } from 'commander';
 import { CloseCode } from '../shared/engine/close-code.ts';
 import { WebSocketError } from '../shared/engine/errors.ts';
-import { WebSocket } from '../shared/connection/websocket.ts';
+import { ProxyFromEnvironment, WebSocket } from '../shared/connection/websocket.ts';
 
 export interface ClientCommandOptions {
   /** Send each stdin line as a binary message (its UTF-8 bytes, without the newline). */
@@ -24,6 +24,13 @@ export interface ClientCommandOptions {
   binaryOutput?: 'hex' | 'base64';
   /** `host:port` of an HTTP proxy to tunnel through with CONNECT. */
   proxy?: string;
+  /** false (`--no-env-proxy`): ignore https_proxy/http_proxy/no_proxy when no --proxy is given. */
+  envProxy?: boolean;
+  /** `user:password` answering a 401 (Basic, one retry). */
+  auth?: string;
+  /** PEM files of a client certificate and its key, for servers that ask for one. */
+  cert?: string;
+  key?: string;
   followRedirects?: number;
   connectTimeout?: number;
   handshakeTimeout?: number;
@@ -70,15 +77,28 @@ export async function runClientCommand(url: string, options: ClientCommandOption
   let headers: Array<[string, string]>;
   let proxy: { host: string; port: number } | undefined;
   let ca: string | undefined;
+  let cert: string | undefined;
+  let key: string | undefined;
   try {
     headers = (options.header ?? []).map(parseHeader);
     proxy = options.proxy === undefined ? undefined : parseProxy(options.proxy);
     ca = options.ca === undefined ? undefined : readFileSync(options.ca, 'utf8');
+    cert = options.cert === undefined ? undefined : readFileSync(options.cert, 'utf8');
+    key = options.key === undefined ? undefined : readFileSync(options.key, 'utf8');
   } catch (error) {
     return fail(io, error instanceof Error ? error.message : String(error));
   }
   if (options.insecure) socket.ignoreSslErrors();
   if (proxy !== undefined) socket.setProxy(proxy);
+  else if (options.envProxy !== false) socket.setProxy(ProxyFromEnvironment);
+  const auth = options.auth;
+  if (auth !== undefined) {
+    const colon = auth.indexOf(':');
+    socket.on('authenticationRequired', (authenticator) => {
+      authenticator.setUser(colon === -1 ? auth : auth.slice(0, colon));
+      authenticator.setPassword(colon === -1 ? '' : auth.slice(colon + 1));
+    });
+  }
 
   let firstError: WebSocketError | undefined;
   socket.on('errorOccurred', (error) => {
@@ -91,11 +111,16 @@ export async function runClientCommand(url: string, options: ClientCommandOption
       subprotocols: options.subprotocol ?? [],
       headers,
       ca,
+      cert,
+      key,
       followRedirects: options.followRedirects,
       connectTimeoutMs: options.connectTimeout,
       handshakeTimeoutMs: options.handshakeTimeout,
     });
   } catch (error) {
+    const refused = socket.handshakeResponse();
+    // A refused upgrade: its status line, as curl -i shows it, before the reason.
+    if (refused !== undefined && refused.status !== 101) io.stderr.write(`HTTP/1.1 ${refused.status} ${refused.statusText}`.trimEnd() + '\n');
     return fail(io, error instanceof Error ? error.message : String(error));
   }
 
@@ -190,9 +215,13 @@ export function registerClientCommand(program: Command): Command {
     .option('--origin <origin>', 'Origin header')
     .option('--insecure', 'accept any TLS certificate (self-signed, wrong name, unknown CA)')
     .option('--ca <file>', 'PEM file of the CA to trust')
+    .option('--cert <file>', 'PEM file of a client certificate (with --key)')
+    .option('--key <file>', 'PEM file of the client certificate\'s key')
+    .option('--auth <user:password>', 'credentials for a 401 (Basic, one retry)')
     .option('--echo', 'echo every message back as received until the server closes (stdin is ignored)')
     .addOption(new Option('--binary-output <format>', "received binary messages are printed as '[binary] <hex or base64>'").choices(['hex', 'base64']).default('hex'))
-    .option('--proxy <host:port>', 'HTTP proxy to tunnel through with CONNECT')
+    .option('--proxy <host:port>', 'HTTP proxy to tunnel through with CONNECT (default: https_proxy/http_proxy/no_proxy as curl reads them)')
+    .option('--no-env-proxy', 'ignore the proxy variables of the environment')
     .option('--follow-redirects <n>', 'follow up to n redirects', integer)
     .option('--connect-timeout <ms>', 'DNS, TCP, proxy and TLS timeout', integer)
     .option('--handshake-timeout <ms>', 'opening handshake timeout', integer)

@@ -37,6 +37,12 @@ export class InlineTransport {
       decide: (summary) => host.decide(id, summary),
       failed: (failure) => host.handshakeFailed(id, failure),
       respond: (request) => host.httpRequest(id, request),
+      handOver: (stream, received) => {
+        // The socket itself goes to the http.Server, with what was read put back first.
+        stream.unshift(received);
+        host.httpHandedOver(id, stream);
+        stream.resume();
+      },
     }).then((upgraded) => {
       this.#handshaking.delete(socket);
       if (upgraded === null) {

@@ -7,12 +7,14 @@ import { CloseCode } from '../shared/engine/close-code.ts';
 import { SocketError, WebSocketError } from '../shared/engine/errors.ts';
 import { buildErrorResponse } from '../shared/engine/handshake-response.ts';
 import type { HttpRequest } from '../shared/connection/http-response.ts';
-import type { ConnectionLimits, HeaderList } from '../shared/connection/socket-backend.ts';
+import type { ConnectionInfo, ConnectionLimits } from '../shared/connection/socket-backend.ts';
 import type { HandshakeFailure, HandshakeSummary } from '../shared/wire/thread-messages.ts';
 import { connectedInfo, type WorkerStatus } from '../shared/wire/signal-batch.ts';
 import type { LinkedConnection, PoolThreadLink } from './pool-thread-link.ts';
 import type { ServerConnectionHost } from './server-connection-host.ts';
 import { WorkerMirrorBackend } from './worker-mirror-backend.ts';
+import { RelayedHttpSocket } from './relayed-http-socket.ts';
+import type { HandOverRequest } from '../shared/wire/handshake-batch.ts';
 
 /** What the pool learns of a connection's end. */
 export interface PoolBookkeeping {
@@ -25,9 +27,11 @@ export class PoolConnection implements LinkedConnection {
   readonly #pool: PoolBookkeeping;
   readonly link: PoolThreadLink;
   #limits: ConnectionLimits | undefined;
-  /** The request, kept from the decision: the worker's `Connected` leaves its headers out. */
-  #requestHeaders: HeaderList = [];
+  /** The request, kept from the decision: the worker's `Connected` leaves it out. */
+  #request: Pick<ConnectionInfo, 'requestHeaders' | 'attachment' | 'peerCertificate'> | undefined;
   #mirror: WorkerMirrorBackend | undefined;
+  /** Set once the connection went to the application's http.Server. */
+  #relayed: RelayedHttpSocket | undefined;
   #handshakeOver = false;
   #settled = false;
 
@@ -44,7 +48,7 @@ export class PoolConnection implements LinkedConnection {
     this.#host.decide(this.#id, summary).then((decision) => {
       if (decision.accept) {
         this.#limits = decision.limits;
-        this.#requestHeaders = summary.requestHeaders;
+        this.#request = { requestHeaders: summary.requestHeaders, attachment: decision.attachment, peerCertificate: summary.peerCertificate };
       }
       this.link.answerDecision(this.#id, decision);
     }, () => {
@@ -70,7 +74,28 @@ export class PoolConnection implements LinkedConnection {
 
   /** A connection that never upgraded is over. */
   handshakeEnded(): void {
+    this.#relayed?.gone();
     this.#settle();
+  }
+
+  // ---- a connection handed over to the application's http.Server ----------------------------
+
+  handOver(request: HandOverRequest): void {
+    this.#handshakeOver = true;
+    this.#relayed = new RelayedHttpSocket(this.#id, this.link, request);
+    this.#host.httpHandedOver(this.#id, this.#relayed);
+  }
+
+  clientData(bytes: Uint8Array): void {
+    this.#relayed?.receive(bytes);
+  }
+
+  clientEnded(): void {
+    this.#relayed?.receiveEnd();
+  }
+
+  clientFlushed(bytes: number): void {
+    this.#relayed?.flushed(bytes);
   }
 
   // ---- the connection -------------------------------------------------------------------------
@@ -79,7 +104,7 @@ export class PoolConnection implements LinkedConnection {
     if (this.#settled) return;
     let mirror = this.#mirror;
     if (mirror === undefined) {
-      const info = { ...connectedInfo(calls), requestHeaders: this.#requestHeaders };
+      const info = { ...connectedInfo(calls), ...this.#request };
       this.#handshakeOver = true;
       mirror = new WorkerMirrorBackend(this.#id, this.link);
       this.#mirror = mirror;
@@ -96,6 +121,7 @@ export class PoolConnection implements LinkedConnection {
   threadLost(message: string): void {
     if (this.#settled) return;
     const error = new WebSocketError(SocketError.WorkerExited, message, CloseCode.AbnormalDisconnection);
+    this.#relayed?.gone();
     if (this.#mirror !== undefined) this.#mirror.workerLost(error);
     else this.handshakeFailed({ status: 0, reason: error.message, serverErrorCode: 0 });
     this.#settle();

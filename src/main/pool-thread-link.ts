@@ -26,7 +26,7 @@ import {
   type WorkerStatus,
 } from '../shared/wire/signal-batch.ts';
 import { readStatuses, writeConnectionCommands, type ThreadStatusReader } from '../shared/wire/command-batch.ts';
-import { AnswerWriter, readHandshakeCalls, type HandshakeReader } from '../shared/wire/handshake-batch.ts';
+import { AnswerWriter, readHandshakeCalls, type HandOverRequest, type HandshakeReader, type RelayEnding } from '../shared/wire/handshake-batch.ts';
 import { writePublished, type WorkerTopicBatch } from '../shared/wire/topic-batch.ts';
 import type { PubSubCounters } from '../shared/pubsub/pubsub-stats.ts';
 
@@ -55,6 +55,10 @@ export interface LinkedConnection {
   httpRequest(request: HttpRequest): void;
   handshakeFailed(failure: HandshakeFailure): void;
   handshakeEnded(): void;
+  handOver(request: HandOverRequest): void;
+  clientData(bytes: Uint8Array): void;
+  clientEnded(): void;
+  clientFlushed(bytes: number): void;
   signals(status: WorkerStatus, calls: unknown[]): void;
 }
 
@@ -214,6 +218,22 @@ export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, H
     this.#connections.get(connectionId)?.handshakeEnded();
   }
 
+  handOver(connectionId: number, request: HandOverRequest): void {
+    this.#connections.get(connectionId)?.handOver(request);
+  }
+
+  clientData(connectionId: number, bytes: Uint8Array): void {
+    this.#connections.get(connectionId)?.clientData(bytes);
+  }
+
+  clientEnded(connectionId: number): void {
+    this.#connections.get(connectionId)?.clientEnded();
+  }
+
+  clientFlushed(connectionId: number, bytes: number): void {
+    this.#connections.get(connectionId)?.clientFlushed(bytes);
+  }
+
   connectionSignals(connectionId: number, appliedSeq: number, bytesToWrite: number, calls: unknown[]): void {
     this.#stats.signalEvents += countSignalCalls(calls);
     try {
@@ -236,6 +256,24 @@ export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, H
   answerHttp(connectionId: number, response: Uint8Array): void {
     if (this.#closed) return;
     this.#answers.httpResponse(connectionId, response);
+    this.#schedule();
+  }
+
+  relayWrite(connectionId: number, bytes: Uint8Array): void {
+    if (this.#closed) return;
+    this.#answers.relayWrite(connectionId, bytes);
+    this.#schedule();
+  }
+
+  relayEnd(connectionId: number, ending: RelayEnding): void {
+    if (this.#closed) return;
+    this.#answers.relayEnd(connectionId, ending);
+    this.#schedule();
+  }
+
+  relayReading(connectionId: number, reading: boolean): void {
+    if (this.#closed) return;
+    this.#answers.relayReading(connectionId, reading);
     this.#schedule();
   }
 

@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import type { HttpRequest } from '../shared/connection/http-response.ts';
 import type { HandshakeDecision, HandshakeFailure, HandshakeSummary } from '../shared/wire/thread-messages.ts';
 import type { ConnectionInfo, ConnectionLimits, SocketBackend } from '../shared/connection/socket-backend.ts';
@@ -14,6 +15,13 @@ export interface ServerConnectionHost {
   decide(id: number, summary: HandshakeSummary): Promise<HandshakeDecision>;
   /** A request that is no upgrade arrived on `id` (only with `ConnectionSettings.plainHttp`): the whole response. */
   httpRequest(id: number, request: HttpRequest): Promise<Uint8Array>;
+  /**
+   * The first request on `id` was no upgrade and the server has an http.Server
+   * (`ConnectionSettings.httpHandOver`): `socket` is the connection from now on, with every byte
+   * read so far still to be read from it; `ended` follows when it closes (or at once, on the
+   * owner thread, where the socket is the real one).
+   */
+  httpHandedOver(id: number, socket: Duplex): void;
   /** The handshake of `id` failed without a 101 (bad request, timeout, TLS failure, client gone). */
   handshakeFailed(id: number, failure: HandshakeFailure): void;
   /** The 101 is written: the connection's backend (not attached yet) and what the handshake established. */

@@ -32,11 +32,11 @@ import { Buffer } from 'node:buffer';
 import { EventEmitter } from 'node:events';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { createServer, isIPv6, type ListenOptions, type Server, type Socket } from 'node:net';
 import type { ResourceLimits } from 'node:worker_threads';
 import type { Duplex } from 'node:stream';
-import { TLSSocket, createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
+import { Server as TlsServer, TLSSocket, createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
 import { CloseCode } from '../shared/engine/close-code.ts';
 import { InvalidArgumentError, SocketError, WebSocketError } from '../shared/engine/errors.ts';
 import { buildErrorResponse } from '../shared/engine/handshake-response.ts';
@@ -57,6 +57,15 @@ import { serveWithHandler } from '../shared/connection/handler-host.ts';
 import { WebSocketCorsAuthenticator } from './cors-authenticator.ts';
 import { DefaultCloseTimeoutMs, EngineSocketBackend } from '../shared/connection/engine-socket-backend.ts';
 import type { TopicMembership } from '../shared/pubsub/topic-membership.ts';
+import { PeerVerifyMode } from '../shared/connection/peer-certificate.ts';
+import {
+  checkUpgradeDecision,
+  checkUpgradeHandler,
+  upgradeRequestOf,
+  type CheckedAcceptance,
+  type CheckedDecision,
+  type UpgradeHandler,
+} from './upgrade-handler.ts';
 import { buildHttpResponse, type HttpRequest, type HttpRequestHandler } from '../shared/connection/http-response.ts';
 import { ConnectionRegistry } from './connection-registry.ts';
 import { InlineTransport } from './inline-transport.ts';
@@ -134,8 +143,15 @@ export interface WebSocketServerOptions {
   workers?: number;
   /** A module run in every pool thread that receives the connections (see handler-host.ts). */
   handler?: URL | string;
-  /** Key and certificate for SecureMode.Secure (`tls.createSecureContext` options). */
+  /** Key and certificate for SecureMode.Secure (`tls.createSecureContext` options); `ca` lists the CAs client certificates must chain to. */
   tls?: SecureContextOptions;
+  /**
+   * SecureMode.Secure: whether TLS asks clients for a certificate (QueryPeer) or requires a valid
+   * one (VerifyPeer); default VerifyNone. The certificate is in the upgrade request and on the socket.
+   */
+  peerVerifyMode?: PeerVerifyMode;
+  /** Decides on each upgrade from the whole request (see `setUpgradeHandler`). Default: none. */
+  upgradeHandler?: UpgradeHandler | null;
   /** Default 30 (Qt). Upgrades beyond it are answered 503. */
   maxPendingConnections?: number;
   /** Milliseconds from accept to the 101 (TLS included); default 10 000 (Qt); <= 0 disables. */
@@ -164,6 +180,11 @@ export interface WebSocketServerOptions {
    * them dies alone: its connections end with 1006 and the pool starts a replacement.
    */
   workerResourceLimits?: ResourceLimits;
+  /**
+   * Serves plain HTTP requests on the server's port with an `http.Server` (Express's, say), with
+   * keep-alive and request content (see `setHttpServer`). Takes precedence over httpRequestHandler.
+   */
+  httpServer?: HttpServer | null;
   /**
    * Answers plain HTTP requests on the server's port (see `setHttpRequestHandler`). Default: none,
    * and a request without `Upgrade: websocket` is refused (400, or 405 for a method other than GET).
@@ -255,6 +276,9 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   #supportedSubprotocols: string[];
   #httpRequestHandler: HttpRequestHandler | null = null;
   #deflate: DeflateSettings | null;
+  #upgradeHandler: UpgradeHandler | null = null;
+  #httpServer: HttpServer | null = null;
+  readonly #peerVerifyMode: PeerVerifyMode;
 
   #listener: Server | undefined;
   #binding = false;
@@ -313,6 +337,16 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     this.setSupportedSubprotocols(options.supportedSubprotocols ?? []);
     this.setHttpRequestHandler(options.httpRequestHandler ?? null);
     this.#deflate = resolveDeflateSettings(options.perMessageDeflate ?? DeflateDefaults.server);
+    this.setUpgradeHandler(options.upgradeHandler ?? null);
+    this.setHttpServer(options.httpServer ?? null);
+    const peerVerifyMode = options.peerVerifyMode ?? PeerVerifyMode.VerifyNone;
+    if (!Object.values(PeerVerifyMode).includes(peerVerifyMode)) {
+      throw new InvalidArgumentError(`peerVerifyMode must be one of ${Object.values(PeerVerifyMode).join(', ')}; got ${String(peerVerifyMode)}`);
+    }
+    if (peerVerifyMode !== PeerVerifyMode.VerifyNone && secureMode !== SecureMode.Secure) {
+      throw new InvalidArgumentError('peerVerifyMode needs SecureMode.Secure: client certificates come with TLS');
+    }
+    this.#peerVerifyMode = peerVerifyMode;
     this.#inline = new InlineTransport(() => this.#secureContextForOwner());
     this.#topics.setFrameSize(this.#limits.outgoingFrameSize);
     if (options.pubsub !== undefined) this.#startRedis(options.pubsub);
@@ -575,6 +609,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       plainHttp: this.#httpRequestHandler !== null,
       tls: this.#tlsCurrent,
       deflate: this.#deflate,
+      httpHandOver: this.#httpServer !== null,
+      peerVerifyMode: this.#peerVerifyMode,
     };
   }
 
@@ -589,6 +625,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   readonly #host: ServerConnectionHost = {
     decide: (id, summary) => this.#decide(id, summary),
     httpRequest: (id, request) => this.#answerHttp(id, request),
+    httpHandedOver: (id, socket) => this.#httpHandedOver(id, socket),
     handshakeFailed: (id, failure) => this.#handshakeFailed(id, failure),
     upgraded: (id, backend, info, limits) => this.#upgraded(id, backend, info, limits),
     ended: (id) => this.#ended(id),
@@ -614,7 +651,22 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       this.#setError(CloseCode.PolicyViolated, 'Access forbidden.', SocketError.PolicyViolated);
       return { accept: false, status: 403, reason: 'Access Forbidden' };
     }
-    // The attempt may have timed out while the authenticator decided.
+    const handler = this.#upgradeHandler;
+    let accepted: CheckedAcceptance | undefined;
+    if (handler !== null) {
+      let decision: CheckedDecision;
+      try {
+        decision = checkUpgradeDecision(await handler(upgradeRequestOf(summary)), summary.subprotocols);
+      } catch (error) {
+        // The application's bug: the client learns only that it failed, the application why.
+        const message = error instanceof Error ? error.message : String(error);
+        this.#setError(CloseCode.BadOperation, `The upgrade handler failed: ${message}`, SocketError.UnknownSocket);
+        return { accept: false, status: 500, reason: 'The server failed to decide on the upgrade' };
+      }
+      if (!decision.accept) return { accept: false, status: decision.status, reason: decision.body, headers: decision.headers };
+      accepted = decision;
+    }
+    // The attempt may have timed out while the authenticator or the handler decided.
     if (this.#connections.get(id) === undefined) return { accept: false, status: 503, reason: 'The opening handshake was abandoned' };
     // Handler mode has no pending queue: no room to run out of.
     const room = this.#handlerUrl === undefined ? this.#maxPendingConnections : Infinity;
@@ -631,10 +683,12 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     }
     return {
       accept: true,
-      subprotocol: summary.subprotocols.find((offer) => this.#supportedSubprotocols.includes(offer)) ?? '',
+      subprotocol: accepted?.subprotocol ?? summary.subprotocols.find((offer) => this.#supportedSubprotocols.includes(offer)) ?? '',
       serverName: this.#serverName,
       limits: { ...this.#limits, ...this.#liveness },
       frameSignals: false,
+      headers: accepted?.headers,
+      attachment: accepted?.attachment,
     };
   }
 
@@ -656,6 +710,16 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     }
   }
 
+  #httpHandedOver(id: number, socket: Duplex): void {
+    const server = this.#httpServer;
+    // Removed, or the server destroyed, after this connection was accepted: nobody serves it.
+    if (server === null || this.#destroyed || this.#connections.get(id) === undefined) {
+      socket.destroy();
+      return;
+    }
+    server.emit('connection', socket);
+  }
+
   #handshakeFailed(id: number, failure: HandshakeFailure): void {
     this.#connections.handshakeFailed(id);
     const alert = failure.tlsAlert;
@@ -663,6 +727,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     if (failure.serverErrorCode !== 0) {
       const kind = failure.serverErrorCode === CloseCode.TlsHandshakeFailed ? SocketError.SslHandshakeFailed
         : failure.status === 426 || failure.status === 431 ? SocketError.HandshakeFailed
+        : failure.status === 503 ? SocketError.HandshakeTimeout
         : SocketError.ProtocolViolation;
       this.#setError(failure.serverErrorCode, failure.reason, kind);
     }
@@ -972,6 +1037,58 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   /** 0 disables it. */
   setFrameTimeout(ms: number): void {
     this.#liveness.frameTimeout = checkTimeoutMs('frameTimeout', ms);
+  }
+
+  httpServer(): HttpServer | null {
+    return this.#httpServer;
+  }
+
+  /**
+   * Plain HTTP on this port goes to `server` (an `http.Server`, never listening itself: Express's
+   * `http.createServer(app)`, say): a connection whose first request is no upgrade is given to
+   * it as a socket (`server.emit('connection', socket)`), with that request, its content and
+   * whatever follows (keep-alive, pipelining) until it closes. Upgrades stay ours and keep
+   * their thread. With `workers: 0` the socket itself is given (no cost); from a pool thread,
+   * which cannot give a socket back once it has read it, the bytes are relayed through the
+   * owner thread, both ways. An upgrade on a connection the http.Server already has is its
+   * own ('upgrade' event; `handleUpgrade` serves it on this thread). Takes precedence over
+   * the httpRequestHandler; `null` removes it. Affects new connections.
+   */
+  setHttpServer(server: HttpServer | null): void {
+    if (server !== null && !(server instanceof EventEmitter && server.listenerCount('connection') > 0)) {
+      throw new InvalidArgumentError('httpServer must be an http.Server or null');
+    }
+    if (server instanceof TlsServer) {
+      // This server does the TLS (SecureMode.Secure): the http.Server gets the decrypted bytes.
+      throw new InvalidArgumentError('httpServer must be a plain http.Server: TLS is done by this server (SecureMode.Secure)');
+    }
+    this.#httpServer = server;
+  }
+
+  upgradeHandler(): UpgradeHandler | null {
+    return this.#upgradeHandler;
+  }
+
+  /**
+   * Decides on upgrades from the whole request: `handler` runs on this thread for each request
+   * that passed the protocol checks and `originAuthenticationRequired`, gets the method, URL,
+   * every header, the peer's address and (with a peerVerifyMode) its certificate, and answers
+   * `{ accept: true, headers?, subprotocol?, attachment? }` or `{ accept: false, status,
+   * headers?, body? }`. The attachment is on the connection's sockets (`attachment()`), in the
+   * owner and in a handler module alike. A handler that throws, rejects or answers something
+   * unsendable gets the client a 500 and the server a `serverError(1011)` (1006 for a header
+   * that cannot be written, checked where the response is built, as Qt's bad-response code); one still deciding
+   * when the handshake timeout ends gets the client a 503 (with `Retry-After`) and the server a
+   * `serverError(1013)`. `null` removes it. Affects new handshakes. Without one, nothing
+   * more is asked than before: the decision is the one the owner makes anyway.
+   */
+  setUpgradeHandler(handler: UpgradeHandler | null): void {
+    this.#upgradeHandler = checkUpgradeHandler(handler);
+  }
+
+  /** The client certificate policy of SecureMode.Secure (Qt's `sslConfiguration().peerVerifyMode()`). */
+  peerVerifyMode(): PeerVerifyMode {
+    return this.#peerVerifyMode;
   }
 
   highWaterMark(): number {

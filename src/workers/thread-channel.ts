@@ -15,7 +15,9 @@ import type { HttpRequest } from '../shared/connection/http-response.ts';
 import type { AdoptBatch, HandshakeDecision, HandshakeFailure, HandshakeSummary, OwnerLinkMessage, WorkerLinkMessage } from '../shared/wire/thread-messages.ts';
 import { writeConnectionSignals, type WorkerStatus } from '../shared/wire/signal-batch.ts';
 import { readThreadCommands, writeStatus, type ThreadCommandReader, type ThreadStatusList } from '../shared/wire/command-batch.ts';
-import { HandshakeWriter, readAnswerCalls, type AnswerReader } from '../shared/wire/handshake-batch.ts';
+import { HandshakeWriter, readAnswerCalls, type AnswerReader, type RelayEnding } from '../shared/wire/handshake-batch.ts';
+import type { Duplex } from 'node:stream';
+import { WorkerHttpRelay, type RelayOutbox } from './worker-http-relay.ts';
 import { PauseReason } from './command-receiver.ts';
 import type { ForwarderOutbox, SignalForwarder } from './signal-forwarder.ts';
 import { serveConnection } from './worker-connection.ts';
@@ -37,12 +39,13 @@ interface Question<T> {
   resolve(answer: T): void;
 }
 
-export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, AnswerReader {
+export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, AnswerReader, RelayOutbox {
   readonly #port: MessagePort;
   readonly #connections = new Map<number, SignalForwarder>();
   readonly #handshakes = new HandshakeWriter();
   readonly #decisions = new Map<number, Question<HandshakeDecision>>();
   readonly #responses = new Map<number, Question<Uint8Array>>();
+  readonly #relays = new Map<number, WorkerHttpRelay>();
   #dirty: SignalForwarder[] = [];
   #scheduled = false;
   readonly #unacknowledged: SentTurn[] = [];
@@ -96,7 +99,7 @@ export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, Answ
 
   /** Connections, questions and queued calls this end holds (for checks that nothing leaks). */
   get size(): number {
-    return this.#connections.size + this.#decisions.size + this.#responses.size;
+    return this.#connections.size + this.#decisions.size + this.#responses.size + this.#relays.size;
   }
 
   // ---- from the owner ---------------------------------------------------------------------------
@@ -130,6 +133,18 @@ export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, Answ
     question?.resolve(response);
   }
 
+  relayWrite(connectionId: number, bytes: Uint8Array): void {
+    this.#relays.get(connectionId)?.write(bytes);
+  }
+
+  relayEnd(connectionId: number, ending: RelayEnding): void {
+    this.#relays.get(connectionId)?.end(ending);
+  }
+
+  relayReading(connectionId: number, reading: boolean): void {
+    this.#relays.get(connectionId)?.setReading(reading);
+  }
+
   connectionCommands(connectionId: number, seq: number, calls: unknown[]): void {
     const forwarder = this.#connections.get(connectionId);
     // A connection that has ended: its mirror learns that from its last signals.
@@ -158,6 +173,33 @@ export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, Answ
     this.#handshakes.httpRequest(connectionId, request);
     this.#scheduleSend();
     return new Promise((resolve) => this.#responses.set(connectionId, { resolve }));
+  }
+
+  /**
+   * Hands the connection over to the owner's http.Server: `received` and every later byte go to
+   * the owner, its writes come back. Resolves when the connection has closed.
+   */
+  handOver(connectionId: number, stream: Duplex, received: Uint8Array, request: HttpRequest): Promise<void> {
+    this.#handshakes.handOver(connectionId, { ...request, received });
+    this.#scheduleSend();
+    const relay = new WorkerHttpRelay(connectionId, stream, this);
+    this.#relays.set(connectionId, relay);
+    return relay.done.then(() => { this.#relays.delete(connectionId); });
+  }
+
+  clientData(connectionId: number, bytes: Uint8Array): void {
+    this.#handshakes.clientData(connectionId, bytes);
+    this.#scheduleSend();
+  }
+
+  clientEnded(connectionId: number): void {
+    this.#handshakes.clientEnded(connectionId);
+    this.#scheduleSend();
+  }
+
+  clientFlushed(connectionId: number, bytes: number): void {
+    this.#handshakes.clientFlushed(connectionId, bytes);
+    this.#scheduleSend();
   }
 
   handshakeFailed(connectionId: number, failure: HandshakeFailure): void {

@@ -36,6 +36,7 @@ function threadSecureContext(settings: ConnectionSettings): SecureContext | unde
 }
 
 export async function serveConnection(socket: Socket, connectionId: number, settings: ConnectionSettings, channel: ThreadChannel): Promise<void> {
+  let relayed: Promise<void> | undefined;
   const upgraded = await runServerHandshake({
     socket,
     secureContext: threadSecureContext(settings),
@@ -44,8 +45,10 @@ export async function serveConnection(socket: Socket, connectionId: number, sett
     decide: (summary) => channel.decide(connectionId, summary),
     failed: (failure) => channel.handshakeFailed(connectionId, failure),
     respond: (request) => channel.httpRequest(connectionId, request),
+    handOver: (stream, received, request) => { relayed = channel.handOver(connectionId, stream, received, request); },
   });
   if (upgraded === null) {
+    await relayed;
     channel.handshakeEnded(connectionId);
     return;
   }
@@ -56,8 +59,8 @@ export async function serveConnection(socket: Socket, connectionId: number, sett
   const forwarder = new SignalForwarder(connectionId, receiver, channel, handlerUrl !== undefined);
   channel.register(forwarder);
   try {
-    // The owner has the request headers from the decision: they cross the threads once.
-    forwarder.connected({ ...info, requestHeaders: [] });
+    // The owner has the request (and what it attached) from the decision: they cross the threads once.
+    forwarder.connected({ ...info, requestHeaders: [], attachment: undefined, peerCertificate: null });
     if (handlerUrl === undefined) {
       // Mirror mode: nothing is read until the owner takes the connection (see PauseReason),
       // and a Pong or bytesWritten crosses only once the owner's socket has a listener for it.

@@ -150,3 +150,62 @@ test('client rejects a malformed -H header with a one-line reason', async (t) =>
   t.is(accepted.code, 0, accepted.stderr);
   t.true(accepted.stdout.split('\n').includes('secure hello'));
 });
+
+test('client --auth answers a 401 (one Basic retry); without it the status line and the server\'s reason are printed', async (t) => {
+  t.timeout(45_000);
+  const expected = `Basic ${Buffer.from('ada:lovelace').toString('base64')}`;
+  const peer = await startWsServer({
+    verifyClient: (info, callback) => {
+      if (info.req.headers.authorization === expected) callback(true);
+      else callback(false, 401, 'Log in first', { 'WWW-Authenticate': 'Basic realm="cli"' });
+    },
+  });
+  t.teardown(() => peer.close());
+  const received: string[] = [];
+  peer.wss.on('connection', (ws) => ws.on('message', (data) => received.push(data.toString())));
+
+  const refused = await runCli(['--no-env-proxy', `${peer.url}/`]).done;
+  t.is(refused.code, 1);
+  t.is(refused.stderr, 'HTTP/1.1 401 Unauthorized\nwsthreads client: Unexpected HTTP status 401 Unauthorized: Log in first\n');
+
+  const allowed = await runCli(['--no-env-proxy', '--auth', 'ada:lovelace', `${peer.url}/`], 'hello\n').done;
+  t.is(allowed.code, 0, allowed.stderr);
+  t.deepEqual(received, ['hello']);
+});
+
+const mtlsTest = hasOpenssl() ? test : test.skip;
+
+mtlsTest('client --cert/--key presents a client certificate to a server that requires one', async (t) => {
+  t.timeout(45_000);
+  const { WebSocketServer } = await import('../../src/main/websocket-server.ts');
+  const { PeerVerifyMode } = await import('../../src/shared/connection/peer-certificate.ts');
+  const { SecureMode } = await import('../../src/shared/engine/state.ts');
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const pki = makeTestPki();
+  const dir = mkdtempSync(join(tmpdir(), 'wsthreads-cli-mtls-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  for (const [name, text] of [['ca.pem', pki.caCert], ['client.pem', pki.clientCert], ['client.key', pki.clientKey]] as const) writeFileSync(join(dir, name), text);
+  const subjects: string[] = [];
+  const server = new WebSocketServer('mtls', SecureMode.Secure, {
+    workers: 0,
+    tls: { key: pki.serverKey, cert: pki.serverCert, ca: pki.caCert },
+    peerVerifyMode: PeerVerifyMode.VerifyPeer,
+    upgradeHandler: (request) => {
+      subjects.push(request.peerCertificate?.subject.CN ?? '');
+      return { accept: true };
+    },
+  });
+  t.teardown(() => server.destroy());
+  // Taken at once, so that the client's closing handshake is answered.
+  server.on('newConnection', () => server.nextPendingConnection());
+  t.true(await server.listen('127.0.0.1', 0));
+  const url = `wss://localhost:${server.serverPort()}/`;
+
+  const anonymous = await runCli(['--no-env-proxy', '--ca', join(dir, 'ca.pem'), url], '').done;
+  t.is(anonymous.code, 1);
+  const run = await runCli(['--no-env-proxy', '--ca', join(dir, 'ca.pem'), '--cert', join(dir, 'client.pem'), '--key', join(dir, 'client.key'), url], '').done;
+  t.is(run.code, 0, run.stderr);
+  t.deepEqual(subjects, ['ada']);
+});

@@ -42,7 +42,7 @@ test('proxy credentials are sent as Proxy-Authorization; without them the proxy 
   const refused = new WebSocket();
   refused.setProxy({ host: '127.0.0.1', port: proxy.port });
   const error = await rejection<WebSocketError>(refused.open(peer.url));
-  t.is(error.kind, SocketError.ProxyConnectionRefused);
+  t.is(error.kind, SocketError.ProxyAuthenticationRequired);
   t.regex(error.message, /407 Proxy Authentication Required/);
   t.is(refused.state(), State.Unconnected);
 

@@ -212,6 +212,9 @@ export interface TestPki {
   /** Self-signed, for DNS:localhost and IP:127.0.0.1. */
   selfSignedCert: string;
   selfSignedKey: string;
+  /** A client certificate the CA signed, for `CN=ada` (extendedKeyUsage clientAuth). */
+  clientCert: string;
+  clientKey: string;
 }
 
 /** Whether this machine has an IPv6 loopback (::1) to listen on; a test that needs it is skipped, visibly, without. */
@@ -244,8 +247,19 @@ export function makeTestPki(): TestPki {
     run('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'ext.cnf');
     run('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'self.key', '-out', 'self.pem',
       '-days', '2', '-subj', '/CN=localhost', '-addext', san);
+    run('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'client.key', '-out', 'client.csr', '-subj', '/CN=ada/O=wsthreads tests');
+    writeFileSync(join(dir, 'client.cnf'), 'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n');
+    run('x509', '-req', '-in', 'client.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'client.pem', '-days', '2', '-extfile', 'client.cnf');
     const read = (name: string): string => readFileSync(join(dir, name), 'utf8');
-    return { caCert: read('ca.pem'), serverCert: read('server.pem'), serverKey: read('server.key'), selfSignedCert: read('self.pem'), selfSignedKey: read('self.key') };
+    return {
+      caCert: read('ca.pem'),
+      serverCert: read('server.pem'),
+      serverKey: read('server.key'),
+      selfSignedCert: read('self.pem'),
+      selfSignedKey: read('self.key'),
+      clientCert: read('client.pem'),
+      clientKey: read('client.key'),
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

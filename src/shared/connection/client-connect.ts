@@ -193,6 +193,16 @@ function connectError(error: NodeJS.ErrnoException, host: string, port: number, 
   }
 }
 
+/** The proxy answered 407: its challenge (`Proxy-Authenticate`) goes with the error. */
+export class ProxyAuthenticationError extends WebSocketError {
+  readonly challenge: string;
+
+  constructor(message: string, challenge: string) {
+    super(SocketError.ProxyAuthenticationRequired, message);
+    this.challenge = challenge;
+  }
+}
+
 /** RFC 9110 9.3.6: `CONNECT host:port`, then a 2xx turns the connection into a tunnel. */
 function openTunnel(socket: net.Socket, target: ClientTarget, proxy: ProxyConfiguration, signal: AbortSignal): Promise<void> {
   const authority = `${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
@@ -217,6 +227,11 @@ function openTunnel(socket: net.Socket, target: ClientTarget, proxy: ProxyConfig
         return;
       }
       const code = Number(statusLine[1]);
+      if (code === 407) {
+        const challenge = reader.lines.slice(1).find((line) => /^proxy-authenticate\s*:/i.test(line))?.replace(/^[^:]*:\s*/, '') ?? '';
+        fail(new ProxyAuthenticationError(`${where} requires authentication for CONNECT ${authority}: 407 ${statusLine[2] ?? ''}`.trimEnd(), challenge));
+        return;
+      }
       if (code < 200 || code > 299) {
         fail(new WebSocketError(SocketError.ProxyConnectionRefused, `${where} refused CONNECT ${authority}: ${code} ${statusLine[2] ?? ''}`.trimEnd()));
         return;

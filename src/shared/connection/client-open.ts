@@ -9,7 +9,8 @@ import { formatExtensionHeader } from '../engine/extension-header.ts';
 import { getHeader } from '../engine/http-headers.ts';
 import type { MaskGenerator } from '../engine/mask-generator.ts';
 import { Role } from '../engine/state.ts';
-import { connectTransport, type ProxyConfiguration, type SslConfiguration, type TransportRequest } from './client-connect.ts';
+import { connectTransport, ProxyAuthenticationError, type ProxyConfiguration, type SslConfiguration, type TransportRequest } from './client-connect.ts';
+import { Authenticator, basicCredentials } from './authenticator.ts';
 import { EngineSocketBackend } from './engine-socket-backend.ts';
 import { parseClientUrl, type ClientTarget } from './client-url.ts';
 import type { ConnectionInfo, HeaderList } from './socket-backend.ts';
@@ -34,8 +35,15 @@ export interface ClientOpenRequest {
   sslErrors: TransportRequest['sslErrors'];
   alertReceived?: TransportRequest['alertReceived'];
   preSharedKeyAuthenticationRequired?: TransportRequest['preSharedKeyAuthenticationRequired'];
+  /**
+   * The server answered 401: the listener may set credentials on `authenticator`; when it does,
+   * the opening retries once with them (Basic). Undefined: a 401 fails the opening at once.
+   */
+  authenticationRequired?(authenticator: Authenticator): void;
+  /** The proxy answered 407 to CONNECT: as above, for `Proxy-Authorization`. */
+  proxyAuthenticationRequired?(proxy: ProxyConfiguration, authenticator: Authenticator): void;
   /** Every handshake response read, so that status and headers are readable even after a failure. */
-  onResponse(response: HandshakeResponse, target: ClientTarget): void;
+  onResponse(response: HandshakeResponse, target: ClientTarget, body: string): void;
   /** Cancels the opening; the promise rejects with `signal.reason`. */
   signal: AbortSignal;
 }
@@ -91,12 +99,28 @@ function requestFields(bytes: Uint8Array): HeaderList {
 export async function openClient(request: ClientOpenRequest): Promise<ClientOpened> {
   let target = request.target;
   let headers = request.headers;
-  for (let redirects = 0; ; redirects++) {
+  let proxy = request.proxy;
+  let redirects = 0;
+  // Each challenge gets one retry with the credentials a listener gave (as Qt: no loop on wrong ones).
+  let authenticated = false;
+  let proxyAuthenticated = false;
+  for (;;) {
     const upgrade = buildUpgradeRequest({ ...request, headers }, target);
-    const socket = await withTimeout(request.signal, request.connectTimeoutMs,
-      () => new WebSocketError(SocketError.SocketTimeout, `Connecting to ${target.url} timed out after ${request.connectTimeoutMs} ms`),
-      (signal) => connectTransport({ target, ssl: request.ssl, proxy: request.proxy, sslErrors: request.sslErrors, alertReceived: request.alertReceived,
-        preSharedKeyAuthenticationRequired: request.preSharedKeyAuthenticationRequired, signal }));
+    let socket: Duplex;
+    try {
+      socket = await withTimeout(request.signal, request.connectTimeoutMs,
+        () => new WebSocketError(SocketError.SocketTimeout, `Connecting to ${target.url} timed out after ${request.connectTimeoutMs} ms`),
+        (signal) => connectTransport({ target, ssl: request.ssl, proxy, sslErrors: request.sslErrors, alertReceived: request.alertReceived,
+          preSharedKeyAuthenticationRequired: request.preSharedKeyAuthenticationRequired, signal }));
+    } catch (error) {
+      if (!(error instanceof ProxyAuthenticationError) || proxyAuthenticated || proxy === null || request.proxyAuthenticationRequired === undefined) throw error;
+      proxyAuthenticated = true;
+      const authenticator = new Authenticator(error.challenge);
+      request.proxyAuthenticationRequired({ ...proxy }, authenticator);
+      if (authenticator.isNull()) throw error;
+      proxy = { ...proxy, auth: { username: authenticator.user(), password: authenticator.password() } };
+      continue;
+    }
     const outcome = await withTimeout(request.signal, request.handshakeTimeoutMs,
       () => new WebSocketError(SocketError.HandshakeTimeout, `No complete handshake response from ${target.url} within ${request.handshakeTimeoutMs} ms`),
       (signal) => exchange(socket, upgrade.bytes, new ClientHandshakeParser({
@@ -105,7 +129,7 @@ export async function openClient(request: ClientOpenRequest): Promise<ClientOpen
         extensions: request.extensions.map((factory) => factory.name),
         maxHeaderSize: request.maxHandshakeHeaderSize,
       }), target, signal));
-    if (outcome.response !== undefined) request.onResponse(outcome.response, target);
+    if (outcome.response !== undefined) request.onResponse(outcome.response, target, outcome.kind === 'failed' ? outcome.body : '');
     if (outcome.kind === 'accepted') {
       let extensions: Extension[];
       try {
@@ -123,9 +147,18 @@ export async function openClient(request: ClientOpenRequest): Promise<ClientOpen
     }
     socket.destroy();
     const response = outcome.response;
+    if (response?.status === 401 && !authenticated && request.authenticationRequired !== undefined) {
+      authenticated = true;
+      const authenticator = new Authenticator(getHeader(response.headers, 'www-authenticate') ?? '');
+      request.authenticationRequired(authenticator);
+      if (!authenticator.isNull()) {
+        headers = [...headers.filter(([name]) => name.toLowerCase() !== 'authorization'), ['Authorization', basicCredentials(authenticator.user(), authenticator.password())]];
+        continue;
+      }
+    }
     const location = response !== undefined && response.status >= 300 && response.status < 400 ? getHeader(response.headers, 'location') : undefined;
     if (location === undefined) throw outcome.error;
-    if (redirects >= request.followRedirects) {
+    if (redirects++ >= request.followRedirects) {
       throw new WebSocketError(SocketError.HandshakeFailed, `${outcome.error.message}; redirects are not followed${request.followRedirects > 0 ? ` beyond ${request.followRedirects}` : ' unless followRedirects is set'}`);
     }
     const next = redirectTarget(location, target);
@@ -164,7 +197,46 @@ async function withTimeout<T>(outer: AbortSignal, ms: number, timeoutError: () =
 
 type Exchange =
   | { kind: 'accepted'; response: HandshakeResponse; subprotocol: string; extensions: ExtensionOffer[]; rest: Uint8Array }
-  | { kind: 'failed'; error: WebSocketError; response: HandshakeResponse | undefined };
+  | { kind: 'failed'; error: WebSocketError; response: HandshakeResponse | undefined; body: string };
+
+/** The largest refusal body read. */
+const MaxRefusalBody = 4096;
+
+/**
+ * The body of a refusal (a status other than 101) as text: what Content-Length announces, up to
+ * MaxRefusalBody, read until it is complete, the server closes or `signal` (the handshake
+ * timeout) ends the wait; '' without a Content-Length (nothing tells where such a body ends).
+ */
+function readRefusalBody(socket: Duplex, start: Uint8Array, response: HandshakeResponse, signal: AbortSignal): Promise<string> {
+  const length = Number(getHeader(response.headers, 'content-length') ?? Number.NaN);
+  if (!Number.isInteger(length) || length <= 0) return Promise.resolve('');
+  const wanted = Math.min(length, MaxRefusalBody);
+  const chunks: Buffer[] = [Buffer.from(start)];
+  let received = start.length;
+  return new Promise((resolve) => {
+    const finish = (): void => {
+      socket.off('data', onData);
+      socket.off('close', finish);
+      socket.off('error', finish);
+      signal.removeEventListener('abort', finish);
+      resolve(Buffer.concat(chunks).subarray(0, wanted).toString('utf8'));
+    };
+    const onData = (chunk: Buffer): void => {
+      chunks.push(chunk);
+      received += chunk.length;
+      if (received >= wanted) finish();
+    };
+    if (received >= wanted || socket.destroyed || signal.aborted) {
+      finish();
+      return;
+    }
+    socket.on('data', onData);
+    socket.once('close', finish);
+    socket.once('error', finish);
+    signal.addEventListener('abort', finish, { once: true });
+    socket.resume();
+  });
+}
 
 /** Writes the upgrade request and reads the response; the socket is left paused on success. */
 function exchange(socket: Duplex, requestBytes: Uint8Array, parser: ClientHandshakeParser, target: ClientTarget, signal: AbortSignal): Promise<Exchange> {
@@ -182,8 +254,16 @@ function exchange(socket: Duplex, requestBytes: Uint8Array, parser: ClientHandsh
       socket.pause();
       if (result.kind === 'accepted') {
         resolve({ kind: 'accepted', response: result.response, subprotocol: result.subprotocol, extensions: result.extensions, rest: result.rest });
+      } else if (result.rest === undefined || result.response === undefined) {
+        resolve({ kind: 'failed', error: result.error, response: result.response, body: '' });
       } else {
-        resolve({ kind: 'failed', error: result.error, response: result.response });
+        const { error, response } = result;
+        void readRefusalBody(socket, result.rest, response, signal).then((body) => {
+          // The server's reason, on one line, goes with the error (a refusal's body is short text).
+          const reason = body.replace(/\s+/g, ' ').trim().slice(0, 200);
+          const described = reason === '' ? error : new WebSocketError(error.kind, `${error.message}: ${reason}`);
+          resolve({ kind: 'failed', error: described, response, body });
+        });
       }
     };
     let transportError: Error | undefined;

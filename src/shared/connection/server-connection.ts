@@ -38,5 +38,7 @@ export function serverConnectionInfo(upgraded: UpgradedConnection): ConnectionIn
     peerPort: summary.peerPort,
     localAddress: summary.localAddress,
     localPort: summary.localPort,
+    attachment: upgraded.decision.attachment,
+    peerCertificate: summary.peerCertificate,
   };
 }

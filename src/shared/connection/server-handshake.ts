@@ -11,6 +11,7 @@
  * receives everything. The same deadline bounds that exchange until the response is handed to
  * the OS; the client then has LingerAfterRejectMs to hang up.
  */
+import { Buffer } from 'node:buffer';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { TLSSocket, type SecureContext } from 'node:tls';
@@ -22,6 +23,7 @@ import { buildAcceptResponse, buildErrorResponse } from '../engine/handshake-res
 import { negotiateServerDeflate } from '../engine/permessage-deflate.ts';
 import type { HttpRequest } from './http-response.ts';
 import { receivedAlert, tlsErrorDetail } from './tls-alert.ts';
+import { peerCertificateOf, PeerVerifyMode, verifyPeerWhenSecure } from './peer-certificate.ts';
 import type { ConnectionSettings, HandshakeDecision, HandshakeFailure, HandshakeSummary } from '../wire/thread-messages.ts';
 
 export type AcceptDecision = Extract<HandshakeDecision, { accept: true }>;
@@ -41,6 +43,12 @@ export interface ServerHandshakeOptions {
   failed(failure: HandshakeFailure): void;
   /** The whole response to a plain request (used only with `settings.plainHttp`). */
   respond?(request: HttpRequest): Promise<Uint8Array> | Uint8Array;
+  /**
+   * Takes over a connection whose first request is no upgrade (used only with
+   * `settings.httpHandOver`): `stream` is paused, without listeners of ours, and `received`
+   * holds every byte read from it so far.
+   */
+  handOver?(stream: Duplex, received: Uint8Array, request: HttpRequest): void;
 }
 
 export interface UpgradedConnection {
@@ -70,14 +78,23 @@ export function runServerHandshake(options: ServerHandshakeOptions): Promise<Upg
   return new Promise((resolve) => {
     const { socket, settings } = options;
     const secure = options.secureContext !== undefined || options.alreadySecure === true;
-    const stream: Duplex = options.secureContext !== undefined ? new TLSSocket(socket, { isServer: true, secureContext: options.secureContext }) : socket;
+    const stream: Duplex = options.secureContext !== undefined ? wrapInTls(socket, options.secureContext, settings.peerVerifyMode) : socket;
     let tlsDone = stream === socket;
     if (!tlsDone) stream.once('secure', () => { tlsDone = true; });
-    const respond = settings.plainHttp ? options.respond : undefined;
-    const parser = new ServerHandshakeParser({ maxHeaderSize: settings.maxHeaderSize, plainHttp: respond !== undefined });
+    const handOver = settings.httpHandOver ? options.handOver : undefined;
+    const respond = settings.plainHttp && handOver === undefined ? options.respond : undefined;
+    const parser = new ServerHandshakeParser({
+      maxHeaderSize: settings.maxHeaderSize,
+      plainHttp: respond !== undefined || handOver !== undefined,
+      plainHttpContent: handOver !== undefined,
+    });
+    /** What was read, kept only to be handed over with the connection (bounded by maxHeaderSize plus one read). */
+    const received: Uint8Array[] | undefined = handOver === undefined ? undefined : [];
     const startedAt = Date.now();
     let finished = false;
     let requestRead = false;
+    /** The owner is deciding: a deadline now is the server's fault, answered 503 (the owner's hook was too slow). */
+    let deciding = false;
     let deadline: NodeJS.Timeout | undefined;
 
     const cleanup = (): void => {
@@ -119,10 +136,29 @@ export function runServerHandshake(options: ServerHandshakeOptions): Promise<Upg
       stream.destroy();
       socket.destroy();
     };
-    const onClose = (): void => drop('The client closed the connection during the opening handshake');
+    const onClose = (): void => {
+      // A client certificate that did not verify (VerifyPeer): Node ends the connection without
+      // an error event; it is a failed TLS handshake like any other.
+      const refused = stream instanceof TLSSocket ? stream.authorizationError : undefined;
+      if (refused) {
+        const peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+        fail({ status: 0, reason: `TLS handshake with ${peer} failed: the client certificate was refused (${String(refused)})`, serverErrorCode: CloseCode.TlsHandshakeFailed });
+        socket.destroy();
+        return;
+      }
+      drop('The client closed the connection during the opening handshake');
+    };
+    const onDeadline = (): void => {
+      if (!deciding) {
+        drop('The opening handshake timed out');
+        return;
+      }
+      reject(503, 'The server did not decide on the upgrade in time', [['Retry-After', '1']], CloseCode.TryAgainLater);
+    };
 
     const onData = (chunk: Uint8Array): void => {
       if (finished) return;
+      received?.push(chunk);
       const result = parser.feed(chunk);
       if (result.kind === 'incomplete') return;
       requestRead = true;
@@ -133,6 +169,12 @@ export function runServerHandshake(options: ServerHandshakeOptions): Promise<Upg
         return;
       }
       if (result.kind === 'http') {
+        if (handOver !== undefined) {
+          cleanup();
+          handOver(stream, Buffer.concat(received!), describe(result.request, socket, secure));
+          resolve(null);
+          return;
+        }
         void answerPlain(result.request);
         return;
       }
@@ -157,21 +199,32 @@ export function runServerHandshake(options: ServerHandshakeOptions): Promise<Upg
     };
 
     const decideAndAnswer = async (request: HandshakeRequest, rest: Uint8Array): Promise<void> => {
-      const summary = summarize(request, socket, secure, options.threadId);
+      const summary = summarize(request, socket, stream, secure, options.threadId);
       let decision: HandshakeDecision;
+      deciding = true;
       try {
         decision = await options.decide(summary);
       } catch (error) {
         reject(500, 'The server failed to decide on the upgrade', undefined, 0);
         return;
+      } finally {
+        deciding = false;
       }
       // The deadline or the client may have ended the attempt while the owner was deciding.
       if (finished) return;
       if (!decision.accept) {
+        let refusal: Uint8Array;
+        try {
+          refusal = buildErrorResponse(decision.status, decision.reason, decision.headers);
+        } catch (error) {
+          // An upgrade handler's header that cannot be sent: a 500, and the owner hears why.
+          reject(500, `Invalid handshake response: ${(error as Error).message}`, undefined, CloseCode.AbnormalDisconnection);
+          return;
+        }
         // The owner already accounted for its own refusal (serverError, counters).
         cleanup();
         stream.on('error', ignore);
-        sendErrorAndClose(stream, buildErrorResponse(decision.status, decision.reason, decision.headers));
+        sendErrorAndClose(stream, refusal);
         resolve(null);
         return;
       }
@@ -180,9 +233,10 @@ export function runServerHandshake(options: ServerHandshakeOptions): Promise<Upg
       const answers = deflate === null ? [] : [deflate.answer];
       let response: Uint8Array;
       try {
-        response = buildAcceptResponse({ key: request.key, subprotocol: decision.subprotocol, extensions: answers, serverName: decision.serverName });
+        response = buildAcceptResponse({ key: request.key, subprotocol: decision.subprotocol, extensions: answers, serverName: decision.serverName, headers: decision.headers });
       } catch (error) {
-        // A server name with a newline, say: Qt answers with serverError 1006 and drops the client.
+        // A server name with a newline, or an upgrade handler's bad header: Qt answers with
+        // serverError 1006 and drops the client.
         reject(500, `Invalid handshake response: ${(error as Error).message}`, undefined, CloseCode.AbnormalDisconnection);
         return;
       }
@@ -198,7 +252,7 @@ export function runServerHandshake(options: ServerHandshakeOptions): Promise<Upg
     stream.on('error', onError);
     stream.on('close', onClose);
     if (settings.handshakeTimeoutMs > 0) {
-      deadline = setTimeout(() => drop('The opening handshake timed out'), settings.handshakeTimeoutMs);
+      deadline = setTimeout(onDeadline, settings.handshakeTimeoutMs);
     }
     if (options.initialBytes !== undefined && options.initialBytes.length > 0) {
       onData(options.initialBytes);
@@ -216,6 +270,14 @@ export function runServerHandshake(options: ServerHandshakeOptions): Promise<Upg
 }
 
 function ignore(): void {}
+
+function wrapInTls(socket: Socket, secureContext: SecureContext, mode: PeerVerifyMode): TLSSocket {
+  const requestCert = mode !== PeerVerifyMode.VerifyNone;
+  const required = mode === PeerVerifyMode.VerifyPeer;
+  const tlsSocket = new TLSSocket(socket, { isServer: true, secureContext, requestCert, rejectUnauthorized: required });
+  if (requestCert) verifyPeerWhenSecure(tlsSocket, required);
+  return tlsSocket;
+}
 
 /** Writes an HTTP error, ends our side, and gives the client a moment to read it before dropping. */
 function sendErrorAndClose(stream: Duplex, response: Uint8Array): void {
@@ -262,15 +324,18 @@ function describe(request: HttpRequestHead, socket: Socket, secure: boolean): Ht
   return { ...request, secure, ...endpoints(socket) };
 }
 
-function summarize(request: HandshakeRequest, socket: Socket, secure: boolean, threadId: number): HandshakeSummary {
+function summarize(request: HandshakeRequest, socket: Socket, stream: Duplex, secure: boolean, threadId: number): HandshakeSummary {
   const resourceName = request.query === '' ? request.path : `${request.path}?${request.query}`;
   return {
     threadId,
+    method: request.method,
     origin: request.origin ?? '',
     resourceName,
     requestUrl: `${secure ? 'wss' : 'ws'}://${request.host}${resourceName}`,
     requestHeaders: request.rawHeaders,
     subprotocols: request.subprotocols,
     ...endpoints(socket),
+    secure,
+    peerCertificate: stream instanceof TLSSocket ? peerCertificateOf(stream) : null,
   };
 }

@@ -13,6 +13,8 @@ import type { MaskGenerator } from '../engine/mask-generator.ts';
  * backend may forward it over a MessagePort unchanged.
  */
 
+import type { PeerCertificate } from './peer-certificate.ts';
+
 /** HTTP header fields in wire order, duplicates kept; names as received (compare case-insensitively). */
 export type HeaderList = ReadonlyArray<readonly [name: string, value: string]>;
 
@@ -47,6 +49,10 @@ export interface ConnectionInfo {
   peerPort: number;
   localAddress: string;
   localPort: number;
+  /** Server side: what the upgrade handler attached to the connection (undefined without one). */
+  attachment?: unknown;
+  /** Server side: the client's TLS certificate, when the server asked for one and got it. */
+  peerCertificate?: PeerCertificate | null;
   /** Client side only: the handshake response. */
   responseStatus?: number;
   responseStatusText?: string;

@@ -26,6 +26,9 @@ import { DefaultCloseTimeoutMs } from './engine-socket-backend.ts';
 import type { PreSharedKeyAuthenticator } from './psk-authenticator.ts';
 import type { AlertLevel, AlertType } from './tls-alert.ts';
 import { OptionalSignal, type ConnectionInfo, type HeaderList, type SocketBackend, type SocketLimitName, type SocketSink } from './socket-backend.ts';
+import type { PeerCertificate } from './peer-certificate.ts';
+import type { Authenticator } from './authenticator.ts';
+import { proxyFromEnvironment } from './environment-proxy.ts';
 import { MessageIterator, type Message, type MessageQueueLimits } from './websocket-messages.ts';
 import { checkTopic, publishedPayload, type TopicMembership } from '../pubsub/topic-membership.ts';
 
@@ -57,7 +60,18 @@ export type WebSocketEvents = {
    * allow PSK suites with `ciphers` for TLS 1.2; TLS 1.3 needs nothing).
    */
   preSharedKeyAuthenticationRequired: [authenticator: PreSharedKeyAuthenticator];
+  /**
+   * The server answered 401 (Qt 6.6): set a user and password on the authenticator in the
+   * listener and the opening retries once with them (Basic). Without a listener, or without
+   * credentials, the opening fails as for any other status.
+   */
+  authenticationRequired: [authenticator: Authenticator];
+  /** The proxy answered 407 to CONNECT: as `authenticationRequired`, for the proxy's credentials. */
+  proxyAuthenticationRequired: [proxy: ProxyConfiguration, authenticator: Authenticator];
 };
+
+/** `setProxy(ProxyFromEnvironment)`: the proxy of each `open()` is read from the environment as curl does (see environment-proxy.ts). */
+export const ProxyFromEnvironment = 'environment' as const;
 
 /** Defaults of the client's timers. */
 export const ClientDefaults = {
@@ -94,7 +108,7 @@ export interface WebSocketOptions {
   pongTimeout?: number;
   /** Ms a frame or fragmented message may stop arriving before the connection closes with 1001; default 5000 (Qt); 0 disables. */
   frameTimeout?: number;
-  proxy?: ProxyConfiguration | null;
+  proxy?: ProxyConfiguration | typeof ProxyFromEnvironment | null;
   sslConfiguration?: SslConfiguration;
   /** Limits of `for await` before reading pauses. */
   messageQueue?: MessageQueueLimits;
@@ -147,6 +161,8 @@ export interface HandshakeResponseInfo {
   status: number;
   statusText: string;
   headers: HeaderList;
+  /** A refusal's body as text (its first 4 KiB, when it has a Content-Length); '' otherwise. */
+  body: string;
 }
 
 /** A socket's request as Qt's `request()` gives it: the URL and every header. */
@@ -242,7 +258,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   #handshakeTimeoutMs: number;
   #closeTimeoutMs: number;
   readonly #liveness: LivenessTimeouts;
-  #proxy: ProxyConfiguration | null;
+  #proxy: ProxyConfiguration | typeof ProxyFromEnvironment | null;
   #ssl: SslConfiguration;
   #ignoreAllSslErrors = false;
   #ignoredSslErrors = new Set<string>();
@@ -375,8 +391,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       });
       return failed;
     }
-    // Validates headers, origin and subprotocols before anything is touched.
+    // Validates headers, origin and subprotocols (and a proxy URL from the environment) before anything is touched.
     buildUpgradeRequest({ origin, subprotocols, headers: extraHeaders, extensions }, target);
+    const proxy = this.#proxy === ProxyFromEnvironment ? proxyFromEnvironment(target) : this.#proxy;
 
     this.#dropConnection();
     this.#offeredSubprotocols = offeredSubprotocols;
@@ -412,7 +429,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       headers: extraHeaders,
       extensions,
       ssl,
-      proxy: this.#proxy,
+      proxy,
       connectTimeoutMs,
       handshakeTimeoutMs,
       followRedirects,
@@ -421,9 +438,13 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       alertReceived: (alert) => isCurrent() && this.emit('alertReceived', alert.level, alert.type, alert.description),
       preSharedKeyAuthenticationRequired: this.listenerCount('preSharedKeyAuthenticationRequired') === 0 ? undefined
         : (authenticator) => isCurrent() && this.emit('preSharedKeyAuthenticationRequired', authenticator),
-      onResponse: (response, responseTarget) => {
+      authenticationRequired: this.listenerCount('authenticationRequired') === 0 ? undefined
+        : (authenticator) => isCurrent() && this.emit('authenticationRequired', authenticator),
+      proxyAuthenticationRequired: this.listenerCount('proxyAuthenticationRequired') === 0 ? undefined
+        : (proxy, authenticator) => isCurrent() && this.emit('proxyAuthenticationRequired', proxy, authenticator),
+      onResponse: (response, responseTarget, body) => {
         if (!isCurrent()) return;
-        this.#response = { status: response.status, statusText: response.statusText, headers: response.rawHeaders };
+        this.#response = { status: response.status, statusText: response.statusText, headers: response.rawHeaders, body };
         this.#target = responseTarget;
       },
     }, {
@@ -980,6 +1001,23 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     return { url: this.requestUrl(), headers: this.#info?.requestHeaders ?? EmptyHeaders };
   }
 
+  /**
+   * Server side: what the server's upgrade handler attached when it accepted this connection
+   * (a user id, roles), the same value in the owner's socket and in a handler module's; undefined
+   * without one, and on the client side.
+   */
+  attachment<T = unknown>(): T | undefined {
+    return this.#info?.attachment as T | undefined;
+  }
+
+  /**
+   * Server side, on a secure server with a peerVerifyMode other than VerifyNone: the client's
+   * certificate (Qt's `sslConfiguration().peerCertificate()`); null when it sent none.
+   */
+  peerCertificate(): PeerCertificate | null {
+    return this.#info?.peerCertificate ?? null;
+  }
+
   subprotocol(): string {
     return this.#info?.subprotocol ?? '';
   }
@@ -1166,8 +1204,16 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.#backend?.setLivenessTimeout(name, ms);
   }
 
-  /** An HTTP proxy to tunnel through with CONNECT, from the next `open()`; `null`: connect directly. */
-  setProxy(proxy: ProxyConfiguration | null): void {
+  /**
+   * An HTTP proxy to tunnel through with CONNECT, from the next `open()`; `null`: connect
+   * directly; `ProxyFromEnvironment`: at each `open()`, the one `https_proxy`/`http_proxy`/
+   * `all_proxy` name for the URL unless `no_proxy` excludes its host, as curl reads them.
+   */
+  setProxy(proxy: ProxyConfiguration | typeof ProxyFromEnvironment | null): void {
+    if (proxy === ProxyFromEnvironment) {
+      this.#proxy = proxy;
+      return;
+    }
     if (proxy !== null) {
       if (typeof proxy.host !== 'string' || proxy.host === '') throw new InvalidArgumentError('proxy.host must be a non-empty string');
       if (!Number.isInteger(proxy.port) || proxy.port < 1 || proxy.port > 65535) throw new InvalidArgumentError(`proxy.port must be 1-65535; got ${String(proxy.port)}`);
@@ -1175,7 +1221,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.#proxy = proxy === null ? null : { ...proxy };
   }
 
-  proxy(): ProxyConfiguration | null {
+  proxy(): ProxyConfiguration | typeof ProxyFromEnvironment | null {
     return this.#proxy;
   }
 

@@ -151,7 +151,13 @@ export type ClientHandshakeResult =
       rest: Uint8Array;
     }
   /** `response` is there whenever the header block could be read, so headers reach the caller. */
-  | { kind: 'failed'; error: WebSocketError; response: HandshakeResponse | undefined };
+  | {
+    kind: 'failed';
+    error: WebSocketError;
+    response: HandshakeResponse | undefined;
+    /** After a status other than 101: the bytes after the header block in the last chunk (the start of the body). */
+    rest?: Uint8Array;
+  };
 
 export interface ClientHandshakeParserOptions {
   /** The Sec-WebSocket-Key that was sent. */
@@ -267,7 +273,7 @@ export class ClientHandshakeParser {
         const location = getHeader(headers, 'location');
         message += location === undefined ? ' (redirect without a Location header)' : ` (redirect to ${location})`;
       }
-      return fail(message, response);
+      return { ...fail(message, response), rest };
     }
     const [major, minor] = httpVersion.split('.').map(Number) as [number, number];
     if (major < 1 || (major === 1 && minor < 1)) {

@@ -19,6 +19,8 @@ export const SocketError = {
   UnsupportedSocketOperation: 'UnsupportedSocketOperation',
   ProxyConnectionRefused: 'ProxyConnectionRefused',
   ProxyProtocol: 'ProxyProtocol',
+  /** The proxy answered 407 and no credentials (or refused ones) were given. */
+  ProxyAuthenticationRequired: 'ProxyAuthenticationRequired',
   SslHandshakeFailed: 'SslHandshakeFailed',
   Operation: 'Operation',
   UnknownSocket: 'UnknownSocket',

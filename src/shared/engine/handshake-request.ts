@@ -111,6 +111,11 @@ export interface ServerHandshakeParserOptions<PlainHttp extends boolean = boolea
   maxHeaderSize?: number;
   /** Return requests that are not WebSocket upgrades as `{ kind: 'http' }` instead of rejecting them. */
   plainHttp?: PlainHttp;
+  /**
+   * With `plainHttp`: the caller passes the connection on to an HTTP server that reads request
+   * content itself, so Transfer-Encoding and Content-Length are left to it (no 413).
+   */
+  plainHttpContent?: boolean;
 }
 
 type Reject = Extract<ServerHandshakeResult, { kind: 'reject' }>;
@@ -128,6 +133,7 @@ interface RequestLine {
 export class ServerHandshakeParser<PlainHttp extends boolean = false> {
   readonly #maxHeaderSize: number;
   readonly #plainHttp: boolean;
+  readonly #plainHttpContent: boolean;
   readonly #reader: HeaderBlockReader;
   readonly #rawHeaders: [string, string][] = [];
   #requestLine: RequestLine | undefined;
@@ -141,6 +147,7 @@ export class ServerHandshakeParser<PlainHttp extends boolean = false> {
     }
     this.#maxHeaderSize = maxHeaderSize;
     this.#plainHttp = options.plainHttp === true;
+    this.#plainHttpContent = options.plainHttpContent === true;
     this.#reader = new HeaderBlockReader(maxHeaderSize, true);
   }
 
@@ -286,6 +293,7 @@ export class ServerHandshakeParser<PlainHttp extends boolean = false> {
     if (hostCount > 1) return reject(400, 'Repeated Host header');
     if (hostCount === 0 && !requestLine.belowHttp11) return reject(400, 'Missing Host header');
     if (hostCount === 1 && !isValidHost(host)) return reject(400, 'Invalid Host header');
+    if (this.#plainHttpContent) return { kind: 'http', request: requestHead(requestLine, raw, headers, host), rest };
 
     if (getHeader(headers, 'transfer-encoding') !== undefined) {
       return reject(413, 'This server reads no request content (Transfer-Encoding)');

@@ -17,6 +17,8 @@ export const Signal = {
   HandshakeInterruptedOnError: 'handshakeInterruptedOnError',
   AlertReceived: 'alertReceived',
   PreSharedKeyAuthenticationRequired: 'preSharedKeyAuthenticationRequired',
+  AuthenticationRequired: 'authenticationRequired',
+  ProxyAuthenticationRequired: 'proxyAuthenticationRequired',
   // QWebSocketServer
   NewConnection: 'newConnection',
   AcceptError: 'acceptError',

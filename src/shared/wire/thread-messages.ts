@@ -27,6 +27,7 @@ import type { SecureContextOptions } from 'node:tls';
 import type { ConnectionLimits, HeaderList } from '../connection/socket-backend.ts';
 import type { TlsAlert } from '../connection/tls-alert.ts';
 import type { DeflateSettings } from '../engine/permessage-deflate.ts';
+import type { PeerCertificate, PeerVerifyMode } from '../connection/peer-certificate.ts';
 import type { ThreadSignalBatch, WorkerStatus } from './signal-batch.ts';
 import type { ThreadCommandBatch, ThreadStatusList } from './command-batch.ts';
 import type { WorkerTopicBatch } from './topic-batch.ts';
@@ -80,6 +81,14 @@ export interface ConnectionSettings {
   tls: TlsGeneration | undefined;
   /** permessage-deflate as the server offers it; null: declined. */
   deflate: DeflateSettings | null;
+  /**
+   * The server has an http.Server for plain requests: a request that is no upgrade hands its
+   * connection over to it (content, keep-alive and all), relayed through the owner from a pool
+   * thread. Takes precedence over `plainHttp`.
+   */
+  httpHandOver: boolean;
+  /** Whether TLS asks the client for a certificate, and whether it must be valid (Qt's peerVerifyMode). */
+  peerVerifyMode: PeerVerifyMode;
 }
 
 /** One generation of the server's TLS configuration (see `ConnectionSettings.tls`). */
@@ -95,6 +104,8 @@ export interface TlsGeneration {
 export interface HandshakeSummary {
   /** The worker thread that holds the connection (0 for the owner thread, i.e. `workers: 0`). */
   threadId: number;
+  /** The request method (always GET: anything else is refused before the owner is asked). */
+  method: string;
   /** `Origin` header value ('' when absent). */
   origin: string;
   /** Path plus `?query`, as in the request line (origin-form). */
@@ -108,6 +119,10 @@ export interface HandshakeSummary {
   peerPort: number;
   localAddress: string;
   localPort: number;
+  /** Whether it came over TLS. */
+  secure: boolean;
+  /** The client's certificate, when the server asks for one (peerVerifyMode) and the client gave one. */
+  peerCertificate: PeerCertificate | null;
 }
 
 /** The owner's answer to one upgrade request. */
@@ -122,10 +137,15 @@ export type HandshakeDecision =
     limits: ConnectionLimits;
     /** Whether the owner wants frame signals from the start. */
     frameSignals: boolean;
+    /** Further fields of the 101 (`Set-Cookie`, say), checked where the 101 is built. */
+    headers?: Array<[string, string]>;
+    /** What the upgrade handler attached (structured-clone data); it travels with the connection. */
+    attachment?: unknown;
   }
   | {
     accept: false;
     status: number;
+    /** The response body (text). */
     reason: string;
     headers?: Array<[string, string]>;
   };

@@ -82,6 +82,8 @@ test.serial('two serve --chat processes share a room over Redis: each message on
   const [a1, a2, b1] = [await connect(t, `${a.url}/room`), await connect(t, `${a.url}/room`), await connect(t, `${b.url}/room`)];
   const other = await connect(t, `${b.url}/other`);
   await untilAsync(async () => await subscribersInRedis(inspect, 'wsthreads:/room') === 2, 10_000, 'both servers to subscribe /room');
+  // Each subscription reaches Redis on its own: wait for the second room's too.
+  await untilAsync(async () => await subscribersInRedis(inspect, 'wsthreads:/other') === 1, 10_000, 'one server to subscribe /other');
   t.is(await subscribersInRedis(inspect, 'wsthreads:/other'), 1);
   const [seenA1, seenA2, seenB1, seenOther] = [record(a1), record(a2), record(b1), record(other)];
 

@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { Option } from 'commander';
 import type { Command } from 'commander';
 import { ServerDefaults, WebSocketServer } from '../main/websocket-server.ts';
+import { handlerLoadFailure } from '../main/handler-preflight.ts';
 import { CloseCode } from '../shared/engine/close-code.ts';
 import { SecureMode } from '../shared/engine/state.ts';
 import { BroadcastChannel } from 'node:worker_threads';
@@ -93,6 +94,11 @@ export async function startServe(o: ServeCommandOptions, io: ServeIo = process):
   if (mode === 'handler') inner = /^[a-z][a-z0-9+.-]*:/i.test(o.handler!) && !/^[a-z]:[\\/]/i.test(o.handler!) ? o.handler! : pathToFileURL(resolve(o.handler!)).href;
   else if (mode === 'chat') inner = handlerModule('chat').href;
   else inner = handlerModule('echo').href;
+  if (mode === 'handler') {
+    // Checked apart from the instrumented wrapper around it, so that the error names the user's module.
+    const failure = await handlerLoadFailure(inner);
+    if (failure !== undefined) throw new Error(`cannot load the handler module ${o.handler}: ${failure}`);
+  }
   const handler = new URL(handlerModule('instrumented').href);
   handler.searchParams.set('inner', inner);
   const statsChannelName = `wsthreads-serve-stats-${instance}`;

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { launchChromium } from '../helpers/chromium.ts';
-import { REPO, startCli } from '../helpers/wsthreads-cli.ts';
+import { REPO, runCli, startCli } from '../helpers/wsthreads-cli.ts';
 import type { CliProcess } from '../helpers/wsthreads-cli.ts';
 import { closed, nextMessage, openClient, withBound } from '../helpers/ws-await.ts';
 import { STATS_PATH } from '../../src/handlers/serve-stats.ts';
@@ -272,4 +272,14 @@ test.serial('serve --deflate negotiates permessage-deflate (shared by default, d
     serve.child.kill('SIGTERM');
     await serve.exited(EXIT_BOUND_MS);
   }
+});
+
+test('serve --handler with a module that cannot load prints one line and exits 1', async (t) => {
+  const result = await runCli(['serve', '--port', '0', '--workers', '1', '--handler', './no-such-handler.js'], STARTUP_MS);
+  t.false(result.timedOut);
+  t.is(result.code, 1);
+  t.is(result.stdout, '');
+  const lines = result.stderr.trimEnd().split('\n');
+  t.is(lines.length, 1, result.stderr);
+  t.regex(lines[0]!, /^wsthreads serve: cannot load the handler module \.\/no-such-handler\.js: Cannot find module '.*no-such-handler\.js'/);
 });

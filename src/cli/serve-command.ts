@@ -184,15 +184,16 @@ export async function runServeCommand(o: ServeCommandOptions, io: ServeIo = proc
     io.stderr.write(`wsthreads serve: ${(error as Error).message}\n`);
     return 1;
   }
-  io.stdout.write(`wsthreads listening on ${running.url} (${running.workers} workers)\n`);
-  if (o.page) io.stdout.write(`status page: ${running.url.replace(/^ws:/, 'http:')}/\n`);
   const stop = async (signal: string): Promise<void> => {
     io.stderr.write(`wsthreads serve: ${signal}: closing every connection (1001)\n`);
     await running.shutdown();
     process.exit(0);
   };
+  // Before the first line: whoever reads it may signal at once.
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
+  io.stdout.write(`wsthreads listening on ${running.url} (${running.workers} workers)\n`);
+  if (o.page) io.stdout.write(`status page: ${running.url.replace(/^ws:/, 'http:')}/\n`);
   return 0;
 }
 

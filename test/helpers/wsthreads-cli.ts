@@ -1,6 +1,7 @@
 /**
- * Runs the `wsthreads` command line as a real child process (the Node running the tests, on
- * src/cli/wsthreads.ts), with a time bound: a run that outlives it is killed and reported.
+ * Runs the `wsthreads` command line (or any Node program: the examples, the README's snippets)
+ * as a real child process of the Node running the tests, with a time bound: a run that outlives
+ * it is killed and reported.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -19,8 +20,13 @@ export interface CliResult {
 
 /** `env` is added to this process's environment for the child. */
 export function runCli(args: string[], timeoutMs: number, env: Record<string, string> = {}): Promise<CliResult> {
+  return runNode([CLI, ...args], timeoutMs, REPO, env);
+}
+
+/** Any Node program (`nodeArgs` start with the script, or with Node's own flags), run to its end, bounded. */
+export function runNode(nodeArgs: string[], timeoutMs: number, cwd = REPO, env: Record<string, string> = {}): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, nodeArgs, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     let timedOut = false;
@@ -49,8 +55,13 @@ export interface CliProcess {
 }
 
 export function startCli(args: string[], timeoutMs: number): Promise<CliProcess> {
+  return startNode([CLI, ...args], timeoutMs);
+}
+
+/** Any long-running Node program, started and its first stdout line awaited (bounded). */
+export function startNode(nodeArgs: string[], timeoutMs: number, cwd = REPO): Promise<CliProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, nodeArgs, { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let started = false;

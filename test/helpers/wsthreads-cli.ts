@@ -4,7 +4,7 @@
  * it is killed and reported.
  */
 import { spawn } from 'node:child_process';
-import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams, SpawnOptions } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const CLI = fileURLToPath(new URL('../../src/cli/wsthreads.ts', import.meta.url));
@@ -25,8 +25,13 @@ export function runCli(args: string[], timeoutMs: number, env: Record<string, st
 
 /** Any Node program (`nodeArgs` start with the script, or with Node's own flags), run to its end, bounded. */
 export function runNode(nodeArgs: string[], timeoutMs: number, cwd = REPO, env: Record<string, string> = {}): Promise<CliResult> {
+  return runProcess(process.execPath, nodeArgs, timeoutMs, { cwd, env: { ...process.env, ...env } });
+}
+
+/** Any program, run to its end, bounded. */
+export function runProcess(command: string, args: string[], timeoutMs: number, options: SpawnOptions): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, nodeArgs, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    const child = spawn(command, args, { cwd: REPO, ...options, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let timedOut = false;
@@ -60,8 +65,13 @@ export function startCli(args: string[], timeoutMs: number): Promise<CliProcess>
 
 /** Any long-running Node program, started and its first stdout line awaited (bounded). */
 export function startNode(nodeArgs: string[], timeoutMs: number, cwd = REPO): Promise<CliProcess> {
+  return startProcess(process.execPath, nodeArgs, timeoutMs, { cwd });
+}
+
+/** Any long-running program, started and its first stdout line awaited (bounded). */
+export function startProcess(command: string, args: string[], timeoutMs: number, options: SpawnOptions): Promise<CliProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, nodeArgs, { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd: REPO, ...options, stdio: ['pipe', 'pipe', 'pipe'] }) as ChildProcessWithoutNullStreams;
     let stdout = '';
     let stderr = '';
     let started = false;

@@ -1,0 +1,236 @@
+/**
+ * The package as a user gets it: a copy of the working tree (tracked and new files, no dist/) is
+ * packed with `npm pack`, which must build dist/ itself; the tarball is installed into a fresh
+ * project (its dependencies from npm's cache when present), and there the README is run:
+ * every `ts` block type-checked by TypeScript 7 and 5.9 under NodeNext and Bundler resolution
+ * (strict, skipLibCheck off, no `types` given) and run in README order as a script (servers
+ * started, checked over real sockets and stopped; the client run against the last one); the
+ * command-line block run as written on the machine's own Node (the library's Node ≥ 20).
+ *
+ * The two first commands (`npm ci && npm start`, `npm ci && npm test`) are the ones running this
+ * test; here `npm start` is run in the repository, bounded. `text` blocks are output, not code.
+ */
+import test from 'ava';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import WebSocket from 'ws';
+import { REPO, runNode, runProcess, startNode, startProcess, type CliProcess } from '../helpers/wsthreads-cli.ts';
+import { closed, nextMessage, withBound } from '../helpers/ws-await.ts';
+import { makeTestPki } from '../client/support.ts';
+
+const BoundMs = 30_000;
+/** The published typescript@5 line, installed into the consumer next to the repository's TypeScript 7. */
+const TypeScript5 = 'typescript@5.9.3';
+
+interface CodeBlock { lang: string; code: string; file: string | undefined }
+
+function readmeBlocks(): CodeBlock[] {
+  const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+  const blocks: CodeBlock[] = [];
+  for (const match of readme.matchAll(/^```(\w*)\n([\s\S]*?)^```$/gm)) {
+    const code = match[2]!;
+    blocks.push({ lang: match[1]!, code, file: /^\/\/ ([\w.-]+\.ts)\n/.exec(code)?.[1] });
+  }
+  return blocks;
+}
+
+/** Resolves once the process's stdout (so far and to come) matches `pattern`. */
+function outputMatches(job: CliProcess, pattern: RegExp, ms: number): Promise<void> {
+  return withBound(new Promise<void>((resolve) => {
+    const check = (): void => {
+      if (!pattern.test(job.stdout())) return;
+      job.child.stdout.off('data', check);
+      resolve();
+    };
+    job.child.stdout.on('data', check);
+    check();
+  }), ms, `output ${pattern}`);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    }).on('error', reject);
+  });
+}
+
+/** The machine's own Node (the one users have), else the one running the tests. */
+function systemNodeDir(): string {
+  for (const dir of ['/usr/local/bin', '/usr/bin']) {
+    const result = spawnSync(join(dir, 'node'), ['--version'], { encoding: 'utf8' });
+    if (result.status === 0) return dir;
+  }
+  return dirname(process.execPath);
+}
+
+const work = mkdtempSync(join(tmpdir(), 'wsthreads-package-'));
+const consumer = join(work, 'consumer');
+const blocks = readmeBlocks();
+let tarballFiles: string[] = [];
+
+test.before(async () => {
+  // A fresh checkout: the files git knows of (and new ones not ignored), without dist/.
+  const source = join(work, 'source');
+  const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z'], { cwd: REPO, encoding: 'utf8' }).split('\0').filter((file) => file !== '');
+  for (const file of files) {
+    try {
+      cpSync(join(REPO, file), join(source, file));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error; // deleted in the work tree
+    }
+  }
+  symlinkSync(join(REPO, 'node_modules'), join(source, 'node_modules'));
+  const packed = await runProcess('npm', ['pack', '--json', '--pack-destination', work], BoundMs, { cwd: source });
+  if (packed.code !== 0) throw new Error(`npm pack failed: ${packed.stderr}`);
+  const [info] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as Array<{ filename: string; files: Array<{ path: string }> }>;
+  tarballFiles = info!.files.map((file) => file.path);
+
+  mkdirSync(consumer);
+  writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
+  const installed = await runProcess('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', join(work, info!.filename), `typescript5@npm:${TypeScript5}`], BoundMs * 2, { cwd: consumer });
+  if (installed.code !== 0) throw new Error(`npm install failed: ${installed.stderr}`);
+  // Node's types as the consumer's own devDependency would give them (linked, after npm's pruning).
+  mkdirSync(join(consumer, 'node_modules', '@types'), { recursive: true });
+  symlinkSync(join(REPO, 'node_modules', '@types', 'node'), join(consumer, 'node_modules', '@types', 'node'));
+
+  let index = 0;
+  for (const block of blocks.filter((b) => b.lang === 'ts')) {
+    block.file ??= `readme-${++index}.ts`;
+    writeFileSync(join(consumer, block.file), block.code);
+  }
+  const pki = makeTestPki();
+  writeFileSync(join(consumer, 'cert.pem'), pki.selfSignedCert);
+  writeFileSync(join(consumer, 'key.pem'), pki.selfSignedKey);
+});
+
+test.after.always(() => rmSync(work, { recursive: true, force: true }));
+
+test('npm pack builds dist/ into the tarball: code, declarations, the command, the license, no tests', (t) => {
+  for (const file of ['dist/index.js', 'dist/index.d.ts', 'dist/shared/engine/index.js', 'dist/shared/engine/index.d.ts', 'dist/cli/wsthreads.js', 'LICENSE', 'README.md', 'CHANGELOG.md', 'package.json']) {
+    t.true(tarballFiles.includes(file), file);
+  }
+  t.false(tarballFiles.some((file) => file.startsWith('test/') || file.startsWith('examples/')));
+});
+
+const compilers = [
+  ['TypeScript 7', join(REPO, 'node_modules', 'typescript', 'bin', 'tsc')],
+  ['TypeScript 5', join(consumer, 'node_modules', 'typescript5', 'bin', 'tsc')],
+] as const;
+const resolutions = [['NodeNext', 'nodenext', 'nodenext'], ['Bundler', 'preserve', 'bundler']] as const;
+
+for (const [compiler, tsc] of compilers) {
+  for (const [resolution, module, moduleResolution] of resolutions) {
+    test(`the README's TypeScript compiles against the installed package: ${compiler}, ${resolution}`, async (t) => {
+      const config = `tsconfig-${compiler.replace(' ', '')}-${resolution}.json`;
+      writeFileSync(join(consumer, config), JSON.stringify({
+        compilerOptions: { target: 'es2022', module, moduleResolution, strict: true, skipLibCheck: false, noEmit: true, allowImportingTsExtensions: true },
+        include: ['*.ts'],
+      }));
+      const result = await runNode([tsc, '-p', config], BoundMs, consumer);
+      t.is(result.code, 0, result.stdout + result.stderr);
+      t.regex(readFileSync(join(consumer, 'node_modules', 'wsthreads', 'dist', 'index.d.ts'), 'utf8'), /^\/\/\/ <reference types="node"/);
+    });
+  }
+}
+
+async function echoes(url: string): Promise<WebSocket> {
+  const client = new WebSocket(url, { ca: readFileSync(join(consumer, 'cert.pem')) });
+  await withBound(new Promise<void>((resolve, reject) => client.once('open', resolve).once('error', reject)), BoundMs, `open ${url}`);
+  const reply = nextMessage(client, BoundMs);
+  client.send('hello');
+  if ((await reply).data.toString() !== 'hello') throw new Error(`${url} did not echo`);
+  return client;
+}
+
+test.serial("the README's TypeScript runs as a script against the installed package", async (t) => {
+  const port = await freePort();
+  let server: CliProcess | undefined;
+  const stop = async (): Promise<void> => {
+    server?.kill();
+    await server?.exited(BoundMs);
+    server = undefined;
+  };
+  t.teardown(() => server?.kill());
+  for (const block of blocks.filter((b) => b.lang === 'ts')) {
+    writeFileSync(join(consumer, block.file!), block.code.replaceAll('8080', String(port)));
+    const listens = /\blisten\(/.test(block.code);
+    if (!listens) {
+      if (/^export /m.test(block.code)) continue; // a module the next block loads
+      const result = await runNode([block.file!], BoundMs, consumer);
+      t.is(result.code, 0, `${block.file}: ${result.stderr}`);
+      if (block.code.includes('for await')) t.is(result.stdout, `hello\nclosed with 1000\n`, block.file);
+      continue;
+    }
+    await stop();
+    server = await startNode([block.file!], BoundMs, consumer);
+    const url = /listening on (wss?:\/\/\S+)/.exec(server.firstLine)?.[1];
+    t.truthy(url, `${block.file}: ${server.firstLine}`);
+    const client = await echoes(`${url!}/`);
+    if (block.code.includes("path === '/health'")) {
+      t.is(await (await fetch(`http://127.0.0.1:${port}/health`)).text(), 'ok\n');
+      t.is((await fetch(`http://127.0.0.1:${port}/elsewhere`)).status, 404);
+    }
+    if (block.code.includes("http.on('upgrade'")) t.is(await (await fetch(`http://127.0.0.1:${port}/`)).text(), 'plain HTTP here\n');
+    if (block.code.includes("process.once('SIGINT'")) {
+      const closing = closed(client, BoundMs);
+      server.child.kill('SIGINT');
+      t.is((await closing).code, 1001, block.file);
+      t.is((await server.exited(BoundMs)).code, 0, `${block.file}: ${server.stderr()}`);
+      server = undefined;
+    } else {
+      client.terminate();
+    }
+  }
+  await stop();
+  t.pass();
+});
+
+test.serial("the README's command line runs as written on the machine's Node", async (t) => {
+  const [install, ...rest] = blocks.filter((b) => b.lang === 'sh').slice(1);
+  t.is(install!.code, 'npm install wsthreads\n', 'the install command this test stands in for');
+  const commands = rest.find((b) => b.code.includes('npx wsthreads serve'))!;
+  const port = await freePort();
+  const env = { ...process.env, PATH: `${systemNodeDir()}:/usr/bin:/bin` };
+  const background: CliProcess[] = [];
+  t.teardown(() => {
+    for (const job of background) {
+      try { process.kill(-job.child.pid!, 'SIGKILL'); } catch { /* gone */ }
+    }
+  });
+  for (const line of commands.code.replaceAll('8080', String(port)).trim().split('\n')) {
+    if (line.endsWith(' &')) {
+      const job = await startProcess('bash', ['-c', line.slice(0, -2)], BoundMs, { cwd: consumer, env, detached: true });
+      background.push(job);
+      t.regex(job.firstLine, /^wsthreads listening on ws:\/\/127\.0\.0\.1:\d+ \(\d+ workers\)$/);
+      continue;
+    }
+    const result = await runProcess('bash', ['-c', line], BoundMs, { cwd: consumer, env });
+    t.is(result.code, 0, `${line}: ${result.stderr}`);
+    if (line.includes('wsthreads client')) t.is(result.stdout, 'hello\n', line);
+    if (line.includes('wsthreads bench')) t.regex(result.stdout, /msgs\/s/);
+  }
+  for (const job of background) {
+    process.kill(-job.child.pid!, 'SIGTERM');
+    // The shell in front of the command dies of the signal; serve itself exits 0 (its own tests).
+    const { code, signal } = await job.exited(BoundMs);
+    t.true(code === 0 || signal === 'SIGTERM', `${code} ${signal}`);
+  }
+});
+
+test.serial('npm start in the repository serves, as the first command says', async (t) => {
+  const [first] = blocks;
+  t.true(first!.code.startsWith('npm ci && npm start '));
+  t.true(first!.code.includes('\nnpm ci && npm test '));
+  const serve = await startProcess('npm', ['start', '--', '--port', '0'], BoundMs, { cwd: REPO, detached: true });
+  t.teardown(() => {
+    try { process.kill(-serve.child.pid!, 'SIGKILL'); } catch { /* gone */ }
+  });
+  await outputMatches(serve, /wsthreads listening on ws:\/\/127\.0\.0\.1:\d+ \(\d+ workers\)/, BoundMs);
+  process.kill(-serve.child.pid!, 'SIGTERM');
+  await serve.exited(BoundMs);
+});

@@ -283,3 +283,13 @@ test('serve --handler with a module that cannot load prints one line and exits 1
   t.is(lines.length, 1, result.stderr);
   t.regex(lines[0]!, /^wsthreads serve: cannot load the handler module \.\/no-such-handler\.js: Cannot find module '.*no-such-handler\.js'/);
 });
+
+test('serve with a bad option value prints the error and a one-line hint, not the whole help', async (t) => {
+  const result = await runCli(['serve', '--port', 'eighty'], STARTUP_MS);
+  t.is(result.code, 1);
+  t.is(result.stdout, '');
+  t.deepEqual(result.stderr.trimEnd().split('\n'), [
+    "error: option '--port <port>' argument 'eighty' is invalid. Expected a whole number, 0 or more.",
+    "(run 'wsthreads serve --help' for its options)",
+  ]);
+});

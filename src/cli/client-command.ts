@@ -162,10 +162,13 @@ export async function runClientCommand(givenUrl: string, options: ClientCommandO
   let sayClosed = (line: string): void => {
     if (announceClose) io.stderr.write(`${line}\n`);
   };
-  const onInterrupt = (): void => {
-    announceClose = true;
+  const closeNormally = (): void => {
     closing();
     if (socket.state() === State.Connected) socket.close(CloseCode.Normal);
+  };
+  const onInterrupt = (): void => {
+    announceClose = true;
+    closeNormally();
   };
   if (!interactive) process.once('SIGINT', onInterrupt);
 
@@ -220,18 +223,14 @@ export async function runClientCommand(givenUrl: string, options: ClientCommandO
     });
     if (options.execute !== undefined) {
       const messages = options.execute;
-      const close = (): void => {
-        closing();
-        if (socket.state() === State.Connected) socket.close(CloseCode.Normal);
-      };
-      const timer = setTimeout(close, options.wait ?? DefaultExecuteWaitMs);
+      const timer = setTimeout(closeNormally, options.wait ?? DefaultExecuteWaitMs);
       onReceived = () => {
-        if (++received >= messages.length) close();
+        if (++received >= messages.length) closeNormally();
       };
       socket.once('disconnected', () => clearTimeout(timer));
       for (const message of messages) runConsoleLine(socket, { kind: 'send', text: message }, options.binary === true, () => {});
     } else if (interactive) {
-      const terminal = new TerminalConsole(socket, { input: io.stdin, output: io.stdout, binary: options.binary === true, closing });
+      const terminal = new TerminalConsole(socket, { input: io.stdin, output: io.stdout, binary: options.binary === true, closing, closeNormally });
       print = (line) => terminal.show(`< ${line}`);
       socket.on('pong', (elapsedMs, payload) => terminal.show(`< pong (${elapsedMs.toFixed(1)} ms)${payload.length === 0 ? '' : ` ${payload.toString()}`}`));
       sayClosed = (line) => terminal.end(line);
@@ -253,10 +252,7 @@ export async function runClientCommand(givenUrl: string, options: ClientCommandO
         }
       });
       lines.on('close', () => {
-        if (socket.state() === State.Connected) {
-          closing();
-          socket.close(CloseCode.Normal);
-        }
+        if (socket.state() === State.Connected) closeNormally();
       });
       stopInput = () => {
         lines.close();

@@ -7,7 +7,6 @@ import { Buffer } from 'node:buffer';
 import { clearLine, cursorTo, createInterface, type Interface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { CloseCode } from '../shared/engine/close-code.ts';
-import { State } from '../shared/engine/state.ts';
 import type { WebSocket } from '../shared/connection/websocket.ts';
 
 export const SlashHelp = [
@@ -79,8 +78,10 @@ export interface TerminalConsoleOptions {
   input: Readable;
   output: Writable;
   binary: boolean;
-  /** Called for Ctrl-C, /close and the end of input: the connection is closing. */
+  /** /close was typed: the connection is closing at the user's wish. */
   closing(): void;
+  /** Ctrl-C or the end of input: close with 1000. */
+  closeNormally(): void;
 }
 
 /**
@@ -100,14 +101,9 @@ export class TerminalConsole {
       else this.#lines.prompt();
     });
     // Ctrl-C in raw mode arrives here, not as a process signal: close as wscat does.
-    this.#lines.on('SIGINT', () => {
-      options.closing();
-      if (socket.state() === State.Connected) socket.close(CloseCode.Normal);
-    });
+    this.#lines.on('SIGINT', () => options.closeNormally());
     this.#lines.on('close', () => {
-      if (this.#ended) return;
-      options.closing();
-      if (socket.state() === State.Connected) socket.close(CloseCode.Normal);
+      if (!this.#ended) options.closeNormally();
     });
   }
 

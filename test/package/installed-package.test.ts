@@ -1,5 +1,5 @@
 /**
- * The package as a user gets it: a copy of the working tree (tracked and new files, no dist/) is
+ * The package as a user gets it (the TypeScript of docs/coming-from-ws.md is type-checked too): a copy of the working tree (tracked and new files, no dist/) is
  * packed with `npm pack`, which must build dist/ itself; the tarball is installed into a fresh
  * project (its dependencies from npm's cache when present), and there the README is run:
  * every `ts` block type-checked by TypeScript 7 and 5.9 under NodeNext and Bundler resolution
@@ -27,8 +27,8 @@ const TypeScript5 = 'typescript@5.9.3';
 
 interface CodeBlock { lang: string; code: string; file: string | undefined }
 
-function readmeBlocks(): CodeBlock[] {
-  const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+function codeBlocks(markdown: string): CodeBlock[] {
+  const readme = readFileSync(join(REPO, markdown), 'utf8');
   const blocks: CodeBlock[] = [];
   for (const match of readme.matchAll(/^```(\w*)\n([\s\S]*?)^```$/gm)) {
     const code = match[2]!;
@@ -70,7 +70,7 @@ function systemNodeDir(): string {
 
 const work = mkdtempSync(join(tmpdir(), 'wsthreads-package-'));
 const consumer = join(work, 'consumer');
-const blocks = readmeBlocks();
+const blocks = codeBlocks('README.md');
 let tarballFiles: string[] = [];
 
 test.before(async () => {
@@ -103,6 +103,8 @@ test.before(async () => {
     block.file ??= `readme-${++index}.ts`;
     writeFileSync(join(consumer, block.file), block.code);
   }
+  // The side-by-side page's TypeScript is type-checked with the README's (its `ws` half is not ours).
+  codeBlocks('docs/coming-from-ws.md').filter((b) => b.lang === 'ts').forEach((block, i) => writeFileSync(join(consumer, `coming-from-ws-${i + 1}.ts`), block.code));
   const pki = makeTestPki();
   writeFileSync(join(consumer, 'cert.pem'), pki.selfSignedCert);
   writeFileSync(join(consumer, 'key.pem'), pki.selfSignedKey);

@@ -26,8 +26,6 @@ server.on('newConnection', () => {
   socket.on('textMessageReceived', (message) => socket.sendTextMessage(message));
   socket.on('binaryMessageReceived', (message) => socket.sendBinaryMessage(message));
 });
-// A client that does not trust the certificate fails its TLS handshake; the server says so here.
-server.on('serverError', (code, error) => console.error(`server error ${code}: ${error.message}`));
 
 // Ctrl-C: every client gets a Close (1001, going away) before the process ends.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void server.destroy());

@@ -75,7 +75,8 @@ const consumer = join(work, 'consumer');
 const blocks = codeBlocks('README.md');
 let tarballFiles: string[] = [];
 
-test.before(async () => {
+test.before(async (t) => {
+  t.timeout(BoundMs * 6); // a copy, a pack and an install
   // A fresh checkout: the files git knows of (and new ones not ignored), without dist/.
   const source = join(work, 'source');
   const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z'], { cwd: REPO, encoding: 'utf8' }).split('\0').filter((file) => file !== '');

@@ -9,6 +9,8 @@
  *
  * The two first commands (`npm ci && npm start`, `npm ci && npm test`) are the ones running this
  * test; here `npm start` is run in the repository, bounded. `text` blocks are output, not code.
+ * The bench section's own examples (a staged 50-second run, a merge of reports from several
+ * machines) are not run here; test/cli/bench.test.ts covers those options.
  */
 import test from 'ava';
 import { execFileSync, spawnSync } from 'node:child_process';

@@ -40,10 +40,14 @@ const clients = new Set<WebSocket>();
 server.on('newConnection', () => {
   const sender = server.nextPendingConnection()!;
   clients.add(sender);
+  console.log(`joined: ${sender.peerAddress()}:${sender.peerPort()} (${clients.size} in the chat)`);
   sender.on('textMessageReceived', (message) => {
     for (const client of clients) if (client !== sender) client.sendTextMessage(message);
   });
-  sender.on('disconnected', () => clients.delete(sender));
+  sender.on('disconnected', () => {
+    clients.delete(sender);
+    console.log(`left: ${sender.peerAddress()}:${sender.peerPort()} (${clients.size} in the chat)`);
+  });
 });
 
 // Ctrl-C: every client gets a Close (1001, going away) before the process ends.

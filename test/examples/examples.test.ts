@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { runNode, startNode, type CliProcess } from '../helpers/wsthreads-cli.ts';
+import { outputMatches, runNode, startNode, type CliProcess } from '../helpers/wsthreads-cli.ts';
 import { closed, nextMessage, openClient } from '../helpers/ws-await.ts';
 import { hasOpenssl, makeTestPki } from '../client/support.ts';
 
@@ -95,6 +95,8 @@ test('chat-server serves its page over HTTP and relays each message to every oth
   const alice = await openClient(url);
   const bob = await openClient(url);
   const carol = await openClient(url);
+  // A client's open comes before the server has taken the connection: wait until all three are in.
+  await outputMatches(example, /\(3 in the chat\)$/m, BoundMs);
   const aliceHears: string[] = [];
   alice.on('message', (data: Buffer) => aliceHears.push(data.toString()));
   const bobHears = nextMessage(bob);

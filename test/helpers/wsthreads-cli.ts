@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams, SpawnOptions } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { withBound } from './ws-await.ts';
 
 export const CLI = fileURLToPath(new URL('../../src/cli/wsthreads.ts', import.meta.url));
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -120,4 +121,17 @@ export function startProcess(command: string, args: string[], timeoutMs: number,
       }
     });
   });
+}
+
+/** Resolves once the process's stdout (so far and to come) matches `pattern`. */
+export function outputMatches(job: CliProcess, pattern: RegExp, ms: number): Promise<void> {
+  return withBound(new Promise<void>((resolve) => {
+    const check = (): void => {
+      if (!pattern.test(job.stdout())) return;
+      job.child.stdout.off('data', check);
+      resolve();
+    };
+    job.child.stdout.on('data', check);
+    check();
+  }), ms, `output ${pattern}`);
 }

@@ -19,7 +19,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import WebSocket from 'ws';
-import { REPO, runNode, runProcess, startNode, startProcess, type CliProcess } from '../helpers/wsthreads-cli.ts';
+import { outputMatches, REPO, runNode, runProcess, startNode, startProcess, type CliProcess } from '../helpers/wsthreads-cli.ts';
 import { closed, nextMessage, withBound } from '../helpers/ws-await.ts';
 import { makeTestPki } from '../client/support.ts';
 
@@ -39,19 +39,6 @@ function codeBlocks(markdown: string): CodeBlock[] {
     blocks.push({ lang: match[1]!, code, file: /^\/\/ ([\w.-]+\.ts)\n/.exec(code)?.[1] });
   }
   return blocks;
-}
-
-/** Resolves once the process's stdout (so far and to come) matches `pattern`. */
-function outputMatches(job: CliProcess, pattern: RegExp, ms: number): Promise<void> {
-  return withBound(new Promise<void>((resolve) => {
-    const check = (): void => {
-      if (!pattern.test(job.stdout())) return;
-      job.child.stdout.off('data', check);
-      resolve();
-    };
-    job.child.stdout.on('data', check);
-    check();
-  }), ms, `output ${pattern}`);
 }
 
 function freePort(): Promise<number> {

@@ -10,13 +10,14 @@ import { isIPv6 } from 'node:net';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
+import { BroadcastChannel } from 'node:worker_threads';
 import { Option } from 'commander';
 import type { Command } from 'commander';
 import { ServerDefaults, WebSocketServer } from '../main/websocket-server.ts';
+import { handlerLoadFailure } from '../main/handler-preflight.ts';
 import { CloseCode } from '../shared/engine/close-code.ts';
 import { SecureMode } from '../shared/engine/state.ts';
-import { BroadcastChannel } from 'node:worker_threads';
-import { STATS_INTERVAL_MS, type PubSubSummary } from '../handlers/serve-stats.ts';
+import { STATS_INTERVAL_MS, type PubSubSummary, type ServeRoster } from '../handlers/serve-stats.ts';
 import { pageResponse, renderServePage } from './serve-page.ts';
 import type { ServePageConfig } from './serve-page.ts';
 import { collect, deflateMode, nonNegativeInteger, portNumber, positiveByteSize } from './option-values.ts';
@@ -51,6 +52,8 @@ export interface ServeCommandOptions {
   deflate?: true | ReturnType<typeof deflateMode>;
   /** A Redis URL: topics (the chat's rooms) span every server on that Redis. */
   redis?: string;
+  /** Log every connection coming and going (address, worker, close code) on stdout. */
+  verbose?: boolean;
 }
 
 export interface ServeIo {
@@ -86,6 +89,27 @@ export function originPolicy(allowed: string[] | undefined, host: string, port: 
   return (origin) => origin === '' || origins.has(origin);
 }
 
+/**
+ * The owner's part of the status page: which pool threads exist (a thread that has not served
+ * yet has never reported) and the process's memory, on the workers' stats channel.
+ */
+function postRoster(server: WebSocketServer, channelName: string): () => void {
+  const channel = new BroadcastChannel(channelName);
+  channel.unref();
+  const startedAt = Date.now();
+  const post = (): void => {
+    const roster: ServeRoster = { type: 'roster', threadIds: [...server.workerConnectionCounts().keys()], startedAt, rss: process.memoryUsage.rss(), at: Date.now() };
+    channel.postMessage(roster);
+  };
+  const timer = setInterval(post, STATS_INTERVAL_MS);
+  timer.unref();
+  post();
+  return () => {
+    clearInterval(timer);
+    channel.close();
+  };
+}
+
 export async function startServe(o: ServeCommandOptions, io: ServeIo = process): Promise<RunningServe> {
   const mode: ServePageConfig['mode'] = o.handler !== undefined ? 'handler' : o.chat === true ? 'chat' : 'echo';
   const instance = `${process.pid}-${randomBytes(4).toString('hex')}`;
@@ -93,10 +117,16 @@ export async function startServe(o: ServeCommandOptions, io: ServeIo = process):
   if (mode === 'handler') inner = /^[a-z][a-z0-9+.-]*:/i.test(o.handler!) && !/^[a-z]:[\\/]/i.test(o.handler!) ? o.handler! : pathToFileURL(resolve(o.handler!)).href;
   else if (mode === 'chat') inner = handlerModule('chat').href;
   else inner = handlerModule('echo').href;
+  if (mode === 'handler') {
+    // Checked apart from the instrumented wrapper around it, so that the error names the user's module.
+    const failure = await handlerLoadFailure(inner);
+    if (failure !== undefined) throw new Error(`cannot load the handler module ${o.handler}: ${failure}`);
+  }
   const handler = new URL(handlerModule('instrumented').href);
   handler.searchParams.set('inner', inner);
   const statsChannelName = `wsthreads-serve-stats-${instance}`;
   handler.searchParams.set('stats', statsChannelName);
+  if (o.verbose === true) handler.searchParams.set('verbose', '1');
 
   const server = new WebSocketServer('wsthreads', SecureMode.NonSecure, {
     workers: o.workers,
@@ -132,6 +162,7 @@ export async function startServe(o: ServeCommandOptions, io: ServeIo = process):
     server.on('originAuthenticationRequired', (authenticator) => authenticator.setAllowed(allowOrigin(authenticator.origin())));
   }
   server.on('serverError', (code, error) => io.stderr.write(`wsthreads serve: server error ${code}: ${error.message}\n`));
+  const stopRoster = postRoster(server, statsChannelName);
 
   const url = `ws://${hostForUrl(o.host)}:${port}`;
   const topicsReport = reportTopics(server, statsChannelName);
@@ -139,6 +170,7 @@ export async function startServe(o: ServeCommandOptions, io: ServeIo = process):
   const shutdown = (): Promise<void> => {
     stopping ??= (async () => {
       topicsReport.stop();
+      stopRoster();
       server.close();
       const bound = new Promise<void>((done) => setTimeout(done, SHUTDOWN_BOUND_MS).unref());
       await Promise.race([server.closeAllConnections(CloseCode.GoingAway, 'Server shutting down', SHUTDOWN_BOUND_MS - 500), bound]);
@@ -178,15 +210,16 @@ export async function runServeCommand(o: ServeCommandOptions, io: ServeIo = proc
     io.stderr.write(`wsthreads serve: ${(error as Error).message}\n`);
     return 1;
   }
-  io.stdout.write(`wsthreads listening on ${running.url} (${running.workers} workers)\n`);
-  if (o.page) io.stdout.write(`status page: ${running.url.replace(/^ws:/, 'http:')}/\n`);
   const stop = async (signal: string): Promise<void> => {
     io.stderr.write(`wsthreads serve: ${signal}: closing every connection (1001)\n`);
     await running.shutdown();
     process.exit(0);
   };
+  // Before the first line: whoever reads it may signal at once.
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
+  io.stdout.write(`wsthreads listening on ${running.url} (${running.workers} workers)\n`);
+  if (o.page) io.stdout.write(`status page: ${running.url.replace(/^ws:/, 'http:')}/\n`);
   return 0;
 }
 
@@ -210,6 +243,7 @@ export function registerServeCommand(program: Command): void {
     .option('--frame-timeout <ms>', 'close a connection whose frame stops arriving this long (1001; 0: never)', nonNegativeInteger, ServerDefaults.frameTimeoutMs)
     .option('--no-page', 'no status page: plain HTTP requests on the port are refused (400)')
     .option('--deflate [mode]', 'permessage-deflate: shared (the default: no zlib state per connection), dedicated or dedicated:BITS (a window per connection)', deflateMode)
+    .option('--verbose', 'log every connection coming and going: address, worker, close code')
     .action(async (options: ServeCommandOptions) => {
       const code = await runServeCommand(options);
       if (code !== 0) process.exitCode = code;

@@ -1,7 +1,9 @@
 /**
- * The status page of `wsthreads serve`, one self-contained HTML document: a table of connections
- * and messages per second per worker thread, bytes queued, a chart of the last minute, and a box
- * that sends to the echo or the chat. Its figures arrive once a second over a WebSocket to
+ * The status page of `wsthreads serve`, one self-contained HTML document: uptime, memory and
+ * totals; per worker thread (idle ones too) connections, messages and bytes per second in and out,
+ * bytes queued, event-loop utilisation, heap, close codes and errors; a chart of the last minute
+ * (in and out drawn differently, since an echo makes them equal); and a box that sends to the echo
+ * or the chat, which reconnects when the server comes back. Its figures arrive once a second over a WebSocket to
  * STATS_PATH on the same server (see src/handlers/instrumented.ts). The WebSocketServer serves the
  * page itself, on its own port, through its httpRequestHandler (`pageResponse`).
  *
@@ -36,34 +38,75 @@ const SCRIPT = String.raw`
   }
   function cell(row, text) { var td = document.createElement('td'); td.textContent = text; row.appendChild(td); }
 
+  function fmtDuration(ms) {
+    var s = Math.floor(ms / 1000), h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60;
+    return (h > 0 ? h + ' h ' : '') + (h > 0 || m > 0 ? m + ' min ' : '') + (s % 60) + ' s';
+  }
+  function fmtCodes(codes) {
+    var keys = Object.keys(codes).sort();
+    return keys.length === 0 ? '-' : keys.map(function (k) { return k + ' \u00d7 ' + fmt(codes[k]); }).join(', ');
+  }
+  function rate(w, before, seconds, key) { return seconds > 0 ? (w[key] - before[key]) / seconds : 0; }
+
   function update(snapshot) {
     var body = $('workers');
     body.textContent = '';
-    var totals = { connections: 0, rateIn: 0, rateOut: 0, queued: 0 };
+    var totals = { connections: 0, rateIn: 0, rateOut: 0, bytesIn: 0, bytesOut: 0, messagesIn: 0, messagesOut: 0, served: 0, errors: 0, idleTimeouts: 0, frameTimeouts: 0, codes: {} };
     snapshot.workers.forEach(function (w) {
       var before = previous[w.threadId];
       var seconds = before ? (w.at - before.at) / 1000 : 0;
-      var rateIn = seconds > 0 ? (w.messagesIn - before.messagesIn) / seconds : 0;
-      var rateOut = seconds > 0 ? (w.messagesOut - before.messagesOut) / seconds : 0;
-      if (!before || w.at !== before.at) previous[w.threadId] = { at: w.at, messagesIn: w.messagesIn, messagesOut: w.messagesOut, rateIn: rateIn, rateOut: rateOut };
-      else { rateIn = before.rateIn; rateOut = before.rateOut; }
+      var r;
+      if (before && w.at === before.at) r = before.rates;
+      else {
+        r = {
+          rateIn: before ? rate(w, before, seconds, 'messagesIn') : 0,
+          rateOut: before ? rate(w, before, seconds, 'messagesOut') : 0,
+          bytesIn: before ? rate(w, before, seconds, 'bytesIn') : 0,
+          bytesOut: before ? rate(w, before, seconds, 'bytesOut') : 0
+        };
+        previous[w.threadId] = { at: w.at, messagesIn: w.messagesIn, messagesOut: w.messagesOut, bytesIn: w.bytesIn, bytesOut: w.bytesOut, rates: r };
+      }
       var row = document.createElement('tr');
       row.setAttribute('data-thread', String(w.threadId));
-      cell(row, 'thread ' + w.threadId);
+      cell(row, 'thread ' + w.threadId + (w.connectionsTotal === 0 ? ' (idle)' : ''));
       cell(row, fmt(w.connections));
-      cell(row, fmt(rateIn));
-      cell(row, fmt(rateOut));
+      cell(row, fmt(r.rateIn));
+      cell(row, fmt(r.rateOut));
+      cell(row, fmtBytes(r.bytesIn) + '/s');
+      cell(row, fmtBytes(r.bytesOut) + '/s');
       cell(row, fmtBytes(w.bytesQueued));
+      cell(row, (w.eventLoopUtilization * 100).toFixed(1) + '%');
+      cell(row, w.heapUsed === 0 ? '-' : fmtBytes(w.heapUsed));
+      cell(row, fmtCodes(w.closeCodes));
+      cell(row, fmt(w.errors));
       body.appendChild(row);
       totals.connections += w.connections;
-      totals.rateIn += rateIn;
-      totals.rateOut += rateOut;
-      totals.queued += w.bytesQueued;
+      totals.rateIn += r.rateIn;
+      totals.rateOut += r.rateOut;
+      totals.bytesIn += r.bytesIn;
+      totals.bytesOut += r.bytesOut;
+      totals.messagesIn += w.messagesIn;
+      totals.messagesOut += w.messagesOut;
+      totals.served += w.connectionsTotal;
+      totals.errors += w.errors;
+      totals.idleTimeouts += w.idleTimeouts;
+      totals.frameTimeouts += w.frameTimeouts;
+      Object.keys(w.closeCodes).forEach(function (k) { totals.codes[k] = (totals.codes[k] || 0) + w.closeCodes[k]; });
     });
     $('total-connections').textContent = fmt(totals.connections);
     $('total-in').textContent = fmt(totals.rateIn);
     $('total-out').textContent = fmt(totals.rateOut);
-    $('total-queued').textContent = fmtBytes(totals.queued);
+    $('total-bytes-in').textContent = fmtBytes(totals.bytesIn) + '/s';
+    $('total-bytes-out').textContent = fmtBytes(totals.bytesOut) + '/s';
+    $('uptime').textContent = fmtDuration(snapshot.at - snapshot.startedAt);
+    $('memory').textContent = snapshot.rss === 0 ? '-' : fmtBytes(snapshot.rss);
+    $('served').textContent = fmt(totals.served);
+    $('messages-in').textContent = fmt(totals.messagesIn);
+    $('messages-out').textContent = fmt(totals.messagesOut);
+    $('close-codes').textContent = fmtCodes(totals.codes);
+    $('errors').textContent = fmt(totals.errors);
+    $('idle-timeouts').textContent = fmt(totals.idleTimeouts);
+    $('frame-timeouts').textContent = fmt(totals.frameTimeouts);
     $('updated').textContent = new Date(snapshot.at).toLocaleTimeString();
     if (snapshot.pubsub) {
       $('pubsub-state').textContent = snapshot.pubsub.state;
@@ -119,8 +162,10 @@ const SCRIPT = String.raw`
     chat.onopen = function () { $('conn-status').textContent = 'open'; $('send').disabled = false; };
     chat.onmessage = function (event) { log('received', typeof event.data === 'string' ? event.data : '[binary]'); };
     chat.onclose = function (event) {
-      $('conn-status').textContent = 'closed (' + event.code + ')';
+      $('conn-status').textContent = 'closed (' + event.code + '), reconnecting';
       $('send').disabled = true;
+      // The server may be restarting: try again, as the figures do.
+      setTimeout(connectChat, 2000);
     };
   }
   $('form').addEventListener('submit', function (event) {
@@ -163,7 +208,7 @@ export function renderServePage(config: ServePageConfig): string {
 <meta charset="utf-8">
 <title>wsthreads serve</title>
 <style>
-body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; max-width: 760px; }
+body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; max-width: 1100px; }
 table { border-collapse: collapse; margin: 8px 0 16px; }
 th, td { padding: 3px 12px; border-bottom: 1px solid #ddd; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
@@ -178,19 +223,23 @@ input[type=text] { width: 420px; padding: 4px; }
 <h1>wsthreads serve</h1>
 <p>${what}; ${config.workers} worker thread${config.workers === 1 ? '' : 's'}; figures <span id="stats-status">connecting</span>, updated <span id="updated">-</span></p>
 <table>
-<thead><tr><th>worker</th><th>connections</th><th>msgs/s in</th><th>msgs/s out</th><th>bytes queued</th></tr></thead>
+<p>up <span id="uptime">-</span>; process memory <span id="memory">-</span>; <span id="served">0</span> connections served, <span id="messages-in">0</span> messages in, <span id="messages-out">0</span> out; closed with <span id="close-codes">-</span>; errors <span id="errors">0</span> (dropped for silence <span id="idle-timeouts">0</span>, stalled frames <span id="frame-timeouts">0</span>)</p>
+<table>
+<thead><tr><th>worker</th><th>connections</th><th>msgs/s in</th><th>msgs/s out</th><th>in</th><th>out</th><th>queued</th><th>event loop</th><th>heap</th><th>close codes</th><th>errors</th></tr></thead>
 <tbody id="workers"></tbody>
-<tfoot><tr><td>total</td><td id="total-connections">0</td><td id="total-in">0</td><td id="total-out">0</td><td id="total-queued">0 B</td></tr></tfoot>
+<tfoot><tr><td>total</td><td id="total-connections">0</td><td id="total-in">0</td><td id="total-out">0</td><td id="total-bytes-in">0 B/s</td><td id="total-bytes-out">0 B/s</td><td></td><td></td><td></td><td></td><td></td></tr></tfoot>
 </table>
 <svg id="chart" width="600" height="160" viewBox="0 0 600 160" role="img" aria-label="messages per second, last minute">
 <text x="4" y="20" font-size="11" id="y-max">1 msgs/s</text>
 <text x="4" y="150" font-size="11">0</text>
 <text x="50" y="158" font-size="11">-60 s</text>
 <text x="560" y="158" font-size="11">now</text>
-<path id="line-in" d="" fill="none" stroke="#1f77b4" stroke-width="2"></path>
-<path id="line-out" d="" fill="none" stroke="#d62728" stroke-width="2"></path>
+<path id="line-in" d="" fill="none" stroke="#1f77b4" stroke-width="4" stroke-opacity="0.6"></path>
+<path id="line-out" d="" fill="none" stroke="#d62728" stroke-width="2" stroke-dasharray="6 4"></path>
 </svg>
-<p><span style="color:#1f77b4">in</span> / <span style="color:#d62728">out</span> messages per second over the last minute</p>
+<p id="legend">messages per second over the last minute:
+<svg width="28" height="10" aria-hidden="true"><line x1="0" y1="5" x2="28" y2="5" stroke="#1f77b4" stroke-width="4" stroke-opacity="0.6"></line></svg> in (wide, blue)
+<svg width="28" height="10" aria-hidden="true"><line x1="0" y1="5" x2="28" y2="5" stroke="#d62728" stroke-width="2" stroke-dasharray="6 4"></line></svg> out (dashed, red)</p>
 <h2>Topics</h2>
 <p>Redis: <span id="pubsub-state">-</span></p>
 <table>

@@ -1,23 +1,28 @@
 /**
  * The handler module `wsthreads serve` gives its server: it wraps the real handler (echo, chat or
  * the user's --handler module, named by the `inner` query of this module's URL) to count
- * connections and messages for the status page, and serves the page's live feed on STATS_PATH.
+ * connections, messages, bytes, close codes and errors for the status page, and serves the
+ * page's live feed on STATS_PATH; with `verbose=1` it logs each connection coming and going.
  *
- *   instrumented.ts?inner=<handler module URL>&stats=<BroadcastChannel name>
+ *   instrumented.ts?inner=<handler module URL>&stats=<BroadcastChannel name>[&verbose=1]
  *
  * Counting wraps the socket's send methods on the instance, so the inner handler sees the full
  * WebSocket API unchanged.
  */
+import { Buffer } from 'node:buffer';
+import { performance } from 'node:perf_hooks';
+import { getHeapStatistics } from 'node:v8';
 import { BroadcastChannel, threadId } from 'node:worker_threads';
 import { SocketError, type WebSocketError } from '../shared/engine/errors.ts';
 import type { WebSocket } from '../shared/connection/websocket.ts';
 import type { ConnectionHandler, HandlerContext } from '../shared/connection/handler-host.ts';
-import { STATS_INTERVAL_MS, STATS_PATH } from './serve-stats.ts';
-import type { PubSubSummary, ServeStatsSnapshot, WorkerStats } from './serve-stats.ts';
+import { idleWorkerStats, STATS_INTERVAL_MS, STATS_PATH } from './serve-stats.ts';
+import type { PubSubSummary, ServeRoster, ServeStatsSnapshot, WorkerStats } from './serve-stats.ts';
 
 const params = new URL(import.meta.url).searchParams;
 const innerUrl = params.get('inner');
 const statsChannelName = params.get('stats') ?? 'wsthreads-serve-stats';
+const verbose = params.get('verbose') === '1';
 if (innerUrl === null) throw new TypeError(`${import.meta.url}: the inner handler module is missing (?inner=<url>)`);
 
 const innerModule = (await import(innerUrl)) as Record<string, unknown>;
@@ -27,9 +32,12 @@ if (typeof inner !== 'function') {
 }
 
 const sockets = new Set<WebSocket>();
-const counts = { messagesIn: 0, messagesOut: 0, idleTimeouts: 0, frameTimeouts: 0 };
+const counts = { connectionsTotal: 0, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, errors: 0, idleTimeouts: 0, frameTimeouts: 0 };
+const closeCodes: Record<string, number> = {};
+let loopBefore = performance.eventLoopUtilization();
 
-function countTimeout(error: WebSocketError): void {
+function countError(error: WebSocketError): void {
+  counts.errors++;
   if (error.kind === SocketError.IdleTimeout) counts.idleTimeouts++;
   else if (error.kind === SocketError.FrameTimeout) counts.frameTimeouts++;
 }
@@ -37,7 +45,13 @@ function countTimeout(error: WebSocketError): void {
 function sample(): WorkerStats {
   let bytesQueued = 0;
   for (const socket of sockets) bytesQueued += socket.bytesToWrite();
-  return { threadId, connections: sockets.size, ...counts, bytesQueued, at: Date.now() };
+  const loopNow = performance.eventLoopUtilization();
+  const eventLoopUtilization = performance.eventLoopUtilization(loopNow, loopBefore).utilization;
+  loopBefore = loopNow;
+  return {
+    type: 'worker', threadId, connections: sockets.size, ...counts, bytesQueued, eventLoopUtilization,
+    heapUsed: getHeapStatistics().used_heap_size, closeCodes: { ...closeCodes }, at: Date.now(),
+  };
 }
 
 let reporter: BroadcastChannel | undefined;
@@ -55,17 +69,23 @@ function startReporting(): void {
 /** A status-page connection: gets every worker's latest figures once a second. */
 function serveStatsFeed(socket: WebSocket): void {
   const latest = new Map<number, WorkerStats>();
+  let roster: ServeRoster | undefined;
   let pubsub: PubSubSummary | undefined;
   const listener = new BroadcastChannel(statsChannelName);
   listener.onmessage = (event) => {
-    const data = (event as { data: WorkerStats | PubSubSummary }).data;
-    if ('type' in data) pubsub = data;
-    else latest.set(data.threadId, data);
+    const message = (event as { data: WorkerStats | ServeRoster | PubSubSummary }).data;
+    if (message.type === 'roster') roster = message;
+    else if (message.type === 'pubsub') pubsub = message;
+    else latest.set(message.threadId, message);
   };
   const send = (): void => {
     // This thread's own reports go out on another channel object, which a listener does not hear.
+    const at = Date.now();
     latest.set(threadId, sample());
-    const snapshot: ServeStatsSnapshot = { type: 'stats', at: Date.now(), workers: [...latest.values()].sort((a, b) => a.threadId - b.threadId), pubsub };
+    // Threads that have not served yet have never reported: the owner's roster names them.
+    for (const id of roster?.threadIds ?? []) if (!latest.has(id)) latest.set(id, idleWorkerStats(id, at));
+    const workers = [...latest.values()].sort((a, b) => a.threadId - b.threadId);
+    const snapshot: ServeStatsSnapshot = { type: 'stats', at, startedAt: roster?.startedAt ?? at, rss: roster?.rss ?? 0, workers, pubsub };
     socket.sendTextMessage(JSON.stringify(snapshot));
   };
   const timer = setInterval(send, 1000);
@@ -76,6 +96,10 @@ function serveStatsFeed(socket: WebSocket): void {
   });
 }
 
+function log(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
 export default function instrumented(socket: WebSocket, context: HandlerContext): void | Promise<void> {
   startReporting();
   if (socket.resourceName().split('?')[0] === STATS_PATH) {
@@ -83,19 +107,41 @@ export default function instrumented(socket: WebSocket, context: HandlerContext)
     return;
   }
   sockets.add(socket);
-  socket.on('textMessageReceived', () => counts.messagesIn++);
-  socket.on('binaryMessageReceived', () => counts.messagesIn++);
-  socket.on('disconnected', () => sockets.delete(socket));
-  socket.on('errorOccurred', countTimeout);
+  counts.connectionsTotal++;
+  const peer = `${socket.peerAddress()}:${socket.peerPort()}`;
+  if (verbose) log(`connected    ${peer} on worker ${threadId} ${socket.resourceName()}`);
+  socket.on('textMessageReceived', (text) => {
+    counts.messagesIn++;
+    counts.bytesIn += Buffer.byteLength(text);
+  });
+  socket.on('binaryMessageReceived', (data) => {
+    counts.messagesIn++;
+    counts.bytesIn += data.length;
+  });
+  socket.on('errorOccurred', (error) => {
+    countError(error);
+    if (verbose) log(`error        ${peer} on worker ${threadId}: ${error.message}`);
+  });
+  socket.on('disconnected', () => {
+    sockets.delete(socket);
+    const code = socket.closeCode();
+    closeCodes[code] = (closeCodes[code] ?? 0) + 1;
+    const reason = socket.closeReason();
+    if (verbose) log(`disconnected ${peer} on worker ${threadId}, close code ${code}${reason === '' ? '' : ` (${reason})`}`);
+  });
   const sendText = socket.sendTextMessage.bind(socket);
   const sendBinary = socket.sendBinaryMessage.bind(socket);
   socket.sendTextMessage = (message: string): number => {
     counts.messagesOut++;
-    return sendText(message);
+    const bytes = sendText(message);
+    counts.bytesOut += bytes;
+    return bytes;
   };
   socket.sendBinaryMessage = (data: Uint8Array | ArrayBuffer): number => {
     counts.messagesOut++;
-    return sendBinary(data);
+    const bytes = sendBinary(data);
+    counts.bytesOut += bytes;
+    return bytes;
   };
   return inner(socket, context);
 }

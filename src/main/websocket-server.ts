@@ -54,6 +54,7 @@ import type {
   TlsGeneration,
 } from '../shared/wire/thread-messages.ts';
 import { serveWithHandler } from '../shared/connection/handler-host.ts';
+import { handlerLoadFailure } from './handler-preflight.ts';
 import { WebSocketCorsAuthenticator } from './cors-authenticator.ts';
 import { DefaultCloseTimeoutMs, EngineSocketBackend } from '../shared/connection/engine-socket-backend.ts';
 import type { TopicMembership } from '../shared/pubsub/topic-membership.ts';
@@ -141,7 +142,10 @@ export interface WebSocketServerOptions {
    * socket transfer (< 26.6) a positive count falls back to 0 with a one-time warning.
    */
   workers?: number;
-  /** A module run in every pool thread that receives the connections (see handler-host.ts). */
+  /**
+   * A module run in every pool thread that receives the connections (see handler-host.ts).
+   * `listen()` (and `setSocketDescriptor()`) loads it on the owner thread first and resolves false when it cannot.
+   */
   handler?: URL | string;
   /** Key and certificate for SecureMode.Secure (`tls.createSecureContext` options); `ca` lists the CAs client certificates must chain to. */
   tls?: SecureContextOptions;
@@ -290,6 +294,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   #inline: InlineTransport;
   #ownerSecureContext: SecureContext | undefined;
   #destroyed = false;
+  #handlerLoaded = false;
 
   readonly #connections = new ConnectionRegistry();
   readonly #topics = new TopicHub();
@@ -421,6 +426,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     if (this.#listener !== undefined || this.#binding) {
       return Promise.resolve(this.#listenFailed(SocketError.Operation, `${caller} called when already listening`));
     }
+    if (this.#handlerUrl !== undefined && !this.#handlerLoaded) return this.#listenOnceHandlerLoads(target, caller);
     this.#binding = true;
     const listener = createServer({ pauseOnConnect: true, noDelay: true });
     return new Promise((resolve) => {
@@ -449,6 +455,16 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       if ('fd' in target) listener.listen(target, this.#backlog, listening);
       else listener.listen(target, listening);
     });
+  }
+
+  /** A handler module that cannot load fails listen() and setSocketDescriptor() (see handler-preflight.ts). */
+  async #listenOnceHandlerLoads(target: ListenOptions | { fd: number }, caller: string): Promise<boolean> {
+    this.#binding = true;
+    const failure = await handlerLoadFailure(this.#handlerUrl!);
+    this.#binding = false;
+    if (failure !== undefined) return this.#listenFailed(SocketError.UnknownSocket, `The handler module ${this.#handlerUrl} cannot be loaded: ${failure}`);
+    this.#handlerLoaded = true;
+    return this.#listenOn(target, caller);
   }
 
   #listenFailed(kind: SocketError, message: string): boolean {

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { launchChromium } from '../helpers/chromium.ts';
-import { REPO, startCli } from '../helpers/wsthreads-cli.ts';
+import { REPO, runCli, startCli } from '../helpers/wsthreads-cli.ts';
 import type { CliProcess } from '../helpers/wsthreads-cli.ts';
 import { closed, nextMessage, openClient, withBound } from '../helpers/ws-await.ts';
 import { STATS_PATH } from '../../src/handlers/serve-stats.ts';
@@ -132,8 +132,8 @@ test.serial('serve --handler runs the user module; --subprotocol, --max-message-
   t.is((await serve.exited(EXIT_BOUND_MS)).code, 0);
 });
 
-test.serial('the status page in Chromium connects, sends, sees the echo and the figures change', async (t) => {
-  const serve = await startCli(['serve', '--port', '0', '--workers', '2'], STARTUP_MS);
+test.serial('the status page in Chromium: idle workers from the start, per-worker and total figures, close codes, --verbose log, and the message box back after a restart', async (t) => {
+  let serve = await startCli(['serve', '--port', '0', '--workers', '2', '--verbose'], STARTUP_MS);
   t.teardown(() => serve.kill());
   const port = portOf(serve);
   const browser = await launchChromium();
@@ -143,35 +143,63 @@ test.serial('the status page in Chromium connects, sends, sees the echo and the 
   page.on('request', (request) => {
     if (!request.url().startsWith(`http://127.0.0.1:${port}/`) && !request.url().startsWith(`ws://127.0.0.1:${port}/`)) external.push(request.url());
   });
+  const rows = (): Promise<string[][]> => page.$$eval('#workers tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')));
   await page.goto(`http://127.0.0.1:${port}/`);
   await page.locator('#conn-status', { hasText: 'open' }).waitFor({ timeout: 10_000 });
   await page.locator('#stats-status', { hasText: 'live' }).waitFor({ timeout: 10_000 });
+  // Both threads are listed although only one holds a connection (the page's own).
+  await page.waitForFunction(() => (globalThis as any).document.querySelectorAll('#workers tr').length === 2, undefined, { timeout: 10_000 });
+  t.true((await rows()).some((cells) => / \(idle\)$/.test(cells[0]!)), JSON.stringify(await rows()));
 
   await page.fill('#message', 'hello from chromium');
   await page.click('#send');
   await page.locator('#log li.received', { hasText: 'hello from chromium' }).waitFor({ timeout: 5000 });
 
-  // Some traffic from outside the page, so that messages per second move.
+  // Traffic from outside the page, so that the rates move, then a close with a code of its own.
   const client = await openClient(`ws://127.0.0.1:${port}/`);
   const ticker = setInterval(() => client.send('tick'), 20);
   t.teardown(() => clearInterval(ticker));
-  // Each thread reports its own figures once a second: the page sums what has arrived.
-  await page.waitForFunction(
-    () => {
-      const figure = (id: string): number => Number((globalThis as any).document.getElementById(id).textContent.replace(/,/g, ''));
-      return figure('total-in') > 0 && figure('total-connections') >= 2;
-    },
-    undefined,
-    { timeout: 10_000 },
-  );
-  t.true(Number((await page.textContent('#total-connections')) ?? '0') >= 2);
+  // Each thread reports its own figures every half second: the page sums what has arrived.
+  await page.waitForFunction(() => {
+    const d = (globalThis as any).document;
+    const number = (id: string): number => Number(d.getElementById(id).textContent.replace(/,/g, ''));
+    return number('total-connections') >= 2 && number('total-in') > 0 && number('total-out') > 0 && !/^0 B/.test(d.getElementById('total-bytes-in').textContent);
+  }, undefined, { timeout: 10_000 });
+  for (const cells of await rows()) {
+    t.is(cells.length, 11);
+    t.regex(cells[7]!, /^\d+\.\d%$/, 'event-loop utilisation');
+  }
+  t.true((await rows()).some((cells) => /^\d+(\.\d)? (KiB|MiB)$/.test(cells[8]!)), 'a worker reports its heap');
+  t.regex((await page.textContent('#memory')) ?? '', /^\d+(\.\d)? MiB$/);
+  t.regex((await page.textContent('#uptime')) ?? '', /\d+ s$/);
   t.not(await page.getAttribute('#line-in', 'd'), '');
-  t.true((await page.locator('#workers tr').count()) >= 1);
+  t.not(await page.getAttribute('#line-in', 'stroke'), await page.getAttribute('#line-out', 'stroke'));
+  t.is(await page.getAttribute('#line-out', 'stroke-dasharray'), '6 4');
+  t.is(await page.getAttribute('#line-in', 'stroke-dasharray'), null);
+  t.regex((await page.textContent('#legend')) ?? '', /in \(wide, blue\).*out \(dashed, red\)/s);
+  clearInterval(ticker);
+  const clientPort = (client as unknown as { _socket: { localPort: number } })._socket.localPort;
+  client.close(4001, 'done ticking');
+  await page.locator('#close-codes', { hasText: '4001 \u00d7 1' }).waitFor({ timeout: 10_000 });
   const dir = join(REPO, 'test-results');
   mkdirSync(dir, { recursive: true });
   await page.screenshot({ path: join(dir, 'serve-page.png'), fullPage: true });
-  clearInterval(ticker);
-  client.close();
+
+  // --verbose: both ends of the ticking connection, with its worker and close code.
+  const log = serve.stdout();
+  t.regex(log, new RegExp(`^connected {4}127\\.0\\.0\\.1:${clientPort} on worker \\d+ /$`, 'm'));
+  t.regex(log, new RegExp(`^disconnected 127\\.0\\.0\\.1:${clientPort} on worker \\d+, close code 4001 \\(done ticking\\)$`, 'm'));
+
+  // A restart on the same port: the message box and the figures come back by themselves.
+  serve.child.kill('SIGTERM');
+  t.is((await serve.exited(EXIT_BOUND_MS)).code, 0);
+  await page.locator('#conn-status', { hasText: 'closed (1001), reconnecting' }).waitFor({ timeout: 10_000 });
+  serve = await startCli(['serve', '--port', String(port), '--workers', '2'], STARTUP_MS);
+  await page.locator('#conn-status', { hasText: 'open' }).waitFor({ timeout: 15_000 });
+  await page.locator('#stats-status', { hasText: 'live' }).waitFor({ timeout: 15_000 });
+  await page.fill('#message', 'after the restart');
+  await page.click('#send');
+  await page.locator('#log li.received', { hasText: 'after the restart' }).waitFor({ timeout: 5000 });
   t.deepEqual(external, []);
 
   serve.child.kill('SIGTERM');
@@ -272,4 +300,24 @@ test.serial('serve --deflate negotiates permessage-deflate (shared by default, d
     serve.child.kill('SIGTERM');
     await serve.exited(EXIT_BOUND_MS);
   }
+});
+
+test('serve --handler with a module that cannot load prints one line and exits 1', async (t) => {
+  const result = await runCli(['serve', '--port', '0', '--workers', '1', '--handler', './no-such-handler.js'], STARTUP_MS);
+  t.false(result.timedOut);
+  t.is(result.code, 1);
+  t.is(result.stdout, '');
+  const lines = result.stderr.trimEnd().split('\n');
+  t.is(lines.length, 1, result.stderr);
+  t.regex(lines[0]!, /^wsthreads serve: cannot load the handler module \.\/no-such-handler\.js: Cannot find module '.*no-such-handler\.js'/);
+});
+
+test('serve with a bad option value prints the error and a one-line hint, not the whole help', async (t) => {
+  const result = await runCli(['serve', '--port', 'eighty'], STARTUP_MS);
+  t.is(result.code, 1);
+  t.is(result.stdout, '');
+  t.deepEqual(result.stderr.trimEnd().split('\n'), [
+    "error: option '--port <port>' argument 'eighty' is invalid. Expected a whole number, 0 or more.",
+    "(run 'wsthreads serve --help' for its options)",
+  ]);
 });

@@ -1,10 +1,12 @@
 /**
- * Runs the `wsthreads` command line as a real child process (the Node running the tests, on
- * src/cli/wsthreads.ts), with a time bound: a run that outlives it is killed and reported.
+ * Runs the `wsthreads` command line (or any Node program: the examples, the README's snippets)
+ * as a real child process of the Node running the tests, with a time bound: a run that outlives
+ * it is killed and reported.
  */
 import { spawn } from 'node:child_process';
-import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams, SpawnOptions } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { withBound } from './ws-await.ts';
 
 export const CLI = fileURLToPath(new URL('../../src/cli/wsthreads.ts', import.meta.url));
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -19,8 +21,18 @@ export interface CliResult {
 
 /** `env` is added to this process's environment for the child. */
 export function runCli(args: string[], timeoutMs: number, env: Record<string, string> = {}): Promise<CliResult> {
+  return runNode([CLI, ...args], timeoutMs, REPO, env);
+}
+
+/** Any Node program (`nodeArgs` start with the script, or with Node's own flags), run to its end, bounded. */
+export function runNode(nodeArgs: string[], timeoutMs: number, cwd = REPO, env: Record<string, string> = {}): Promise<CliResult> {
+  return runProcess(process.execPath, nodeArgs, timeoutMs, { cwd, env: { ...process.env, ...env } });
+}
+
+/** Any program, run to its end, bounded. */
+export function runProcess(command: string, args: string[], timeoutMs: number, options: SpawnOptions): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    const child = spawn(command, args, { cwd: REPO, ...options, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let timedOut = false;
@@ -49,8 +61,18 @@ export interface CliProcess {
 }
 
 export function startCli(args: string[], timeoutMs: number): Promise<CliProcess> {
+  return startNode([CLI, ...args], timeoutMs);
+}
+
+/** Any long-running Node program, started and its first stdout line awaited (bounded). */
+export function startNode(nodeArgs: string[], timeoutMs: number, cwd = REPO): Promise<CliProcess> {
+  return startProcess(process.execPath, nodeArgs, timeoutMs, { cwd });
+}
+
+/** Any long-running program, started and its first stdout line awaited (bounded). */
+export function startProcess(command: string, args: string[], timeoutMs: number, options: SpawnOptions): Promise<CliProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd: REPO, ...options, stdio: ['pipe', 'pipe', 'pipe'] }) as ChildProcessWithoutNullStreams;
     let stdout = '';
     let stderr = '';
     let started = false;
@@ -99,4 +121,17 @@ export function startCli(args: string[], timeoutMs: number): Promise<CliProcess>
       }
     });
   });
+}
+
+/** Resolves once the process's stdout (so far and to come) matches `pattern`. */
+export function outputMatches(job: CliProcess, pattern: RegExp, ms: number): Promise<void> {
+  return withBound(new Promise<void>((resolve) => {
+    const check = (): void => {
+      if (!pattern.test(job.stdout())) return;
+      job.child.stdout.off('data', check);
+      resolve();
+    };
+    job.child.stdout.on('data', check);
+    check();
+  }), ms, `output ${pattern}`);
 }

@@ -1,11 +1,13 @@
 /**
  * Handshakes that fail on the server's side or the client's, over real sockets in every
- * transport: a handler module that cannot serve, an origin listener that throws, a client that
+ * transport: a handler module that cannot serve (on sockets handed over; listen() refuses it), an origin listener that throws, a client that
  * hangs up half way. Each ends cleanly (a status or a drop, a serverError that says why) and the
  * server keeps serving.
  */
 import net from 'node:net';
 import { CloseCode } from '../../src/shared/engine/close-code.ts';
+import { SecureMode } from '../../src/shared/engine/state.ts';
+import { WebSocketServer } from '../../src/main/websocket-server.ts';
 import type { WebSocketError } from '../../src/shared/engine/errors.ts';
 import {
   bothTransports,
@@ -28,14 +30,20 @@ function nextServerError(server: Awaited<ReturnType<typeof startServer>>, code: 
 
 for (const [fixture, cause] of [['no-function-handler.ts', /must export a function/], ['throwing-import-handler.ts', /fails to load on purpose/]] as const) {
   for (const listening of [true, false]) {
-  bothTransports(`a handler module that ${fixture.startsWith('no') ? 'exports no function' : 'fails to load'}${listening ? '' : ', and nobody listens to newConnection'}: connections dropped with 1006, serverError says why`, async (t, workers) => {
-    const server = await startServer(t, workers, { handler: new URL(`./fixtures/${fixture}`, import.meta.url) });
+  bothTransports(`a handler module that ${fixture.startsWith('no') ? 'exports no function' : 'fails to load'}${listening ? '' : ', and nobody listens to newConnection'}: sockets handed over are dropped with 1006, serverError says why`, async (t, workers) => {
+    // listen() refuses such a module (handler-load.test.ts); sockets handed to the server from
+    // elsewhere (handleConnection) have no listen() to fail, so each connection fails instead.
+    const server = new WebSocketServer('wsthreads-test', SecureMode.NonSecure, { workers, handler: new URL(`./fixtures/${fixture}`, import.meta.url) });
+    t.teardown(() => within(server.destroy(), 15_000, 'server.destroy()'));
+    const acceptor = net.createServer({ pauseOnConnect: true }, (socket) => server.handleConnection(socket));
+    await within(new Promise<void>((resolve) => acceptor.listen(0, '127.0.0.1', () => resolve())), 5000, 'the acceptor');
+    t.teardown(() => acceptor.close());
     // With pool threads the failure reaches the owner with the connection's lifecycle, whether
     // or not the server made an owner-side socket for it.
     const lifecycle: unknown[] = [];
     if (listening) server.on('newConnection', (socket) => lifecycle.push(socket));
     const reported = nextServerError(server, CloseCode.AbnormalDisconnection);
-    const client = await connect(t, server.serverUrl());
+    const client = await connect(t, `ws://127.0.0.1:${(acceptor.address() as net.AddressInfo).port}`);
     const [code] = await closeOf(client);
     t.is(code, CloseCode.AbnormalDisconnection);
     const error = await reported;

@@ -1,19 +1,20 @@
 // src/shared/engine, exported as `wsthreads/engine`: the sans-I/O protocol engine on its own, for
 // those who bring their own I/O. Bytes in, typed events out; messages in, bytes out; no sockets,
 // timers or threads (test/layout holds that). One file per format, each with its reader and writer.
+/// <reference types="node" preserve="true" />
 export { ProtocolEngine } from './protocol-engine.ts';
 export { EngineState, type EngineHandler, type EngineOptions } from './engine-types.ts';
 export { FrameWriter } from './frame-writer.ts';
 export { createFrameHeader, frameHeaderSize, readFrameHeader, writeFrameHeader, type FrameHeader } from './frame-codec.ts';
 export { applyMask, maskInto } from './mask.ts';
-export { DefaultMaskGenerator, writeMaskKey, type MaskGenerator } from './mask-generator.ts';
+export { DefaultMaskGenerator, writeMaskKey, type MaskGenerator, type RandomFill } from './mask-generator.ts';
 export { Utf8Validator, isValidUtf8 } from './utf8-validator.ts';
-export { ServerHandshakeParser, type HandshakeRequest, type HttpRequestHead, type PlainHttpResult, type ServerHandshakeResult, type ServerRequestResult } from './handshake-request.ts';
+export { ServerHandshakeParser, type HandshakeRequest, type HttpRequestHead, type PlainHttpResult, type ServerHandshakeResult, type ServerRequestResult, type ServerHandshakeParserOptions } from './handshake-request.ts';
 export { buildAcceptResponse, buildErrorResponse, type AcceptResponseOptions } from './handshake-response.ts';
-export { ClientHandshakeParser, buildClientRequest, type ClientHandshakeResult, type ClientRequestOptions, type HandshakeResponse } from './client-handshake.ts';
+export { ClientHandshakeParser, buildClientRequest, type ClientHandshakeResult, type ClientRequestOptions, type HandshakeResponse, type ClientHandshakeParserOptions } from './client-handshake.ts';
 export { acceptKey, generateHandshakeKey, isValidHandshakeKey } from './accept-key.ts';
-export { parseExtensionHeader, formatExtensionHeader } from './extension-header.ts';
-export { encodeClosePayload, parseClosePayload, utf8Truncated } from './close-payload.ts';
+export { parseExtensionHeader, formatExtensionHeader, type ExtensionHeaderParse } from './extension-header.ts';
+export { encodeClosePayload, parseClosePayload, utf8Truncated, type ParsedClosePayload } from './close-payload.ts';
 export { CloseCode, isValidWireCloseCode } from './close-code.ts';
 export { OpCode, isControlOpCode, isReservedOpCode } from './opcode.ts';
 export { SocketError, WebSocketError, InvalidArgumentError, type WebSocketErrorData } from './errors.ts';

@@ -22,6 +22,8 @@ export interface TargetSpec {
   workers: number;
   /** wsthreads: echo written against the owner-side sockets (every message crosses the threads). */
   mirror: boolean;
+  /** wsthreads: its `accept` option (default: the server's own, 'threads' on Linux). */
+  accept?: 'threads' | 'owner';
   /** wsthreads: its perMessageDeflate option; ws: the zlib level of its perMessageDeflate. */
   deflate?: DeflateOption | { wsLevel: number };
   /** wsthreads handler mode: the GC-on-request echo (gc-echo-handler.ts), for memory figures. */
@@ -121,6 +123,7 @@ export async function serveTarget(spec: TargetSpec): Promise<void> {
     const server = new WebSocketServer('bench', SecureMode.NonSecure, {
       workers: spec.workers,
       handler,
+      ...(spec.accept === undefined ? {} : { accept: spec.accept }),
       maxPendingConnections: 100_000,
       perMessageDeflate,
       // A long handshake timeout: on a loaded machine 1000 handshakes at once may take more than Qt's 10 s, and ws has none.

@@ -30,6 +30,7 @@ const Targets: TargetSpec[] = [
   { name: 'ws + bufferutil', kind: 'ws', native: true, workers: 0, mirror: false },
   { name: 'wsthreads workers: 0', kind: 'wsthreads', workers: 0, mirror: false },
   { name: 'wsthreads workers: 1', kind: 'wsthreads', workers: 1, mirror: false },
+  { name: 'wsthreads w: 1, owner accepts', kind: 'wsthreads', workers: 1, mirror: false, accept: 'owner' },
   { name: 'wsthreads mirror w: 1', kind: 'wsthreads', workers: 1, mirror: true },
 ];
 
@@ -184,7 +185,7 @@ async function main(): Promise<void> {
       const connect = await connectLoop(target, concurrency, 1000, measureMs);
       rows.push({ spec, connect, idle: idleResult });
       const us = connect.microsPerConnection;
-      console.log(`  ${spec.name.padEnd(22)} ${format(connect.handshakesPerSecond).padStart(7)} handshakes/s  owner ${us.owner.toFixed(1)} µs  pool ${us.pool.toFixed(1)} µs  V8 ${us.v8.toFixed(1)} µs  ${(idleResult.bytesPerConnection / 1024).toFixed(1)} KiB/conn${connect.failures > 0 ? `  (${connect.failures} failed)` : ''}`);
+      console.log(`  ${spec.name.padEnd(30)} ${format(connect.handshakesPerSecond).padStart(7)} handshakes/s  owner ${us.owner.toFixed(1)} µs  pool ${us.pool.toFixed(1)} µs  V8 ${us.v8.toFixed(1)} µs  ${(idleResult.bytesPerConnection / 1024).toFixed(1)} KiB/conn${connect.failures > 0 ? `  (${connect.failures} failed)` : ''}`);
     } finally {
       await target.stop();
     }

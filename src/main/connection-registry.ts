@@ -61,8 +61,13 @@ export class ConnectionRegistry {
   /** A new connection, in its handshake. */
   create(): number {
     const id = ++this.#nextId;
-    this.#entries.set(id, { id, phase: ConnectionPhase.Handshake, threadId: undefined, socket: undefined, waiting: undefined, unobserved: undefined, ended: undefined });
+    this.register(id);
     return id;
+  }
+
+  /** A new connection numbered elsewhere (a pool thread that accepted it: negative ids), in its handshake. */
+  register(id: number): void {
+    this.#entries.set(id, { id, phase: ConnectionPhase.Handshake, threadId: undefined, socket: undefined, waiting: undefined, unobserved: undefined, ended: undefined });
   }
 
   get(id: number): ConnectionRecord | undefined {

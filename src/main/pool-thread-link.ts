@@ -16,6 +16,7 @@ import type {
   HandshakeFailure,
   HandshakeSummary,
   OwnerLinkMessage,
+  ThreadListenSpec,
   WorkerLinkMessage,
 } from '../shared/wire/thread-messages.ts';
 import {
@@ -35,6 +36,17 @@ export interface LinkTopics {
   readonly counters: PubSubCounters;
   fromThread(threadId: number, batch: WorkerTopicBatch): void;
 }
+
+/** What the link tells the pool beyond one known connection's news. */
+export interface LinkEvents {
+  /** The thread accepted connection `connectionId` itself (see ThreadListener): its owner end, made now. */
+  acceptedInThread(link: PoolThreadLink, connectionId: number): LinkedConnection | undefined;
+  /** The thread's listener failed to accept (EMFILE, say). */
+  acceptFailed(code: string, message: string): void;
+}
+
+/** Why a thread could not listen (the bind's error), or undefined once it listens. */
+export type ListenFailure = { code: string; message: string } | undefined;
 
 /** What a request to a thread that is gone gets. */
 const GoneStatus: WorkerStatus = { appliedSeq: 0, bytesToWrite: 0 };
@@ -99,11 +111,15 @@ export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, H
   /** The thread's turns read since the last message to it: acknowledged with the next one. */
   #acks = 0;
   /** Requests waiting for the thread's answer (flush, census), by request id. */
-  readonly #requests = new Map<number, { resolve(answer: WorkerStatus | number): void; gone: WorkerStatus | number }>();
+  readonly #requests = new Map<number, { resolve(answer: WorkerStatus | number | ListenFailure): void; gone: WorkerStatus | number | ListenFailure }>();
+  readonly #events: LinkEvents;
+  /** The thread accepts connections itself: the link keeps the process alive, as a listener would. */
+  #listening = false;
   #nextRequestId = 0;
 
-  constructor(threadId: number, port: MessagePort, connections: ReadonlyMap<number, LinkedConnection>, stats: ThreadTrafficStats, topics: LinkTopics, onClose: () => void) {
+  constructor(threadId: number, port: MessagePort, connections: ReadonlyMap<number, LinkedConnection>, stats: ThreadTrafficStats, topics: LinkTopics, events: LinkEvents, onClose: () => void) {
     this.threadId = threadId;
+    this.#events = events;
     this.#port = port;
     this.#connections = connections;
     this.#stats = stats;
@@ -126,7 +142,7 @@ export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, H
 
   /** Queues a fresh socket for the thread; `moved` says whether Node moved it. */
   adopt(socket: Socket, connectionId: number, settings: ConnectionSettings, moved: (moved: boolean) => void): void {
-    if (this.#live++ === 0) this.#port.ref();
+    this.holding();
     const queue = (this.#adopting ??= { sockets: [], connectionIds: [], settings, moved: [] });
     queue.sockets.push(socket);
     queue.connectionIds.push(connectionId);
@@ -136,9 +152,55 @@ export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, H
     this.#schedule();
   }
 
+  /** A connection of this thread begins (moved here, or accepted by the thread). */
+  holding(): void {
+    this.#live++;
+    this.#updateRef();
+  }
+
   /** A connection of this thread is over (or never came here). */
   released(): void {
-    if (--this.#live === 0) this.#port.unref();
+    this.#live--;
+    this.#updateRef();
+  }
+
+  #updateRef(): void {
+    if (this.#live > 0 || this.#listening) this.#port.ref();
+    else this.#port.unref();
+  }
+
+  // ---- the thread's own listener ------------------------------------------------------------------
+
+  /** Has the thread listen on `spec` (see ThreadListener); resolves with the bind's failure, if any. */
+  listen(spec: ThreadListenSpec, settings: ConnectionSettings): Promise<ListenFailure> {
+    if (this.#closed) return Promise.resolve({ code: 'ERR_WORKER_EXITED', message: 'The worker thread exited' });
+    const requestId = ++this.#nextRequestId;
+    this.#post({ kind: 'listen', requestId, spec, settings }, []);
+    this.#listening = true;
+    this.#updateRef();
+    return new Promise((resolve) => this.#requests.set(requestId, {
+      resolve: resolve as (answer: WorkerStatus | number | ListenFailure) => void,
+      gone: { code: 'ERR_WORKER_EXITED', message: 'The worker thread exited' },
+    }));
+  }
+
+  /** New settings for the connections the thread accepts from now on. */
+  listenSettings(settings: ConnectionSettings): void {
+    if (!this.#closed && this.#listening) this.#post({ kind: 'listenSettings', settings }, []);
+  }
+
+  setAcceptPaused(paused: boolean): void {
+    if (!this.#closed && this.#listening) this.#post({ kind: 'accepting', paused }, []);
+  }
+
+  /** Resolves once the thread's listening socket is closed. */
+  unlisten(): Promise<void> {
+    if (this.#closed || !this.#listening) return Promise.resolve();
+    this.#listening = false;
+    const requestId = ++this.#nextRequestId;
+    this.#post({ kind: 'unlisten', requestId }, []);
+    this.#updateRef();
+    return new Promise((resolve) => this.#requests.set(requestId, { resolve: resolve as () => void, gone: undefined }));
   }
 
   #sendSockets(): void {
@@ -182,10 +244,18 @@ export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, H
   // ---- from the thread ----------------------------------------------------------------------------
 
   readonly #onMessage = (message: WorkerLinkMessage): void => {
+    if (message.kind === 'acceptError') {
+      this.#events.acceptFailed(message.code, message.message);
+      return;
+    }
     if (message.kind !== 'turn') {
       const request = this.#requests.get(message.requestId);
       this.#requests.delete(message.requestId);
-      request?.resolve(message.kind === 'flushed' ? message.status : message.held);
+      if (message.kind === 'listening' && message.error !== undefined) {
+        this.#listening = false;
+        this.#updateRef();
+      }
+      request?.resolve(message.kind === 'flushed' ? message.status : message.kind === 'census' ? message.held : message.kind === 'listening' ? message.error : undefined);
       return;
     }
     this.#stats.signalCalls++;
@@ -202,16 +272,24 @@ export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, H
     readThreadSignals(batch, this);
   }
 
+  /**
+   * The connection a handshake call is about. One the thread accepted itself is new to the owner
+   * at its first call (a decision, a plain request, a failure or a hand-over): it is made now.
+   */
+  #connectionOf(connectionId: number): LinkedConnection | undefined {
+    return this.#connections.get(connectionId) ?? (connectionId < 0 && !this.#closed ? this.#events.acceptedInThread(this, connectionId) : undefined);
+  }
+
   decide(connectionId: number, summary: HandshakeSummary): void {
-    this.#connections.get(connectionId)?.decide(summary);
+    this.#connectionOf(connectionId)?.decide(summary);
   }
 
   httpRequest(connectionId: number, request: HttpRequest): void {
-    this.#connections.get(connectionId)?.httpRequest(request);
+    this.#connectionOf(connectionId)?.httpRequest(request);
   }
 
   failed(connectionId: number, failure: HandshakeFailure): void {
-    this.#connections.get(connectionId)?.handshakeFailed(failure);
+    this.#connectionOf(connectionId)?.handshakeFailed(failure);
   }
 
   ended(connectionId: number): void {
@@ -219,7 +297,7 @@ export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, H
   }
 
   handOver(connectionId: number, request: HandOverRequest): void {
-    this.#connections.get(connectionId)?.handOver(request);
+    this.#connectionOf(connectionId)?.handOver(request);
   }
 
   clientData(connectionId: number, bytes: Uint8Array): void {
@@ -301,7 +379,7 @@ export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, H
     if (this.#closed) return Promise.resolve(GoneStatus);
     const requestId = ++this.#nextRequestId;
     this.#post({ kind: 'flush', requestId, connectionId }, []);
-    return new Promise((resolve) => this.#requests.set(requestId, { resolve: resolve as (answer: WorkerStatus | number) => void, gone: GoneStatus }));
+    return new Promise((resolve) => this.#requests.set(requestId, { resolve: resolve as (answer: WorkerStatus | number | ListenFailure) => void, gone: GoneStatus }));
   }
 
   /** How much the thread's end of the link holds (0 when it is gone). */
@@ -309,7 +387,7 @@ export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, H
     if (this.#closed) return Promise.resolve(0);
     const requestId = ++this.#nextRequestId;
     this.#post({ kind: 'census', requestId }, []);
-    return new Promise((resolve) => this.#requests.set(requestId, { resolve: resolve as (answer: WorkerStatus | number) => void, gone: 0 }));
+    return new Promise((resolve) => this.#requests.set(requestId, { resolve: resolve as (answer: WorkerStatus | number | ListenFailure) => void, gone: 0 }));
   }
 
   /** The connection ended: its source is forgotten. */

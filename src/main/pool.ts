@@ -20,9 +20,9 @@ import type { SecureContextOptions } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, type ResourceLimits } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import type { ConnectionSettings, PoolWorkerData, ThreadLinkTask } from '../shared/wire/thread-messages.ts';
+import type { ConnectionSettings, PoolWorkerData, ThreadLinkTask, ThreadListenSpec } from '../shared/wire/thread-messages.ts';
 import { PoolConnection, type PoolBookkeeping } from './pool-connection.ts';
-import { PoolThreadLink, type LinkTopics, type ThreadTrafficStats } from './pool-thread-link.ts';
+import { PoolThreadLink, type LinkEvents, type LinkTopics, type ListenFailure, type ThreadTrafficStats } from './pool-thread-link.ts';
 import type { ServerConnectionHost } from './server-connection-host.ts';
 
 export interface ConnectionPoolOptions {
@@ -34,6 +34,8 @@ export interface ConnectionPoolOptions {
   resourceLimits: ResourceLimits | undefined;
   /** A pool-level error no connection owns (a thread failing). */
   onError(error: Error): void;
+  /** A thread's listener failed to accept a connection (see `listenInThreads`). */
+  onAcceptError(code: string, message: string): void;
   /** The server's topics: what each thread publishes and subscribes, and the end of a thread. */
   topics: LinkTopics & { threadGone(threadId: number): void };
 }
@@ -71,7 +73,13 @@ export interface PoolCensus {
   workerHeld: number;
 }
 
-export class ConnectionPool implements PoolBookkeeping {
+/** The threads' own listeners: where they listen, with which settings for new connections. */
+interface ThreadListening {
+  spec: ThreadListenSpec;
+  settings: ConnectionSettings;
+}
+
+export class ConnectionPool implements PoolBookkeeping, LinkEvents {
   readonly #piscina: Piscina<ThreadLinkTask, number>;
   readonly #threads: number;
   readonly #onError: (error: Error) => void;
@@ -89,11 +97,18 @@ export class ConnectionPool implements PoolBookkeeping {
   #linkTasksSettled = 0;
   /** The last uncaught error of a thread, reported with that thread's exit. */
   #threadError: Error | undefined;
+  /** Set while the threads accept connections themselves. */
+  #listening: ThreadListening | undefined;
+  /** What the connections the threads accept report to (kept after they stop listening: some may still arrive). */
+  #acceptedHost: ServerConnectionHost | undefined;
+  #acceptPaused = false;
+  readonly #onAcceptError: (code: string, message: string) => void;
 
   constructor(options: ConnectionPoolOptions) {
     const workerData: PoolWorkerData = { tls: options.tls, handlerUrl: options.handlerUrl };
     this.#threads = options.threads;
     this.#onError = options.onError;
+    this.#onAcceptError = options.onAcceptError;
     this.#topics = options.topics;
     this.ready = new Promise((resolve) => { this.#resolveReady = resolve; });
     // A link task goes to a thread without a link, or waits for one (a replacement thread).
@@ -128,9 +143,11 @@ export class ConnectionPool implements PoolBookkeeping {
         if (this.#destroyed || this.#links.has(threadId)) {
           port1.close();
         } else {
-          const link = new PoolThreadLink(threadId, port1, this.#connections, this.stats, this.#topics, () => this.#linkClosed(link));
+          const link = new PoolThreadLink(threadId, port1, this.#connections, this.stats, this.#topics, this, () => this.#linkClosed(link));
           this.#links.set(threadId, link);
           this.#piscina.threads.find((thread) => thread.threadId === threadId)?.once('exit', (code) => this.#threadExited(threadId, code));
+          // A thread that replaces a dead one listens as the others do.
+          if (this.#listening !== undefined) void this.#listenOn(link, this.#listening);
           this.#adoptWaiting();
         }
         if (first) this.#linkTaskSettled();
@@ -220,6 +237,68 @@ export class ConnectionPool implements PoolBookkeeping {
     this.#connections.delete(id);
     connection.link.forget(id);
     connection.link.released();
+  }
+
+  // ---- the threads' own listeners ---------------------------------------------------------------
+
+  /**
+   * Has every thread listen on `spec` (SO_REUSEPORT; see ThreadListener), its connections
+   * reporting to `host`; a thread that replaces a dead one listens too. Resolves with the first
+   * thread's bind failure, if any (then none listens).
+   */
+  async listenInThreads(spec: ThreadListenSpec, settings: ConnectionSettings, host: ServerConnectionHost): Promise<ListenFailure> {
+    await this.ready;
+    if (this.#destroyed) return { code: 'ERR_WORKER_EXITED', message: 'The pool has been destroyed' };
+    const listening: ThreadListening = { spec, settings };
+    this.#listening = listening;
+    this.#acceptedHost = host;
+    const failures = await Promise.all([...this.#links.values()].map((link) => this.#listenOn(link, listening)));
+    const failure = failures.find((each) => each !== undefined);
+    if (failure !== undefined && this.#listening === listening) await this.stopListening();
+    return failure;
+  }
+
+  #listenOn(link: PoolThreadLink, listening: ThreadListening): Promise<ListenFailure> {
+    const failure = link.listen(listening.spec, listening.settings);
+    if (this.#acceptPaused) link.setAcceptPaused(true);
+    return failure;
+  }
+
+  get listeningInThreads(): boolean {
+    return this.#listening !== undefined;
+  }
+
+  /** The threads stop accepting (their connections stay up); resolves once no thread listens. */
+  async stopListening(): Promise<void> {
+    this.#listening = undefined;
+    await Promise.all([...this.#links.values()].map((link) => link.unlisten()));
+  }
+
+  /** New settings for the connections the threads accept from now on. */
+  updateListenSettings(settings: ConnectionSettings): void {
+    if (this.#listening === undefined) return;
+    this.#listening.settings = settings;
+    for (const link of this.#links.values()) link.listenSettings(settings);
+  }
+
+  /** `pauseAccepting()` / `resumeAccepting()` on the threads' listeners. */
+  setAcceptPaused(paused: boolean): void {
+    this.#acceptPaused = paused;
+    for (const link of this.#links.values()) link.setAcceptPaused(paused);
+  }
+
+  acceptedInThread(link: PoolThreadLink, connectionId: number): PoolConnection | undefined {
+    const host = this.#acceptedHost;
+    if (host === undefined || this.#destroyed) return undefined;
+    const connection = new PoolConnection(connectionId, host, this, link);
+    this.#connections.set(connectionId, connection);
+    link.holding();
+    host.acceptedInThread(connectionId);
+    return connection;
+  }
+
+  acceptFailed(code: string, message: string): void {
+    this.#onAcceptError(code, message);
   }
 
   /** The link of a live thread. */

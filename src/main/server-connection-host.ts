@@ -11,6 +11,8 @@ import type { ConnectionInfo, ConnectionLimits, SocketBackend } from '../shared/
  * connection fails before the response is written), then `ended`.
  */
 export interface ServerConnectionHost {
+  /** A pool thread accepted connection `id` itself (the threads listen): new to the server, before any other call about it. */
+  acceptedInThread(id: number): void;
   /** A well-formed upgrade request arrived on connection `id`: accept it or not. */
   decide(id: number, summary: HandshakeSummary): Promise<HandshakeDecision>;
   /** A request that is no upgrade arrived on `id` (only with `ConnectionSettings.plainHttp`): the whole response. */

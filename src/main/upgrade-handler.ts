@@ -5,6 +5,7 @@
  * answer is the application's bug: it becomes an UpgradeHandlerError, which the server converts
  * into a 500 for the client and a `serverError(1011)` for the application.
  */
+import { headerListOf } from '../shared/connection/header-text.ts';
 import { InvalidArgumentError } from '../shared/engine/errors.ts';
 import type { HeaderList } from '../shared/connection/socket-backend.ts';
 import type { PeerCertificate } from '../shared/connection/peer-certificate.ts';
@@ -81,7 +82,7 @@ export function upgradeRequestOf(summary: HandshakeSummary): UpgradeRequest {
     method: summary.method,
     url: summary.requestUrl,
     resourceName: summary.resourceName,
-    headers: summary.requestHeaders,
+    headers: headerListOf(summary.requestHeaders),
     origin: summary.origin,
     subprotocols: summary.subprotocols,
     secure: summary.secure,

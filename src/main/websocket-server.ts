@@ -70,6 +70,7 @@ import {
 import { buildHttpResponse, type HttpRequest, type HttpRequestHandler } from '../shared/connection/http-response.ts';
 import { ConnectionRegistry } from './connection-registry.ts';
 import { InlineTransport } from './inline-transport.ts';
+import { claimPort } from './port-claim.ts';
 import { ConnectionPool } from './pool.ts';
 import type { ThreadTrafficStats } from './pool-thread-link.ts';
 import { chooseWorkerCount } from './pool-support.ts';
@@ -180,6 +181,16 @@ export interface WebSocketServerOptions {
   /** `listen` backlog (default 511, Node's). */
   backlog?: number;
   /**
+   * Which thread accepts the TCP connections of `listen()` when there are pool threads:
+   * 'threads' (the default on Linux): every pool thread listens on the port itself
+   * (SO_REUSEPORT) and the kernel spreads the connections over them, so a connection costs the
+   * owner no accept and no socket transfer; `socketDescriptor()` is then -1. 'owner' (the
+   * default elsewhere): the owner accepts and moves each socket to the thread with the fewest
+   * live connections. `setSocketDescriptor()`, `handleConnection()` and `handleUpgrade()`
+   * always go through the owner.
+   */
+  accept?: AcceptThread;
+  /**
    * Memory limits of each pool thread (`worker_threads` ResourceLimits). A thread that exceeds
    * them dies alone: its connections end with 1006 and the pool starts a replacement.
    */
@@ -206,6 +217,9 @@ export interface WebSocketServerOptions {
    */
   pubsub?: RedisPubSubOptions;
 }
+
+/** See `WebSocketServerOptions.accept`. */
+export type AcceptThread = 'threads' | 'owner';
 
 /** Defaults of the server's options (Qt's where Qt has one). */
 export const ServerDefaults = {
@@ -249,7 +263,7 @@ function handlerHref(handler: URL | string): string {
   return pathToFileURL(resolve(handler)).href;
 }
 
-function socketErrorOf(error: NodeJS.ErrnoException): SocketError {
+function socketErrorOf(error: { code?: string }): SocketError {
   switch (error.code) {
     case 'EADDRINUSE': return SocketError.AddressInUse;
     case 'EACCES': case 'EPERM': return SocketError.SocketAccess;
@@ -290,6 +304,9 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   #port = 0;
   #acceptPaused = false;
   #held: Socket[] = [];
+  readonly #accept: AcceptThread;
+  /** The pool threads accept this server's connections themselves (see `accept`). */
+  #threadsListening = false;
   #pool: ConnectionPool | undefined;
   #inline: InlineTransport;
   #ownerSecureContext: SecureContext | undefined;
@@ -320,6 +337,9 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     this.#handlerUrl = options.handler === undefined ? undefined : handlerHref(options.handler);
     this.#workers = chooseWorkerCount(options.workers).workers;
     this.#backlog = checkCount('backlog', options.backlog ?? ServerDefaults.backlog);
+    const accept = options.accept ?? (process.platform === 'linux' ? 'threads' : 'owner');
+    if (accept !== 'threads' && accept !== 'owner') throw new InvalidArgumentError(`accept must be 'threads' or 'owner'; got ${String(accept)}`);
+    this.#accept = accept;
     this.#resourceLimits = options.workerResourceLimits;
     this.#maxPendingConnections = checkCount('maxPendingConnections', options.maxPendingConnections ?? ServerDefaults.maxPendingConnections);
     this.#handshakeTimeoutMs = ServerDefaults.handshakeTimeoutMs;
@@ -421,40 +441,75 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   }
 
   /** `target`: an address to bind, or (Node's "handle" form) a descriptor to listen on. */
-  #listenOn(target: ListenOptions | { fd: number }, caller: string): Promise<boolean> {
-    if (this.#destroyed) return Promise.resolve(this.#listenFailed(SocketError.Operation, 'The server has been destroyed'));
-    if (this.#listener !== undefined || this.#binding) {
-      return Promise.resolve(this.#listenFailed(SocketError.Operation, `${caller} called when already listening`));
-    }
+  async #listenOn(target: ListenOptions | { fd: number }, caller: string): Promise<boolean> {
+    if (this.#destroyed) return this.#listenFailed(SocketError.Operation, 'The server has been destroyed');
+    if (this.isListening() || this.#binding) return this.#listenFailed(SocketError.Operation, `${caller} called when already listening`);
     if (this.#handlerUrl !== undefined && !this.#handlerLoaded) return this.#listenOnceHandlerLoads(target, caller);
     this.#binding = true;
+    // The threads accept by themselves on an address of ours; they join this listener's port
+    // (SO_REUSEPORT), which then closes. A descriptor handed to us is the owner's to accept on.
+    const inThreads = this.#accept === 'threads' && this.#workers > 0 && !('fd' in target);
+    let bindTarget = target;
+    if (inThreads) {
+      const claimed = await claimPort(target as ListenOptions);
+      if ('error' in claimed) {
+        this.#binding = false;
+        return this.#listenFailed(socketErrorOf(claimed.error), claimed.error.message);
+      }
+      bindTarget = { ...target, port: claimed.port, reusePort: true };
+    }
     const listener = createServer({ pauseOnConnect: true, noDelay: true });
-    return new Promise((resolve) => {
-      const onListenError = (error: NodeJS.ErrnoException): void => {
-        this.#binding = false;
-        listener.close();
-        resolve(this.#listenFailed(socketErrorOf(error), `${error.message}`));
-      };
-      listener.once('error', onListenError);
+    const bindError = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+      listener.once('error', resolve);
       const listening = (): void => {
-        this.#binding = false;
-        listener.off('error', onListenError);
-        // The threads start with the first successful listen (or hand-over), not before.
-        this.#startPool();
-        listener.on('error', (error: NodeJS.ErrnoException) => this.emit('acceptError', socketErrorOf(error)));
-        listener.on('connection', (socket) => this.#onAccepted(socket));
-        const bound = listener.address();
-        if (bound !== null && typeof bound === 'object') {
-          this.#address = bound.address;
-          this.#port = bound.port;
-        }
-        this.#listener = listener;
-        // Listening means served: the threads have their links (connections accepted meanwhile wait).
-        void (this.#pool?.ready ?? Promise.resolve()).then(() => resolve(true));
+        listener.off('error', resolve);
+        resolve(undefined);
       };
-      if ('fd' in target) listener.listen(target, this.#backlog, listening);
-      else listener.listen(target, listening);
+      if ('fd' in bindTarget) listener.listen(bindTarget, this.#backlog, listening);
+      else listener.listen(bindTarget, listening);
     });
+    this.#binding = false;
+    if (bindError !== undefined) {
+      listener.close();
+      return this.#listenFailed(socketErrorOf(bindError), bindError.message);
+    }
+    // The threads start with the first successful listen (or hand-over), not before.
+    this.#startPool();
+    listener.on('error', (error: NodeJS.ErrnoException) => this.emit('acceptError', socketErrorOf(error)));
+    listener.on('connection', (socket) => this.#onAccepted(socket));
+    const bound = listener.address();
+    if (bound !== null && typeof bound === 'object') {
+      this.#address = bound.address;
+      this.#port = bound.port;
+    }
+    this.#listener = listener;
+    if (inThreads) await this.#listenInThreads(listener);
+    // Listening means served: the threads have their links (connections accepted meanwhile wait).
+    else await this.#pool?.ready;
+    return true;
+  }
+
+  /**
+   * The threads listen on `listener`'s port; once all do, `listener` closes. Until then it
+   * accepts (and moves what it accepts) as the owner always did. A thread that cannot bind
+   * leaves the accepting to the owner's listener, said in a serverError.
+   */
+  async #listenInThreads(listener: Server): Promise<void> {
+    const pool = this.#pool!;
+    const spec = { host: this.#address, port: this.#port, backlog: this.#backlog, maxHeldWhilePaused: ServerDefaults.maxHeldWhilePaused };
+    const failure = await pool.listenInThreads(spec, this.#settings(), this.#host);
+    if (this.#listener !== listener) {
+      // close() came first: nothing listens.
+      pool.stopListening();
+      return;
+    }
+    if (failure !== undefined) {
+      this.#setError(CloseCode.AbnormalDisconnection, `The worker threads cannot listen on port ${this.#port} (${failure.message}); the owner thread accepts instead`, socketErrorOf(failure));
+      return;
+    }
+    this.#listener = undefined;
+    this.#threadsListening = true;
+    listener.close();
   }
 
   /** A handler module that cannot load fails listen() and setSocketDescriptor() (see handler-preflight.ts). */
@@ -480,19 +535,25 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   close(): void {
     for (const socket of this.#connections.takeAllPending()) socket.close(CloseCode.GoingAway, 'Server closed.');
     const listener = this.#listener;
-    if (listener === undefined) return;
+    if (listener === undefined && !this.#threadsListening) return;
     this.#listener = undefined;
     this.#address = '';
     this.#port = 0;
-    listener.close();
+    listener?.close();
     for (const socket of this.#held) socket.destroy();
     this.#held = [];
+    if (this.#threadsListening) {
+      this.#threadsListening = false;
+      // `closed` once no thread accepts any more (a connection a thread accepted meanwhile is served).
+      void this.#pool!.stopListening().then(() => this.emit('closed'));
+      return;
+    }
     // Qt queues `closed`: it arrives after close() has returned.
     setImmediate(() => this.emit('closed'));
   }
 
   isListening(): boolean {
-    return this.#listener !== undefined;
+    return this.#listener !== undefined || this.#threadsListening;
   }
 
   /** '' when not listening. */
@@ -507,7 +568,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
 
   /** `ws://host:port` or `wss://…`; '' when not listening. A server bound to every interface reports 127.0.0.1 (Qt). */
   serverUrl(): string {
-    if (this.#listener === undefined) return '';
+    if (!this.isListening()) return '';
     let host = this.#address;
     if (host === '0.0.0.0' || host === '::') host = '127.0.0.1';
     if (isIPv6(host)) host = `[${host}]`;
@@ -517,11 +578,13 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   /** Qt's `pauseAccepting()`: new TCP connections wait (unread) until `resumeAccepting()`. */
   pauseAccepting(): void {
     this.#acceptPaused = true;
+    this.#pool?.setAcceptPaused(true);
   }
 
   resumeAccepting(): void {
     if (!this.#acceptPaused) return;
     this.#acceptPaused = false;
+    this.#pool?.setAcceptPaused(false);
     const held = this.#held;
     this.#held = [];
     for (const socket of held) {
@@ -598,7 +661,9 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       resourceLimits: this.#resourceLimits,
       topics: this.#topics,
       onError: (error) => this.#setError(CloseCode.AbnormalDisconnection, `A worker thread failed: ${error.message}`, SocketError.WorkerExited),
+      onAcceptError: (code) => this.emit('acceptError', socketErrorOf({ code })),
     });
+    if (this.#acceptPaused) this.#pool.setAcceptPaused(true);
   }
 
   #adopt(socket: Socket): void {
@@ -614,6 +679,11 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       // Node refused to move it (it has been read from already): serve it here.
       if (!moved) this.#inline.adopt(socket, id, settings, this.#host);
     });
+  }
+
+  /** A setter changed what new connections get: the threads' listeners learn it (moved sockets carry theirs). */
+  #settingsChanged(): void {
+    this.#pool?.updateListenSettings(this.#settings());
   }
 
   #settings(): ConnectionSettings {
@@ -639,6 +709,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   // ---- what the transports report ----------------------------------------------------------------
 
   readonly #host: ServerConnectionHost = {
+    acceptedInThread: (id) => this.#connections.register(id),
     decide: (id, summary) => this.#decide(id, summary),
     httpRequest: (id, request) => this.#answerHttp(id, request),
     httpHandedOver: (id, socket) => this.#httpHandedOver(id, socket),
@@ -958,6 +1029,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     this.#tls = { ...tls };
     this.#ownerSecureContext = context;
     this.#tlsCurrent = { generation: (this.#tlsCurrent?.generation ?? 0) + 1, tls: this.#tls };
+    this.#settingsChanged();
   }
 
   /** The permessage-deflate settings new connections negotiate with; null when off. */
@@ -968,6 +1040,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   /** Applies to handshakes from now on (as Qt's setters); `false` declines every offer. */
   setPerMessageDeflate(option: DeflateOption): void {
     this.#deflate = resolveDeflateSettings(option);
+    this.#settingsChanged();
   }
 
   /** Milliseconds (Qt's `handshakeTimeoutMS()`). */
@@ -983,6 +1056,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   setHandshakeTimeout(ms: number): void {
     if (typeof ms !== 'number' || Number.isNaN(ms)) throw new InvalidArgumentError(`handshake timeout must be a number of milliseconds; got ${String(ms)}`);
     this.#handshakeTimeoutMs = ms;
+    this.#settingsChanged();
   }
 
   /** Always [13]: RFC 6455 is the only version spoken. */
@@ -1023,6 +1097,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       throw new InvalidArgumentError(`httpRequestHandler must be a function or null; got ${typeof handler}`);
     }
     this.#httpRequestHandler = handler;
+    this.#settingsChanged();
   }
 
   /** Ms without a byte from a client before it is pinged (default 90 000); affects new connections. */
@@ -1079,6 +1154,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       throw new InvalidArgumentError('httpServer must be a plain http.Server: TLS is done by this server (SecureMode.Secure)');
     }
     this.#httpServer = server;
+    this.#settingsChanged();
   }
 
   upgradeHandler(): UpgradeHandler | null {
@@ -1115,6 +1191,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   setHighWaterMark(bytes: number): void {
     if (!(bytes > 0)) throw new InvalidArgumentError(`highWaterMark must be > 0; got ${String(bytes)}`);
     this.#highWaterMark = bytes;
+    this.#settingsChanged();
   }
 
   /** Qt's `error()`: the close code of the last server error (1000 initially). */

@@ -12,7 +12,8 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { HttpRequest } from '../shared/connection/http-response.ts';
-import type { AdoptBatch, HandshakeDecision, HandshakeFailure, HandshakeSummary, OwnerLinkMessage, WorkerLinkMessage } from '../shared/wire/thread-messages.ts';
+import type { Socket } from 'node:net';
+import type { AdoptBatch, ConnectionSettings, HandshakeDecision, HandshakeFailure, HandshakeSummary, OwnerLinkMessage, ThreadListenSpec, WorkerLinkMessage } from '../shared/wire/thread-messages.ts';
 import { writeConnectionSignals, type WorkerStatus } from '../shared/wire/signal-batch.ts';
 import { readThreadCommands, writeStatus, type ThreadCommandReader, type ThreadStatusList } from '../shared/wire/command-batch.ts';
 import { HandshakeWriter, readAnswerCalls, type AnswerReader, type RelayEnding } from '../shared/wire/handshake-batch.ts';
@@ -22,6 +23,7 @@ import { PauseReason } from './command-receiver.ts';
 import type { ForwarderOutbox, SignalForwarder } from './signal-forwarder.ts';
 import { serveConnection } from './worker-connection.ts';
 import { ThreadTopics } from './thread-topics.ts';
+import { ThreadListener, type AcceptedSocketSink } from './thread-listener.ts';
 
 /** Turns the owner has not acknowledged above which reading pauses. */
 const MaxBatchesInFlight = 8;
@@ -39,7 +41,7 @@ interface Question<T> {
   resolve(answer: T): void;
 }
 
-export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, AnswerReader, RelayOutbox {
+export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, AnswerReader, RelayOutbox, AcceptedSocketSink {
   readonly #port: MessagePort;
   readonly #connections = new Map<number, SignalForwarder>();
   readonly #handshakes = new HandshakeWriter();
@@ -53,6 +55,8 @@ export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, Answ
   #behind = false;
   /** Statuses of the commands applied since the last turn sent. */
   #statuses: ThreadStatusList = [];
+  /** The thread's own listening socket, while the threads accept. */
+  #listener: ThreadListener | undefined;
   /** The thread's topics: what is published and subscribed here travels with this link's turns. */
   readonly topics = new ThreadTopics(() => this.#scheduleSend());
 
@@ -81,8 +85,44 @@ export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, Answ
       case 'census':
         this.#post({ kind: 'census', requestId: message.requestId, held: this.size });
         break;
+      case 'listen':
+        void this.#listen(message.requestId, message.spec, message.settings);
+        break;
+      case 'listenSettings':
+        if (this.#listener !== undefined) this.#listener.settings = message.settings;
+        break;
+      case 'accepting':
+        this.#listener?.setPaused(message.paused);
+        break;
+      case 'unlisten':
+        this.#listener?.close();
+        this.#listener = undefined;
+        this.#post({ kind: 'unlistened', requestId: message.requestId });
+        break;
     }
   };
+
+  async #listen(requestId: number, spec: ThreadListenSpec, settings: ConnectionSettings): Promise<void> {
+    this.#listener?.close();
+    const listener = new ThreadListener(spec, settings, this);
+    this.#listener = listener;
+    try {
+      await listener.listen();
+      this.#post({ kind: 'listening', requestId });
+    } catch (error) {
+      if (this.#listener === listener) this.#listener = undefined;
+      const { code = 'UNKNOWN', message } = error as NodeJS.ErrnoException;
+      this.#post({ kind: 'listening', requestId, error: { code, message } });
+    }
+  }
+
+  accepted(socket: Socket, connectionId: number, settings: ConnectionSettings): void {
+    void serveConnection(socket, connectionId, settings, this);
+  }
+
+  acceptFailed(error: NodeJS.ErrnoException): void {
+    this.#post({ kind: 'acceptError', code: error.code ?? 'UNKNOWN', message: error.message });
+  }
 
   #post(message: WorkerLinkMessage, transfer: ArrayBuffer[] = []): void {
     this.#port.postMessage(message, transfer);
@@ -99,7 +139,7 @@ export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, Answ
 
   /** Connections, questions and queued calls this end holds (for checks that nothing leaks). */
   get size(): number {
-    return this.#connections.size + this.#decisions.size + this.#responses.size + this.#relays.size;
+    return this.#connections.size + this.#decisions.size + this.#responses.size + this.#relays.size + (this.#listener?.size ?? 0);
   }
 
   // ---- from the owner ---------------------------------------------------------------------------

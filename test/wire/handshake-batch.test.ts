@@ -18,7 +18,7 @@ import type { HttpRequest } from '../../src/shared/connection/http-response.ts';
 
 const summary = (origin: string): HandshakeSummary => ({
   threadId: 3, origin, resourceName: '/chat?room=1', requestUrl: 'ws://127.0.0.1:9/chat?room=1',
-  requestHeaders: [['Host', '127.0.0.1:9'], ['Origin', origin]], subprotocols: ['a', 'b'],
+  requestHeaders: `Host: 127.0.0.1:9\r\nOrigin: ${origin}`, subprotocols: ['a', 'b'],
   peerAddress: '127.0.0.1', peerPort: 50_000, localAddress: '127.0.0.1', localPort: 9,
   method: 'GET', secure: true,
   peerCertificate: {

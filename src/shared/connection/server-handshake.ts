@@ -16,6 +16,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import { CloseCode } from '../engine/close-code.ts';
+import { headerTextOf } from './header-text.ts';
 import { ServerHandshakeParser, type HandshakeRequest, type HttpRequestHead } from '../engine/handshake-request.ts';
 import type { Extension } from '../engine/extension.ts';
 import { formatExtensionHeader } from '../engine/extension-header.ts';
@@ -332,7 +333,7 @@ function summarize(request: HandshakeRequest, socket: Socket, stream: Duplex, se
     origin: request.origin ?? '',
     resourceName,
     requestUrl: `${secure ? 'wss' : 'ws'}://${request.host}${resourceName}`,
-    requestHeaders: request.rawHeaders,
+    requestHeaders: headerTextOf(request.rawHeaders),
     subprotocols: request.subprotocols,
     ...endpoints(socket),
     secure,

@@ -1,4 +1,5 @@
 import type { WebSocketError } from '../engine/errors.ts';
+import type { RequestHeaders } from './header-text.ts';
 import type { LivenessTimeoutName, LivenessTimeouts } from '../engine/liveness.ts';
 import type { MaskGenerator } from '../engine/mask-generator.ts';
 
@@ -39,8 +40,8 @@ export interface ConnectionInfo {
   requestUrl: string;
   /** The request target: path plus `?query` (Qt's server side returns the whole URL here; we do not). */
   resourceName: string;
-  /** Every request header as sent (client) or received (server). */
-  requestHeaders: HeaderList;
+  /** Every request header as sent (client) or received (server); read it with `headerListOf`. */
+  requestHeaders: RequestHeaders;
   /** The negotiated subprotocol, '' if none. */
   subprotocol: string;
   /** The negotiated extensions, in order, each as its `Sec-WebSocket-Extensions` element (name and agreed parameters). */

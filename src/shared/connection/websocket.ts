@@ -6,6 +6,7 @@
  * (server-handshake.ts, server-connection.ts), the client's connect and open (client-*.ts), and
  * the host of user handler modules (handler-host.ts).
  */
+import { headerListOf } from './header-text.ts';
 import { Buffer } from 'node:buffer';
 import { EventEmitter } from 'node:events';
 import { asBuffer } from '../engine/bytes.ts';
@@ -998,7 +999,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   }
 
   request(): RequestInfo {
-    return { url: this.requestUrl(), headers: this.#info?.requestHeaders ?? EmptyHeaders };
+    return { url: this.requestUrl(), headers: this.#info === undefined ? EmptyHeaders : headerListOf(this.#info.requestHeaders) };
   }
 
   /**
@@ -1034,7 +1035,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   handshakeOptions(): WebSocketHandshakeOptions {
     if (this.#target !== undefined || this.#info === undefined) return { subprotocols: [...this.#offeredSubprotocols] };
     const offered: string[] = [];
-    for (const [name, value] of this.#info.requestHeaders) {
+    for (const [name, value] of headerListOf(this.#info.requestHeaders)) {
       if (name.toLowerCase() === 'sec-websocket-protocol') offered.push(...parseCommaList(value));
     }
     return { subprotocols: offered };

@@ -24,7 +24,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { Socket } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
-import type { ConnectionLimits, HeaderList } from '../connection/socket-backend.ts';
+import type { ConnectionLimits } from '../connection/socket-backend.ts';
 import type { TlsAlert } from '../connection/tls-alert.ts';
 import type { DeflateSettings } from '../engine/permessage-deflate.ts';
 import type { PeerCertificate, PeerVerifyMode } from '../connection/peer-certificate.ts';
@@ -112,7 +112,8 @@ export interface HandshakeSummary {
   resourceName: string;
   /** `ws://host/path?q` or `wss://…`, rebuilt from `Host` and the request target. */
   requestUrl: string;
-  requestHeaders: HeaderList;
+  /** The request's header fields as header text (header-text.ts): one string to clone. */
+  requestHeaders: string;
   /** `Sec-WebSocket-Protocol` offers, in the client's order of preference. */
   subprotocols: string[];
   peerAddress: string;
@@ -178,11 +179,38 @@ export type OwnerLinkMessage =
   | ({ kind: 'turn'; acks: number; published?: unknown[] } & ThreadCommandBatch)
   | { kind: 'flush'; requestId: number; connectionId: number }
   /** How much the thread's end holds (connections, open questions): for checks that nothing leaks. */
-  | { kind: 'census'; requestId: number };
+  | { kind: 'census'; requestId: number }
+  /** Accept connections in the thread itself, on a port the owner has bound (see ThreadListenSpec). */
+  | { kind: 'listen'; requestId: number; spec: ThreadListenSpec; settings: ConnectionSettings }
+  /** The settings for the thread's next accepted connections changed (a setter on the owner). */
+  | { kind: 'listenSettings'; settings: ConnectionSettings }
+  /** `pauseAccepting()` / `resumeAccepting()`: accepted sockets are held unread while paused. */
+  | { kind: 'accepting'; paused: boolean }
+  /** Stop accepting (`close()`): the thread's listener closes (answered with `unlistened`); its connections stay up. */
+  | { kind: 'unlisten'; requestId: number };
+
+/**
+ * Where a pool thread listens when the threads accept (Linux's SO_REUSEPORT: every thread has a
+ * listening socket on the same port and the kernel spreads new connections over them), so that
+ * no connection costs the owner an accept or a socket transfer.
+ */
+export interface ThreadListenSpec {
+  host: string;
+  port: number;
+  backlog: number;
+  /** Sockets held unread while accepting is paused, beyond which new ones are dropped. */
+  maxHeldWhilePaused: number;
+}
 
 /** Worker -> owner, on the thread link: at most one `turn` per worker turn, and flush answers. */
 export type WorkerLinkMessage =
   /** The handshake questions and signals of one worker turn, and the statuses of the commands it applied. */
   | ({ kind: 'turn'; statuses: ThreadStatusList; topics?: WorkerTopicBatch } & ThreadSignalBatch)
   | { kind: 'flushed'; requestId: number; status: WorkerStatus }
-  | { kind: 'census'; requestId: number; held: number };
+  | { kind: 'census'; requestId: number; held: number }
+  /** The answer to `listen`: listening, or the bind's error. */
+  | { kind: 'listening'; requestId: number; error?: { code: string; message: string } }
+  /** The answer to `unlisten`: the thread's listening socket is closed. */
+  | { kind: 'unlistened'; requestId: number }
+  /** The thread's listener failed to accept a connection (EMFILE, say): the server's `acceptError`. */
+  | { kind: 'acceptError'; code: string; message: string };

@@ -30,6 +30,7 @@ import { readStatuses, writeConnectionCommands, type ThreadStatusReader } from '
 import { AnswerWriter, readHandshakeCalls, type HandOverRequest, type HandshakeReader, type RelayEnding } from '../shared/wire/handshake-batch.ts';
 import { writePublished, type WorkerTopicBatch } from '../shared/wire/topic-batch.ts';
 import type { PubSubCounters } from '../shared/pubsub/pubsub-stats.ts';
+import type { CompressedFrames } from '../shared/engine/extension.ts';
 
 /** Where the link hands the topics news of its thread (the server's TopicHub). */
 export interface LinkTopics {
@@ -364,9 +365,9 @@ export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, H
   }
 
   /** Queues a published message for the thread's subscribers; it leaves with this turn's message. */
-  queuePublished(topic: string, originConnectionId: number, frames: Uint8Array): void {
+  queuePublished(topic: string, originConnectionId: number, frames: Uint8Array, compressed: CompressedFrames | undefined): void {
     if (this.#closed) return;
-    writePublished(this.#published, topic, originConnectionId, frames);
+    writePublished(this.#published, topic, originConnectionId, frames, compressed);
     this.#schedule();
   }
 

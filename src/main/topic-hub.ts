@@ -11,7 +11,9 @@
  * thread, which reports the changes with its next turn. So a handler-mode subscription counts
  * for messages published on other threads once the owner has read that turn.
  */
+import type { CompressedFrames } from '../shared/engine/extension.ts';
 import { Defaults } from '../shared/engine/limits.ts';
+import type { DeflateSettings } from '../shared/engine/permessage-deflate.ts';
 import { LocalTopics, type FrameTarget } from '../shared/pubsub/local-topics.ts';
 import { PublishFrameBuilder } from '../shared/pubsub/publish-frames.ts';
 import { addCounters, zeroCounters, type PubSubCounters } from '../shared/pubsub/pubsub-stats.ts';
@@ -30,7 +32,7 @@ const OwnerThread = 0;
 /** Where the hub sends what leaves the process: the thread links, and Redis. */
 export interface TopicRoutes {
   /** Queues a message for the subscribers on thread `threadId` (nothing, if that thread is gone). */
-  toThread(threadId: number, topic: string, originConnectionId: number, frames: Uint8Array): void;
+  toThread(threadId: number, topic: string, originConnectionId: number, frames: Uint8Array, compressed: CompressedFrames | undefined): void;
   /** A topic got its first subscriber in this process, or lost its last. */
   topicInterest?(topic: string, interested: boolean): void;
   /** A message published here, for the other servers. */
@@ -54,9 +56,16 @@ export class TopicHub implements ThreadPubSub, PublishedReader, SubscriptionDelt
   /** The thread whose turn is being read (for `published` and `subscriptionDelta`). */
   #reading = OwnerThread;
   #frameSize = Defaults.outgoingFrameSize;
+  /** The server's permessage-deflate settings: a publish is compressed once under them. */
+  #deflate: DeflateSettings | null = null;
 
   setRoutes(routes: TopicRoutes): void {
     this.#routes = routes;
+  }
+
+  /** permessage-deflate as the server offers it (null: not at all), for the compressed copy of each publish. */
+  setDeflate(deflate: DeflateSettings | null): void {
+    this.#deflate = deflate;
   }
 
   /** Payload bytes per frame of published messages (the server's outgoingFrameSize). */
@@ -113,13 +122,16 @@ export class TopicHub implements ThreadPubSub, PublishedReader, SubscriptionDelt
   /** From the owner thread (`WebSocketServer.publish`, an owner-side socket): framed here. */
   publish(topic: string, message: string | Uint8Array, originConnectionId: number): void {
     const frames = this.#frames.build(message, this.#frameSize);
-    this.#fanOut(topic, frames, originConnectionId, -1);
+    this.#fanOut(topic, frames, this.#frames.buildCompressed(message, this.#frameSize, this.#deflate), originConnectionId, -1);
     this.#routes?.toRedis?.(topic, frames);
   }
 
-  /** A message from Redis (another server's publish), framed by the server that published it. */
+  /**
+   * A message from Redis (another server's publish), framed by the server that published it;
+   * it goes out uncompressed (the frames, not the message, cross Redis).
+   */
   fromRedis(topic: string, frames: Uint8Array): void {
-    this.#fanOut(topic, this.#frames.copy(frames), 0, -1);
+    this.#fanOut(topic, this.#frames.copy(frames), undefined, 0, -1);
   }
 
   /** A pool thread's turn: its subscription changes, then what its sockets published. */
@@ -139,18 +151,18 @@ export class TopicHub implements ThreadPubSub, PublishedReader, SubscriptionDelt
   }
 
   /** Delivered on its own thread already: to the owner's subscribers, the other threads and Redis. */
-  published(topic: string, originConnectionId: number, frames: Uint8Array): void {
-    this.#fanOut(topic, frames, originConnectionId, this.#reading);
+  published(topic: string, originConnectionId: number, frames: Uint8Array, compressed: CompressedFrames | undefined): void {
+    this.#fanOut(topic, frames, compressed, originConnectionId, this.#reading);
     this.#routes?.toRedis?.(topic, frames);
   }
 
-  #fanOut(topic: string, frames: Uint8Array, originConnectionId: number, deliveredOn: number): void {
+  #fanOut(topic: string, frames: Uint8Array, compressed: CompressedFrames | undefined, originConnectionId: number, deliveredOn: number): void {
     const threads = this.#threads.get(topic);
     if (threads === undefined) return;
     for (const threadId of threads.keys()) {
       if (threadId === deliveredOn) continue;
-      if (threadId === OwnerThread) this.#local.deliver(topic, frames, originConnectionId);
-      else this.#routes?.toThread(threadId, topic, originConnectionId, frames);
+      if (threadId === OwnerThread) this.#local.deliver(topic, frames, compressed, originConnectionId);
+      else this.#routes?.toThread(threadId, topic, originConnectionId, frames, compressed);
     }
   }
 

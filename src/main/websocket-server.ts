@@ -374,9 +374,10 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     this.#peerVerifyMode = peerVerifyMode;
     this.#inline = new InlineTransport(() => this.#secureContextForOwner());
     this.#topics.setFrameSize(this.#limits.outgoingFrameSize);
+    this.#topics.setDeflate(this.#deflate);
     if (options.pubsub !== undefined) this.#startRedis(options.pubsub);
     this.#topics.setRoutes({
-      toThread: (threadId, topic, origin, frames) => this.#pool?.linkOf(threadId)?.queuePublished(topic, origin, frames),
+      toThread: (threadId, topic, origin, frames, compressed) => this.#pool?.linkOf(threadId)?.queuePublished(topic, origin, frames, compressed),
       topicInterest: (topic, interested) => this.#redis?.interest(topic, interested),
       toRedis: (topic, frames) => this.#redis?.publish(topic, frames),
     });
@@ -1040,6 +1041,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   /** Applies to handshakes from now on (as Qt's setters); `false` declines every offer. */
   setPerMessageDeflate(option: DeflateOption): void {
     this.#deflate = resolveDeflateSettings(option);
+    this.#topics.setDeflate(this.#deflate);
     this.#settingsChanged();
   }
 

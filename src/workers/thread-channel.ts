@@ -89,6 +89,7 @@ export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, Answ
         void this.#listen(message.requestId, message.spec, message.settings);
         break;
       case 'listenSettings':
+        this.topics.deflate = message.settings.deflate;
         if (this.#listener !== undefined) this.#listener.settings = message.settings;
         break;
       case 'accepting':
@@ -103,6 +104,7 @@ export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, Answ
   };
 
   async #listen(requestId: number, spec: ThreadListenSpec, settings: ConnectionSettings): Promise<void> {
+    this.topics.deflate = settings.deflate;
     this.#listener?.close();
     const listener = new ThreadListener(spec, settings, this);
     this.#listener = listener;
@@ -145,6 +147,7 @@ export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, Answ
   // ---- from the owner ---------------------------------------------------------------------------
 
   #adopt(batch: AdoptBatch): void {
+    this.topics.deflate = batch.settings.deflate;
     for (let i = 0; i < batch.sockets.length; i++) {
       void serveConnection(batch.sockets[i]!, batch.connectionIds[i]!, batch.settings, this);
     }

@@ -6,7 +6,9 @@
  * it to the other threads that have subscribers (and to Redis). Subscription changes made here
  * travel with the same turn, so the owner knows which threads want which topic.
  */
+import type { CompressedFrames } from '../shared/engine/extension.ts';
 import { Defaults } from '../shared/engine/limits.ts';
+import type { DeflateSettings } from '../shared/engine/permessage-deflate.ts';
 import { LocalTopics, type FrameTarget } from '../shared/pubsub/local-topics.ts';
 import { PublishFrameBuilder } from '../shared/pubsub/publish-frames.ts';
 import { takeCounters, zeroCounters } from '../shared/pubsub/pubsub-stats.ts';
@@ -24,6 +26,8 @@ export class ThreadTopics implements ThreadPubSub, PublishedReader {
   #published: unknown[] = [];
   readonly #onOutput: () => void;
   #reportTimer: NodeJS.Timeout | undefined;
+  /** The server's permessage-deflate settings, as the latest connection settings from the owner say. */
+  deflate: DeflateSettings | null = null;
 
   /** @param onOutput there is something for the owner: the thread's next turn should be sent */
   constructor(onOutput: () => void) {
@@ -46,8 +50,9 @@ export class ThreadTopics implements ThreadPubSub, PublishedReader {
 
   publishFrom(connectionId: number, topic: string, message: string | Uint8Array): void {
     const frames = this.#frames.build(message, Defaults.outgoingFrameSize);
-    this.#local.deliver(topic, frames, connectionId);
-    writePublished(this.#published, topic, connectionId, frames);
+    const compressed = this.#frames.buildCompressed(message, Defaults.outgoingFrameSize, this.deflate);
+    this.#local.deliver(topic, frames, compressed, connectionId);
+    writePublished(this.#published, topic, connectionId, frames, compressed);
     this.#onOutput();
   }
 
@@ -76,8 +81,8 @@ export class ThreadTopics implements ThreadPubSub, PublishedReader {
     this.#onOutput();
   };
 
-  published(topic: string, originConnectionId: number, frames: Uint8Array): void {
-    this.#local.deliver(topic, frames, originConnectionId);
+  published(topic: string, originConnectionId: number, frames: Uint8Array, compressed: CompressedFrames | undefined): void {
+    this.#local.deliver(topic, frames, compressed, originConnectionId);
   }
 
   /** What the next turn carries to the owner, or undefined when nothing happened. */

@@ -219,17 +219,66 @@ test('a pool thread that dies takes its subscribers out of the counts; the topic
   t.is(closed.size, onDoomed.length, 'no survivor closed');
 });
 
-bothTransports('on a connection with permessage-deflate, a published message reads back whole, text and binary', async (t, workers) => {
-  const server = await startServer(t, workers, { perMessageDeflate: true });
-  const sockets = mirrorRoom(server, 'room');
-  const [a, b] = await clients(t, server.serverUrl(), 2);
-  await until(() => server.numSubscribers('room') === 2, 10_000, 'two subscribers');
-  t.true(sockets.every((socket) => socket.extensions().some((extension) => extension.startsWith('permessage-deflate'))), 'deflate negotiated');
-  t.true(b!.extensions.startsWith('permessage-deflate'));
-  const seen = record(b!);
-  const text = 'x'.repeat(5000);
-  a!.send(text);
-  a!.send(Buffer.from([1, 2, 3]));
-  await until(() => seen.length === 2, 10_000, 'both messages');
-  t.deepEqual(seen, [text, 'bin:010203']);
+/** A message of `size` bytes that compresses well and says who sent it: `<from>:<index>:` then JSON. */
+function bigMessage(from: string, index: number, size = 6000): string {
+  const head = `${from}:${index}:`;
+  return head + JSON.stringify({ from, index, rows: Array.from({ length: size }, (_, i) => i % 10) }).slice(0, size - head.length);
+}
+
+/** The bytes `client` has read from its TCP connection so far (the wire, compressed or not). */
+function wireBytesRead(client: WS): number {
+  return (client as unknown as { _socket: net.Socket })._socket.bytesRead;
+}
+
+for (const mode of ['shared', 'dedicated'] as const) {
+  bothTransports(`permessage-deflate (${mode}): a publish is compressed once for every subscriber that agreed it, and reads back whole between the socket's own compressed sends`, async (t, workers) => {
+    const server = await startServer(t, workers, { perMessageDeflate: mode });
+    const sockets = mirrorRoom(server, 'room');
+    // Two clients with deflate (ws's default offer: context takeover both ways), one without.
+    const deflating = [await connect(t, server.serverUrl()), await connect(t, server.serverUrl())];
+    const plain = await connect(t, server.serverUrl(), undefined, { perMessageDeflate: false });
+    await until(() => server.numSubscribers('room') === 3, 10_000, 'three subscribers');
+    t.true(deflating.every((client) => client.extensions.startsWith('permessage-deflate')));
+    t.is(plain.extensions, '');
+    const seen = [...deflating, plain].map(record);
+    const before = [...deflating, plain].map(wireBytesRead);
+    const expected: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      server.publish('room', bigMessage('server', i));
+      expected.push(bigMessage('server', i));
+      // Each socket's own message, compressed with its own context (kept between messages in
+      // dedicated mode): it must not reach back into the publish before it, which its
+      // compressor never saw.
+      for (const socket of sockets) socket.sendTextMessage(bigMessage('direct', i, 3000));
+    }
+    const total = expected.length * 2;
+    for (const list of seen) await until(() => list.length === total, 10_000, 'every message');
+    for (const list of seen) {
+      t.deepEqual(list.filter((text) => text.startsWith('server:')), expected, 'the publishes, whole and in order');
+      t.deepEqual(list.filter((text) => text.startsWith('direct:')), Array.from({ length: 20 }, (_, i) => bigMessage('direct', i, 3000)), 'the direct sends, whole and in order');
+    }
+    const read = [...deflating, plain].map((client, i) => wireBytesRead(client) - before[i]!);
+    // 180 KB of text: a few KB on the wire where compressed, all of it where not.
+    t.true(read[2]! > 180_000, `plain client read ${read[2]} bytes`);
+    for (const bytes of read.slice(0, 2)) t.true(bytes < read[2]! / 5, `deflate client read ${bytes} bytes, the plain one ${read[2]}`);
+    // One plain and one compressed copy of each publish, for every subscriber on every thread.
+    t.is(server.pubsubStats().framesBuilt, expected.length * 2);
+    for (const client of seen.keys()) t.is([...deflating, plain][client]!.readyState, 1, 'still open: nothing failed to inflate');
+  });
+}
+
+bothTransports('permessage-deflate (dedicated) in handler mode: the chat handler\'s publishes and each sender\'s own echo read back whole, on every member', async (t, workers) => {
+  const server = await startServer(t, workers, { handler: ChatHandler, perMessageDeflate: 'dedicated' });
+  const members = await clients(t, `${server.serverUrl()}/deflate`, 3);
+  await until(() => server.numSubscribers('/deflate') === 3, 10_000, 'the room to fill');
+  const seen = members.map(record);
+  const names = ['a', 'b', 'c'];
+  // The senders take turns: each member's stream mixes the others' publishes, compressed once
+  // where they were published, with its own echo, compressed by its own context.
+  for (let i = 0; i < 15; i++) members.forEach((member, m) => member.send(bigMessage(names[m]!, i)));
+  for (const list of seen) await until(() => list.length === 45, 10_000, 'the whole conversation');
+  for (const list of seen) {
+    for (const name of names) t.deepEqual(list.filter((text) => text.startsWith(`${name}:`)), Array.from({ length: 15 }, (_, i) => bigMessage(name, i)));
+  }
+  await until(() => server.pubsubStats().framesBuilt === 45 * 2, 10_000, 'the frame counters');
 });

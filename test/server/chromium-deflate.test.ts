@@ -6,7 +6,7 @@
  */
 import test from 'ava';
 import { chromiumPages } from '../helpers/chromium.ts';
-import { bothTransports, echoEveryConnection, startServer } from './support.ts';
+import { bothTransports, echoEveryConnection, startServer, until } from './support.ts';
 
 const pages = chromiumPages(test);
 
@@ -69,3 +69,56 @@ for (const mode of ['shared', 'dedicated'] as const) {
     t.is(outcome.close, 1000);
   }, true);
 }
+
+const ChatHandler = new URL('../../src/handlers/chat.ts', import.meta.url);
+
+interface RoomOutcome {
+  extensions: string[];
+  /** Per page socket: the messages it got, as `<sender>:<index>` (or `garbled` for one that did not read back). */
+  seen: string[][];
+  closes: number[];
+}
+
+bothTransports('Chromium in a chat room (dedicated): publishes compressed once, between each socket\'s own compressed echoes, read back whole', async (t, workers) => {
+  const server = await startServer(t, workers, { handler: ChatHandler, perMessageDeflate: 'dedicated' });
+  const page = await pages.open();
+  t.teardown(() => page.close());
+  // Both sockets open, and counted in the room on the server, before anyone speaks.
+  await page.evaluate((url) => new Promise<void>((resolve) => {
+    const sockets = [new WebSocket(url), new WebSocket(url)];
+    (globalThis as unknown as { room: WebSocket[] }).room = sockets;
+    let opened = 0;
+    for (const socket of sockets) socket.onopen = () => { if (++opened === 2) resolve(); };
+  }), `${server.serverUrl()}/room`);
+  await until(() => server.numSubscribers('/room') === 2, 10_000, 'both page sockets in the room');
+  const outcome = await page.evaluate((rounds) => new Promise<RoomOutcome>((resolve) => {
+    // A message that compresses well and says who sent it; its body repeats the header, so any
+    // byte out of place shows.
+    const message = (from: number, index: number): string => `${from}:${index}|${`{"from":${from},"index":${index},"pad":"${'xyz'.repeat(200)}"}`.repeat(8)}`;
+    const sockets = (globalThis as unknown as { room: WebSocket[] }).room;
+    const seen: string[][] = [[], []];
+    const closes: number[] = [];
+    let closed = 0;
+    sockets.forEach((socket, s) => {
+      socket.onmessage = (event) => {
+        const text = event.data as string;
+        const [from, index] = text.slice(0, text.indexOf('|')).split(':').map(Number);
+        seen[s]!.push(text === message(from!, index!) ? `${from}:${index}` : 'garbled');
+        if (seen[s]!.length === rounds * 2) socket.close(1000, 'done');
+      };
+      socket.onclose = (event) => {
+        closes[s] = event.code;
+        if (++closed === 2) resolve({ extensions: sockets.map((each) => each.extensions), seen, closes });
+      };
+    });
+    for (let i = 0; i < rounds; i++) sockets.forEach((sender, from) => sender.send(message(from, i)));
+  }), 20);
+  for (const extensions of outcome.extensions) t.true(extensions.startsWith('permessage-deflate'), extensions);
+  for (const seen of outcome.seen) {
+    t.false(seen.includes('garbled'));
+    // Each sender's messages in its order, on both sockets (its own as the echo, the other's as a publish).
+    for (const from of [0, 1]) t.deepEqual(seen.filter((entry) => entry.startsWith(`${from}:`)), Array.from({ length: 20 }, (_, i) => `${from}:${i}`));
+  }
+  t.deepEqual(outcome.closes, [1000, 1000]);
+  t.is(server.pubsubStats().framesBuilt, 40 * 2, 'one plain and one compressed copy of each publish');
+}, true);

@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
 import { CloseCode } from '../engine/close-code.ts';
 import type { EngineHandler, EngineOptions } from '../engine/engine-types.ts';
+import type { CompressedFrames } from '../engine/extension.ts';
 import { SocketError, WebSocketError } from '../engine/errors.ts';
 import { LivenessVerdict, type LivenessTimeoutName } from '../engine/liveness.ts';
 import type { MaskGenerator } from '../engine/mask-generator.ts';
@@ -156,9 +157,9 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
    * subscriber that does not read hits its own high-water mark like any send: it is closed with
    * 1008, and the publish goes on for the others.
    */
-  sendBuiltFrames(frames: Uint8Array): number {
+  sendBuiltFrames(frames: Uint8Array, compressed?: CompressedFrames): number {
     if (this.#overHighWaterMark) return 0;
-    const queued = this.#engine.sendBuiltFrames(frames);
+    const queued = this.#engine.sendBuiltFrames(frames, compressed);
     this.#queued();
     return queued;
   }

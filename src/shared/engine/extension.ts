@@ -28,6 +28,23 @@ export interface Extension {
   encodeMessage(payload: Uint8Array): { payload: Uint8Array; rsv: number };
   /** The connection is over: free what the extension holds. */
   close?(): void;
+  /**
+   * Whether a message compressed once for many connections (a publish, see `CompressedFrames`)
+   * with a window of `windowBits` may go out on this connection as it is.
+   */
+  acceptsCompressed?(windowBits: number): boolean;
+  /** Such a message went out: what this extension sends next must not depend on its own history. */
+  compressedSent?(): void;
+}
+
+/**
+ * A message compressed once for many connections (permessage-deflate, RSV1 on its first frame):
+ * the frames, and the LZ77 window its compressor had, which a connection's agreed window must
+ * cover. The compressor was fresh, so the bytes reach back into nothing sent before them.
+ */
+export interface CompressedFrames {
+  frames: Uint8Array;
+  windowBits: number;
 }
 
 /**

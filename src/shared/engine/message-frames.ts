@@ -16,13 +16,16 @@ export function serverMessageSize(length: number, frameSize: number): number {
   return size;
 }
 
-/** Writes the message at `target[at]` (room for `serverMessageSize` bytes); returns where it ends. */
-export function writeServerMessage(target: Uint8Array, at: number, opcode: number, payload: Uint8Array, frameSize: number): number {
+/**
+ * Writes the message at `target[at]` (room for `serverMessageSize` bytes); returns where it ends.
+ * `rsv`: the RSV bits of its first frame (0x40 for a compressed message).
+ */
+export function writeServerMessage(target: Uint8Array, at: number, opcode: number, payload: Uint8Array, frameSize: number, rsv = 0): number {
   const length = payload.length;
   let offset = at;
   for (let start = 0; start === 0 || start < length; start += frameSize) {
     const end = Math.min(start + frameSize, length);
-    offset = writeFrameHeader(target, offset, end === length, 0, start === 0 ? opcode : OpCode.Continuation, end - start, false);
+    offset = writeFrameHeader(target, offset, end === length, start === 0 ? rsv : 0, start === 0 ? opcode : OpCode.Continuation, end - start, false);
     target.set(payload.subarray(start, end), offset);
     offset += end - start;
   }

@@ -307,6 +307,36 @@ function joined(parts: Buffer[], total: number): Buffer {
   return parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
 }
 
+/**
+ * The window a message compressed for every connection of a server gets: the largest its
+ * connections may have agreed (in `dedicated` mode the server's windowBits; in `shared` any up
+ * to 15). A connection that agreed a smaller one gets the message uncompressed.
+ */
+export function compressedWindowBits(settings: DeflateSettings): number {
+  return settings.mode === DeflateMode.Dedicated ? settings.windowBits : 15;
+}
+
+/**
+ * `payload` compressed by a fresh context, as one permessage-deflate message for any number of
+ * connections (the tail removed, 7.2.1); undefined below the threshold or when it would not
+ * shrink. With nothing before it in the compressor, it reads the same whatever each receiver's
+ * window holds.
+ */
+export function compressForMany(payload: Uint8Array, settings: DeflateSettings): Uint8Array | undefined {
+  if (payload.length < settings.threshold) return undefined;
+  const deflater = sharedDeflater(compressedWindowBits(settings), settings.level);
+  const parts: Buffer[] = [];
+  let total: number;
+  try {
+    total = deflater.process(payload, parts, 0, Unlimited);
+  } finally {
+    deflater.reset();
+  }
+  let compressed = joined(parts, total);
+  if (total >= 4 && compressed.subarray(total - 4).equals(Tail)) compressed = compressed.subarray(0, total - 4);
+  return compressed.length < payload.length ? compressed : undefined;
+}
+
 /** permessage-deflate live on one connection. */
 export class PerMessageDeflate implements Extension {
   readonly name = PerMessageDeflateName;
@@ -372,6 +402,19 @@ export class PerMessageDeflate implements Extension {
     } finally {
       if (!peerContextTakeover) inflater.reset();
     }
+  }
+
+  acceptsCompressed(windowBits: number): boolean {
+    return windowBits <= this.agreement.ownWindowBits;
+  }
+
+  /**
+   * The peer's window now holds a message our compressor never saw: with context takeover, our
+   * next message must not reach back past it, so the compressor starts afresh (a reset deflater
+   * refers only to what it compresses after the reset, which the peer has too).
+   */
+  compressedSent(): void {
+    this.#deflater?.reset();
   }
 
   /** Frees this connection's zlib contexts. */

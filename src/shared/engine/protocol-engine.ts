@@ -4,7 +4,7 @@ import { CloseCode } from './close-code.ts';
 import { checkCloseToSend, MaxCloseReasonBytes, MaxControlPayload, encodeClosePayload, parseClosePayload, utf8Truncated } from './close-payload.ts';
 import { EngineState, type EngineHandler, type EngineOptions } from './engine-types.ts';
 import { SocketError, WebSocketError } from './errors.ts';
-import type { Extension } from './extension.ts';
+import type { CompressedFrames, Extension } from './extension.ts';
 import { MaxFrameHeaderSize, createFrameHeader, frameHeaderSize, readFrameHeader } from './frame-codec.ts';
 import { FrameWriter } from './frame-writer.ts';
 import { checkLimit, Defaults, FragmentChargeBytes } from './limits.ts';
@@ -263,10 +263,17 @@ export class ProtocolEngine {
   /**
    * Queues a whole data message already framed by the caller (unmasked, as a server sends; see
    * message-frames.ts), for one message sent the same to many sockets. Returns the bytes queued,
-   * 0 unless the connection is open. Extensions do not apply: the bytes go out as they are.
+   * 0 unless the connection is open. Extensions do not apply: the bytes go out as they are,
+   * `compressed` instead of `frames` when the connection's compression takes it.
    */
-  sendBuiltFrames(frames: Uint8Array): number {
+  sendBuiltFrames(frames: Uint8Array, compressed?: CompressedFrames): number {
     if (this.#state !== EngineState.Open) return 0;
+    const extension = this.#extensions.length === 1 ? this.#extensions[0]! : undefined;
+    if (compressed !== undefined && extension?.acceptsCompressed?.(compressed.windowBits) === true) {
+      extension.compressedSent?.();
+      this.#writer.writeBuiltFrame(compressed.frames);
+      return compressed.frames.length;
+    }
     this.#writer.writeBuiltFrame(frames);
     return frames.length;
   }

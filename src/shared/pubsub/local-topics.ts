@@ -4,12 +4,13 @@
  * is left out wherever its message goes).
  */
 import { SmallFrameLimit } from '../engine/frame-writer.ts';
+import type { CompressedFrames } from '../engine/extension.ts';
 import type { PubSubCounters } from './pubsub-stats.ts';
 
 /** A socket that takes frames built once for many (EngineSocketBackend). */
 export interface FrameTarget {
-  /** Queues the frames; returns the bytes queued (0 when the socket no longer sends). */
-  sendBuiltFrames(frames: Uint8Array): number;
+  /** Queues the frames (`compressed` instead, when its compression takes them); returns the bytes queued (0 when the socket no longer sends). */
+  sendBuiltFrames(frames: Uint8Array, compressed?: CompressedFrames): number;
 }
 
 export class LocalTopics {
@@ -44,17 +45,21 @@ export class LocalTopics {
     return this.#topics.get(topic)?.size ?? 0;
   }
 
-  /** Queues `frames` to every subscriber of `topic` but `exceptConnectionId` (0: none left out). */
-  deliver(topic: string, frames: Uint8Array, exceptConnectionId: number): void {
+  /**
+   * Queues `frames` (or `compressed`, where a subscriber's compression takes it) to every
+   * subscriber of `topic` but `exceptConnectionId` (0: none left out).
+   */
+  deliver(topic: string, frames: Uint8Array, compressed: CompressedFrames | undefined, exceptConnectionId: number): void {
     const members = this.#topics.get(topic);
     if (members === undefined) return;
     const counters = this.#counters;
-    const copied = frames.length <= SmallFrameLimit ? frames.length : 0;
     for (const [connectionId, target] of members) {
       if (connectionId === exceptConnectionId) continue;
-      if (target.sendBuiltFrames(frames) === 0) continue;
+      const queued = target.sendBuiltFrames(frames, compressed);
+      if (queued === 0) continue;
       counters.deliveries++;
-      counters.bytesCopied += copied;
+      // Small frames are copied into the socket's write slab; larger ones go out as they are.
+      if (queued <= SmallFrameLimit) counters.bytesCopied += queued;
     }
   }
 }

@@ -9,7 +9,12 @@ import { Buffer } from 'node:buffer';
 import { serverMessageSize, writeServerMessage } from '../engine/message-frames.ts';
 import { frameHeaderSize, writeFrameHeader } from '../engine/frame-codec.ts';
 import { OpCode } from '../engine/opcode.ts';
+import type { CompressedFrames } from '../engine/extension.ts';
+import { compressedWindowBits, compressForMany, type DeflateSettings } from '../engine/permessage-deflate.ts';
 import type { PubSubCounters } from './pubsub-stats.ts';
+
+/** RSV1: the first frame of a compressed message. */
+const Rsv1 = 0x40;
 
 const SlabSize = 256 * 1024;
 /** A message whose frames are larger than this gets a SharedArrayBuffer of its own. */
@@ -50,6 +55,23 @@ export class PublishFrameBuilder {
     return frame;
   }
 
+  /**
+   * The message compressed once (permessage-deflate, `deflate` the server's settings) and framed,
+   * for every subscriber whose connection agreed compression; undefined when the server offers
+   * none, or the message is below the threshold or does not shrink.
+   */
+  buildCompressed(message: string | Uint8Array, frameSize: number, deflate: DeflateSettings | null): CompressedFrames | undefined {
+    if (deflate === null) return undefined;
+    const payload = typeof message === 'string' ? Buffer.from(message, 'utf8') : message;
+    const compressed = compressForMany(payload, deflate);
+    if (compressed === undefined) return undefined;
+    const frames = this.#buildBytes(typeof message === 'string' ? OpCode.Text : OpCode.Binary, compressed, frameSize, Rsv1);
+    this.#counters.framesBuilt++;
+    this.#counters.frameBytes += frames.length;
+    this.#counters.bytesCopied += frames.length;
+    return { frames, windowBits: compressedWindowBits(deflate) };
+  }
+
   /** Frames built elsewhere (another server, over Redis), copied into shareable memory. */
   copy(frames: Uint8Array): Uint8Array {
     const target = this.#reserve(frames.length);
@@ -59,11 +81,11 @@ export class PublishFrameBuilder {
     return this.#commit(target, at, frames.length);
   }
 
-  #buildBytes(opcode: number, payload: Uint8Array, frameSize: number): Uint8Array {
+  #buildBytes(opcode: number, payload: Uint8Array, frameSize: number, rsv = 0): Uint8Array {
     const size = serverMessageSize(payload.length, frameSize);
     const target = this.#reserve(size);
     const at = target === this.#slab ? this.#slabEnd : 0;
-    writeServerMessage(target, at, opcode, payload, frameSize);
+    writeServerMessage(target, at, opcode, payload, frameSize, rsv);
     return this.#commit(target, at, size);
   }
 

@@ -2,9 +2,11 @@
  * Publish/subscribe on the thread link, both ways; the writers and the readers side by side.
  *
  * Published messages, one thread's worth of one turn, flat: `[topic, originConnectionId,
- * frames]*`, where `frames` is the message already framed, a view into a SharedArrayBuffer
- * (publish-frames.ts), so the message is the same bytes on every thread and is never copied on
- * the way; `originConnectionId` (0: none) is the publisher, which its own message skips.
+ * frames, compressed]*`, where `frames` is the message already framed, a view into a
+ * SharedArrayBuffer (publish-frames.ts), so the message is the same bytes on every thread and is
+ * never copied on the way; `compressed` the same message compressed once for the subscribers that
+ * agreed permessage-deflate, with its window (`CompressedFrames`, undefined when there is none);
+ * `originConnectionId` (0: none) is the publisher, which its own message skips.
  * Owner -> worker: the messages for the thread's subscribers; worker -> owner: those the thread's
  * sockets published (already delivered on that thread).
  *
@@ -13,6 +15,8 @@
  * topic; and the thread's counters since its last report (pubsub-stats.ts).
  */
 
+import type { CompressedFrames } from '../engine/extension.ts';
+
 /** What a worker's turn carries about topics (absent when nothing happened). */
 export interface WorkerTopicBatch {
   published: unknown[];
@@ -20,17 +24,19 @@ export interface WorkerTopicBatch {
   counters: number[] | undefined;
 }
 
-export function writePublished(list: unknown[], topic: string, originConnectionId: number, frames: Uint8Array): void {
-  list.push(topic, originConnectionId, frames);
+export function writePublished(list: unknown[], topic: string, originConnectionId: number, frames: Uint8Array, compressed: CompressedFrames | undefined): void {
+  list.push(topic, originConnectionId, frames, compressed);
 }
 
 export interface PublishedReader {
-  published(topic: string, originConnectionId: number, frames: Uint8Array): void;
+  published(topic: string, originConnectionId: number, frames: Uint8Array, compressed: CompressedFrames | undefined): void;
 }
 
 export function readPublished(list: readonly unknown[], reader: PublishedReader): void {
-  if (list.length % 3 !== 0) throw new Error(`Malformed publish batch: ${list.length} values`);
-  for (let i = 0; i < list.length; i += 3) reader.published(list[i] as string, list[i + 1] as number, list[i + 2] as Uint8Array);
+  if (list.length % 4 !== 0) throw new Error(`Malformed publish batch: ${list.length} values`);
+  for (let i = 0; i < list.length; i += 4) {
+    reader.published(list[i] as string, list[i + 1] as number, list[i + 2] as Uint8Array, list[i + 3] as CompressedFrames | undefined);
+  }
 }
 
 /** Subscription changes of a turn, gathered per topic (a subscribe and an unsubscribe cancel out). */

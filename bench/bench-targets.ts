@@ -16,7 +16,8 @@ import { GcRequest } from './gc-echo-handler.ts';
 
 export interface TargetSpec {
   name: string;
-  kind: 'ws' | 'wsthreads';
+  /** 'raw': the broadcast floor (raw-broadcast-floor.ts), for `load: 'broadcast'` only. */
+  kind: 'ws' | 'wsthreads' | 'raw';
   /** ws: load its native add-ons (bufferutil, utf-8-validate) when installed. */
   native?: boolean;
   workers: number;
@@ -94,7 +95,10 @@ export async function serveTarget(spec: TargetSpec): Promise<void> {
   let port: number;
   let pubsub: (() => Record<string, unknown>) | undefined;
   const broadcast = spec.load === 'broadcast';
-  if (spec.kind === 'ws') {
+  if (spec.kind === 'raw') {
+    const { serveRawBroadcastFloor } = await import('./raw-broadcast-floor.ts');
+    ({ port, close } = await serveRawBroadcastFloor());
+  } else if (spec.kind === 'ws') {
     if (!spec.native) {
       // ws reads these at import time; without them it uses its JavaScript paths.
       process.env.WS_NO_BUFFER_UTIL = '1';

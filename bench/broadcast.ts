@@ -3,6 +3,8 @@
  * message to every client (the sender included); ours against `ws` with the usual
  * `for (const c of wss.clients) c.send(m)` loop, in the same run.
  *
+ * - The raw TCP floor (raw-broadcast-floor.ts) beside them: one `socket.write` per delivery and
+ *   nothing else, what a server that writes once per delivery cannot go below.
  * - 16 and 1,000 subscribers on one topic. With 16, each client keeps 4 of its own messages in
  *   flight (it sends the next when its own copy is back), so the load follows what the server
  *   delivers; with 1,000, the clients publish `--rate` messages per second in all (each one a
@@ -30,6 +32,7 @@ import { cpuDelta, scriptPath, serveTarget, startTarget, totalCpu, type RunningT
 import { format, ratio } from './bench-format.ts';
 
 const Targets: TargetSpec[] = [
+  { name: 'raw TCP floor', kind: 'raw', workers: 0, mirror: false, load: 'broadcast' },
   { name: 'ws', kind: 'ws', workers: 0, mirror: false, load: 'broadcast' },
   { name: 'ws + bufferutil', kind: 'ws', native: true, workers: 0, mirror: false, load: 'broadcast' },
   { name: 'wsthreads workers: 0', kind: 'wsthreads', workers: 0, mirror: false, load: 'broadcast' },

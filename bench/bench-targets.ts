@@ -5,10 +5,12 @@
  *
  * Per-thread CPU comes from /proc/<pid>/task/<tid>/stat (utime + stime, fields 14 and 15, in
  * clock ticks): the owner's thread id is the process id, pool threads are named WorkerThread,
- * V8's helpers (GC, compilers) node-V8Worker.
+ * V8's helpers (GC, compilers) node-V8Worker. Bun's server (bun-target.ts) is one JavaScript
+ * thread, its owner; JavaScriptCore's helpers, HeapHelper (GC) and JITWorker (compilers), count
+ * with V8's; mimalloc's mi-scavenger (returning freed pages) is among the rest.
  */
-import { fork, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync, fork, type ChildProcess, type ForkOptions } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { DeflateOption } from '../src/shared/engine/permessage-deflate.ts';
@@ -16,8 +18,11 @@ import { GcRequest } from './gc-echo-handler.ts';
 
 export interface TargetSpec {
   name: string;
-  /** 'raw': the broadcast floor (raw-broadcast-floor.ts), for `load: 'broadcast'` only. */
-  kind: 'ws' | 'wsthreads' | 'raw';
+  /**
+   * 'raw': the broadcast floor (raw-broadcast-floor.ts), for `load: 'broadcast'` only; 'bun':
+   * `Bun.serve` in a Bun process (bun-target.ts), when a Bun binary is found.
+   */
+  kind: 'ws' | 'wsthreads' | 'raw' | 'bun';
   /** ws: load its native add-ons (bufferutil, utf-8-validate) when installed. */
   native?: boolean;
   workers: number;
@@ -32,14 +37,15 @@ export interface TargetSpec {
   /**
    * 'broadcast': every message goes to every connection, the sender included (ws: the usual
    * `for (const c of wss.clients) c.send(m)`; wsthreads: one topic, the chat handler or, in
-   * mirror mode, owner-side `publish` plus the sender's copy). Default 'echo'.
+   * mirror mode, owner-side `publish` plus the sender's copy; Bun: one topic, `server.publish`,
+   * which unlike `ws.publish` reaches the sender too). Default 'echo'.
    */
   load?: 'echo' | 'broadcast';
   /** wsthreads broadcast: share the topic over this Redis. */
   redis?: string;
 }
 
-/** CPU seconds used so far, by kind of thread. */
+/** CPU seconds used so far, by kind of thread (`v8`: the JavaScript engine's helpers, JavaScriptCore's in Bun). */
 export interface ThreadCpu {
   owner: number;
   pool: number;
@@ -75,7 +81,7 @@ function threadCpu(pid: number): ThreadCpu {
     const seconds = (Number(fields[11]) + Number(fields[12])) / ClockTicksPerSecond;
     if (Number(tid) === pid) cpu.owner += seconds;
     else if (comm === 'WorkerThread') cpu.pool += seconds;
-    else if (comm.includes('V8Worker')) cpu.v8 += seconds;
+    else if (comm.includes('V8Worker') || comm === 'HeapHelper' || comm === 'JITWorker') cpu.v8 += seconds;
     else cpu.other += seconds;
   }
   return cpu;
@@ -153,6 +159,14 @@ export async function serveTarget(spec: TargetSpec): Promise<void> {
     port = server.serverPort();
     close = () => server.destroy();
   }
+  answerParent(port, close, () => (globalThis as { gc?: () => void }).gc?.(), pubsub);
+}
+
+/**
+ * Runs in the child, Node's or Bun's: tells the parent the server's port, then answers its
+ * requests for samples until it asks the child to exit. `collect`: a full GC of this thread.
+ */
+export function answerParent(port: number, close: () => Promise<void>, collect: () => void, pubsub?: () => Record<string, unknown>): void {
   const sendSample = (): void => {
     const memory = process.memoryUsage();
     process.send!({ sample: { cpu: threadCpu(process.pid), rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, pubsub: pubsub?.() } } satisfies ChildMessage);
@@ -164,13 +178,36 @@ export async function serveTarget(spec: TargetSpec): Promise<void> {
       // Memory after a full collection of this thread: what is held, not garbage. The workers'
       // heaps hold little per connection but zlib contexts, which live outside any heap; give
       // frees a moment to reach the allocator.
-      (globalThis as { gc?: () => void }).gc?.();
+      collect();
       setTimeout(sendSample, 200);
     } else if (message === 'exit') {
       void close().finally(() => process.exit(0));
     }
   });
   process.send!({ port } satisfies ChildMessage);
+}
+
+/**
+ * The Bun binary for the 'bun' targets: `$BUN`, else the npm package installed with `--no-save`
+ * (about 100 MB: no dependency of ours, so that installs and CI stay quick).
+ */
+function bunBinary(): string | undefined {
+  const path = process.env.BUN ?? fileURLToPath(new URL('../node_modules/@oven/bun-linux-x64/bin/bun', import.meta.url));
+  return existsSync(path) ? path : undefined;
+}
+
+/** `targets` without the 'bun' ones when no Bun binary is found, saying so (and how to get one) once. */
+export function runnableTargets(targets: TargetSpec[]): TargetSpec[] {
+  const names = targets.filter((spec) => spec.kind === 'bun').map((spec) => spec.name).join(', ');
+  if (names === '') return targets;
+  const bun = bunBinary();
+  if (bun === undefined) {
+    console.log(`  ${names} skipped: no Bun binary (npm install --no-save @oven/bun-linux-x64, or BUN=/path/to/bun)`);
+    return targets.filter((spec) => spec.kind !== 'bun');
+  }
+  // The targets' names say which Bun they were written for; this says which one ran.
+  console.log(`  ${names}: Bun ${execFileSync(bun, ['--version'], { encoding: 'utf8' }).trim()} at ${bun}`);
+  return targets;
 }
 
 export interface RunningTarget {
@@ -182,12 +219,22 @@ export interface RunningTarget {
   stop(): Promise<void>;
 }
 
-/** Forks `script` (which must call `serveTarget` when given `--serve <spec>`) as the server of `spec`. */
+function forkServer(script: string, spec: TargetSpec): ChildProcess {
+  const args = ['--serve', JSON.stringify(spec)];
+  const stdio: ForkOptions['stdio'] = ['ignore', 'inherit', 'inherit', 'ipc'];
+  if (spec.kind !== 'bun') return fork(script, args, { stdio, execArgv: [...process.execArgv, '--expose-gc'] });
+  const bun = bunBinary();
+  if (bun === undefined) throw new Error(`${spec.name}: no Bun binary (runnableTargets leaves such targets out)`);
+  // Bun runs TypeScript itself, and Node's flags are not its own.
+  return fork(fileURLToPath(new URL('bun-target.ts', import.meta.url)), args, { stdio, execPath: bun, execArgv: [] });
+}
+
+/**
+ * Forks `script` (which must call `serveTarget` when given `--serve <spec>`) as the server of
+ * `spec`; a 'bun' spec forks bun-target.ts on the Bun binary instead, which speaks Node's IPC.
+ */
 export async function startTarget(script: string, spec: TargetSpec): Promise<RunningTarget> {
-  const child: ChildProcess = fork(script, ['--serve', JSON.stringify(spec)], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    execArgv: [...process.execArgv, '--expose-gc'],
-  });
+  const child = forkServer(script, spec);
   const nextMessage = (): Promise<ChildMessage> => new Promise((resolve, reject) => {
     const onExit = (code: number | null): void => reject(new Error(`${spec.name} exited with ${code}`));
     child.once('exit', onExit);

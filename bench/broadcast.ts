@@ -1,7 +1,8 @@
 /**
  * `npm run bench:broadcast` (part of `npm run bench`): one topic, every client publishing, every
  * message to every client (the sender included); ours against `ws` with the usual
- * `for (const c of wss.clients) c.send(m)` loop, in the same run.
+ * `for (const c of wss.clients) c.send(m)` loop, in the same run, and against Bun's
+ * `server.publish` (`bun 1.4`, bench/bun-target.ts) when a Bun binary is found (bench-targets.ts).
  *
  * - The raw TCP floor (raw-broadcast-floor.ts) beside them: one `socket.write` per delivery and
  *   nothing else, what a server that writes once per delivery cannot go below.
@@ -28,7 +29,7 @@ import { parseArgs } from 'node:util';
 import WS from 'ws';
 import { createLatencyHistogram, recordMicros, type Histogram } from '../src/loadgen/latency-histogram.ts';
 import { startRedis } from '../test/helpers/redis.ts';
-import { cpuDelta, scriptPath, serveTarget, startTarget, totalCpu, type RunningTarget, type TargetSample, type TargetSpec, type ThreadCpu } from './bench-targets.ts';
+import { cpuDelta, runnableTargets, scriptPath, serveTarget, startTarget, totalCpu, type RunningTarget, type TargetSample, type TargetSpec, type ThreadCpu } from './bench-targets.ts';
 import { format, ratio } from './bench-format.ts';
 
 const Targets: TargetSpec[] = [
@@ -39,6 +40,7 @@ const Targets: TargetSpec[] = [
   { name: 'wsthreads workers: 1', kind: 'wsthreads', workers: 1, mirror: false, load: 'broadcast' },
   { name: 'wsthreads workers: 2', kind: 'wsthreads', workers: 2, mirror: false, load: 'broadcast' },
   { name: 'wsthreads mirror w: 1', kind: 'wsthreads', workers: 1, mirror: true, load: 'broadcast' },
+  { name: 'bun 1.4', kind: 'bun', workers: 0, mirror: false, load: 'broadcast' },
 ];
 
 /** A message: the send time (performance.now(), ms) and the sender's index, padded to 32 bytes. */
@@ -283,7 +285,7 @@ async function main(): Promise<void> {
   ];
   console.log(`wsthreads broadcast benchmark: Node ${process.versions.node}, ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}); one topic, every client publishing ${MessageBytes}-byte binary messages, ${measureMs / 1000} s per run`);
   const only = values.only?.split(',').map((part) => part.trim());
-  const targets = only === undefined ? Targets : Targets.filter((spec) => spec.name === 'ws' || only.some((part) => spec.name.includes(part)));
+  const targets = runnableTargets(only === undefined ? Targets : Targets.filter((spec) => spec.name === 'ws' || only.some((part) => spec.name.includes(part))));
   const rows: Array<{ spec: TargetSpec; subscribers: number; pacing: Pacing; result: BroadcastResult }> = [];
   for (const load of loads) {
     for (const spec of targets) {

@@ -12,7 +12,8 @@
  *   with the owner's share serial and the rest spread over the pool, and which one limits.
  *
  * The generator is this process's main thread (raw TCP, no engine), sharing the cores with the
- * server: figures compare servers under one generator, they are not ceilings.
+ * server: figures compare servers under one generator, they are not ceilings. `bun 1.4`
+ * (Bun.serve's echo, bench/bun-target.ts) runs when a Bun binary is found (bench-targets.ts).
  * Usage: npm run bench:connections [-- --seconds 4 --concurrency 50 --idle 5000 --only 'workers: 1']
  */
 import { Buffer } from 'node:buffer';
@@ -22,7 +23,7 @@ import { parseArgs } from 'node:util';
 import { buildClientRequest, ClientHandshakeParser } from '../src/shared/engine/client-handshake.ts';
 import { writeFrameHeader } from '../src/shared/engine/frame-codec.ts';
 import { OpCode } from '../src/shared/engine/opcode.ts';
-import { cpuDelta, scriptPath, serveTarget, startTarget, totalCpu, type RunningTarget, type TargetSpec, type ThreadCpu } from './bench-targets.ts';
+import { cpuDelta, runnableTargets, scriptPath, serveTarget, startTarget, totalCpu, type RunningTarget, type TargetSpec, type ThreadCpu } from './bench-targets.ts';
 import { format, ratio } from './bench-format.ts';
 
 const Targets: TargetSpec[] = [
@@ -32,6 +33,7 @@ const Targets: TargetSpec[] = [
   { name: 'wsthreads workers: 1', kind: 'wsthreads', workers: 1, mirror: false },
   { name: 'wsthreads w: 1, owner accepts', kind: 'wsthreads', workers: 1, mirror: false, accept: 'owner' },
   { name: 'wsthreads mirror w: 1', kind: 'wsthreads', workers: 1, mirror: true },
+  { name: 'bun 1.4', kind: 'bun', workers: 0, mirror: false },
 ];
 
 /** A masked Close with code 1000 (the key is zero: the payload reads as it is). */
@@ -177,7 +179,7 @@ async function main(): Promise<void> {
   const rows: Array<{ spec: TargetSpec; connect: ConnectResult; idle: IdleResult }> = [];
   // --only 'workers: 1,mirror': the targets whose names contain one of these (ws always runs: the base).
   const only = values.only?.split(',').map((part) => part.trim());
-  const targets = only === undefined ? Targets : Targets.filter((spec) => spec.name === 'ws' || only.some((part) => spec.name.includes(part)));
+  const targets = runnableTargets(only === undefined ? Targets : Targets.filter((spec) => spec.name === 'ws' || only.some((part) => spec.name.includes(part))));
   for (const spec of targets) {
     const target = await startTarget(scriptPath(import.meta.url), spec);
     try {

@@ -7,6 +7,8 @@
  *   wsthreads workers: 1|2  connections and the echo handler module in 1 or 2 pool threads
  *   wsthreads mirror w: 2   2 pool threads, echo written against the owner-side sockets
  *                           (every message crosses the threads twice; shows what mirroring costs)
+ *   bun 1.4                 Bun.serve's WebSocket echo in a Bun process (bench/bun-target.ts),
+ *                           when a Bun binary is found (else a line says how to get one)
  *
  * Loads (closed loop: a reply lets the next message go):
  *   small: 100 connections × 16 text messages of 64 bytes in flight each
@@ -24,7 +26,8 @@
  * message (messages echo in order). Not ProtocolEngine: the generator shares the cores with the
  * server, so it does none of the copying, unmasking and UTF-8 checking a real client must do.
  * Everything shares the machine's cores, so the figures compare servers under one generator;
- * they are not the servers' ceilings. Usage: npm run bench [-- --seconds 3]
+ * they are not the servers' ceilings.
+ * Usage: npm run bench [-- --seconds 3 --only plain|compressed|'bun,workers: 1']
  */
 import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
@@ -40,7 +43,7 @@ import { isControlOpCode, OpCode } from '../src/shared/engine/opcode.ts';
 import type { Extension, ExtensionOffer } from '../src/shared/engine/extension.ts';
 import { clientPerMessageDeflate } from '../src/shared/engine/permessage-deflate.ts';
 import { GcRequest } from './gc-echo-handler.ts';
-import { cpuDelta, scriptPath, serveTarget, startTarget, totalCpu, type RunningTarget, type TargetSpec, type ThreadCpu } from './bench-targets.ts';
+import { cpuDelta, runnableTargets, scriptPath, serveTarget, startTarget, totalCpu, type RunningTarget, type TargetSpec, type ThreadCpu } from './bench-targets.ts';
 
 // ---------------------------------------------------------------------------------------------
 // The servers (child processes)
@@ -51,6 +54,7 @@ const Targets: TargetSpec[] = [
   { name: 'wsthreads workers: 1', kind: 'wsthreads', workers: 1, mirror: false },
   { name: 'wsthreads workers: 2', kind: 'wsthreads', workers: 2, mirror: false },
   { name: 'wsthreads mirror w: 2', kind: 'wsthreads', workers: 2, mirror: true },
+  { name: 'bun 1.4', kind: 'bun', workers: 0, mirror: false },
 ];
 
 /** The compressed echo's servers; 'uncompressed' is the memory baseline. */
@@ -460,8 +464,11 @@ async function main(): Promise<void> {
   console.log(`wsthreads server benchmark: Node ${process.versions.node}, ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}), ${measureMs / 1000} s per run after ${warmUpMs} ms warm-up`);
   const results = new Map<string, Array<[string, Result]>>();
   for (const load of Loads) results.set(load.name, []);
-  // --only compressed: just the compressed echo; --only plain: everything but it.
-  for (const spec of values.only === 'compressed' ? [] : Targets) {
+  // --only compressed: just the compressed echo; plain: everything but it; 'bun,workers: 1': the
+  // plain targets whose names contain one of these (ws always runs: the base).
+  const only = values.only === 'plain' || values.only === 'compressed' ? undefined : values.only?.split(',').map((part) => part.trim());
+  const plain = values.only === 'compressed' ? [] : only === undefined ? Targets : Targets.filter((spec) => spec.name === 'ws' || only.some((part) => spec.name.includes(part)));
+  for (const spec of runnableTargets(plain)) {
     const target = await startTarget(scriptPath(import.meta.url), spec);
     try {
       for (const load of Loads) {
@@ -474,7 +481,7 @@ async function main(): Promise<void> {
     }
   }
   const compressed: Array<[string, Result | undefined, number]> = [];
-  for (const spec of values.only === 'plain' ? [] : CompressedTargets) {
+  for (const spec of values.only === undefined || values.only === 'compressed' ? CompressedTargets : []) {
     const target = await startTarget(scriptPath(import.meta.url), spec);
     try {
       const kib = await idleKibPerConnection(target, CompressedLoad);

@@ -55,6 +55,8 @@ export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, Answ
   #behind = false;
   /** Statuses of the commands applied since the last turn sent. */
   #statuses: ThreadStatusList = [];
+  /** Connections that reported bytes still to write and will report again once those are written. */
+  readonly #awaitingDrain = new Set<number>();
   /** The thread's own listening socket, while the threads accept. */
   #listener: ThreadListener | undefined;
   /** The thread's topics: what is published and subscribed here travels with this link's turns. */
@@ -141,7 +143,7 @@ export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, Answ
 
   /** Connections, questions and queued calls this end holds (for checks that nothing leaks). */
   get size(): number {
-    return this.#connections.size + this.#decisions.size + this.#responses.size + this.#relays.size + (this.#listener?.size ?? 0);
+    return this.#connections.size + this.#decisions.size + this.#responses.size + this.#relays.size + this.#awaitingDrain.size + (this.#listener?.size ?? 0);
   }
 
   // ---- from the owner ---------------------------------------------------------------------------
@@ -193,7 +195,26 @@ export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, Answ
     // A connection that has ended: its mirror learns that from its last signals.
     if (forwarder === undefined) return;
     forwarder.receiver.commands(seq, calls);
-    writeStatus(this.#statuses, connectionId, forwarder.receiver.status());
+    writeStatus(this.#statuses, connectionId, this.#reported(forwarder, forwarder.receiver.status()));
+  }
+
+  /**
+   * `status` goes to the owner, whose socket's `bytesToWrite()` reads it until the next report.
+   * Bytes still to write: once they are written, one more report says so, also when nobody
+   * listens for `bytesWritten` (which would otherwise be the next report).
+   */
+  #reported(forwarder: SignalForwarder, status: WorkerStatus): WorkerStatus {
+    const id = forwarder.connectionId;
+    if (status.bytesToWrite > 0 && !this.#awaitingDrain.has(id)) {
+      this.#awaitingDrain.add(id);
+      void forwarder.receiver.flush().then((drained) => {
+        this.#awaitingDrain.delete(id);
+        if (!this.#connections.has(id)) return;
+        writeStatus(this.#statuses, id, this.#reported(forwarder, drained));
+        this.#scheduleSend();
+      });
+    }
+    return status;
   }
 
   async #flush(connectionId: number): Promise<WorkerStatus> {
@@ -279,7 +300,7 @@ export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, Answ
     let bytes = 0;
     for (const forwarder of dirty) {
       const taken = forwarder.take();
-      writeConnectionSignals(entries, forwarder.connectionId, forwarder.receiver.status(), taken.calls);
+      writeConnectionSignals(entries, forwarder.connectionId, this.#reported(forwarder, forwarder.receiver.status()), taken.calls);
       for (const buffer of taken.transfer) transfer.push(buffer);
       bytes += taken.bytes;
     }

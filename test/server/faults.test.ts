@@ -161,6 +161,27 @@ bothTransports('a peer that stops reading: bytesToWrite grows, and bytesWritten 
   t.is(socket.state(), State.Connected);
 });
 
+bothTransports('without a bytesWritten listener, bytesToWrite() still falls to 0 once a peer that stopped reading has read everything', async (t, workers) => {
+  const server = await startServer(t, workers);
+  const sockets = echoEveryConnection(server);
+  const client = await connect(t, server.serverUrl(), undefined, { maxPayload: 2 * 1024 * 1024 });
+  await until(() => sockets.length === 1, 5000, 'the server socket');
+  const socket = sockets[0]!;
+  t.is(socket.listenerCount('bytesWritten'), 0);
+  const tcp = (client as unknown as { _socket: import('node:net').Socket })._socket;
+  tcp.pause();
+  const chunk = Buffer.alloc(1024 * 1024, 7);
+  for (let i = 0; i < 16; i++) socket.sendBinaryMessage(chunk);
+  // The owner's figure is what the thread last reported: it must be reported again once drained.
+  await until(() => socket.bytesToWrite() > 0, 5000, 'bytes queued behind the paused peer');
+  let received = 0;
+  const allReceived = within(new Promise<void>((resolve) => client.on('message', () => { if (++received === 16) resolve(); })), 20_000, '16 messages');
+  tcp.resume();
+  await allReceived;
+  await until(() => socket.bytesToWrite() === 0, 10_000, 'bytesToWrite() to fall to 0');
+  t.is(socket.state(), State.Connected);
+});
+
 bothTransports('a connection over the high-water mark is closed with 1008', async (t, workers) => {
   const server = await startServer(t, workers, { highWaterMark: 2 * 1024 * 1024, closeTimeout: 500 });
   t.is(server.highWaterMark(), 2 * 1024 * 1024);

@@ -724,20 +724,23 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     if (record === undefined || this.#destroyed) return { accept: false, status: 503, reason: 'The server is shutting down' };
     record.threadId = summary.threadId;
 
-    const authenticator = new WebSocketCorsAuthenticator(summary.origin);
-    try {
-      this.emit('originAuthenticationRequired', authenticator);
-    } catch (error) {
-      // The application's bug, reported as an httpRequestHandler's is: the client gets a 500
-      // rather than a decision nobody made, the application a serverError(1011) saying why.
-      const message = error instanceof Error ? error.message : String(error);
-      this.#setError(CloseCode.BadOperation, `The originAuthenticationRequired listener failed: ${message}`, SocketError.UnknownSocket);
-      return { accept: false, status: 500, reason: 'The server failed to decide on the upgrade' };
-    }
-    const allowed = await authenticator.decision();
-    if (!allowed) {
-      this.#setError(CloseCode.PolicyViolated, 'Access forbidden.', SocketError.PolicyViolated);
-      return { accept: false, status: 403, reason: 'Access Forbidden' };
+    // Nobody listening allows every origin (Qt's default): no authenticator to make and wait for.
+    if (this.listenerCount('originAuthenticationRequired') > 0) {
+      const authenticator = new WebSocketCorsAuthenticator(summary.origin);
+      try {
+        this.emit('originAuthenticationRequired', authenticator);
+      } catch (error) {
+        // The application's bug, reported as an httpRequestHandler's is: the client gets a 500
+        // rather than a decision nobody made, the application a serverError(1011) saying why.
+        const message = error instanceof Error ? error.message : String(error);
+        this.#setError(CloseCode.BadOperation, `The originAuthenticationRequired listener failed: ${message}`, SocketError.UnknownSocket);
+        return { accept: false, status: 500, reason: 'The server failed to decide on the upgrade' };
+      }
+      const allowed = await authenticator.decision();
+      if (!allowed) {
+        this.#setError(CloseCode.PolicyViolated, 'Access forbidden.', SocketError.PolicyViolated);
+        return { accept: false, status: 403, reason: 'Access Forbidden' };
+      }
     }
     const handler = this.#upgradeHandler;
     let accepted: CheckedAcceptance | undefined;

@@ -86,6 +86,20 @@ test.serial('two serve --chat processes share a room over Redis: each message on
   await untilAsync(async () => await subscribersInRedis(inspect, 'wsthreads:/other') === 1, 10_000, 'one server to subscribe /other');
   t.is(await subscribersInRedis(inspect, 'wsthreads:/other'), 1);
   const [seenA1, seenA2, seenB1, seenOther] = [record(a1), record(a2), record(b1), record(other)];
+  // A handler's subscription reaches the server's other threads with its thread's next turn:
+  // probes from both servers go round until each member has one of each, then a marker from
+  // each ends them (a sender's messages keep their order), and what came up to there is dropped.
+  await until(() => {
+    a1.send('probe-a');
+    b1.send('probe-b');
+    return [seenA1, seenA2, seenB1].every((seen) => seen.includes('probe-a') && seen.includes('probe-b'));
+  }, 10_000, 'the room to span every thread of both servers');
+  a1.send('go-a');
+  b1.send('go-b');
+  for (const seen of [seenA1, seenA2, seenB1]) {
+    await until(() => seen.includes('go-a') && seen.includes('go-b'), 10_000, 'the markers');
+    seen.splice(0, Math.max(seen.indexOf('go-a'), seen.indexOf('go-b')) + 1);
+  }
 
   a1.send('hello');
   const bytes = randomBytes(1000);

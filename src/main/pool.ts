@@ -4,13 +4,16 @@
  * Piscina keeps the threads: `minThreads = maxThreads`, `idleTimeout: Infinity`, and a thread
  * that dies (a handler throws, calls process.exit, runs out of memory) is replaced. Each thread
  * runs one short task (thread-link-task.ts) that sets up its end of a link; from then on every
- * connection of that thread travels over the link: the owner moves fresh sockets in batches
- * (one `postMessage` per owner turn and thread, many sockets in its transfer list), the worker
- * asks for the upgrade decisions in batches, and signals and commands go as before. So a
- * connection costs the owner no MessageChannel, no proxy and no Piscina task.
+ * connection of that thread travels over the link: either the thread accepts it itself (every
+ * thread listens on the server's port, SO_REUSEPORT, and the kernel spreads the connections), or
+ * the owner moves fresh sockets in batches (one `postMessage` per owner turn and thread, many
+ * sockets in its transfer list); the worker asks for the upgrade decisions in batches, and
+ * signals and commands go as before. So a connection costs the owner no MessageChannel, no proxy
+ * and no Piscina task, and when the threads accept, no accept and no transfer either.
  *
- * The owner balances connections itself: each new one goes to the thread with the fewest live
- * connections. A custom load balancer sends each link task to a thread that has no link yet.
+ * When the owner accepts it balances connections itself: each new one goes to the thread with
+ * the fewest live connections. A custom load balancer sends each link task to a thread that has
+ * no link yet.
  * `atomics: 'disabled'` keeps each thread's event loop running its sockets between tasks.
  * Never an AbortSignal on a task: aborting a running task terminates its whole thread.
  */
@@ -262,10 +265,6 @@ export class ConnectionPool implements PoolBookkeeping, LinkEvents {
     const failure = link.listen(listening.spec, listening.settings);
     if (this.#acceptPaused) link.setAcceptPaused(true);
     return failure;
-  }
-
-  get listeningInThreads(): boolean {
-    return this.#listening !== undefined;
   }
 
   /** The threads stop accepting (their connections stay up); resolves once no thread listens. */

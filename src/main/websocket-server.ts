@@ -501,7 +501,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     const failure = await pool.listenInThreads(spec, this.#settings(), this.#host);
     if (this.#listener !== listener) {
       // close() came first: nothing listens.
-      pool.stopListening();
+      await pool.stopListening();
       return;
     }
     if (failure !== undefined) {

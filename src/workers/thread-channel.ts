@@ -1,7 +1,8 @@
 /**
  * The worker end of a thread link: one MessagePort per worker thread, over which every
- * connection of the thread talks to the owner. Fresh sockets arrive here in batches and run
- * their opening handshakes in this thread (worker-connection.ts); their questions to the owner
+ * connection of the thread talks to the owner. Fresh sockets arrive here in batches, or are
+ * accepted by the thread's own listener (thread-listener.ts), and run their opening handshakes
+ * in this thread (worker-connection.ts); their questions to the owner
  * (decisions, plain HTTP answers), every signal of every connection and the statuses of the
  * commands applied leave in one message per event-loop turn; the owner's answers and commands
  * arrive the same way, one message per owner turn, and are dispatched to the connections.

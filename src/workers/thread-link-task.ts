@@ -1,8 +1,8 @@
 /**
  * src/workers: pool threads only. This file is the Piscina entry; beside it: the worker end of
- * the thread link (thread-channel.ts), one adopted connection from handshake to end
- * (worker-connection.ts), its signal writer (signal-forwarder.ts) and command receiver
- * (command-receiver.ts).
+ * the thread link (thread-channel.ts), the thread's own listening socket (thread-listener.ts),
+ * one connection from handshake to end (worker-connection.ts), its signal writer
+ * (signal-forwarder.ts) and command receiver (command-receiver.ts).
  *
  * The one Piscina task of a thread: it makes the thread's end of the link and resolves with the
  * thread's id at once. Piscina keeps the threads (and replaces one that dies); the link carries

@@ -324,17 +324,26 @@ export function compressedWindowBits(settings: DeflateSettings): number {
  */
 export function compressForMany(payload: Uint8Array, settings: DeflateSettings): Uint8Array | undefined {
   if (payload.length < settings.threshold) return undefined;
-  const deflater = sharedDeflater(compressedWindowBits(settings), settings.level);
+  const compressed = deflateMessage(sharedDeflater(compressedWindowBits(settings), settings.level), payload, true);
+  return compressed.length < payload.length ? compressed : undefined;
+}
+
+/**
+ * One message through `deflater` (Z_SYNC_FLUSH), as permessage-deflate sends it: the tail
+ * removed (7.2.1). `reset`: the deflater forgets the message afterwards (no context takeover).
+ */
+function deflateMessage(deflater: RawZlib, payload: Uint8Array, reset: boolean): Buffer {
   const parts: Buffer[] = [];
   let total: number;
   try {
     total = deflater.process(payload, parts, 0, Unlimited);
   } finally {
-    deflater.reset();
+    if (reset) deflater.reset();
   }
-  let compressed = joined(parts, total);
-  if (total >= 4 && compressed.subarray(total - 4).equals(Tail)) compressed = compressed.subarray(0, total - 4);
-  return compressed.length < payload.length ? compressed : undefined;
+  // zlib flushes nothing when it holds nothing (an empty message after another): that is sent
+  // as the header byte of an empty stored block, which the receiver's tail completes (7.2.3.6).
+  const compressed = total === 0 ? EmptyBlock : joined(parts, total);
+  return total >= 4 && compressed.subarray(total - 4).equals(Tail) ? compressed.subarray(0, total - 4) : compressed;
 }
 
 /** permessage-deflate live on one connection. */
@@ -361,17 +370,7 @@ export class PerMessageDeflate implements Extension {
     const deflater = ownContextTakeover
       ? (this.#deflater ??= RawZlib.deflater(ownWindowBits, this.#level, this.#memLevel))
       : sharedDeflater(payload.length <= SmallMessage ? Math.min(ownWindowBits, SmallWindowBits) : ownWindowBits, this.#level);
-    const parts: Buffer[] = [];
-    let total: number;
-    try {
-      total = deflater.process(payload, parts, 0, Unlimited);
-    } finally {
-      if (!ownContextTakeover) deflater.reset();
-    }
-    // zlib flushes nothing when it holds nothing (an empty message after another): that is sent
-    // as the header byte of an empty stored block, which the receiver's tail completes (7.2.3.6).
-    let compressed = total === 0 ? EmptyBlock : joined(parts, total);
-    if (total >= 4 && compressed.subarray(total - 4).equals(Tail)) compressed = compressed.subarray(0, total - 4);
+    const compressed = deflateMessage(deflater, payload, !ownContextTakeover);
     // Without context takeover the peer never needs this message's window, so data that does
     // not shrink may go as it is.
     if (!ownContextTakeover && compressed.length >= payload.length) return { payload, rsv: 0 };

@@ -31,7 +31,6 @@ export class PublishFrameBuilder {
 
   /** The message as server frames of at most `frameSize` payload bytes each (a string is a text message). */
   build(message: string | Uint8Array, frameSize: number): Uint8Array {
-    const counters = this.#counters;
     let frame: Uint8Array;
     if (typeof message === 'string') {
       const length = Buffer.byteLength(message, 'utf8');
@@ -49,10 +48,7 @@ export class PublishFrameBuilder {
     } else {
       frame = this.#buildBytes(OpCode.Binary, message, frameSize);
     }
-    counters.framesBuilt++;
-    counters.frameBytes += frame.length;
-    counters.bytesCopied += frame.length;
-    return frame;
+    return this.#counted(frame);
   }
 
   /**
@@ -66,10 +62,16 @@ export class PublishFrameBuilder {
     const compressed = compressForMany(payload, deflate);
     if (compressed === undefined) return undefined;
     const frames = this.#buildBytes(typeof message === 'string' ? OpCode.Text : OpCode.Binary, compressed, frameSize, Rsv1);
-    this.#counters.framesBuilt++;
-    this.#counters.frameBytes += frames.length;
-    this.#counters.bytesCopied += frames.length;
-    return { frames, windowBits: compressedWindowBits(deflate) };
+    return { frames: this.#counted(frames), windowBits: compressedWindowBits(deflate) };
+  }
+
+  /** A message's frames, built: counted once, with the payload copied into them. */
+  #counted(frames: Uint8Array): Uint8Array {
+    const counters = this.#counters;
+    counters.framesBuilt++;
+    counters.frameBytes += frames.length;
+    counters.bytesCopied += frames.length;
+    return frames;
   }
 
   /** Frames built elsewhere (another server, over Redis), copied into shareable memory. */

@@ -43,7 +43,7 @@ export interface LinkEvents {
   /** The thread accepted connection `connectionId` itself (see ThreadListener): its owner end, made now. */
   acceptedInThread(link: PoolThreadLink, connectionId: number): LinkedConnection | undefined;
   /** The thread's listener failed to accept (EMFILE, say). */
-  acceptFailed(code: string, message: string): void;
+  acceptFailed(code: string): void;
 }
 
 /** Why a thread could not listen (the bind's error), or undefined once it listens. */
@@ -51,6 +51,17 @@ export type ListenFailure = { code: string; message: string } | undefined;
 
 /** What a request to a thread that is gone gets. */
 const GoneStatus: WorkerStatus = { appliedSeq: 0, bytesToWrite: 0 };
+const GoneListener: ListenFailure = { code: 'ERR_WORKER_EXITED', message: 'The worker thread exited' };
+
+/** The answer a reply of the thread carries to the request it answers. */
+function answerOf(reply: Exclude<WorkerLinkMessage, { kind: 'turn' | 'acceptError' }>): unknown {
+  switch (reply.kind) {
+    case 'flushed': return reply.status;
+    case 'census': return reply.held;
+    case 'listening': return reply.error;
+    case 'unlistened': return undefined;
+  }
+}
 
 /** Counters of the traffic between the threads, for measurements and tests. */
 export interface ThreadTrafficStats {
@@ -112,7 +123,7 @@ export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, H
   /** The thread's turns read since the last message to it: acknowledged with the next one. */
   #acks = 0;
   /** Requests waiting for the thread's answer (flush, census), by request id. */
-  readonly #requests = new Map<number, { resolve(answer: WorkerStatus | number | ListenFailure): void; gone: WorkerStatus | number | ListenFailure }>();
+  readonly #requests = new Map<number, { resolve(answer: unknown): void; gone: unknown }>();
   readonly #events: LinkEvents;
   /** The thread accepts connections itself: the link keeps the process alive, as a listener would. */
   #listening = false;
@@ -174,15 +185,12 @@ export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, H
 
   /** Has the thread listen on `spec` (see ThreadListener); resolves with the bind's failure, if any. */
   listen(spec: ThreadListenSpec, settings: ConnectionSettings): Promise<ListenFailure> {
-    if (this.#closed) return Promise.resolve({ code: 'ERR_WORKER_EXITED', message: 'The worker thread exited' });
-    const requestId = ++this.#nextRequestId;
-    this.#post({ kind: 'listen', requestId, spec, settings }, []);
-    this.#listening = true;
-    this.#updateRef();
-    return new Promise((resolve) => this.#requests.set(requestId, {
-      resolve: resolve as (answer: WorkerStatus | number | ListenFailure) => void,
-      gone: { code: 'ERR_WORKER_EXITED', message: 'The worker thread exited' },
-    }));
+    const failure = this.#ask((requestId) => ({ kind: 'listen', requestId, spec, settings }), GoneListener);
+    if (!this.#closed) {
+      this.#listening = true;
+      this.#updateRef();
+    }
+    return failure;
   }
 
   /** New settings for the connections the thread accepts from now on. */
@@ -198,10 +206,9 @@ export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, H
   unlisten(): Promise<void> {
     if (this.#closed || !this.#listening) return Promise.resolve();
     this.#listening = false;
-    const requestId = ++this.#nextRequestId;
-    this.#post({ kind: 'unlisten', requestId }, []);
+    const closed = this.#ask((requestId) => ({ kind: 'unlisten', requestId }), undefined);
     this.#updateRef();
-    return new Promise((resolve) => this.#requests.set(requestId, { resolve: resolve as () => void, gone: undefined }));
+    return closed;
   }
 
   #sendSockets(): void {
@@ -246,7 +253,7 @@ export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, H
 
   readonly #onMessage = (message: WorkerLinkMessage): void => {
     if (message.kind === 'acceptError') {
-      this.#events.acceptFailed(message.code, message.message);
+      this.#events.acceptFailed(message.code);
       return;
     }
     if (message.kind !== 'turn') {
@@ -256,7 +263,7 @@ export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, H
         this.#listening = false;
         this.#updateRef();
       }
-      request?.resolve(message.kind === 'flushed' ? message.status : message.kind === 'census' ? message.held : message.kind === 'listening' ? message.error : undefined);
+      request?.resolve(answerOf(message));
       return;
     }
     this.#stats.signalCalls++;
@@ -377,18 +384,20 @@ export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, H
   }
 
   flush(connectionId: number): Promise<WorkerStatus> {
-    if (this.#closed) return Promise.resolve(GoneStatus);
-    const requestId = ++this.#nextRequestId;
-    this.#post({ kind: 'flush', requestId, connectionId }, []);
-    return new Promise((resolve) => this.#requests.set(requestId, { resolve: resolve as (answer: WorkerStatus | number | ListenFailure) => void, gone: GoneStatus }));
+    return this.#ask((requestId) => ({ kind: 'flush', requestId, connectionId }), GoneStatus);
   }
 
   /** How much the thread's end of the link holds (0 when it is gone). */
   census(): Promise<number> {
-    if (this.#closed) return Promise.resolve(0);
+    return this.#ask((requestId) => ({ kind: 'census', requestId }), 0);
+  }
+
+  /** Posts the request `make` builds; resolves with the thread's answer, or with `gone` if the thread is or goes first. */
+  #ask<T>(make: (requestId: number) => OwnerLinkMessage, gone: T): Promise<T> {
+    if (this.#closed) return Promise.resolve(gone);
     const requestId = ++this.#nextRequestId;
-    this.#post({ kind: 'census', requestId }, []);
-    return new Promise((resolve) => this.#requests.set(requestId, { resolve: resolve as (answer: WorkerStatus | number | ListenFailure) => void, gone: 0 }));
+    this.#post(make(requestId), []);
+    return new Promise((resolve) => this.#requests.set(requestId, { resolve: resolve as (answer: unknown) => void, gone }));
   }
 
   /** The connection ended: its source is forgotten. */

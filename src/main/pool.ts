@@ -37,8 +37,8 @@ export interface ConnectionPoolOptions {
   resourceLimits: ResourceLimits | undefined;
   /** A pool-level error no connection owns (a thread failing). */
   onError(error: Error): void;
-  /** A thread's listener failed to accept a connection (see `listenInThreads`). */
-  onAcceptError(code: string, message: string): void;
+  /** A thread's listener failed to accept a connection (see `listenInThreads`): the errno code. */
+  onAcceptError(code: string): void;
   /** The server's topics: what each thread publishes and subscribes, and the end of a thread. */
   topics: LinkTopics & { threadGone(threadId: number): void };
 }
@@ -105,7 +105,7 @@ export class ConnectionPool implements PoolBookkeeping, LinkEvents {
   /** What the connections the threads accept report to (kept after they stop listening: some may still arrive). */
   #acceptedHost: ServerConnectionHost | undefined;
   #acceptPaused = false;
-  readonly #onAcceptError: (code: string, message: string) => void;
+  readonly #onAcceptError: (code: string) => void;
 
   constructor(options: ConnectionPoolOptions) {
     const workerData: PoolWorkerData = { tls: options.tls, handlerUrl: options.handlerUrl };
@@ -296,8 +296,8 @@ export class ConnectionPool implements PoolBookkeeping, LinkEvents {
     return connection;
   }
 
-  acceptFailed(code: string, message: string): void {
-    this.#onAcceptError(code, message);
+  acceptFailed(code: string): void {
+    this.#onAcceptError(code);
   }
 
   /** The link of a live thread. */

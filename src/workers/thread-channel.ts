@@ -126,7 +126,7 @@ export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, Answ
   }
 
   acceptFailed(error: NodeJS.ErrnoException): void {
-    this.#post({ kind: 'acceptError', code: error.code ?? 'UNKNOWN', message: error.message });
+    this.#post({ kind: 'acceptError', code: error.code ?? 'UNKNOWN' });
   }
 
   #post(message: WorkerLinkMessage, transfer: ArrayBuffer[] = []): void {

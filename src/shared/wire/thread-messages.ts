@@ -213,4 +213,4 @@ export type WorkerLinkMessage =
   /** The answer to `unlisten`: the thread's listening socket is closed. */
   | { kind: 'unlistened'; requestId: number }
   /** The thread's listener failed to accept a connection (EMFILE, say): the server's `acceptError`. */
-  | { kind: 'acceptError'; code: string; message: string };
+  | { kind: 'acceptError'; code: string };

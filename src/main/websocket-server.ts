@@ -68,6 +68,7 @@ import {
   type UpgradeHandler,
 } from './upgrade-handler.ts';
 import { buildHttpResponse, type HttpRequest, type HttpRequestHandler } from '../shared/connection/http-response.ts';
+import { AcceptGate } from '../shared/connection/accept-gate.ts';
 import { ConnectionRegistry } from './connection-registry.ts';
 import { InlineTransport } from './inline-transport.ts';
 import { claimPort } from './port-claim.ts';
@@ -302,8 +303,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   #binding = false;
   #address = '';
   #port = 0;
-  #acceptPaused = false;
-  #held: Socket[] = [];
+  /** Sockets the owner's listener accepted while accepting was paused. */
+  readonly #acceptGate = new AcceptGate(ServerDefaults.maxHeldWhilePaused, (socket) => this.#adopt(socket));
   readonly #accept: AcceptThread;
   /** The pool threads accept this server's connections themselves (see `accept`). */
   #threadsListening = false;
@@ -477,7 +478,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     // The threads start with the first successful listen (or hand-over), not before.
     this.#startPool();
     listener.on('error', (error: NodeJS.ErrnoException) => this.emit('acceptError', socketErrorOf(error)));
-    listener.on('connection', (socket) => this.#onAccepted(socket));
+    listener.on('connection', (socket) => this.#acceptGate.offer(socket));
     const bound = listener.address();
     if (bound !== null && typeof bound === 'object') {
       this.#address = bound.address;
@@ -541,8 +542,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     this.#address = '';
     this.#port = 0;
     listener?.close();
-    for (const socket of this.#held) socket.destroy();
-    this.#held = [];
+    this.#acceptGate.dropHeld();
     if (this.#threadsListening) {
       this.#threadsListening = false;
       // `closed` once no thread accepts any more (a connection a thread accepted meanwhile is served).
@@ -578,32 +578,14 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
 
   /** Qt's `pauseAccepting()`: new TCP connections wait (unread) until `resumeAccepting()`. */
   pauseAccepting(): void {
-    this.#acceptPaused = true;
+    this.#acceptGate.setPaused(true);
     this.#pool?.setAcceptPaused(true);
   }
 
   resumeAccepting(): void {
-    if (!this.#acceptPaused) return;
-    this.#acceptPaused = false;
+    if (!this.#acceptGate.paused) return;
     this.#pool?.setAcceptPaused(false);
-    const held = this.#held;
-    this.#held = [];
-    for (const socket of held) {
-      if (!socket.destroyed) this.#adopt(socket);
-    }
-  }
-
-  #onAccepted(socket: Socket): void {
-    if (this.#acceptPaused) {
-      if (this.#held.length >= ServerDefaults.maxHeldWhilePaused) {
-        socket.destroy();
-        return;
-      }
-      // Nothing is read from a held socket: like a connection left in the kernel's backlog.
-      this.#held.push(socket);
-      return;
-    }
-    this.#adopt(socket);
+    this.#acceptGate.setPaused(false);
   }
 
   // ---- hand-over of sockets accepted elsewhere -------------------------------------------------
@@ -664,7 +646,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       onError: (error) => this.#setError(CloseCode.AbnormalDisconnection, `A worker thread failed: ${error.message}`, SocketError.WorkerExited),
       onAcceptError: (code) => this.emit('acceptError', socketErrorOf({ code })),
     });
-    if (this.#acceptPaused) this.#pool.setAcceptPaused(true);
+    if (this.#acceptGate.paused) this.#pool.setAcceptPaused(true);
   }
 
   #adopt(socket: Socket): void {

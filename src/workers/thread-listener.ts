@@ -7,6 +7,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { threadId } from 'node:worker_threads';
+import { AcceptGate } from '../shared/connection/accept-gate.ts';
 import type { ConnectionSettings, ThreadListenSpec } from '../shared/wire/thread-messages.ts';
 
 /** What the listener hands its connections to, and reports its errors to. */
@@ -23,16 +24,16 @@ export class ThreadListener {
   readonly #spec: ThreadListenSpec;
   readonly #sink: AcceptedSocketSink;
   #settings: ConnectionSettings;
-  #paused = false;
-  #held: Socket[] = [];
+  readonly #gate: AcceptGate;
   #accepted = 0;
 
   constructor(spec: ThreadListenSpec, settings: ConnectionSettings, sink: AcceptedSocketSink) {
     this.#spec = spec;
     this.#settings = settings;
     this.#sink = sink;
+    this.#gate = new AcceptGate(spec.maxHeldWhilePaused, (socket) => this.#serve(socket));
     // pauseOnConnect: a held socket is read from only once it is served, like a moved one.
-    this.#server = createServer({ pauseOnConnect: true, noDelay: true }, this.#onConnection);
+    this.#server = createServer({ pauseOnConnect: true, noDelay: true }, (socket) => this.#gate.offer(socket));
   }
 
   /** Resolves once listening; rejects with the bind's error. */
@@ -53,34 +54,19 @@ export class ThreadListener {
   }
 
   setPaused(paused: boolean): void {
-    this.#paused = paused;
-    if (paused) return;
-    const held = this.#held;
-    this.#held = [];
-    for (const socket of held) if (!socket.destroyed) this.#serve(socket);
+    this.#gate.setPaused(paused);
   }
 
   /** Stops accepting; held sockets are dropped (as a closed listener's backlog is). */
   close(): void {
     this.#server.close();
-    for (const socket of this.#held) socket.destroy();
-    this.#held = [];
+    this.#gate.dropHeld();
   }
 
   /** Sockets held while paused (for checks that nothing leaks). */
   get size(): number {
-    return this.#held.length;
+    return this.#gate.size;
   }
-
-  readonly #onConnection = (socket: Socket): void => {
-    if (!this.#paused) {
-      this.#serve(socket);
-    } else if (this.#held.length >= this.#spec.maxHeldWhilePaused) {
-      socket.destroy();
-    } else {
-      this.#held.push(socket);
-    }
-  };
 
   #serve(socket: Socket): void {
     this.#sink.accepted(socket, -(++this.#accepted * ThreadIdSpace + threadId), this.#settings);

@@ -65,6 +65,14 @@ export class CommandReceiver implements CommandTarget {
     else this.#apply(seq, calls);
   }
 
+  /**
+   * Puts what the connection has queued on its socket now (it would go this turn anyway);
+   * resolves once the socket has written all of it.
+   */
+  writeQueued(): Promise<void> {
+    return this.#backend === undefined || this.#gone ? Promise.resolve() : this.#backend.flush();
+  }
+
   async flush(): Promise<WorkerStatus> {
     if (this.#backend !== undefined && !this.#gone) await this.#backend.flush();
     return this.status();

@@ -196,22 +196,29 @@ export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, Answ
     // A connection that has ended: its mirror learns that from its last signals.
     if (forwarder === undefined) return;
     forwarder.receiver.commands(seq, calls);
-    writeStatus(this.#statuses, connectionId, this.#reported(forwarder, forwarder.receiver.status()));
+    writeStatus(this.#statuses, connectionId, this.#statusToReport(forwarder));
   }
 
   /**
-   * `status` goes to the owner, whose socket's `bytesToWrite()` reads it until the next report.
-   * Bytes still to write: once they are written, one more report says so, also when nobody
-   * listens for `bytesWritten` (which would otherwise be the next report).
+   * The status that goes to the owner, whose socket's `bytesToWrite()` reads it until the next
+   * report. It is taken once what is queued is on the socket, so that it counts only what the
+   * socket could not take yet; if anything is left, one more report says when it is written,
+   * also when nobody listens for `bytesWritten` (which would otherwise be the next report).
    */
-  #reported(forwarder: SignalForwarder, status: WorkerStatus): WorkerStatus {
+  #statusToReport(forwarder: SignalForwarder): WorkerStatus {
+    const receiver = forwarder.receiver;
     const id = forwarder.connectionId;
-    if (status.bytesToWrite > 0 && !this.#awaitingDrain.has(id)) {
+    const queued = receiver.status();
+    // Nothing to write, or a report is promised already for when the socket has written it all.
+    if (queued.bytesToWrite === 0 || this.#awaitingDrain.has(id)) return queued;
+    const written = receiver.writeQueued();
+    const status = receiver.status();
+    if (status.bytesToWrite > 0) {
       this.#awaitingDrain.add(id);
-      void forwarder.receiver.flush().then((drained) => {
+      void written.then(() => {
         this.#awaitingDrain.delete(id);
         if (!this.#connections.has(id)) return;
-        writeStatus(this.#statuses, id, this.#reported(forwarder, drained));
+        writeStatus(this.#statuses, id, this.#statusToReport(forwarder));
         this.#scheduleSend();
       });
     }
@@ -301,7 +308,7 @@ export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, Answ
     let bytes = 0;
     for (const forwarder of dirty) {
       const taken = forwarder.take();
-      writeConnectionSignals(entries, forwarder.connectionId, this.#reported(forwarder, forwarder.receiver.status()), taken.calls);
+      writeConnectionSignals(entries, forwarder.connectionId, this.#statusToReport(forwarder), taken.calls);
       for (const buffer of taken.transfer) transfer.push(buffer);
       bytes += taken.bytes;
     }

@@ -122,7 +122,9 @@ export class TopicHub implements ThreadPubSub, PublishedReader, SubscriptionDelt
   /** From the owner thread (`WebSocketServer.publish`, an owner-side socket): framed here. */
   publish(topic: string, message: string | Uint8Array, originConnectionId: number): void {
     const frames = this.#frames.build(message, this.#frameSize);
-    this.#fanOut(topic, frames, this.#frames.buildCompressed(message, this.#frameSize, this.#deflate), originConnectionId, -1);
+    // The compressed copy is for subscribers here; Redis carries the plain frames only.
+    const compressed = this.#threads.has(topic) ? this.#frames.buildCompressed(message, this.#frameSize, this.#deflate) : undefined;
+    this.#fanOut(topic, frames, compressed, originConnectionId, -1);
     this.#routes?.toRedis?.(topic, frames);
   }
 

@@ -59,6 +59,8 @@ export interface TargetSample {
   heapUsedBytes: number;
   /** wsthreads: `server.pubsubStats()` (the frame-once counters). */
   pubsub?: Record<string, unknown>;
+  /** wsthreads: `server.threadTrafficStats()` (messages between the owner and the pool threads). */
+  traffic?: { signalCalls: number; commandCalls: number };
 }
 
 type ChildMessage = { port: number } | { sample: TargetSample };
@@ -100,6 +102,7 @@ export async function serveTarget(spec: TargetSpec): Promise<void> {
   let close: () => Promise<void>;
   let port: number;
   let pubsub: (() => Record<string, unknown>) | undefined;
+  let traffic: (() => TargetSample['traffic']) | undefined;
   const broadcast = spec.load === 'broadcast';
   if (spec.kind === 'raw') {
     const { serveRawBroadcastFloor } = await import('./raw-broadcast-floor.ts');
@@ -141,6 +144,7 @@ export async function serveTarget(spec: TargetSpec): Promise<void> {
       ...(spec.redis === undefined ? {} : { pubsub: { redis: spec.redis } }),
     });
     pubsub = () => ({ ...server.pubsubStats() });
+    traffic = () => server.threadTrafficStats();
     if (spec.mirror && broadcast) {
       server.on('newConnection', () => {
         const socket = server.nextPendingConnection()!;
@@ -159,17 +163,17 @@ export async function serveTarget(spec: TargetSpec): Promise<void> {
     port = server.serverPort();
     close = () => server.destroy();
   }
-  answerParent(port, close, () => (globalThis as { gc?: () => void }).gc?.(), pubsub);
+  answerParent(port, close, () => (globalThis as { gc?: () => void }).gc?.(), pubsub, traffic);
 }
 
 /**
  * Runs in the child, Node's or Bun's: tells the parent the server's port, then answers its
  * requests for samples until it asks the child to exit. `collect`: a full GC of this thread.
  */
-export function answerParent(port: number, close: () => Promise<void>, collect: () => void, pubsub?: () => Record<string, unknown>): void {
+export function answerParent(port: number, close: () => Promise<void>, collect: () => void, pubsub?: () => Record<string, unknown>, traffic?: () => TargetSample['traffic']): void {
   const sendSample = (): void => {
     const memory = process.memoryUsage();
-    process.send!({ sample: { cpu: threadCpu(process.pid), rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, pubsub: pubsub?.() } } satisfies ChildMessage);
+    process.send!({ sample: { cpu: threadCpu(process.pid), rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, pubsub: pubsub?.(), traffic: traffic?.() } } satisfies ChildMessage);
   };
   process.on('message', (message: string) => {
     if (message === 'sample') {

@@ -51,7 +51,7 @@ export class InlineTransport {
       }
       const backend = createServerBackend(upgraded, settings);
       backend.observeLifecycle({ disconnected: () => host.ended(id) });
-      host.upgraded(id, backend, serverConnectionInfo(upgraded), upgraded.decision.limits);
+      host.upgraded(id, 0, backend, serverConnectionInfo(upgraded), upgraded.decision.limits);
     });
   }
 

@@ -26,8 +26,11 @@ export class PoolConnection implements LinkedConnection {
   readonly #host: ServerConnectionHost;
   readonly #pool: PoolBookkeeping;
   readonly link: PoolThreadLink;
+  /** See WorkerMirrorBackend's `lifecycleOnly`. */
+  readonly #lifecycleOnly: boolean;
+  /** From the owner's decision; undefined when the standing acceptance took the connection. */
   #limits: ConnectionLimits | undefined;
-  /** The request, kept from the decision: the worker's `Connected` leaves it out. */
+  /** The request, kept from the decision: the worker's `Connected` leaves it out (unless nobody was asked). */
   #request: Pick<ConnectionInfo, 'requestHeaders' | 'attachment' | 'peerCertificate'> | undefined;
   #mirror: WorkerMirrorBackend | undefined;
   /** Set once the connection went to the application's http.Server. */
@@ -35,8 +38,9 @@ export class PoolConnection implements LinkedConnection {
   #handshakeOver = false;
   #settled = false;
 
-  constructor(id: number, host: ServerConnectionHost, pool: PoolBookkeeping, link: PoolThreadLink) {
+  constructor(id: number, host: ServerConnectionHost, pool: PoolBookkeeping, link: PoolThreadLink, lifecycleOnly: boolean) {
     this.#id = id;
+    this.#lifecycleOnly = lifecycleOnly;
     this.#host = host;
     this.#pool = pool;
     this.link = link;
@@ -106,9 +110,9 @@ export class PoolConnection implements LinkedConnection {
     if (mirror === undefined) {
       const info = { ...connectedInfo(calls), ...this.#request };
       this.#handshakeOver = true;
-      mirror = new WorkerMirrorBackend(this.#id, this.link);
+      mirror = new WorkerMirrorBackend(this.#id, this.link, this.#lifecycleOnly);
       this.#mirror = mirror;
-      this.#host.upgraded(this.#id, mirror, info, this.#limits!);
+      this.#host.upgraded(this.#id, this.link.threadId, mirror, info, this.#limits);
       // The rest of the first batch follows `Connected` (two values).
       mirror.receive(status, calls, 2);
     } else {

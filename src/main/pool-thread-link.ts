@@ -21,6 +21,7 @@ import type {
 } from '../shared/wire/thread-messages.ts';
 import {
   countSignalCalls,
+  SinkCall,
   readThreadSignals,
   type ThreadSignalBatch,
   type ThreadSignalReader,
@@ -323,7 +324,9 @@ export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, H
   connectionSignals(connectionId: number, appliedSeq: number, bytesToWrite: number, calls: unknown[]): void {
     this.#stats.signalEvents += countSignalCalls(calls);
     try {
-      this.#connections.get(connectionId)?.signals({ appliedSeq, bytesToWrite }, calls);
+      // A connection the standing acceptance took in its thread is new to the owner at its `Connected`.
+      const connection = calls[0] === SinkCall.Connected ? this.#connectionOf(connectionId) : this.#connections.get(connectionId);
+      connection?.signals({ appliedSeq, bytesToWrite }, calls);
     } catch (error) {
       // A listener of the application threw: it surfaces as any throwing listener's does, and
       // the other connections of the turn still get their signals.

@@ -87,6 +87,8 @@ export class ConnectionPool implements PoolBookkeeping, LinkEvents {
   readonly #threads: number;
   readonly #onError: (error: Error) => void;
   readonly #topics: ConnectionPoolOptions['topics'];
+  /** A handler module serves the connections in their threads: the owner sees their lifecycle only. */
+  readonly #lifecycleOnly: boolean;
   readonly stats: ThreadTrafficStats = { signalCalls: 0, signalEvents: 0, commandCalls: 0 };
   /** Live connections by id, for the thread links to deliver to. */
   readonly #connections = new Map<number, PoolConnection>();
@@ -108,6 +110,7 @@ export class ConnectionPool implements PoolBookkeeping, LinkEvents {
   readonly #onAcceptError: (code: string) => void;
 
   constructor(options: ConnectionPoolOptions) {
+    this.#lifecycleOnly = options.handlerUrl !== undefined;
     const workerData: PoolWorkerData = { tls: options.tls, handlerUrl: options.handlerUrl };
     this.#threads = options.threads;
     this.#onError = options.onError;
@@ -202,7 +205,7 @@ export class ConnectionPool implements PoolBookkeeping, LinkEvents {
   }
 
   #adoptOn(link: PoolThreadLink, waiting: WaitingSocket): void {
-    const connection = new PoolConnection(waiting.id, waiting.host, this, link);
+    const connection = new PoolConnection(waiting.id, waiting.host, this, link, this.#lifecycleOnly);
     this.#connections.set(waiting.id, connection);
     link.adopt(waiting.socket, waiting.id, waiting.settings, (moved) => {
       if (!moved) {
@@ -289,7 +292,7 @@ export class ConnectionPool implements PoolBookkeeping, LinkEvents {
   acceptedInThread(link: PoolThreadLink, connectionId: number): PoolConnection | undefined {
     const host = this.#acceptedHost;
     if (host === undefined || this.#destroyed) return undefined;
-    const connection = new PoolConnection(connectionId, host, this, link);
+    const connection = new PoolConnection(connectionId, host, this, link, this.#lifecycleOnly);
     this.#connections.set(connectionId, connection);
     link.holding();
     host.acceptedInThread(connectionId);

@@ -6,7 +6,7 @@ import type { ConnectionInfo, ConnectionLimits, SocketBackend } from '../shared/
 /**
  * What a transport reports to the server about each connection it carries, whichever thread the
  * connection lives on. Every call is made on the owner thread, in this order: `decide` (unless the
- * request was malformed), then `upgraded` or `handshakeFailed`, and `ended` exactly once. A plain
+ * request was malformed, or the standing acceptance took it), then `upgraded` or `handshakeFailed`, and `ended` exactly once. A plain
  * HTTP request gets `httpRequest` instead of `decide` (and `handshakeFailed` only if the
  * connection fails before the response is written), then `ended`.
  */
@@ -26,8 +26,12 @@ export interface ServerConnectionHost {
   httpHandedOver(id: number, socket: Duplex): void;
   /** The handshake of `id` failed without a 101 (bad request, timeout, TLS failure, client gone). */
   handshakeFailed(id: number, failure: HandshakeFailure): void;
-  /** The 101 is written: the connection's backend (not attached yet) and what the handshake established. */
-  upgraded(id: number, backend: SocketBackend, info: ConnectionInfo, limits: ConnectionLimits): void;
+  /**
+   * The 101 is written on thread `threadId` (0: this one): the connection's backend (not attached
+   * yet) and what the handshake established. `limits` undefined: the standing acceptance took
+   * it (ConnectionSettings.standing), with the limits new connections get.
+   */
+  upgraded(id: number, threadId: number, backend: SocketBackend, info: ConnectionInfo, limits: ConnectionLimits | undefined): void;
   /** The connection is over, upgraded or not; nothing more is reported about `id`. */
   ended(id: number): void;
 }

@@ -51,9 +51,11 @@ import type {
   HandshakeDecision,
   HandshakeFailure,
   HandshakeSummary,
+  StandingAcceptance,
   TlsGeneration,
 } from '../shared/wire/thread-messages.ts';
 import { serveWithHandler } from '../shared/connection/handler-host.ts';
+import { chooseSubprotocol } from '../shared/connection/server-handshake.ts';
 import { handlerLoadFailure } from './handler-preflight.ts';
 import { WebSocketCorsAuthenticator } from './cors-authenticator.ts';
 import { DefaultCloseTimeoutMs, EngineSocketBackend } from '../shared/connection/engine-socket-backend.ts';
@@ -296,6 +298,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   #httpRequestHandler: HttpRequestHandler | null = null;
   #deflate: DeflateSettings | null;
   #upgradeHandler: UpgradeHandler | null = null;
+  /** What new connections get, until a setter changes it (#settings). */
+  #currentSettings: ConnectionSettings | undefined;
   #httpServer: HttpServer | null = null;
   readonly #peerVerifyMode: PeerVerifyMode;
 
@@ -382,6 +386,10 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       topicInterest: (topic, interested) => this.#redis?.interest(topic, interested),
       toRedis: (topic, frames) => this.#redis?.publish(topic, frames),
     });
+    // An origin listener withdraws the standing acceptance (ConnectionSettings.standing); the
+    // last one gone gives it back. 'newListener' comes before the listener is counted.
+    this.on('newListener', (event) => { if (event === 'originAuthenticationRequired') this.#settingsChanged(true); });
+    this.on('removeListener', (event) => { if (event === 'originAuthenticationRequired') this.#settingsChanged(); });
   }
 
   #startRedis(options: RedisPubSubOptions): void {
@@ -664,13 +672,20 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     });
   }
 
-  /** A setter changed what new connections get: the threads' listeners learn it (moved sockets carry theirs). */
-  #settingsChanged(): void {
-    this.#pool?.updateListenSettings(this.#settings());
+  /**
+   * A setter changed what new connections get: the threads' listeners learn it (moved sockets
+   * carry theirs). `later`: what changed is counted only after this call returns (a listener
+   * being added), so the threads hear of it a moment after.
+   */
+  #settingsChanged(later = false): void {
+    this.#currentSettings = undefined;
+    if (later) queueMicrotask(() => this.#settingsChanged());
+    else this.#pool?.updateListenSettings(this.#settings());
   }
 
+  /** What every new connection gets, made again only after a change (#settingsChanged). */
   #settings(): ConnectionSettings {
-    return {
+    this.#currentSettings ??= {
       handshakeTimeoutMs: this.#handshakeTimeoutMs,
       maxHeaderSize: this.#maxHeaderSize,
       highWaterMark: this.#highWaterMark,
@@ -680,7 +695,20 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       deflate: this.#deflate,
       httpHandOver: this.#httpServer !== null,
       peerVerifyMode: this.#peerVerifyMode,
+      standing: this.#standingAcceptance(),
     };
+    return this.#currentSettings;
+  }
+
+  /** See ConnectionSettings.standing: handler mode (no pending queue) with nobody on this thread to decide. */
+  #standingAcceptance(): StandingAcceptance | null {
+    if (this.#handlerUrl === undefined || this.#upgradeHandler !== null || this.listenerCount('originAuthenticationRequired') > 0) return null;
+    return { supportedSubprotocols: this.#supportedSubprotocols, serverName: this.#serverName, limits: this.#connectionLimits() };
+  }
+
+  /** The engine limits and timeouts a connection accepted now gets. */
+  #connectionLimits(): ConnectionLimits {
+    return { ...this.#limits, ...this.#liveness };
   }
 
   #secureContextForOwner(): SecureContext | undefined {
@@ -697,7 +725,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     httpRequest: (id, request) => this.#answerHttp(id, request),
     httpHandedOver: (id, socket) => this.#httpHandedOver(id, socket),
     handshakeFailed: (id, failure) => this.#handshakeFailed(id, failure),
-    upgraded: (id, backend, info, limits) => this.#upgraded(id, backend, info, limits),
+    upgraded: (id, threadId, backend, info, limits) => this.#upgraded(id, threadId, backend, info, limits ?? this.#connectionLimits()),
     ended: (id) => this.#ended(id),
   };
 
@@ -756,9 +784,9 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     }
     return {
       accept: true,
-      subprotocol: accepted?.subprotocol ?? summary.subprotocols.find((offer) => this.#supportedSubprotocols.includes(offer)) ?? '',
+      subprotocol: accepted?.subprotocol ?? chooseSubprotocol(summary.subprotocols, this.#supportedSubprotocols),
       serverName: this.#serverName,
-      limits: { ...this.#limits, ...this.#liveness },
+      limits: this.#connectionLimits(),
       frameSignals: false,
       headers: accepted?.headers,
       attachment: accepted?.attachment,
@@ -806,13 +834,14 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     }
   }
 
-  #upgraded(id: number, backend: SocketBackend, info: ConnectionInfo, limits: ConnectionLimits): void {
+  #upgraded(id: number, threadId: number, backend: SocketBackend, info: ConnectionInfo, limits: ConnectionLimits): void {
     const record = this.#connections.get(id);
     if (record === undefined) {
       backend.attach(SilentSink);
       backend.abort();
       return;
     }
+    record.threadId = threadId;
     if (this.#handlerUrl === undefined) {
       this.#connections.open(id, { backend, info, limits, topics: this.#membership(id, backend) });
       this.emit('newConnection', undefined);
@@ -984,6 +1013,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   /** The `Server:` header of new handshakes; left out when empty. */
   setServerName(name: string): void {
     this.#serverName = checkServerName(name);
+    this.#settingsChanged();
   }
 
   secureMode(): SecureMode {
@@ -1063,6 +1093,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       }
     }
     this.#supportedSubprotocols = [...protocols];
+    this.#settingsChanged();
   }
 
   httpRequestHandler(): HttpRequestHandler | null {
@@ -1095,6 +1126,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   /** 0 disables the automatic Ping (and so the pong timeout). Each socket has its own setter too. */
   setIdleTimeout(ms: number): void {
     this.#liveness.idleTimeout = checkTimeoutMs('idleTimeout', ms);
+    this.#settingsChanged();
   }
 
   /** Ms a pinged client has to send anything before it is dropped with 1001 (default 30 000); affects new connections. */
@@ -1105,6 +1137,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   /** 0: ping, but never drop. */
   setPongTimeout(ms: number): void {
     this.#liveness.pongTimeout = checkTimeoutMs('pongTimeout', ms);
+    this.#settingsChanged();
   }
 
   /** Ms a frame or fragmented message may stop arriving before the connection closes with 1001 (default 5000, Qt's); affects new connections. */
@@ -1115,6 +1148,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   /** 0 disables it. */
   setFrameTimeout(ms: number): void {
     this.#liveness.frameTimeout = checkTimeoutMs('frameTimeout', ms);
+    this.#settingsChanged();
   }
 
   httpServer(): HttpServer | null {
@@ -1163,6 +1197,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
    */
   setUpgradeHandler(handler: UpgradeHandler | null): void {
     this.#upgradeHandler = checkUpgradeHandler(handler);
+    this.#settingsChanged();
   }
 
   /** The client certificate policy of SecureMode.Secure (Qt's `sslConfiguration().peerVerifyMode()`). */

@@ -47,10 +47,16 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource, Mirror
   /** The worker sent its last signal (or died): nothing more goes to it. */
   #ended = false;
   #flushWaiters = new Set<() => void>();
+  readonly #lifecycleOnly: boolean;
 
-  constructor(connectionId: number, link: PoolThreadLink) {
+  /**
+   * @param lifecycleOnly a handler module serves the connection in its thread, which reads from
+   *   the start: nothing to release when the owner attaches
+   */
+  constructor(connectionId: number, link: PoolThreadLink, lifecycleOnly = false) {
     this.connectionId = connectionId;
     this.#link = link;
+    this.#lifecycleOnly = lifecycleOnly;
   }
 
   /** Whether the connection is over (the sink got `disconnected`, or will once attached). */
@@ -114,6 +120,11 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource, Mirror
   attach(sink: SocketSink): void {
     if (this.#sink !== undefined) throw new Error('WorkerMirrorBackend.attach() called twice');
     this.#sink = sink;
+    if (this.#lifecycleOnly) {
+      for (const calls of this.#held.splice(0)) readSignalCalls(calls, sink);
+      this.#heldCalls = 0;
+      return;
+    }
     setImmediate(() => {
       // The worker reads nothing until the connection is taken. Not before this turn: the
       // listeners added after attach ask for frame signals from a microtask, and that command

@@ -31,6 +31,16 @@ const MaxBatchesInFlight = 8;
 /** Payload bytes the owner has not acknowledged above which reading pauses. */
 const MaxBytesInFlight = 16 * 1024 * 1024;
 
+/**
+ * How long news nobody on the owner is waiting for may wait for company: the lifecycle of
+ * handler-mode connections (Connected, Disconnected), which the owner only books. Without it,
+ * every connection that opens or closes alone in a turn would wake the owner thread (and the
+ * owner's acknowledgement this thread) once; with it, a thread wakes the owner at most about
+ * 1000 / LifecycleBatchMs times a second for them, however many connections come and go. Any
+ * other news (a handshake question, a mirror's signals, a publish) sends everything at once.
+ */
+const LifecycleBatchMs = 2;
+
 /** A turn sent and not acknowledged yet: its payload bytes, and the connections it carried. */
 interface SentTurn {
   bytes: number;
@@ -51,6 +61,8 @@ export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, Answ
   readonly #relays = new Map<number, WorkerHttpRelay>();
   #dirty: SignalForwarder[] = [];
   #scheduled = false;
+  /** Set while only lifecycle news waits (see LifecycleBatchMs). */
+  #lifecycleTimer: NodeJS.Timeout | undefined;
   readonly #unacknowledged: SentTurn[] = [];
   #bytesInFlight = 0;
   #behind = false;
@@ -289,12 +301,22 @@ export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, Answ
 
   markDirty(forwarder: SignalForwarder): void {
     this.#dirty.push(forwarder);
-    this.#scheduleSend();
+    if (!forwarder.lifecycleOnly) this.#scheduleSend();
+    else if (!this.#scheduled) this.#lifecycleTimer ??= setTimeout(this.#sendLifecycle, LifecycleBatchMs);
   }
+
+  readonly #sendLifecycle = (): void => {
+    this.#lifecycleTimer = undefined;
+    this.#scheduleSend();
+  };
 
   #scheduleSend(): void {
     if (this.#scheduled) return;
     this.#scheduled = true;
+    if (this.#lifecycleTimer !== undefined) {
+      clearTimeout(this.#lifecycleTimer);
+      this.#lifecycleTimer = undefined;
+    }
     // setImmediate: every read of this poll phase, on every connection, joins the batch.
     setImmediate(this.#send);
   }

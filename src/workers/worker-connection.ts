@@ -59,8 +59,9 @@ export async function serveConnection(socket: Socket, connectionId: number, sett
   const forwarder = new SignalForwarder(connectionId, receiver, channel, handlerUrl !== undefined);
   channel.register(forwarder);
   try {
-    // The owner has the request (and what it attached) from the decision: they cross the threads once.
-    forwarder.connected({ ...info, requestHeaders: [], attachment: undefined, peerCertificate: null });
+    // The owner has the request (and what it attached) from the decision: they cross the threads
+    // once. Taken by the standing acceptance, the owner has had none of it yet.
+    forwarder.connected(settings.standing !== null ? info : { ...info, requestHeaders: [], attachment: undefined, peerCertificate: null });
     if (handlerUrl === undefined) {
       // Mirror mode: nothing is read until the owner takes the connection (see PauseReason),
       // and a Pong or bytesWritten crosses only once the owner's socket has a listener for it.

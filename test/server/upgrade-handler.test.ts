@@ -76,8 +76,8 @@ bothTransports('a cookie-gated server: no cookie gets 401 with WWW-Authenticate 
 bothTransports('handler mode: the handler module in the thread sees the user the upgrade handler attached', async (t, workers) => {
   const server = await startServer(t, workers, { handler: EchoHandlerUrl, upgradeHandler: cookieGate });
   t.is((await refusal(t, server.serverPort(), upgradeRequest(server.serverPort()))).status, 401);
-  const owners: WebSocket[] = [];
-  server.on('newConnection', (socket) => owners.push(socket!));
+  // The owner's view comes with the connection's lifecycle news, which may follow the first echo.
+  const owner = next<[WebSocket]>(server, 'newConnection', 10_000);
   const client = await connect(t, `${server.serverUrl()}/chat`, undefined, { headers: { Cookie: 'session=s3cr3t' } });
   const answer = nextMessage(client);
   client.send('whoami');
@@ -87,7 +87,7 @@ bothTransports('handler mode: the handler module in the thread sees the user the
   t.is(seen.url, `ws://127.0.0.1:${server.serverPort()}/chat`);
   t.is(seen.threadId !== 0, workers > 0, 'the handler ran in a pool thread exactly when there is a pool');
   // The owner's lifecycle view carries the same attachment.
-  t.deepEqual(owners[0]?.attachment(), { user: 'ada', roles: ['admin'] });
+  t.deepEqual((await owner)[0].attachment(), { user: 'ada', roles: ['admin'] });
 });
 
 bothTransports('a token in the query string, and the request as the handler gets it', async (t, workers) => {

@@ -2,7 +2,7 @@
  * The server's opening handshake on one accepted socket, run wherever the connection lives (a
  * pool thread, or the owner thread with `workers: 0`): optional TLS, then the upgrade request read
  * with `ServerHandshakeParser`, the decision asked of the owner (origin, subprotocol, room in the
- * pending queue), and the 101 or the HTTP error written. One deadline covers all of it, so a
+ * pending queue) or taken from its standing acceptance, and the 101 or the HTTP error written. One deadline covers all of it, so a
  * client that trickles its request (slow loris) or never finishes TLS holds nothing for long.
  *
  * With `settings.plainHttp`, a well-formed request that is no upgrade is passed to `respond`
@@ -25,9 +25,19 @@ import { negotiateServerDeflate } from '../engine/permessage-deflate.ts';
 import type { HttpRequest } from './http-response.ts';
 import { receivedAlert, tlsErrorDetail } from './tls-alert.ts';
 import { peerCertificateOf, PeerVerifyMode, verifyPeerWhenSecure } from './peer-certificate.ts';
-import type { ConnectionSettings, HandshakeDecision, HandshakeFailure, HandshakeSummary } from '../wire/thread-messages.ts';
+import type { ConnectionSettings, HandshakeDecision, HandshakeFailure, HandshakeSummary, StandingAcceptance } from '../wire/thread-messages.ts';
 
 export type AcceptDecision = Extract<HandshakeDecision, { accept: true }>;
+
+/** The subprotocol a server picks: the first the client offers that it supports ('' for none). */
+export function chooseSubprotocol(offers: readonly string[], supported: readonly string[]): string {
+  return offers.find((offer) => supported.includes(offer)) ?? '';
+}
+
+/** The owner's standing answer to a request offering `offers`. */
+function standingDecision(standing: StandingAcceptance, offers: readonly string[]): AcceptDecision {
+  return { accept: true, subprotocol: chooseSubprotocol(offers, standing.supportedSubprotocols), serverName: standing.serverName, limits: standing.limits, frameSignals: false };
+}
 
 export interface ServerHandshakeOptions {
   /** The accepted TCP socket; nothing of it read yet unless `initialBytes` holds what was. */
@@ -201,6 +211,10 @@ export function runServerHandshake(options: ServerHandshakeOptions): Promise<Upg
 
     const decideAndAnswer = async (request: HandshakeRequest, rest: Uint8Array): Promise<void> => {
       const summary = summarize(request, socket, stream, secure, options.threadId);
+      if (settings.standing !== null) {
+        answer(request, rest, summary, standingDecision(settings.standing, summary.subprotocols));
+        return;
+      }
       let decision: HandshakeDecision;
       deciding = true;
       try {
@@ -229,6 +243,11 @@ export function runServerHandshake(options: ServerHandshakeOptions): Promise<Upg
         resolve(null);
         return;
       }
+      answer(request, rest, summary, decision);
+    };
+
+    /** Writes the 101 of an accepted request. */
+    const answer = (request: HandshakeRequest, rest: Uint8Array, summary: HandshakeSummary, decision: AcceptDecision): void => {
       // Negotiated here, in the thread that will run the connection, from the owner's settings.
       const deflate = settings.deflate === null ? null : negotiateServerDeflate(request.extensions, settings.deflate);
       const answers = deflate === null ? [] : [deflate.answer];

@@ -89,6 +89,25 @@ export interface ConnectionSettings {
   httpHandOver: boolean;
   /** Whether TLS asks the client for a certificate, and whether it must be valid (Qt's peerVerifyMode). */
   peerVerifyMode: PeerVerifyMode;
+  /**
+   * The owner's answer to every upgrade request while nothing on it has a say (see
+   * `StandingAcceptance`): the connection side accepts alone, without asking; null: ask.
+   */
+  standing: StandingAcceptance | null;
+}
+
+/**
+ * What the owner would answer to any upgrade request when the server runs a handler module and
+ * nobody on the owner decides (no `originAuthenticationRequired` listener, no upgrade handler)
+ * and there is no pending queue to reserve a place in: accept, with the first offered
+ * subprotocol the server supports. Sent with the settings and withdrawn as soon as a listener or
+ * an upgrade handler appears (a request decided in the moment between is accepted, as one
+ * decided just before would have been); it saves the owner a question and an answer per connection.
+ */
+export interface StandingAcceptance {
+  supportedSubprotocols: readonly string[];
+  serverName: string;
+  limits: ConnectionLimits;
 }
 
 /** One generation of the server's TLS configuration (see `ConnectionSettings.tls`). */

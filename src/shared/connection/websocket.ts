@@ -196,6 +196,10 @@ function headerPairs(headers: Record<string, string> | Array<[string, string]> |
 }
 
 const EmptyHeaders: HeaderList = [];
+/** What a socket that never opened a connection offered: one list for all of them. */
+const NoSubprotocols: readonly string[] = Object.freeze([]);
+/** What `messages()` iterators listen with. */
+type MessageListener = { message(message: Message): void; ended(error: WebSocketError | undefined): void };
 const FrameSignals = new Set<string | symbol>(['textFrameReceived', 'binaryFrameReceived']);
 const KnownVersions = new Set<number>(Object.values(Version));
 
@@ -249,11 +253,12 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   #sslPause: SslPause | undefined;
   #handshakeContinued = false;
   /** Client: the subprotocols the last `open()` was given (Qt's `handshakeOptions()`). */
-  #offeredSubprotocols: string[] = [];
+  #offeredSubprotocols: readonly string[] = NoSubprotocols;
   #maxFrameSize: number;
   #maxMessageSize: number;
   #outgoingFrameSize: number;
-  #maskGenerator: MaskGenerator;
+  /** undefined: the built-in one, made when first needed (a server's sockets never mask). */
+  #maskGenerator: MaskGenerator | undefined;
   #customMaskGenerator = false;
   #connectTimeoutMs: number;
   #handshakeTimeoutMs: number;
@@ -262,7 +267,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   #proxy: ProxyConfiguration | typeof ProxyFromEnvironment | null;
   #ssl: SslConfiguration;
   #ignoreAllSslErrors = false;
-  #ignoredSslErrors = new Set<string>();
+  #ignoredSslErrors: ReadonlySet<string> | undefined;
   #messageQueue: MessageQueueLimits;
 
   #userPaused = false;
@@ -273,7 +278,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   #topics: TopicMembership | undefined;
   /** Made on the first subscribe: most sockets never have one. */
   #subscriptions: Set<string> | undefined;
-  readonly #messageListeners = new Set<{ message(message: Message): void; ended(error: WebSocketError | undefined): void }>();
+  /** Made for the first `messages()` iterator. */
+  #messageListeners: Set<MessageListener> | undefined;
 
   constructor(options: WebSocketOptions | string = {}) {
     super();
@@ -285,9 +291,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.#maxFrameSize = checkLimit('maxAllowedIncomingFrameSize', settings.maxAllowedIncomingFrameSize ?? Defaults.maxAllowedIncomingFrameSize);
     this.#maxMessageSize = checkLimit('maxAllowedIncomingMessageSize', settings.maxAllowedIncomingMessageSize ?? Defaults.maxAllowedIncomingMessageSize);
     this.#outgoingFrameSize = checkLimit('outgoingFrameSize', settings.outgoingFrameSize ?? Defaults.outgoingFrameSize);
-    this.#maskGenerator = settings.maskGenerator ?? new DefaultMaskGenerator();
+    this.#maskGenerator = settings.maskGenerator;
     this.#customMaskGenerator = settings.maskGenerator !== undefined;
-    this.#maskGenerator.seed?.();
+    this.#maskGenerator?.seed?.();
     this.#connectTimeoutMs = checkTimeout('connectTimeoutMs', settings.connectTimeoutMs ?? ClientDefaults.connectTimeoutMs);
     this.#handshakeTimeoutMs = checkTimeout('handshakeTimeoutMs', settings.handshakeTimeoutMs ?? ClientDefaults.handshakeTimeoutMs);
     this.#closeTimeoutMs = checkTimeout('closeTimeoutMs', settings.closeTimeoutMs ?? ClientDefaults.closeTimeoutMs);
@@ -452,7 +458,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       maxAllowedIncomingFrameSize: this.#maxFrameSize,
       maxAllowedIncomingMessageSize: this.#maxMessageSize,
       outgoingFrameSize: this.#outgoingFrameSize,
-      maskGenerator: this.#maskGenerator,
+      maskGenerator: this.maskGenerator(),
       closeTimeoutMs: this.#closeTimeoutMs,
       ...this.#liveness,
     });
@@ -562,7 +568,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   }
 
   #sslErrorsIgnored(errors: SslError[]): boolean {
-    return this.#ignoreAllSslErrors || errors.every((error) => this.#ignoredSslErrors.has(error.code));
+    return this.#ignoreAllSslErrors || errors.every((error) => this.#ignoredSslErrors?.has(error.code) === true);
   }
 
   /** A pause on TLS errors ends with the opening: it cannot go on. */
@@ -613,7 +619,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       if (!this.#live) return;
       const socket = this.socket;
       socket.emit('textMessageReceived', text);
-      for (const listener of socket.#messageListeners) listener.message(text);
+      const listeners = socket.#messageListeners;
+      if (listeners !== undefined) for (const listener of listeners) listener.message(text);
     }
 
     binaryMessage(data: Uint8Array): void {
@@ -621,7 +628,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       const socket = this.socket;
       const message = asBuffer(data);
       socket.emit('binaryMessageReceived', message);
-      for (const listener of socket.#messageListeners) listener.message(message);
+      const listeners = socket.#messageListeners;
+      if (listeners !== undefined) for (const listener of listeners) listener.message(message);
     }
 
     textFrame(text: string, isLast: boolean): void {
@@ -677,7 +685,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.#setState(State.Unconnected);
     this.emit('disconnected');
     const error = this.#connectionError;
-    for (const listener of [...this.#messageListeners]) listener.ended(error);
+    if (this.#messageListeners !== undefined) for (const listener of [...this.#messageListeners]) listener.ended(error);
   }
 
   #emitAboutToClose(): void {
@@ -938,8 +946,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     const ended = this.#state === State.Unconnected;
     return new MessageIterator({
       subscribe: (listener) => {
-        this.#messageListeners.add(listener);
-        return () => this.#messageListeners.delete(listener);
+        const listeners = (this.#messageListeners ??= new Set());
+        listeners.add(listener);
+        return () => listeners.delete(listener);
       },
       hold: () => {
         this.#holds++;
@@ -1128,14 +1137,14 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   /** `null` restores the built-in generator. Applies at once, even to an open connection. */
   setMaskGenerator(generator: MaskGenerator | null): void {
-    this.#maskGenerator = generator ?? new DefaultMaskGenerator();
+    this.#maskGenerator = generator ?? undefined;
     this.#customMaskGenerator = generator !== null;
     if (generator !== null) generator.seed?.();
-    this.#backend?.setMaskGenerator(this.#maskGenerator);
+    if (this.#backend !== undefined) this.#backend.setMaskGenerator(this.maskGenerator());
   }
 
   maskGenerator(): MaskGenerator {
-    return this.#maskGenerator;
+    return (this.#maskGenerator ??= new DefaultMaskGenerator());
   }
 
   /** Whether `setMaskGenerator` installed a generator of the caller's. */

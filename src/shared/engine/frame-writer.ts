@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { frameHeaderSize, writeFrameHeader } from './frame-codec.ts';
 import { applyMask, maskInto } from './mask.ts';
-import { writeMaskKey, type MaskGenerator } from './mask-generator.ts';
+import { DefaultMaskGenerator, writeMaskKey, type MaskGenerator } from './mask-generator.ts';
 import { OpCode } from './opcode.ts';
 
 /** Frames whose header and payload fit in this many bytes are copied into the shared slab. */
@@ -32,12 +32,23 @@ export class FrameWriter {
   #runEnd = 0;
   #queued = 0;
   readonly #masked: boolean;
-  readonly #maskKey = new Uint8Array(4);
-  maskGenerator: MaskGenerator;
+  /** Made on the first masked frame: a server's writers, which never mask, hold none. */
+  #maskKey: Uint8Array | undefined;
+  #maskGenerator: MaskGenerator | undefined;
 
-  constructor(masked: boolean, maskGenerator: MaskGenerator) {
+  /** `maskGenerator` undefined: the built-in one, made when the first key is drawn. */
+  constructor(masked: boolean, maskGenerator?: MaskGenerator) {
     this.#masked = masked;
-    this.maskGenerator = maskGenerator;
+    this.#maskGenerator = maskGenerator;
+  }
+
+  get maskGenerator(): MaskGenerator {
+    return (this.#maskGenerator ??= new DefaultMaskGenerator());
+  }
+
+  /** undefined restores the built-in generator. */
+  set maskGenerator(generator: MaskGenerator | undefined) {
+    this.#maskGenerator = generator;
   }
 
   /** Bytes queued and not yet taken. */
@@ -151,9 +162,10 @@ export class FrameWriter {
    * that masking allocates no view per frame (the load generator masks every message).
    */
   #nextMaskKey(target: Uint8Array, at: number): Uint8Array {
-    writeMaskKey(this.maskGenerator, this.#maskKey, 0);
-    target.set(this.#maskKey, at);
-    return this.#maskKey;
+    const key = (this.#maskKey ??= new Uint8Array(4));
+    writeMaskKey(this.maskGenerator, key, 0);
+    target.set(key, at);
+    return key;
   }
 
   /**

@@ -10,7 +10,7 @@ import { FrameWriter } from './frame-writer.ts';
 import { checkLimit, Defaults, FragmentChargeBytes } from './limits.ts';
 import { checkTimeoutMs, LivenessState, LivenessVerdict, type LivenessTimeoutName } from './liveness.ts';
 import { applyMask } from './mask.ts';
-import { DefaultMaskGenerator, type MaskGenerator } from './mask-generator.ts';
+import type { MaskGenerator } from './mask-generator.ts';
 import { OpCode, isReservedOpCode } from './opcode.ts';
 import { Role } from './state.ts';
 import { Utf8Validator, isValidUtf8 } from './utf8-validator.ts';
@@ -19,6 +19,8 @@ const Reading = { Header: 0, Payload: 1, Stopped: 2 } as const;
 type Reading = (typeof Reading)[keyof typeof Reading];
 
 const EmptyPayload: Buffer = Buffer.alloc(0);
+/** The extensions of a connection that agreed none: one list for all of them. */
+const NoExtensions: readonly Extension[] = Object.freeze([]);
 
 
 /** A protocol error found while messages before it are still with their listener (see `holdsFailures`). */
@@ -45,7 +47,7 @@ export class ProtocolEngine {
   readonly role: Role;
   readonly #handler: EngineHandler;
   readonly #writer: FrameWriter;
-  readonly #extensions: Extension[];
+  readonly #extensions: readonly Extension[];
   readonly #claimedRsv: number;
   readonly #now: () => number;
 
@@ -68,7 +70,8 @@ export class ProtocolEngine {
   // Incoming frame being read.
   #reading: Reading = Reading.Header;
   readonly #header = createFrameHeader();
-  readonly #headerStash = new Uint8Array(MaxFrameHeaderSize);
+  /** A header split over two reads, gathered; made the first time one is. */
+  #headerStash: Uint8Array | undefined;
   #stashed = 0;
   #fin = false;
   #opcode = 0;
@@ -102,7 +105,7 @@ export class ProtocolEngine {
   constructor(options: EngineOptions, handler: EngineHandler) {
     this.role = options.role;
     this.#handler = handler;
-    this.#extensions = options.extensions ?? [];
+    this.#extensions = options.extensions ?? NoExtensions;
     this.#claimedRsv = this.#extensions.reduce((bits, extension) => bits | extension.rsvBits, 0);
     this.#now = options.now ?? (() => performance.now());
     this.#lastPingAt = this.#now();
@@ -111,7 +114,7 @@ export class ProtocolEngine {
     this.#maxMessageSize = checkLimit('maxAllowedIncomingMessageSize', options.maxAllowedIncomingMessageSize ?? Defaults.maxAllowedIncomingMessageSize);
     this.#outgoingFrameSize = checkLimit('outgoingFrameSize', options.outgoingFrameSize ?? Defaults.outgoingFrameSize);
     this.#maxQueuedPongBytes = checkLimit('maxQueuedPongBytes', options.maxQueuedPongBytes ?? Defaults.maxQueuedPongBytes);
-    this.#writer = new FrameWriter(this.role === Role.Client, options.maskGenerator ?? new DefaultMaskGenerator());
+    this.#writer = new FrameWriter(this.role === Role.Client, options.maskGenerator);
   }
 
   get state(): EngineState {
@@ -199,7 +202,7 @@ export class ProtocolEngine {
   }
   /** `null` restores the built-in generator, as Qt's `setMaskGenerator(nullptr)`. */
   set maskGenerator(generator: MaskGenerator | null) {
-    this.#writer.maskGenerator = generator ?? new DefaultMaskGenerator();
+    this.#writer.maskGenerator = generator ?? undefined;
   }
 
   // ---- output -------------------------------------------------------------------------------
@@ -371,18 +374,19 @@ export class ProtocolEngine {
         if (this.#stashed > 0) {
           // The previous chunk ended inside a header: complete it from this one.
           const take = Math.min(MaxFrameHeaderSize - this.#stashed, end - position);
-          this.#headerStash.set(chunk.subarray(position, position + take), this.#stashed);
-          if (!readFrameHeader(this.#headerStash, 0, this.#stashed + take, header)) {
+          const stash = this.#headerStash!;
+          stash.set(chunk.subarray(position, position + take), this.#stashed);
+          if (!readFrameHeader(stash, 0, this.#stashed + take, header)) {
             this.#stashed += take;
             return;
           }
           position += header.headerSize - this.#stashed;
           this.#stashed = 0;
-          if (!this.#acceptHeader(this.#headerStash)) return;
+          if (!this.#acceptHeader(stash)) return;
         } else {
           if (position === end) return;
           if (!readFrameHeader(chunk, position, end, header)) {
-            this.#headerStash.set(chunk.subarray(position, end), 0);
+            (this.#headerStash ??= new Uint8Array(MaxFrameHeaderSize)).set(chunk.subarray(position, end), 0);
             this.#stashed = end - position;
             return;
           }

@@ -108,7 +108,8 @@ export class PoolConnection implements LinkedConnection {
     if (this.#settled) return;
     let mirror = this.#mirror;
     if (mirror === undefined) {
-      const info = { ...connectedInfo(calls), ...this.#request };
+      const sent = connectedInfo(calls);
+      const info = sent === null ? null : { ...sent, ...this.#request };
       this.#handshakeOver = true;
       mirror = new WorkerMirrorBackend(this.#id, this.link, this.#lifecycleOnly);
       this.#mirror = mirror;

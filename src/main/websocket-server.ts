@@ -251,6 +251,9 @@ function checkCount(name: string, value: number): number {
   return value;
 }
 
+/** The events whose listeners change the standing acceptance (ConnectionSettings.standing). */
+const StandingEvents = new Set<string | symbol>(['originAuthenticationRequired', 'newConnection']);
+
 /** Qt fails each handshake (serverError 1006) for a name that cannot be a header value; we refuse it up front. */
 function checkServerName(name: string): string {
   if (typeof name !== 'string' || !isFieldValue(name)) {
@@ -386,10 +389,11 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       topicInterest: (topic, interested) => this.#redis?.interest(topic, interested),
       toRedis: (topic, frames) => this.#redis?.publish(topic, frames),
     });
-    // An origin listener withdraws the standing acceptance (ConnectionSettings.standing); the
-    // last one gone gives it back. 'newListener' comes before the listener is counted.
-    this.on('newListener', (event) => { if (event === 'originAuthenticationRequired') this.#settingsChanged(true); });
-    this.on('removeListener', (event) => { if (event === 'originAuthenticationRequired') this.#settingsChanged(); });
+    // An origin listener withdraws the standing acceptance (ConnectionSettings.standing), the last
+    // one gone gives it back; a newConnection listener asks for each connection's info with it.
+    // 'newListener' comes before the listener is counted.
+    this.on('newListener', (event) => { if (StandingEvents.has(event)) this.#settingsChanged(true); });
+    this.on('removeListener', (event) => { if (StandingEvents.has(event)) this.#settingsChanged(); });
   }
 
   #startRedis(options: RedisPubSubOptions): void {
@@ -703,7 +707,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   /** See ConnectionSettings.standing: handler mode (no pending queue) with nobody on this thread to decide. */
   #standingAcceptance(): StandingAcceptance | null {
     if (this.#handlerUrl === undefined || this.#upgradeHandler !== null || this.listenerCount('originAuthenticationRequired') > 0) return null;
-    return { supportedSubprotocols: this.#supportedSubprotocols, serverName: this.#serverName, limits: this.#connectionLimits() };
+    return { supportedSubprotocols: this.#supportedSubprotocols, serverName: this.#serverName, limits: this.#connectionLimits(), observed: this.listenerCount('newConnection') > 0 };
   }
 
   /** The engine limits and timeouts a connection accepted now gets. */
@@ -834,7 +838,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     }
   }
 
-  #upgraded(id: number, threadId: number, backend: SocketBackend, info: ConnectionInfo, limits: ConnectionLimits): void {
+  #upgraded(id: number, threadId: number, backend: SocketBackend, info: ConnectionInfo | null, limits: ConnectionLimits): void {
     const record = this.#connections.get(id);
     if (record === undefined) {
       backend.attach(SilentSink);
@@ -843,14 +847,16 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     }
     record.threadId = threadId;
     if (this.#handlerUrl === undefined) {
-      this.#connections.open(id, { backend, info, limits, topics: this.#membership(id, backend) });
+      // Mirror mode has no standing acceptance: the info always comes.
+      this.#connections.open(id, { backend, info: info!, limits, topics: this.#membership(id, backend) });
       this.emit('newConnection', undefined);
       return;
     }
     if (record.threadId !== 0) {
       // A pool thread runs the handler; the owner gets the lifecycle view, made only for a
       // listener (or for closeAllConnections): 4 KiB and a few microseconds per connection.
-      if (this.listenerCount('newConnection') === 0) {
+      // Without its info (nobody listened when it was accepted) no view can be made: booked only.
+      if (info === null || this.listenerCount('newConnection') === 0) {
         this.#connections.openUnobserved(id, backend);
         backend.attach(this.#unobservedSink);
         return;
@@ -864,8 +870,9 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       return;
     }
     this.#connections.open(id);
-    // Handler mode on the owner thread (workers: 0, or an 'upgrade' socket): the handler runs here.
-    serveWithHandler(backend, info, this.#handlerUrl, limits, {
+    // Handler mode on the owner thread (workers: 0, or an 'upgrade' socket): the handler runs
+    // here, and the inline transport always gives the info.
+    serveWithHandler(backend, info!, this.#handlerUrl, limits, {
       adopted: (socket) => {
         record.socket = socket;
         this.emit('newConnection', socket);
@@ -1237,12 +1244,16 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     return this.#workers;
   }
 
-  /** Live connections per thread (thread id → count), every pool thread listed; 0 is the owner thread. */
+  /**
+   * Live connections per thread (thread id → count), every pool thread listed; 0 is the owner
+   * thread. A pool thread running a handler module reports its connections' openings and ends
+   * within a few milliseconds (batched), so these counts trail them by as much.
+   */
   workerConnectionCounts(): Map<number, number> {
     return this.#connections.openCountsByThread(this.#pool?.threadIds() ?? []);
   }
 
-  /** Upgraded connections that have not ended. */
+  /** Upgraded connections that have not ended (as their threads reported them: see workerConnectionCounts). */
   connectionCount(): number {
     return this.#connections.openCount;
   }

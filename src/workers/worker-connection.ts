@@ -60,8 +60,10 @@ export async function serveConnection(socket: Socket, connectionId: number, sett
   channel.register(forwarder);
   try {
     // The owner has the request (and what it attached) from the decision: they cross the threads
-    // once. Taken by the standing acceptance, the owner has had none of it yet.
-    forwarder.connected(settings.standing !== null ? info : { ...info, requestHeaders: [], attachment: undefined, peerCertificate: null });
+    // once. Taken by the standing acceptance, the owner has had none of it yet, and needs it only
+    // for a newConnection listener.
+    const standing = settings.standing;
+    forwarder.connected(standing === null ? { ...info, requestHeaders: [], attachment: undefined, peerCertificate: null } : standing.observed ? info : null);
     if (handlerUrl === undefined) {
       // Mirror mode: nothing is read until the owner takes the connection (see PauseReason),
       // and a Pong or bytesWritten crosses only once the owner's socket has a listener for it.

@@ -7,7 +7,7 @@ import https from 'node:https';
 import test from 'ava';
 import { SecureMode } from '../../src/shared/engine/state.ts';
 import { WebSocketServer } from '../../src/main/websocket-server.ts';
-import { bothTransports, connect, EchoHandlerUrl, hasOpenssl, makeTestPki, nextMessage, startServer, within } from './support.ts';
+import { bothTransports, connect, EchoHandlerUrl, hasOpenssl, makeTestPki, nextMessage, startServer, until, within } from './support.ts';
 
 interface Answer {
   status: number;
@@ -73,6 +73,8 @@ bothTransports('an http.Server serves the page on the same port as a pool-backed
   client.send('thread');
   const thread = Number((await answer)[0].toString().split(':')[1]);
   t.is(thread !== 0, workers > 0, 'the WebSocket is served in a pool thread exactly when there is a pool');
+  // A pool thread reports the opening with its next lifecycle batch (within milliseconds).
+  await until(() => server.connectionCount() === 1, 5000, 'the connection counted');
   t.is(server.connectionCount(), 1);
 });
 

@@ -8,8 +8,10 @@
  */
 import type { IncomingMessage } from 'node:http';
 import WS from 'ws';
-import type { WebSocketServer } from '../../src/main/websocket-server.ts';
-import { bothTransports, connect, EchoHandlerUrl, nextMessage, startServer, within } from './support.ts';
+import type { WebSocket } from '../../src/shared/connection/websocket.ts';
+import { WebSocketServer } from '../../src/main/websocket-server.ts';
+import { SecureMode } from '../../src/shared/engine/state.ts';
+import { bothTransports, connect, EchoHandlerUrl, next, nextMessage, startServer, within } from './support.ts';
 
 /** At most this many connections to see a run-time change. */
 const Attempts = 50;
@@ -110,4 +112,24 @@ bothTransports('an upgrade handler set at run time decides new connections, and 
     client.close();
   }
   t.is(seen, 12_345, 'the handler\'s socket has the idle timeout set at run time');
+});
+
+bothTransports('a newConnection listener gets each connection\'s lifecycle view with its request', async (t, workers) => {
+  // Listening after the listener is added: every thread knows of it from its first connection.
+  const server = new WebSocketServer('wsthreads-test', SecureMode.NonSecure, { workers, handler: EchoHandlerUrl });
+  t.teardown(() => within(server.destroy(), 15_000, 'server.destroy()'));
+  const views: WebSocket[] = [];
+  server.on('newConnection', (socket) => views.push(socket!));
+  t.true(await server.listen('127.0.0.1', 0), server.errorString());
+  for (let i = 0; i < 4; i++) {
+    const view = next<[WebSocket]>(server, 'newConnection', 10_000);
+    const client = await connect(t, `${server.serverUrl()}/room/${i}?q=${i}`, undefined, { headers: { 'X-Trace': `trace-${i}` } });
+    const request = (await view)[0].request();
+    t.is(request.url, `${server.serverUrl()}/room/${i}?q=${i}`);
+    t.is(request.headers.find(([name]) => name.toLowerCase() === 'x-trace')?.[1], `trace-${i}`);
+    const answer = nextMessage(client);
+    client.send('still echoed');
+    t.is((await answer)[0].toString(), 'still echoed');
+  }
+  t.is(views.length, 4);
 });

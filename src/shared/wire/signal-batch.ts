@@ -108,7 +108,8 @@ export class SignalWriter implements SocketSink {
     return taken;
   }
 
-  connected(info: ConnectionInfo): void {
+  /** null: nobody on the owner will look at it (see StandingAcceptance.observed). */
+  connected(info: ConnectionInfo | null): void {
     this.#push(SinkCall.Connected, info);
   }
 
@@ -278,11 +279,11 @@ export function readSignalCalls(calls: readonly unknown[], sink: SocketSink, fro
 
 /**
  * The `ConnectionInfo` of a connection's first batch, which always opens with `Connected`; the
- * rest of the batch starts at index 2.
+ * rest of the batch starts at index 2. null: left out, nobody on the owner looking.
  */
-export function connectedInfo(calls: readonly unknown[]): ConnectionInfo {
+export function connectedInfo(calls: readonly unknown[]): ConnectionInfo | null {
   if (calls[0] !== SinkCall.Connected) throw new Error('The first signal of a connection must be Connected');
-  return calls[1] as ConnectionInfo;
+  return calls[1] as ConnectionInfo | null;
 }
 
 /** The calls a connection's end makes when its worker side is lost without saying so. */

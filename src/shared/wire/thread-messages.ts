@@ -108,6 +108,11 @@ export interface StandingAcceptance {
   supportedSubprotocols: readonly string[];
   serverName: string;
   limits: ConnectionLimits;
+  /**
+   * The owner has a `newConnection` listener, so it makes a lifecycle view of each connection and
+   * needs what the handshake established; without one, that is not sent at all.
+   */
+  observed: boolean;
 }
 
 /** One generation of the server's TLS configuration (see `ConnectionSettings.tls`). */

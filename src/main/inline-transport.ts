@@ -11,6 +11,21 @@ import { createServerBackend, serverConnectionInfo } from '../shared/connection/
 import { runServerHandshake } from '../shared/connection/server-handshake.ts';
 import type { ServerConnectionHost } from './server-connection-host.ts';
 
+/** Tells the server that connection `id` ended: a record per connection rather than a closure. */
+class ConnectionEnd {
+  readonly #host: ServerConnectionHost;
+  readonly #id: number;
+
+  constructor(host: ServerConnectionHost, id: number) {
+    this.#host = host;
+    this.#id = id;
+  }
+
+  disconnected(): void {
+    this.#host.ended(this.#id);
+  }
+}
+
 export class InlineTransport {
   readonly #secureContext: () => SecureContext | undefined;
   /** Sockets still in their opening handshake, so that shutting down can drop them. */
@@ -50,7 +65,7 @@ export class InlineTransport {
         return;
       }
       const backend = createServerBackend(upgraded, settings);
-      backend.observeLifecycle({ disconnected: () => host.ended(id) });
+      backend.observeLifecycle(new ConnectionEnd(host, id));
       host.upgraded(id, 0, backend, serverConnectionInfo(upgraded), upgraded.decision.limits);
     });
   }

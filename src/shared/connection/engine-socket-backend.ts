@@ -46,6 +46,12 @@ const HeldFailureMs = 1000;
 /** Socket error codes that mean the peer went away rather than the network failing. */
 const PeerGoneCodes = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 
+/** Where a socket's listeners find their backend (ws's kWebSocket). */
+const kBackend = Symbol('wsthreads.engineSocketBackend');
+type BackendSocket = Duplex & { [kBackend]?: EngineSocketBackend };
+/** What the engine reports to (see EngineSocketBackend's #EngineEvents). */
+type BackendEvents = EngineHandler & { readonly backend: EngineSocketBackend };
+
 /**
  * Runs a ProtocolEngine over a byte stream (a `net.Socket`, a `tls.TLSSocket`, any Duplex), in the
  * thread that builds it, for either role. Hot path: every chunk read goes straight into the engine,
@@ -58,7 +64,81 @@ const PeerGoneCodes = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 export class EngineSocketBackend implements SocketBackend, LivenessWatched {
   readonly #socket: Duplex;
   readonly #engine: ProtocolEngine;
-  readonly #handler: EngineHandler;
+  readonly #handler: BackendEvents;
+
+  /**
+   * What the engine reports, passed on to the sink: one small object per connection with its
+   * methods on the prototype, instead of a closure per event (the frame events exist only while
+   * frame signals are on, as the engine looks for them).
+   */
+  static readonly #EngineEvents = class implements EngineHandler {
+    readonly backend: EngineSocketBackend;
+    textFrame: EngineHandler['textFrame'];
+    binaryFrame: EngineHandler['binaryFrame'];
+
+    constructor(backend: EngineSocketBackend) {
+      this.backend = backend;
+    }
+
+    textMessage(text: string): void {
+      this.backend.#sink?.textMessage(text);
+    }
+
+    binaryMessage(data: Uint8Array): void {
+      this.backend.#sink?.binaryMessage(data);
+    }
+
+    pong(elapsedMs: number, payload: Uint8Array): void {
+      const backend = this.backend;
+      if ((backend.#optionalSignals & OptionalSignal.Pong) !== 0) backend.#sink?.pong(elapsedMs, payload);
+    }
+
+    error(error: WebSocketError): void {
+      this.backend.#reportError(error);
+    }
+
+    closed(): void {
+      this.backend.#onEngineClosed();
+    }
+  };
+
+  static #textFrame(this: BackendEvents, text: string, isLast: boolean): void {
+    this.backend.#sink?.textFrame(text, isLast);
+  }
+
+  static #binaryFrame(this: BackendEvents, data: Uint8Array, isLast: boolean): void {
+    this.backend.#sink?.binaryFrame(data, isLast);
+  }
+
+  // The socket's listeners and the deferred calls: one function for every connection, called
+  // with the socket (or the backend) as `this`, like ws's.
+  static #onData(this: BackendSocket, chunk: Buffer): void {
+    this[kBackend]!.#receive(chunk);
+  }
+
+  static #onSocketError(this: BackendSocket, error: NodeJS.ErrnoException): void {
+    this[kBackend]!.#socketError(error);
+  }
+
+  static #onSocketEnd(this: BackendSocket): void {
+    this[kBackend]!.#socketEnded();
+  }
+
+  static #onSocketClose(this: BackendSocket): void {
+    this[kBackend]!.#socketClosed();
+  }
+
+  static #flushNow(backend: EngineSocketBackend): void {
+    backend.#flushScheduled = false;
+    backend.#writeOutput();
+  }
+
+  static #reportBytesWritten(backend: EngineSocketBackend): void {
+    backend.#bytesWrittenScheduled = false;
+    const bytes = backend.#writtenUnreported;
+    backend.#writtenUnreported = 0;
+    if (bytes > 0 && !backend.#transportGone && (backend.#optionalSignals & OptionalSignal.BytesWritten) !== 0) backend.#sink?.bytesWritten(bytes);
+  }
   readonly #closeTimeoutMs: number;
   readonly #highWaterMark: number;
   #overHighWaterMark = false;
@@ -88,16 +168,9 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
     this.#closeTimeoutMs = options.closeTimeoutMs ?? DefaultCloseTimeoutMs;
     this.#highWaterMark = options.highWaterMark ?? Infinity;
     this.#initialBytes = initialBytes !== undefined && initialBytes.length > 0 ? initialBytes : undefined;
-    this.#handler = {
-      textMessage: (text) => this.#sink?.textMessage(text),
-      binaryMessage: (data) => this.#sink?.binaryMessage(data),
-      pong: (elapsedMs, payload) => {
-        if ((this.#optionalSignals & OptionalSignal.Pong) !== 0) this.#sink?.pong(elapsedMs, payload);
-      },
-      error: (error) => this.#reportError(error),
-      closed: () => this.#onEngineClosed(),
-    };
+    this.#handler = new EngineSocketBackend.#EngineEvents(this);
     this.#engine = new ProtocolEngine(engineOptions, this.#handler);
+    (socket as BackendSocket)[kBackend] = this;
   }
 
   /** The engine, for tests and for the owner of this backend (e.g. a worker reporting its close code). */
@@ -118,14 +191,14 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
     // after it: the Close waits for them, so every transport answers that message first.
     this.#engine.holdsFailures = sink.seen !== undefined;
     const socket = this.#socket;
-    socket.on('error', this.#onSocketError);
-    socket.on('end', this.#onSocketEnd);
-    socket.on('close', this.#onSocketClose);
+    socket.on('error', EngineSocketBackend.#onSocketError);
+    socket.on('end', EngineSocketBackend.#onSocketEnd);
+    socket.on('close', EngineSocketBackend.#onSocketClose);
     // Deferred so that whoever attached can add listeners before the first event.
     setImmediate(() => {
       if (this.#transportGone) return;
       this.#reading = true;
-      socket.on('data', this.#onData);
+      socket.on('data', EngineSocketBackend.#onData);
       if (this.#paused) {
         socket.pause();
       } else {
@@ -135,7 +208,7 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
       this.#watchLiveness();
     });
     // A socket destroyed before attach emits no further 'close': treat it as gone.
-    if (socket.destroyed) setImmediate(this.#onSocketClose);
+    if (socket.destroyed) setImmediate(() => this.#socketClosed());
   }
 
   sendText(text: string, compress = true): number {
@@ -260,11 +333,11 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
 
   setFrameSignals(enabled: boolean): void {
     if (enabled) {
-      this.#handler.textFrame = (text, isLast) => this.#sink?.textFrame(text, isLast);
-      this.#handler.binaryFrame = (data, isLast) => this.#sink?.binaryFrame(data, isLast);
+      this.#handler.textFrame = EngineSocketBackend.#textFrame;
+      this.#handler.binaryFrame = EngineSocketBackend.#binaryFrame;
     } else {
-      delete this.#handler.textFrame;
-      delete this.#handler.binaryFrame;
+      this.#handler.textFrame = undefined;
+      this.#handler.binaryFrame = undefined;
     }
   }
 
@@ -275,10 +348,6 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
   setMaskGenerator(generator: MaskGenerator): void {
     this.#engine.maskGenerator = generator;
   }
-
-  readonly #onData = (chunk: Buffer): void => {
-    this.#receive(chunk);
-  };
 
   #receive(chunk: Uint8Array): void {
     this.#engine.receive(chunk);
@@ -311,13 +380,8 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
   #scheduleFlush(): void {
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
-    setImmediate(this.#flushNow);
+    setImmediate(EngineSocketBackend.#flushNow, this);
   }
-
-  readonly #flushNow = (): void => {
-    this.#flushScheduled = false;
-    this.#writeOutput();
-  };
 
   #writeOutput(): void {
     const total = this.#engine.outputLength;
@@ -345,7 +409,7 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
       this.#writtenUnreported += bytes;
       if (!this.#bytesWrittenScheduled) {
         this.#bytesWrittenScheduled = true;
-        setImmediate(this.#reportBytesWritten);
+        setImmediate(EngineSocketBackend.#reportBytesWritten, this);
       }
       if (this.#socket.writableLength === 0) {
         this.#engine.outputDrained();
@@ -353,13 +417,6 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
       }
     };
   }
-
-  readonly #reportBytesWritten = (): void => {
-    this.#bytesWrittenScheduled = false;
-    const bytes = this.#writtenUnreported;
-    this.#writtenUnreported = 0;
-    if (bytes > 0 && !this.#transportGone && (this.#optionalSignals & OptionalSignal.BytesWritten) !== 0) this.#sink?.bytesWritten(bytes);
-  };
 
   #releaseFlushWaiters(): void {
     if (this.#flushWaiters.length === 0) return;
@@ -403,31 +460,31 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
     this.#closeTimer = setTimeout(() => this.#socket.destroy(), this.#closeTimeoutMs).unref();
   }
 
-  readonly #onSocketError = (error: NodeJS.ErrnoException): void => {
+  #socketError(error: NodeJS.ErrnoException): void {
     if (this.#engineClosed || this.#aborted || this.#transportError !== undefined) return;
     const kind = error.code !== undefined && PeerGoneCodes.has(error.code) ? SocketError.RemoteHostClosed
       : error.code === 'ETIMEDOUT' ? SocketError.SocketTimeout
       : SocketError.Network;
     this.#transportError = new WebSocketError(kind, error.message, CloseCode.AbnormalDisconnection);
-  };
+  }
 
   /**
    * The peer ended its side. A WebSocket has no use for a half-open connection, and sockets from an
    * `http.Server` allow one, so end ours too (after what the engine still has to say) rather than
    * wait for the close timer.
    */
-  readonly #onSocketEnd = (): void => {
+  #socketEnded(): void {
     this.#sink?.readChannelFinished();
     this.#writeOutput();
     if (!this.#socket.writableEnded) this.#socket.end();
-  };
+  }
 
-  readonly #onSocketClose = (): void => {
+  #socketClosed(): void {
     if (this.#transportGone) return;
     this.#transportGone = true;
     livenessTicker.unwatch(this);
     if (this.#closeTimer !== undefined) clearTimeout(this.#closeTimer);
-    this.#socket.off('data', this.#onData);
+    this.#socket.off('data', EngineSocketBackend.#onData);
     if (!this.#engineClosed) {
       if (!this.#aborted) {
         this.#reportError(this.#transportError
@@ -445,5 +502,5 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
     const reason = overLimit ? OverHighWaterMarkReason : engine.closeReason;
     this.#observer?.disconnected?.(code, reason);
     this.#sink?.disconnected(code, reason);
-  };
+  }
 }

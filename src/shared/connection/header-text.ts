@@ -9,13 +9,17 @@ import type { HeaderList } from './socket-backend.ts';
 /** Header fields as pairs, or as header text (see this file). */
 export type RequestHeaders = HeaderList | string;
 
+/**
+ * Joined, not concatenated: `join` makes one flat string, where `+=` would keep a tree of a
+ * dozen pieces (and the request lines they were cut from) for as long as the connection lives.
+ */
 export function headerTextOf(fields: HeaderList): string {
-  let text = '';
+  const lines = new Array<string>(fields.length);
   for (let i = 0; i < fields.length; i++) {
     const [name, value] = fields[i]!;
-    text += i === 0 ? `${name}: ${value}` : `\r\n${name}: ${value}`;
+    lines[i] = `${name}: ${value}`;
   }
-  return text;
+  return lines.join('\r\n');
 }
 
 /** The pairs of `headers` (a field name has no ':' and a parsed value no CR or LF, so the split is exact). */

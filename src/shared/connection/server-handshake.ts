@@ -18,7 +18,7 @@ import { TLSSocket, type SecureContext } from 'node:tls';
 import { CloseCode } from '../engine/close-code.ts';
 import { headerTextOf } from './header-text.ts';
 import { ServerHandshakeParser, type HandshakeRequest, type HttpRequestHead } from '../engine/handshake-request.ts';
-import type { Extension } from '../engine/extension.ts';
+import type { Extension, ExtensionOffer } from '../engine/extension.ts';
 import { formatExtensionHeader } from '../engine/extension-header.ts';
 import { buildAcceptResponse, buildErrorResponse } from '../engine/handshake-response.ts';
 import { negotiateServerDeflate } from '../engine/permessage-deflate.ts';
@@ -71,9 +71,14 @@ export interface UpgradedConnection {
   /** Bytes that followed the request in the same read: the first frames. */
   rest: Uint8Array;
   /** The extensions agreed in the 101, and their answers as `Sec-WebSocket-Extensions` elements. */
-  extensions: Extension[];
-  agreedExtensions: string[];
+  extensions: readonly Extension[];
+  agreedExtensions: readonly string[];
 }
+
+// What a connection that agreed no extension keeps: one list each for all of them.
+const NoAnswers: readonly ExtensionOffer[] = Object.freeze([]);
+const NoExtensions: readonly Extension[] = Object.freeze([]);
+const NoExtensionNames: readonly string[] = Object.freeze([]);
 
 /** After an HTTP error response, how long the client may take to read it and hang up. */
 const LingerAfterRejectMs = 2000;
@@ -250,7 +255,7 @@ export function runServerHandshake(options: ServerHandshakeOptions): Promise<Upg
     const answer = (request: HandshakeRequest, rest: Uint8Array, summary: HandshakeSummary, decision: AcceptDecision): void => {
       // Negotiated here, in the thread that will run the connection, from the owner's settings.
       const deflate = settings.deflate === null ? null : negotiateServerDeflate(request.extensions, settings.deflate);
-      const answers = deflate === null ? [] : [deflate.answer];
+      const answers = deflate === null ? NoAnswers : [deflate.answer];
       let response: Uint8Array;
       try {
         response = buildAcceptResponse({ key: request.key, subprotocol: decision.subprotocol, extensions: answers, serverName: decision.serverName, headers: decision.headers });
@@ -264,8 +269,8 @@ export function runServerHandshake(options: ServerHandshakeOptions): Promise<Upg
       stream.write(response);
       resolve({
         stream, request, summary, decision, rest,
-        extensions: deflate === null ? [] : [deflate.extension],
-        agreedExtensions: answers.map((answer) => formatExtensionHeader([answer])),
+        extensions: deflate === null ? NoExtensions : [deflate.extension],
+        agreedExtensions: deflate === null ? NoExtensionNames : [formatExtensionHeader([deflate.answer])],
       });
     };
 
@@ -351,7 +356,8 @@ function summarize(request: HandshakeRequest, socket: Socket, stream: Duplex, se
     method: request.method,
     origin: request.origin ?? '',
     resourceName,
-    requestUrl: `${secure ? 'wss' : 'ws'}://${request.host}${resourceName}`,
+    // Joined into one flat string (see headerTextOf): the connection keeps it.
+    requestUrl: [secure ? 'wss://' : 'ws://', request.host, resourceName].join(''),
     requestHeaders: headerTextOf(request.rawHeaders),
     subprotocols: request.subprotocols,
     ...endpoints(socket),

@@ -13,7 +13,7 @@ export interface EngineOptions {
   /** Client role: where masking keys come from (default: cryptographically random, batched). */
   maskGenerator?: MaskGenerator;
   /** Extensions negotiated in the opening handshake, in the order they were negotiated. */
-  extensions?: Extension[];
+  extensions?: readonly Extension[];
   /** A monotonic clock in milliseconds, for `pong`'s elapsed time (default `performance.now`). */
   now?: () => number;
   /** See `LivenessTimeouts`; 0 (the default) disables each. */

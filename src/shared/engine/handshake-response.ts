@@ -67,7 +67,7 @@ export interface AcceptResponseOptions {
   /** The subprotocol chosen from the client's offer; no header when undefined or ''. */
   subprotocol?: string;
   /** The answers of the negotiated extensions, in order; no header when empty. */
-  extensions?: ExtensionOffer[];
+  extensions?: readonly ExtensionOffer[];
   /** Sent as `Server:` when non-empty (Qt's serverName). */
   serverName?: string;
   /** Further fields, written after ours. */

@@ -19,6 +19,8 @@ const Reading = { Header: 0, Payload: 1, Stopped: 2 } as const;
 type Reading = (typeof Reading)[keyof typeof Reading];
 
 const EmptyPayload: Buffer = Buffer.alloc(0);
+/** The engine's clock unless the options bring one (one function for every engine). */
+const monotonicNow = (): number => performance.now();
 /** The extensions of a connection that agreed none: one list for all of them. */
 const NoExtensions: readonly Extension[] = Object.freeze([]);
 
@@ -107,7 +109,7 @@ export class ProtocolEngine {
     this.#handler = handler;
     this.#extensions = options.extensions ?? NoExtensions;
     this.#claimedRsv = this.#extensions.reduce((bits, extension) => bits | extension.rsvBits, 0);
-    this.#now = options.now ?? (() => performance.now());
+    this.#now = options.now ?? monotonicNow;
     this.#lastPingAt = this.#now();
     this.#liveness = new LivenessState(options, this.#lastPingAt);
     this.#maxFrameSize = checkLimit('maxAllowedIncomingFrameSize', options.maxAllowedIncomingFrameSize ?? Defaults.maxAllowedIncomingFrameSize);

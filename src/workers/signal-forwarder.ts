@@ -21,15 +21,14 @@ const MaxCallsInFlight = 4096;
 export interface ForwarderOutbox {
   /** The forwarder has calls for this turn (called once per turn, on the first call). */
   markDirty(forwarder: SignalForwarder): void;
+  /** The owner has received the forwarder's `disconnected` signal: nothing more crosses for it. */
+  over(forwarder: SignalForwarder): void;
 }
 
 export class SignalForwarder extends SignalWriter {
   readonly connectionId: number;
   readonly receiver: CommandReceiver;
   readonly #outbox: ForwarderOutbox;
-  #resolveDone!: () => void;
-  /** Resolves once the owner has received the `disconnected` signal. */
-  readonly done: Promise<void>;
   /** Batches taken by the channel, and those the owner has answered (in order: one port). */
   #taken = 0;
   #settled = 0;
@@ -47,7 +46,6 @@ export class SignalForwarder extends SignalWriter {
     this.connectionId = connectionId;
     this.receiver = receiver;
     this.#outbox = outbox;
-    this.done = new Promise((resolve) => { this.#resolveDone = resolve; });
   }
 
   protected override written(): void {
@@ -83,7 +81,7 @@ export class SignalForwarder extends SignalWriter {
       for (const waiter of this.#seenWaiters) if (waiter.batch <= settled) waiter.resolve();
       this.#seenWaiters = still;
     }
-    if (settled === this.#lastTaken) this.#resolveDone();
+    if (settled === this.#lastTaken) this.#outbox.over(this);
   }
 
   #updateFlooding(): void {

@@ -70,6 +70,8 @@ export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, Answ
   #statuses: ThreadStatusList = [];
   /** Connections that reported bytes still to write and will report again once those are written. */
   readonly #awaitingDrain = new Set<number>();
+  /** Connections whose end the owner acknowledged in the turn being read (see #releaseOver). */
+  #over: SignalForwarder[] = [];
   /** The thread's own listening socket, while the threads accept. */
   #listener: ThreadListener | undefined;
   /** The thread's topics: what is published and subscribed here travels with this link's turns. */
@@ -91,6 +93,7 @@ export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, Answ
         this.#acknowledged(message.acks);
         if (message.answers.length > 0) readAnswerCalls(message.answers, this);
         readThreadCommands(message, this);
+        this.#releaseOver();
         if (message.published !== undefined) this.topics.deliverPublished(message.published);
         if (this.#statuses.length > 0) this.#scheduleSend();
         break;
@@ -152,6 +155,24 @@ export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, Answ
 
   unregister(forwarder: SignalForwarder): void {
     this.#connections.delete(forwarder.connectionId);
+  }
+
+  over(forwarder: SignalForwarder): void {
+    this.#over.push(forwarder);
+  }
+
+  /**
+   * Lets go of the connections whose end the owner has acknowledged, once the commands of the
+   * same owner turn (made by the listeners that saw the end) have been applied.
+   */
+  #releaseOver(): void {
+    if (this.#over.length === 0) return;
+    const over = this.#over;
+    this.#over = [];
+    for (const forwarder of over) {
+      forwarder.receiver.release();
+      this.unregister(forwarder);
+    }
   }
 
   /** Connections, questions and queued calls this end holds (for checks that nothing leaks). */

@@ -35,6 +35,11 @@ function threadSecureContext(settings: ConnectionSettings): SecureContext | unde
   return secureContext.context;
 }
 
+/**
+ * The handshake, then the connection set running. Nothing waits here for its end: the channel
+ * lets go of it once the owner has its `disconnected` (ThreadChannel.over), so the handshake's
+ * request, summary and first read go with this frame.
+ */
 export async function serveConnection(socket: Socket, connectionId: number, settings: ConnectionSettings, channel: ThreadChannel): Promise<void> {
   let relayed: Promise<void> | undefined;
   const upgraded = await runServerHandshake({
@@ -79,9 +84,9 @@ export async function serveConnection(socket: Socket, connectionId: number, sett
       });
     }
     receiver.bind(backend);
-    await forwarder.done;
-  } finally {
+  } catch (error) {
     receiver.release();
     channel.unregister(forwarder);
+    throw error;
   }
 }

@@ -156,7 +156,8 @@ export class HeaderBlockReader {
   readonly #skipLeadingEmptyLines: boolean;
   /** Bytes of the block that ended in a line already taken out. */
   #consumed = 0;
-  #pending: Uint8Array = new Uint8Array(256);
+  /** The unfinished line; made the first time a line spans two reads. */
+  #pending: Uint8Array = NoBytes;
   #pendingLength = 0;
   #done = false;
 
@@ -198,26 +199,18 @@ export class HeaderBlockReader {
 
   #finish(status: HeaderBlockStatus): HeaderBlockStatus {
     this.#done = true;
-    this.#pending = new Uint8Array(0);
+    this.#pending = NoBytes;
     this.#pendingLength = 0;
     return status;
   }
 
   /** The line ending at `lf`, decoded; undefined if it does not end in CR or holds a bare CR. */
   #takeLine(chunk: Uint8Array, start: number, lf: number): string | undefined {
-    let bytes: Uint8Array;
-    if (this.#pendingLength === 0) {
-      bytes = chunk.subarray(start, lf);
-    } else {
-      this.#append(chunk, start, lf);
-      bytes = this.#pending.subarray(0, this.#pendingLength);
-      this.#pendingLength = 0;
-    }
-    const end = bytes.length - 1;
-    if (end < 0 || bytes[end] !== CR) return undefined;
-    const cr = bytes.indexOf(CR);
-    if (cr !== end) return undefined;
-    return Buffer.from(bytes.buffer, bytes.byteOffset, end).toString('latin1');
+    if (this.#pendingLength === 0) return lineOf(chunk, start, lf);
+    this.#append(chunk, start, lf);
+    const length = this.#pendingLength;
+    this.#pendingLength = 0;
+    return lineOf(this.#pending, 0, length);
   }
 
   #append(chunk: Uint8Array, start: number, end = chunk.length): void {
@@ -226,13 +219,26 @@ export class HeaderBlockReader {
     const needed = this.#pendingLength + n;
     if (needed > this.#pending.length) {
       // Doubling keeps the total copying linear; the size limit bounds the buffer.
-      const grown = new Uint8Array(Math.max(needed, this.#pending.length * 2));
+      const grown = new Uint8Array(Math.max(needed, 256, this.#pending.length * 2));
       grown.set(this.#pending.subarray(0, this.#pendingLength));
       this.#pending = grown;
     }
     this.#pending.set(chunk.subarray(start, end), this.#pendingLength);
     this.#pendingLength = needed;
   }
+}
+
+const NoBytes = new Uint8Array(0);
+
+/**
+ * Bytes `[start, lf)` as a header line: it must end in CR and hold no other; decoded without the
+ * CR. Read in place, with no view made per line (a socket's chunks are Buffers).
+ */
+function lineOf(bytes: Uint8Array, start: number, lf: number): string | undefined {
+  const end = lf - 1;
+  if (end < start || bytes[end] !== CR) return undefined;
+  if (bytes.indexOf(CR, start) !== end) return undefined;
+  return Buffer.isBuffer(bytes) ? bytes.toString('latin1', start, end) : Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('latin1');
 }
 
 /**

@@ -13,6 +13,7 @@ import { execFileSync, fork, type ChildProcess, type ForkOptions } from 'node:ch
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { getHeapStatistics } from 'node:v8';
 import type { DeflateOption } from '../src/shared/engine/permessage-deflate.ts';
 import { GcRequest } from './gc-echo-handler.ts';
 
@@ -59,6 +60,8 @@ export interface TargetSample {
   heapUsedBytes: number;
   /** wsthreads: `server.pubsubStats()` (the frame-once counters). */
   pubsub?: Record<string, unknown>;
+  /** Bytes the main thread's JavaScript heap has allocated since start (V8's count; undefined where the engine gives none). */
+  allocatedBytes?: number;
   /** wsthreads: `server.threadTrafficStats()` (messages between the owner and the pool threads). */
   traffic?: { signalCalls: number; commandCalls: number };
 }
@@ -173,7 +176,7 @@ export async function serveTarget(spec: TargetSpec): Promise<void> {
 export function answerParent(port: number, close: () => Promise<void>, collect: () => void, pubsub?: () => Record<string, unknown>, traffic?: () => TargetSample['traffic']): void {
   const sendSample = (): void => {
     const memory = process.memoryUsage();
-    process.send!({ sample: { cpu: threadCpu(process.pid), rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, pubsub: pubsub?.(), traffic: traffic?.() } } satisfies ChildMessage);
+    process.send!({ sample: { cpu: threadCpu(process.pid), rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, allocatedBytes: (getHeapStatistics() as { total_allocated_bytes?: number }).total_allocated_bytes, pubsub: pubsub?.(), traffic: traffic?.() } } satisfies ChildMessage);
   };
   process.on('message', (message: string) => {
     if (message === 'sample') {

@@ -82,6 +82,8 @@ interface ConnectResult {
   handshakesPerCpuSecond: number;
   /** Server CPU µs per connection (open + close), by thread. */
   microsPerConnection: ThreadCpu;
+  /** Bytes the owner thread's JavaScript allocated per connection (the whole server's with workers: 0); undefined where unknown. */
+  allocatedPerConnection: number | undefined;
   /** Messages from the pool threads to the owner, and back, per connection (0 without a pool). */
   postsPerConnection: { fromThreads: number; toThreads: number };
   failures: number;
@@ -120,6 +122,7 @@ async function connectLoop(target: RunningTarget, concurrency: number, warmUpMs:
     handshakesPerSecond: handshakes / seconds,
     handshakesPerCpuSecond: totalCpu(cpu) > 0 ? handshakes / totalCpu(cpu) : 0,
     microsPerConnection: { owner: perConnection(cpu.owner), pool: perConnection(cpu.pool), v8: perConnection(cpu.v8), other: perConnection(cpu.other) },
+    allocatedPerConnection: after.allocatedBytes === undefined || before.allocatedBytes === undefined || handshakes === 0 ? undefined : (after.allocatedBytes - before.allocatedBytes) / handshakes,
     postsPerConnection: {
       fromThreads: handshakes > 0 ? ((after.traffic?.signalCalls ?? 0) - (before.traffic?.signalCalls ?? 0)) / handshakes : 0,
       toThreads: handshakes > 0 ? ((after.traffic?.commandCalls ?? 0) - (before.traffic?.commandCalls ?? 0)) / handshakes : 0,
@@ -193,7 +196,7 @@ async function main(): Promise<void> {
       const connect = await connectLoop(target, concurrency, 1000, measureMs);
       rows.push({ spec, connect, idle: idleResult });
       const us = connect.microsPerConnection;
-      console.log(`  ${spec.name.padEnd(30)} ${format(connect.handshakesPerSecond).padStart(7)} handshakes/s  owner ${us.owner.toFixed(1)} µs  pool ${us.pool.toFixed(1)} µs  V8 ${us.v8.toFixed(1)} µs  ${(idleResult.bytesPerConnection / 1024).toFixed(1)} KiB/conn (heap ${(idleResult.heapBytesPerConnection / 1024).toFixed(1)})  posts/conn ${connect.postsPerConnection.fromThreads.toFixed(2)} in, ${connect.postsPerConnection.toThreads.toFixed(2)} out${connect.failures > 0 ? `  (${connect.failures} failed)` : ''}`);
+      console.log(`  ${spec.name.padEnd(30)} ${format(connect.handshakesPerSecond).padStart(7)} handshakes/s  owner ${us.owner.toFixed(1)} µs  pool ${us.pool.toFixed(1)} µs  V8 ${us.v8.toFixed(1)} µs  ${(idleResult.bytesPerConnection / 1024).toFixed(1)} KiB/conn (heap ${(idleResult.heapBytesPerConnection / 1024).toFixed(1)})  posts/conn ${connect.postsPerConnection.fromThreads.toFixed(2)} in, ${connect.postsPerConnection.toThreads.toFixed(2)} out${connect.allocatedPerConnection === undefined ? '' : `  owner allocates ${(connect.allocatedPerConnection / 1024).toFixed(1)} KiB/conn`}${connect.failures > 0 ? `  (${connect.failures} failed)` : ''}`);
     } finally {
       await target.stop();
     }

@@ -4,13 +4,19 @@
  * base64(SHA-1(key + GUID)).
  */
 
+import * as crypto from 'node:crypto';
 import { createHash, randomBytes } from 'node:crypto';
 
 /** The GUID of RFC 6455 section 1.3, appended to the key before hashing. */
 export const WebSocketGuid = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
+/** Node's one-shot digest (20.12 and later): no Hash object per handshake. */
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encoding: 'base64') => string }).hash;
+
 /** The `Sec-WebSocket-Accept` value for a `Sec-WebSocket-Key` value. */
 export function acceptKey(key: string): string {
+  // A valid key is base64, so its UTF-8 (what the one-shot hashes) is its Latin-1.
+  if (oneShotHash !== undefined && isValidHandshakeKey(key)) return oneShotHash('sha1', key + WebSocketGuid, 'base64');
   return createHash('sha1').update(key + WebSocketGuid, 'latin1').digest('base64');
 }
 

@@ -51,6 +51,7 @@ import {
   getHeader,
   HeaderBlockReader,
   headerRecord,
+  isHeaderName,
   isToken,
   isValidHost,
   listHasToken,
@@ -260,7 +261,7 @@ export class ServerHandshakeParser<PlainHttp extends boolean = false> {
     // check must not turn quadratic on them.
     const subprotocols = new Set<string>();
     for (const [name, value] of raw) {
-      if (name.toLowerCase() !== 'sec-websocket-protocol') continue;
+      if (!isHeaderName(name, 'sec-websocket-protocol')) continue;
       for (const protocol of parseCommaList(value)) {
         if (!isToken(protocol)) return reject(400, `Invalid subprotocol name ${JSON.stringify(protocol)}`);
         if (subprotocols.has(protocol)) return reject(400, `Subprotocol ${protocol} offered twice`);
@@ -276,8 +277,16 @@ export class ServerHandshakeParser<PlainHttp extends boolean = false> {
       extensions = parsed.offers;
     }
 
+    // Written out rather than spread from requestHead(): one object per request, not two.
     const request: HandshakeRequest = {
-      ...requestHead(requestLine, raw, headers, host),
+      method: requestLine.method,
+      resourceName: requestLine.target,
+      path: requestLine.path,
+      query: requestLine.query,
+      httpVersion: requestLine.httpVersion,
+      headers,
+      rawHeaders: raw,
+      host,
       key,
       version: 13,
       origin: getHeader(headers, 'origin'),

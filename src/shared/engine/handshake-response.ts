@@ -9,7 +9,7 @@ import { acceptKey, isValidHandshakeKey } from './accept-key.ts';
 import { InvalidArgumentError } from './errors.ts';
 import type { ExtensionOffer } from './extension.ts';
 import { formatExtensionHeader } from './extension-header.ts';
-import { assertHeaderField, isToken, serializeHeaderBlock } from './http-headers.ts';
+import { assertHeaderField, encodeLatin1, isToken, serializeHeaderBlock } from './http-headers.ts';
 
 /** Reason phrases of RFC 9110 section 15 (and 6585 for 428/429/431, 7725 for 451). */
 export const StatusText: Readonly<Record<number, string>> = {
@@ -95,24 +95,21 @@ export function buildAcceptResponse(options: AcceptResponseOptions): Uint8Array 
   if (typeof key !== 'string' || !isValidHandshakeKey(key)) {
     throw new InvalidArgumentError('key must be the client\'s Sec-WebSocket-Key: base64 of 16 bytes');
   }
-  const fields: [string, string][] = [
-    ['Upgrade', 'websocket'],
-    ['Connection', 'Upgrade'],
-    ['Sec-WebSocket-Accept', acceptKey(key)],
-  ];
+  // Written as text directly (one per handshake, no list of fields): every connection has one.
+  let text = `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptKey(key)}\r\n`;
   if (subprotocol !== undefined && subprotocol !== '') {
     if (typeof subprotocol !== 'string' || !isToken(subprotocol)) {
       throw new InvalidArgumentError(`Invalid subprotocol ${JSON.stringify(subprotocol)}: must be an HTTP token`);
     }
-    fields.push(['Sec-WebSocket-Protocol', subprotocol]);
+    text += `Sec-WebSocket-Protocol: ${subprotocol}\r\n`;
   }
   if (extensions !== undefined && extensions.length > 0) {
-    fields.push(['Sec-WebSocket-Extensions', formatExtensionHeader(extensions)]);
+    text += `Sec-WebSocket-Extensions: ${formatExtensionHeader(extensions)}\r\n`;
   }
   const hasServerName = serverName !== undefined && serverName !== '';
   if (hasServerName) {
     assertHeaderField('Server', serverName);
-    fields.push(['Server', serverName]);
+    text += `Server: ${serverName}\r\n`;
   }
   for (const [name, value] of headers) {
     assertHeaderField(name, value);
@@ -120,9 +117,9 @@ export function buildAcceptResponse(options: AcceptResponseOptions): Uint8Array 
     if (RESERVED_IN_ACCEPT.has(lower) || (hasServerName && lower === 'server')) {
       throw new InvalidArgumentError(`Header ${name} is set by the handshake itself and cannot be given`);
     }
-    fields.push([name, value]);
+    text += `${name}: ${value}\r\n`;
   }
-  return serializeHeaderBlock('HTTP/1.1 101 Switching Protocols', fields);
+  return encodeLatin1(`${text}\r\n`);
 }
 
 /**

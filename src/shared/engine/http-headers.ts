@@ -109,17 +109,24 @@ export function parseHeaderLine(line: string): HeaderLineResult {
 }
 
 /**
- * Lowercase name → value, repeated fields joined with ", " (RFC 9110 5.3). Own properties only,
- * set with defineProperty so that a field named `__proto__` is data, not a prototype change.
+ * Lowercase name → value, repeated fields joined with ", " (RFC 9110 5.3). Own properties only:
+ * a field named `__proto__` is set with defineProperty, so that it is data, not a prototype
+ * change (the others by assignment, which keeps the record a fast object).
  */
 export function headerRecord(rawHeaders: readonly (readonly [string, string])[]): Record<string, string> {
   const record: Record<string, string> = {};
   for (const [name, value] of rawHeaders) {
     const key = name.toLowerCase();
     const joined = Object.hasOwn(record, key) ? `${record[key]}, ${value}` : value;
-    Object.defineProperty(record, key, { value: joined, enumerable: true, writable: true, configurable: true });
+    if (key === '__proto__') Object.defineProperty(record, key, { value: joined, enumerable: true, writable: true, configurable: true });
+    else record[key] = joined;
   }
   return record;
+}
+
+/** Whether header name `name` is `lowercaseName` in any case (lowercased only when the lengths match). */
+export function isHeaderName(name: string, lowercaseName: string): boolean {
+  return name.length === lowercaseName.length && (name === lowercaseName || name.toLowerCase() === lowercaseName);
 }
 
 /** A header's value from a record built by `headerRecord`, never from Object.prototype. */
@@ -130,7 +137,7 @@ export function getHeader(record: Record<string, string>, lowercaseName: string)
 /** How many field lines carry `lowercaseName`. */
 export function countHeader(rawHeaders: readonly (readonly [string, string])[], lowercaseName: string): number {
   let n = 0;
-  for (const [name] of rawHeaders) if (name.toLowerCase() === lowercaseName) n++;
+  for (const [name] of rawHeaders) if (isHeaderName(name, lowercaseName)) n++;
   return n;
 }
 

@@ -389,11 +389,29 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       topicInterest: (topic, interested) => this.#redis?.interest(topic, interested),
       toRedis: (topic, frames) => this.#redis?.publish(topic, frames),
     });
-    // An origin listener withdraws the standing acceptance (ConnectionSettings.standing), the last
-    // one gone gives it back; a newConnection listener asks for each connection's info with it.
-    // 'newListener' comes before the listener is counted.
-    this.on('newListener', (event) => { if (StandingEvents.has(event)) this.#settingsChanged(true); });
-    this.on('removeListener', (event) => { if (StandingEvents.has(event)) this.#settingsChanged(); });
+    this.on('newListener', this.#listenerAdded);
+    this.on('removeListener', this.#listenerRemoved);
+  }
+
+  // An origin listener withdraws the standing acceptance (ConnectionSettings.standing), the last
+  // one gone gives it back; a newConnection listener asks for each connection's info with it.
+  // 'newListener' comes before the listener is counted.
+  readonly #listenerAdded = (event: string | symbol): void => {
+    if (StandingEvents.has(event)) this.#settingsChanged(true);
+  };
+
+  readonly #listenerRemoved = (event: string | symbol): void => {
+    if (StandingEvents.has(event)) this.#settingsChanged();
+  };
+
+  /** EventEmitter's, keeping the server's own watch on its listeners (an origin listener added later must still be asked). */
+  override removeAllListeners(...args: Parameters<EventEmitter<WebSocketServerEvents>['removeAllListeners']>): this {
+    super.removeAllListeners(...args);
+    const event = args[0];
+    if (event === undefined || event === 'newListener') this.on('newListener', this.#listenerAdded);
+    if (event === undefined || event === 'removeListener') this.on('removeListener', this.#listenerRemoved);
+    this.#settingsChanged();
+    return this;
   }
 
   #startRedis(options: RedisPubSubOptions): void {

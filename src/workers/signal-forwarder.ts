@@ -33,7 +33,8 @@ export class SignalForwarder extends SignalWriter {
   #taken = 0;
   #settled = 0;
   #lastTaken = -1;
-  #seenWaiters: Array<{ batch: number; resolve: () => void }> = [];
+  /** Made for the first `seen()` that has to wait. */
+  #seenWaiters: Array<{ batch: number; resolve: () => void }> | undefined;
   /** The bytes and calls of each batch in flight, oldest first, and their sums. */
   #inFlight: Array<{ bytes: number; calls: number }> = [];
   #bytesInFlight = 0;
@@ -76,9 +77,10 @@ export class SignalForwarder extends SignalWriter {
       this.#callsInFlight -= batch.calls;
       this.#updateFlooding();
     }
-    if (this.#seenWaiters.length > 0) {
-      const still = this.#seenWaiters.filter((waiter) => waiter.batch > settled);
-      for (const waiter of this.#seenWaiters) if (waiter.batch <= settled) waiter.resolve();
+    const waiters = this.#seenWaiters;
+    if (waiters !== undefined && waiters.length > 0) {
+      const still = waiters.filter((waiter) => waiter.batch > settled);
+      for (const waiter of waiters) if (waiter.batch <= settled) waiter.resolve();
       this.#seenWaiters = still;
     }
     if (settled === this.#lastTaken) this.#outbox.over(this);
@@ -95,6 +97,6 @@ export class SignalForwarder extends SignalWriter {
   seen(): Promise<void> | undefined {
     const batch = this.#taken + (this.hasCalls ? 1 : 0);
     if (batch <= this.#settled) return undefined;
-    return new Promise((resolve) => this.#seenWaiters.push({ batch, resolve }));
+    return new Promise((resolve) => (this.#seenWaiters ??= []).push({ batch, resolve }));
   }
 }

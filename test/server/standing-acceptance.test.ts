@@ -93,6 +93,14 @@ bothTransports('an origin listener added at run time decides new connections; re
   const asked = origins.length;
   t.is((await attempt(server, [])).status, 101);
   t.is(origins.length, asked, 'a removed listener is not asked');
+
+  // removeAllListeners() takes the server's own watch on its listeners too: a listener added
+  // after it must still be asked.
+  server.removeAllListeners();
+  server.on('originAuthenticationRequired', deny);
+  await eventually(server, [], (outcome) => outcome.status === 403, 'refused by a listener added after removeAllListeners()');
+  server.removeAllListeners('originAuthenticationRequired');
+  await eventually(server, [], (outcome) => outcome.status === 101, 'accepted again after removeAllListeners(event)');
 });
 
 bothTransports('an upgrade handler set at run time decides new connections, and the idle timeout set at run time reaches them', async (t, workers) => {

@@ -150,7 +150,8 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
   /** Wire bytes whose write completed and that the sink has not been told about yet. */
   #writtenUnreported = 0;
   #bytesWrittenScheduled = false;
-  #flushWaiters: Array<() => void> = [];
+  /** Made for the first flush() that has to wait. */
+  #flushWaiters: Array<() => void> | undefined;
   #closeTimer: NodeJS.Timeout | undefined;
   #engineClosed = false;
   #transportGone = false;
@@ -280,7 +281,7 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
   flush(): Promise<void> {
     this.#writeOutput();
     if (this.#transportGone || this.#socket.writableLength === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#flushWaiters.push(resolve));
+    return new Promise((resolve) => (this.#flushWaiters ??= []).push(resolve));
   }
 
   pause(): void {
@@ -419,9 +420,9 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
   }
 
   #releaseFlushWaiters(): void {
-    if (this.#flushWaiters.length === 0) return;
     const waiters = this.#flushWaiters;
-    this.#flushWaiters = [];
+    if (waiters === undefined || waiters.length === 0) return;
+    this.#flushWaiters = undefined;
     for (const resolve of waiters) resolve();
   }
 

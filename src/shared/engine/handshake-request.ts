@@ -277,22 +277,14 @@ export class ServerHandshakeParser<PlainHttp extends boolean = false> {
       extensions = parsed.offers;
     }
 
-    // Written out rather than spread from requestHead(): one object per request, not two.
-    const request: HandshakeRequest = {
-      method: requestLine.method,
-      resourceName: requestLine.target,
-      path: requestLine.path,
-      query: requestLine.query,
-      httpVersion: requestLine.httpVersion,
-      headers,
-      rawHeaders: raw,
-      host,
+    // Added to the head rather than spread from it: one object per request, not two.
+    const request: HandshakeRequest = Object.assign(requestHead(requestLine, raw, headers, host), {
       key,
-      version: 13,
+      version: 13 as const,
       origin: getHeader(headers, 'origin'),
       subprotocols: [...subprotocols],
       extensions,
-    };
+    });
     return { kind: 'request', request, rest };
   }
 

@@ -65,6 +65,30 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
   readonly #socket: Duplex;
   readonly #engine: ProtocolEngine;
   readonly #handler: BackendEvents;
+  readonly #closeTimeoutMs: number;
+  readonly #highWaterMark: number;
+  #overHighWaterMark = false;
+  #observer: LifecycleObserver | undefined;
+  #initialBytes: Uint8Array | undefined;
+  #sink: SocketSink | undefined;
+  #flushScheduled = false;
+  #paused = false;
+  /** Wire bytes whose write completed and that the sink has not been told about yet. */
+  #writtenUnreported = 0;
+  #bytesWrittenScheduled = false;
+  /** Made for the first flush() that has to wait. */
+  #flushWaiters: Array<() => void> | undefined;
+  #closeTimer: NodeJS.Timeout | undefined;
+  #engineClosed = false;
+  #transportGone = false;
+  #aborted = false;
+  #transportError: WebSocketError | undefined;
+  /** The peer left an automatic Ping unanswered: once our Close is handed to the OS, drop it. */
+  #dropAfterClose = false;
+  #releasingFailure = false;
+  /** Attached and past the first turn: reads may be delivered. */
+  #reading = false;
+  #optionalSignals: number = AllOptionalSignals;
 
   /**
    * What the engine reports, passed on to the sink: one small object per connection with its
@@ -139,30 +163,6 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
     backend.#writtenUnreported = 0;
     if (bytes > 0 && !backend.#transportGone && (backend.#optionalSignals & OptionalSignal.BytesWritten) !== 0) backend.#sink?.bytesWritten(bytes);
   }
-  readonly #closeTimeoutMs: number;
-  readonly #highWaterMark: number;
-  #overHighWaterMark = false;
-  #observer: LifecycleObserver | undefined;
-  #initialBytes: Uint8Array | undefined;
-  #sink: SocketSink | undefined;
-  #flushScheduled = false;
-  #paused = false;
-  /** Wire bytes whose write completed and that the sink has not been told about yet. */
-  #writtenUnreported = 0;
-  #bytesWrittenScheduled = false;
-  /** Made for the first flush() that has to wait. */
-  #flushWaiters: Array<() => void> | undefined;
-  #closeTimer: NodeJS.Timeout | undefined;
-  #engineClosed = false;
-  #transportGone = false;
-  #aborted = false;
-  #transportError: WebSocketError | undefined;
-  /** The peer left an automatic Ping unanswered: once our Close is handed to the OS, drop it. */
-  #dropAfterClose = false;
-  #releasingFailure = false;
-  /** Attached and past the first turn: reads may be delivered. */
-  #reading = false;
-  #optionalSignals: number = AllOptionalSignals;
 
   constructor(socket: Duplex, engineOptions: EngineOptions, initialBytes?: Uint8Array, options: EngineSocketBackendOptions = {}) {
     this.#socket = socket;

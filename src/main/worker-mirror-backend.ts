@@ -121,8 +121,7 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource, Mirror
     if (this.#sink !== undefined) throw new Error('WorkerMirrorBackend.attach() called twice');
     this.#sink = sink;
     if (this.#lifecycleOnly) {
-      for (const calls of this.#held.splice(0)) readSignalCalls(calls, sink);
-      this.#heldCalls = 0;
+      this.#deliverHeld(sink);
       return;
     }
     setImmediate(() => {
@@ -130,14 +129,19 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource, Mirror
       // listeners added after attach ask for frame signals from a microtask, and that command
       // must reach the worker before its first read.
       this.#command()?.taken();
-      // Delivery may add to #held (a batch arriving meanwhile is held behind the older ones).
-      while (this.#held.length > 0) readSignalCalls(this.#held.shift()!, sink);
-      this.#heldCalls = 0;
-      if (this.#pausedForHold) {
-        this.#pausedForHold = false;
-        if (!this.#userPaused) this.#command()?.resume();
-      }
+      this.#deliverHeld(sink);
     });
+  }
+
+  /** The signals held until attach, oldest first, and reading resumed if holding them paused it. */
+  #deliverHeld(sink: SocketSink): void {
+    // Delivery may add to #held (a batch arriving meanwhile is held behind the older ones).
+    while (this.#held.length > 0) readSignalCalls(this.#held.shift()!, sink);
+    this.#heldCalls = 0;
+    if (this.#pausedForHold) {
+      this.#pausedForHold = false;
+      if (!this.#userPaused) this.#command()?.resume();
+    }
   }
 
   sendText(text: string, compress = true): number {

@@ -153,7 +153,9 @@ export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, Answ
     if (this.#behind) forwarder.receiver.setPaused(PauseReason.OwnerBacklog, true);
   }
 
-  unregister(forwarder: SignalForwarder): void {
+  /** The connection is over here: its commands are no longer read, its subscriptions dropped. */
+  release(forwarder: SignalForwarder): void {
+    forwarder.receiver.release();
     this.#connections.delete(forwarder.connectionId);
   }
 
@@ -169,10 +171,7 @@ export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, Answ
     if (this.#over.length === 0) return;
     const over = this.#over;
     this.#over = [];
-    for (const forwarder of over) {
-      forwarder.receiver.release();
-      this.unregister(forwarder);
-    }
+    for (const forwarder of over) this.release(forwarder);
   }
 
   /** Connections, questions and queued calls this end holds (for checks that nothing leaks). */

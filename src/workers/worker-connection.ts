@@ -85,8 +85,7 @@ export async function serveConnection(socket: Socket, connectionId: number, sett
     }
     receiver.bind(backend);
   } catch (error) {
-    receiver.release();
-    channel.unregister(forwarder);
+    channel.release(forwarder);
     throw error;
   }
 }

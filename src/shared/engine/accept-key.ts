@@ -4,6 +4,7 @@
  * base64(SHA-1(key + GUID)).
  */
 
+import { Buffer } from 'node:buffer';
 import * as crypto from 'node:crypto';
 import { createHash, randomBytes } from 'node:crypto';
 
@@ -15,8 +16,9 @@ const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encodi
 
 /** The `Sec-WebSocket-Accept` value for a `Sec-WebSocket-Key` value. */
 export function acceptKey(key: string): string {
-  // A valid key is base64, so its UTF-8 (what the one-shot hashes) is its Latin-1.
-  if (oneShotHash !== undefined && isValidHandshakeKey(key)) return oneShotHash('sha1', key + WebSocketGuid, 'base64');
+  // The one-shot hashes a string's UTF-8, which is its Latin-1 when it is ASCII (a valid key is
+  // base64): checked by length, not by the key's pattern again (the callers have checked that).
+  if (oneShotHash !== undefined && Buffer.byteLength(key, 'utf8') === key.length) return oneShotHash('sha1', key + WebSocketGuid, 'base64');
   return createHash('sha1').update(key + WebSocketGuid, 'latin1').digest('base64');
 }
 

@@ -132,6 +132,7 @@ export class BenchRun {
     const aggregator = new RunAggregator(threads);
     const pool = new Piscina<GeneratorTask, GeneratorResult>({
       filename: workerFile.href,
+      name: 'runGeneratorTask',
       minThreads: threads,
       maxThreads: threads,
       idleTimeout: Number.POSITIVE_INFINITY,

@@ -14,7 +14,8 @@ export interface GeneratorTask {
   port: MessagePort;
 }
 
-export default async function runGeneratorTask({ shard, port }: GeneratorTask): Promise<GeneratorResult> {
+/** Named, not default, for the reason the server's thread entry gives (no require facade). */
+export async function runGeneratorTask({ shard, port }: GeneratorTask): Promise<GeneratorResult> {
   const post = (event: GeneratorEvent): void => port.postMessage(event);
   const generator = new Generator(shard, (bin) => post({ type: 'bin', bin }));
   const started = new Promise<number>((resolve) => {

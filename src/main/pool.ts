@@ -126,6 +126,7 @@ export class ConnectionPool implements PoolBookkeeping, LinkEvents {
     };
     this.#piscina = new Piscina<ThreadLinkTask, number>({
       filename: taskFile,
+      name: 'linkThread',
       minThreads: options.threads,
       maxThreads: options.threads,
       idleTimeout: Infinity,

@@ -14,7 +14,13 @@ import { ThreadChannel } from './thread-channel.ts';
 
 let channel: ThreadChannel | undefined;
 
-export default function linkThread(task: ThreadLinkTask): number {
+/**
+ * A named export, not a default one: Piscina loads this file with `require()`, and Node wraps a
+ * required module that has a default export in a facade. Making that facade once aborted a whole
+ * test run (a failed native check in Node 26, in a pool thread that was starting while servers
+ * closed); a module without a default export gets no facade.
+ */
+export function linkThread(task: ThreadLinkTask): number {
   // A second link for a thread that has one is a mistake of the balancing: the owner keeps the
   // first, and this port goes unused.
   if (channel !== undefined) task.port.close();

@@ -15,6 +15,19 @@ import { OpCode, isReservedOpCode } from './opcode.ts';
 import { Role } from './state.ts';
 import { Utf8Validator, isValidUtf8 } from './utf8-validator.ts';
 
+/**
+ * The header being parsed, one per thread rather than one per connection: it lives from
+ * `readFrameHeader` to the end of `#acceptHeader`, which copies what the frame needs and runs
+ * no handler before it is done with it, so no other engine can use it meanwhile.
+ */
+const parsedHeader = createFrameHeader();
+
+/** The mask key's 4 bytes for `applyMask`, filled from an engine's `#maskKey` just before each call. */
+const maskKeyBytes = new Uint8Array(4);
+
+/** What an engine holds while it holds no parts or Pongs (frozen: a push into it would throw). */
+const NoParts = Object.freeze([]) as unknown as Uint8Array[];
+
 const Reading = { Header: 0, Payload: 1, Stopped: 2 } as const;
 type Reading = (typeof Reading)[keyof typeof Reading];
 
@@ -62,7 +75,7 @@ export class ProtocolEngine {
   #outgoingFrameSize: number;
   #maxQueuedPongBytes: number;
   /** Automatic Pongs not written into the frame writer yet (so that the older can be dropped). */
-  #pongs: Uint8Array[] = [];
+  #pongs: Uint8Array[] = NoParts;
   #pongBytesQueued = 0;
   /** Pong wire bytes taken since the transport last drained. */
   #pongBytesUndrained = 0;
@@ -71,21 +84,21 @@ export class ProtocolEngine {
 
   // Incoming frame being read.
   #reading: Reading = Reading.Header;
-  readonly #header = createFrameHeader();
   /** A header split over two reads, gathered; made the first time one is. */
   #headerStash: Uint8Array | undefined;
   #stashed = 0;
   #fin = false;
   #opcode = 0;
   #masked = false;
-  readonly #maskKey = new Uint8Array(4);
+  /** The frame's masking key, its 4 bytes in wire order as one 32-bit number (no buffer per connection). */
+  #maskKey = 0;
   #payloadLength = 0;
   /**
    * The parts of a payload that spans reads, unmasked, joined once it is whole: what a peer
    * makes us hold is what it sent (a declared length reserves nothing), and a large payload is
    * copied once. A part that would pin a much larger read buffer is copied out of it.
    */
-  #payloadParts: Uint8Array[] = [];
+  #payloadParts: Uint8Array[] = NoParts;
   #payloadFilled = 0;
 
   // Incoming message being assembled (opcode 0: none in progress).
@@ -228,9 +241,10 @@ export class ProtocolEngine {
   #queuePong(payload: Uint8Array): void {
     const bytes = frameHeaderSize(payload.length, this.role === Role.Client) + payload.length;
     if (this.#pongBytesUndrained + this.#pongBytesQueued + bytes > this.#maxQueuedPongBytes) {
-      this.#pongs = [];
+      this.#pongs = NoParts;
       this.#pongBytesQueued = 0;
     }
+    if (this.#pongs === NoParts) this.#pongs = [];
     // Copied: a view would keep the whole read it came in alive.
     this.#pongs.push(Uint8Array.prototype.slice.call(payload));
     this.#pongBytesQueued += bytes;
@@ -240,7 +254,7 @@ export class ProtocolEngine {
     if (this.#pongs.length === 0) return;
     for (const pong of this.#pongs) this.#writer.writeFrame(true, 0, OpCode.Pong, pong, 0, pong.length);
     this.#pongBytesUndrained += this.#pongBytesQueued;
-    this.#pongs = [];
+    this.#pongs = NoParts;
     this.#pongBytesQueued = 0;
   }
 
@@ -310,7 +324,7 @@ export class ProtocolEngine {
     this.#state = EngineState.Closed;
     this.#stopReading();
     this.#heldFailure = undefined;
-    this.#pongs = [];
+    this.#pongs = NoParts;
     this.#pongBytesQueued = 0;
     this.#closeCode = CloseCode.AbnormalDisconnection;
     this.#closeReason = '';
@@ -372,7 +386,7 @@ export class ProtocolEngine {
     const end = chunk.length;
     while (this.#reading !== Reading.Stopped) {
       if (this.#reading === Reading.Header) {
-        const header = this.#header;
+        const header = parsedHeader;
         if (this.#stashed > 0) {
           // The previous chunk ended inside a header: complete it from this one.
           const take = Math.min(MaxFrameHeaderSize - this.#stashed, end - position);
@@ -401,7 +415,7 @@ export class ProtocolEngine {
         } else if (end - position >= length) {
           const payload = chunk.subarray(position, position + length);
           position += length;
-          if (this.#masked) applyMask(payload, this.#maskKey, 0);
+          if (this.#masked) this.#unmask(payload, 0);
           this.#frameComplete(payload, false);
         } else {
           this.#payloadParts = [];
@@ -415,7 +429,7 @@ export class ProtocolEngine {
         // A view holds its whole read buffer: kept only when it is most of it.
         const part = 2 * take >= view.buffer.byteLength ? view : Uint8Array.prototype.slice.call(view);
         position += take;
-        if (this.#masked) applyMask(part, this.#maskKey, this.#payloadFilled);
+        if (this.#masked) this.#unmask(part, this.#payloadFilled);
         this.#payloadParts.push(part);
         this.#payloadFilled += take;
         // Text is validated as it arrives, so that bytes that can no longer be UTF-8 fail at once
@@ -426,12 +440,21 @@ export class ProtocolEngine {
         }
         if (this.#payloadFilled === this.#payloadLength) {
           const parts = this.#payloadParts;
-          this.#payloadParts = [];
+          this.#payloadParts = NoParts;
           this.#reading = Reading.Header;
           this.#frameComplete(parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.#payloadLength), true);
         }
       }
     }
+  }
+
+  #unmask(bytes: Uint8Array, keyOffset: number): void {
+    const key = this.#maskKey;
+    maskKeyBytes[0] = key >>> 24;
+    maskKeyBytes[1] = key >>> 16;
+    maskKeyBytes[2] = key >>> 8;
+    maskKeyBytes[3] = key;
+    applyMask(bytes, maskKeyBytes, keyOffset);
   }
 
   #validatesTextIncrementally(): boolean {
@@ -440,7 +463,7 @@ export class ProtocolEngine {
 
   /** Checks a parsed header against the protocol and the limits; copies what the frame needs. */
   #acceptHeader(source: Uint8Array): boolean {
-    const header = this.#header;
+    const header = parsedHeader;
     const opcode = header.opcode;
     if (this.role === Role.Server && !header.masked) return this.#fail(CloseCode.ProtocolError, SocketError.ProtocolViolation, 'Client frame is not masked');
     if (this.role === Role.Client && header.masked) return this.#fail(CloseCode.ProtocolError, SocketError.ProtocolViolation, 'Server frame is masked');
@@ -483,10 +506,8 @@ export class ProtocolEngine {
     this.#payloadLength = header.payloadLength;
     if (header.masked) {
       const at = header.maskOffset;
-      this.#maskKey[0] = source[at]!;
-      this.#maskKey[1] = source[at + 1]!;
-      this.#maskKey[2] = source[at + 2]!;
-      this.#maskKey[3] = source[at + 3]!;
+      // Signed 32 bits: a small integer to V8 (an unsigned one could need a box of its own).
+      this.#maskKey = (source[at]! << 24) | (source[at + 1]! << 16) | (source[at + 2]! << 8) | source[at + 3]!;
     }
     return true;
   }
@@ -646,7 +667,7 @@ export class ProtocolEngine {
 
   #stopReading(): void {
     this.#reading = Reading.Stopped;
-    this.#payloadParts = [];
+    this.#payloadParts = NoParts;
     this.#messageBuffer = EmptyPayload;
     this.#messageLength = 0;
     this.#messageOpcode = 0;

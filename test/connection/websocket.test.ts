@@ -261,3 +261,25 @@ test('a user pause and a lagging iterator hold reading together: it resumes when
   socket.resumeReading();
   t.is(reading(), 'resume');
 });
+
+test('listeners of any name come and go as on any EventEmitter: no name finds an inherited value, a removed one is not listed', (t) => {
+  const socket = new WebSocket();
+  const own = new Set(socket.eventNames());
+  // Names an ordinary object would inherit, and a name the listener table lists up front.
+  for (const name of ['toString', 'constructor', 'hasOwnProperty', '__proto__', 'disconnected']) {
+    t.false(socket.emit(name as 'disconnected'), `${name} has no listener yet`);
+    t.is(socket.listenerCount(name as 'disconnected'), 0);
+    const heard: unknown[] = [];
+    const listener = (...args: unknown[]): void => { heard.push(args); };
+    socket.on(name as 'disconnected', listener);
+    t.true(socket.eventNames().includes(name), `${name} is listed while listened to`);
+    t.true(socket.emit(name as 'disconnected', ...([1, 'two'] as [])));
+    t.deepEqual(heard, [[1, 'two']]);
+    socket.off(name as 'disconnected', listener);
+    t.false(socket.emit(name as 'disconnected'));
+    t.deepEqual(heard.length, 1);
+    t.deepEqual(new Set(socket.eventNames()), own, `${name} is not listed once removed`);
+  }
+  socket.removeAllListeners();
+  t.deepEqual(socket.eventNames(), []);
+});

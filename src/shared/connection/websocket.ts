@@ -8,7 +8,7 @@
  */
 import { headerListOf } from './header-text.ts';
 import { Buffer } from 'node:buffer';
-import { EventEmitter } from 'node:events';
+import { ShapedEmitter } from './shaped-emitter.ts';
 import { asBuffer } from '../engine/bytes.ts';
 import { CloseCode } from '../engine/close-code.ts';
 import { checkCloseToSend } from '../engine/close-payload.ts';
@@ -198,6 +198,11 @@ function headerPairs(headers: Record<string, string> | Array<[string, string]> |
 const EmptyHeaders: HeaderList = [];
 /** What a socket that never opened a connection offered: one list for all of them. */
 const NoSubprotocols: readonly string[] = Object.freeze([]);
+/**
+ * The empty settings every socket that was given none shares (a server holds many): the socket
+ * replaces its settings and never changes them in place.
+ */
+const NoSettings = Object.freeze({});
 /** What `messages()` iterators listen with. */
 type MessageListener = { message(message: Message): void; ended(error: WebSocketError | undefined): void };
 const FrameSignals = new Set<string | symbol>(['textFrameReceived', 'binaryFrameReceived']);
@@ -229,7 +234,7 @@ interface Attempt {
  * Close had no code, 1006 when the connection ended without one); a failed opening ends in
  * `Unconnected` with `disconnected`; `aboutToClose` fires once; sizes out of range throw.
  */
-export class WebSocket extends EventEmitter<WebSocketEvents> {
+export class WebSocket extends ShapedEmitter<WebSocketEvents> {
   #state: State = State.Unconnected;
   #backend: SocketBackend | undefined;
   /** The sink of the current backend; a backend left behind holds another and is not heard. */
@@ -303,8 +308,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       frameTimeout: checkTimeoutMs('frameTimeout', settings.frameTimeout ?? ClientDefaults.frameTimeout),
     };
     this.#proxy = settings.proxy ?? null;
-    this.#ssl = { ...settings.sslConfiguration };
-    this.#messageQueue = { ...settings.messageQueue };
+    this.#ssl = settings.sslConfiguration === undefined ? NoSettings : { ...settings.sslConfiguration };
+    this.#messageQueue = settings.messageQueue === undefined ? NoSettings : { ...settings.messageQueue };
     // Shared functions, not closures: a server holds many sockets.
     this.on('newListener', WebSocket.#onNewListener);
     this.on('removeListener', WebSocket.#onRemoveListener);

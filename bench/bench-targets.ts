@@ -20,7 +20,7 @@ import { GcRequest } from './gc-echo-handler.ts';
 export interface TargetSpec {
   name: string;
   /**
-   * 'raw': the broadcast floor (raw-broadcast-floor.ts), for `load: 'broadcast'` only; 'bun':
+   * 'raw': Node's floor (raw-floor.ts), for connections and `load: 'broadcast'`, no echo; 'bun':
    * `Bun.serve` in a Bun process (bun-target.ts), when a Bun binary is found.
    */
   kind: 'ws' | 'wsthreads' | 'raw' | 'bun';
@@ -108,8 +108,8 @@ export async function serveTarget(spec: TargetSpec): Promise<void> {
   let traffic: (() => TargetSample['traffic']) | undefined;
   const broadcast = spec.load === 'broadcast';
   if (spec.kind === 'raw') {
-    const { serveRawBroadcastFloor } = await import('./raw-broadcast-floor.ts');
-    ({ port, close } = await serveRawBroadcastFloor());
+    const { serveRawFloor } = await import('./raw-floor.ts');
+    ({ port, close } = await serveRawFloor());
   } else if (spec.kind === 'ws') {
     if (!spec.native) {
       // ws reads these at import time; without them it uses its JavaScript paths.

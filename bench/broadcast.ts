@@ -4,7 +4,7 @@
  * `for (const c of wss.clients) c.send(m)` loop, in the same run, and against Bun's
  * `server.publish` (`bun 1.4`, bench/bun-target.ts) when a Bun binary is found (bench-targets.ts).
  *
- * - The raw TCP floor (raw-broadcast-floor.ts) beside them: one `socket.write` per delivery and
+ * - The raw TCP floor (raw-floor.ts) beside them: one `socket.write` per delivery and
  *   nothing else, what a server that writes once per delivery cannot go below.
  * - 16 and 1,000 subscribers on one topic. With 16, each client keeps 4 of its own messages in
  *   flight (it sends the next when its own copy is back), so the load follows what the server

@@ -34,6 +34,7 @@ const Targets: TargetSpec[] = [
   { name: 'wsthreads w: 1, owner accepts', kind: 'wsthreads', workers: 1, mirror: false, accept: 'owner' },
   { name: 'wsthreads mirror w: 1', kind: 'wsthreads', workers: 1, mirror: true },
   { name: 'bun 1.4', kind: 'bun', workers: 0, mirror: false },
+  { name: 'raw TCP floor', kind: 'raw', workers: 0, mirror: false },
 ];
 
 /** A masked Close with code 1000 (the key is zero: the payload reads as it is). */

@@ -25,28 +25,36 @@ const MaxHeldCalls = 4096;
 /** Worst-case frame header (RFC 6455 5.2), used until the worker reports the exact figure. */
 const FrameHeaderEstimate = 10;
 
+/**
+ * What a backend holds while it holds nothing (frozen: a push into one would throw). The owner
+ * has a backend per connection, most of which never hold a signal or a command: their lists,
+ * writer and waiters are made the first time one is needed.
+ */
+const NoHeld: unknown[][] = Object.freeze([]) as unknown as unknown[][];
+const NoBatches: Array<{ seq: number; bytes: number }> = Object.freeze([]) as unknown as Array<{ seq: number; bytes: number }>;
+
 export class WorkerMirrorBackend implements SocketBackend, CommandSource, MirroredSubscriber {
   readonly connectionId: number;
   readonly #link: PoolThreadLink;
   #sink: SocketSink | undefined;
   /** Signals that arrived before `attach()`: delivered right after it, so none is lost. */
-  #held: unknown[][] = [];
+  #held: unknown[][] = NoHeld;
   #heldCalls = 0;
   #pausedForHold = false;
   #userPaused = false;
 
-  #commands = new CommandWriter();
+  #commands: CommandWriter | undefined;
   #seq = 0;
   #scheduled = false;
   /** Command batches the worker has not acknowledged yet, with the wire bytes they queue. */
-  #unacked: Array<{ seq: number; bytes: number }> = [];
+  #unacked: Array<{ seq: number; bytes: number }> = NoBatches;
   #reportedBytesToWrite = 0;
 
   /** Sends are accepted (the engine would queue them): until close/abort or the peer's Close. */
   #open = true;
   /** The worker sent its last signal (or died): nothing more goes to it. */
   #ended = false;
-  #flushWaiters = new Set<() => void>();
+  #flushWaiters: Set<() => void> | undefined;
   readonly #lifecycleOnly: boolean;
 
   /**
@@ -89,6 +97,7 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource, Mirror
   }
 
   #hold(calls: unknown[]): void {
+    if (this.#held === NoHeld) this.#held = [];
     this.#held.push(calls);
     this.#heldCalls += calls.length;
     if (this.#heldCalls > MaxHeldCalls && !this.#pausedForHold) {
@@ -100,11 +109,12 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource, Mirror
   #markDisconnected(): void {
     this.#open = false;
     this.#ended = true;
-    this.#commands.take();
-    this.#unacked = [];
+    this.#commands = undefined;
+    this.#unacked = NoBatches;
     this.#reportedBytesToWrite = 0;
-    for (const resolve of this.#flushWaiters) resolve();
-    this.#flushWaiters.clear();
+    const waiters = this.#flushWaiters;
+    this.#flushWaiters = undefined;
+    if (waiters !== undefined) for (const resolve of waiters) resolve();
   }
 
   applyStatus(status: WorkerStatus): void {
@@ -137,6 +147,7 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource, Mirror
   #deliverHeld(sink: SocketSink): void {
     // Delivery may add to #held (a batch arriving meanwhile is held behind the older ones).
     while (this.#held.length > 0) readSignalCalls(this.#held.shift()!, sink);
+    this.#held = NoHeld;
     this.#heldCalls = 0;
     if (this.#pausedForHold) {
       this.#pausedForHold = false;
@@ -179,9 +190,9 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource, Mirror
     if (this.#ended) return Promise.resolve();
     this.#link.sendNow(this);
     return new Promise((resolve) => {
-      this.#flushWaiters.add(resolve);
+      (this.#flushWaiters ??= new Set()).add(resolve);
       const done = (): void => {
-        this.#flushWaiters.delete(resolve);
+        this.#flushWaiters?.delete(resolve);
         resolve();
       };
       this.#link.flush(this.connectionId).then((status) => {
@@ -248,7 +259,7 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource, Mirror
       this.#scheduled = true;
       this.#link.queue(this);
     }
-    return this.#commands;
+    return (this.#commands ??= new CommandWriter());
   }
 
   #queued(payloadBytes: number): void {
@@ -256,13 +267,14 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource, Mirror
     const last = this.#unacked[this.#unacked.length - 1];
     // Counted against the batch that will carry it (seq + 1 until it is sent).
     if (last !== undefined && last.seq === this.#seq + 1) last.bytes += bytes;
+    else if (this.#unacked === NoBatches) this.#unacked = [{ seq: this.#seq + 1, bytes }];
     else this.#unacked.push({ seq: this.#seq + 1, bytes });
   }
 
   /** The commands of this turn, for the thread link; each batch gets the next sequence number. */
   takeCommands(): { seq: number; calls: unknown[]; transfer: ArrayBuffer[] } | undefined {
     this.#scheduled = false;
-    if (this.#commands.isEmpty || this.#ended) return undefined;
+    if (this.#commands === undefined || this.#commands.isEmpty || this.#ended) return undefined;
     return { seq: ++this.#seq, ...this.#commands.take() };
   }
 }

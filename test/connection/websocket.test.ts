@@ -3,6 +3,7 @@
  * server's worker mirror) relies on, and the argument checks of the public API.
  */
 import { Buffer } from 'node:buffer';
+import type { EventEmitter } from 'node:events';
 import test from 'ava';
 import { CloseCode, InvalidArgumentError, SocketError, State, WebSocket, WebSocketError, type ConnectionInfo, type SocketBackend, type SocketSink } from '../../src/index.ts';
 import { next, within } from '../client/support.ts';
@@ -264,21 +265,23 @@ test('a user pause and a lagging iterator hold reading together: it resumes when
 
 test('listeners of any name come and go as on any EventEmitter: no name finds an inherited value, a removed one is not listed', (t) => {
   const socket = new WebSocket();
-  const own = new Set(socket.eventNames());
+  // Any name, as an untyped emitter sees it.
+  const emitter = socket as unknown as EventEmitter;
+  const own = new Set(emitter.eventNames());
   // Names an ordinary object would inherit, and a name the listener table lists up front.
   for (const name of ['toString', 'constructor', 'hasOwnProperty', '__proto__', 'disconnected']) {
-    t.false(socket.emit(name as 'disconnected'), `${name} has no listener yet`);
-    t.is(socket.listenerCount(name as 'disconnected'), 0);
+    t.false(emitter.emit(name), `${name} has no listener yet`);
+    t.is(emitter.listenerCount(name), 0);
     const heard: unknown[] = [];
     const listener = (...args: unknown[]): void => { heard.push(args); };
-    socket.on(name as 'disconnected', listener);
-    t.true(socket.eventNames().includes(name), `${name} is listed while listened to`);
-    t.true(socket.emit(name as 'disconnected', ...([1, 'two'] as [])));
+    emitter.on(name, listener);
+    t.true(emitter.eventNames().includes(name), `${name} is listed while listened to`);
+    t.true(emitter.emit(name, 1, 'two'));
     t.deepEqual(heard, [[1, 'two']]);
-    socket.off(name as 'disconnected', listener);
-    t.false(socket.emit(name as 'disconnected'));
-    t.deepEqual(heard.length, 1);
-    t.deepEqual(new Set(socket.eventNames()), own, `${name} is not listed once removed`);
+    emitter.off(name, listener);
+    t.false(emitter.emit(name));
+    t.is(heard.length, 1);
+    t.deepEqual(new Set(emitter.eventNames()), own, `${name} is not listed once removed`);
   }
   socket.removeAllListeners();
   t.deepEqual(socket.eventNames(), []);

@@ -25,7 +25,8 @@ export class CommandReceiver implements CommandTarget {
   /** The topics the owner's mirror subscribed this connection to (left when it ends). */
   #subscriptions: Set<string> | undefined;
   #backend: (SocketBackend & FrameTarget) | undefined;
-  #waiting: Array<{ seq: number; calls: unknown[] }> = [];
+  /** Batches that came before the backend was ready; made by the first such batch (few connections get one). */
+  #waiting: Array<{ seq: number; calls: unknown[] }> | undefined;
   #appliedSeq = 0;
   #pauseReasons = 0;
   #gone = false;
@@ -40,14 +41,14 @@ export class CommandReceiver implements CommandTarget {
     this.#backend = backend;
     if (this.#pauseReasons !== 0) backend.pause();
     const waiting = this.#waiting;
-    this.#waiting = [];
-    for (const { seq, calls } of waiting) this.#apply(seq, calls);
+    this.#waiting = undefined;
+    if (waiting !== undefined) for (const { seq, calls } of waiting) this.#apply(seq, calls);
   }
 
   /** The connection is over: calls are acknowledged and ignored from now on. */
   release(): void {
     this.#gone = true;
-    this.#waiting = [];
+    this.#waiting = undefined;
     if (this.#subscriptions !== undefined) {
       for (const topic of this.#subscriptions) this.#topics.unsubscribeMirrored(topic, this.#connectionId);
       this.#subscriptions = undefined;
@@ -61,7 +62,7 @@ export class CommandReceiver implements CommandTarget {
   /** One batch of the connection's commands (see command-batch.ts). */
   commands(seq: number, calls: unknown[]): void {
     if (this.#gone) this.#appliedSeq = seq;
-    else if (this.#backend === undefined) this.#waiting.push({ seq, calls });
+    else if (this.#backend === undefined) (this.#waiting ??= []).push({ seq, calls });
     else this.#apply(seq, calls);
   }
 

@@ -36,7 +36,8 @@ export class SignalForwarder extends SignalWriter {
   /** Made for the first `seen()` that has to wait. */
   #seenWaiters: Array<{ batch: number; resolve: () => void }> | undefined;
   /** The bytes and calls of each batch in flight, oldest first, and their sums. */
-  #inFlight: Array<{ bytes: number; calls: number }> = [];
+  /** Made by the first batch taken (a connection may end before it sends one). */
+  #inFlight: Array<{ bytes: number; calls: number }> | undefined;
   #bytesInFlight = 0;
   #callsInFlight = 0;
   #flooding = false;
@@ -57,7 +58,7 @@ export class SignalForwarder extends SignalWriter {
     const taken = super.take();
     this.#taken++;
     if (taken.last) this.#lastTaken = this.#taken;
-    this.#inFlight.push({ bytes: taken.bytes, calls: taken.calls.length });
+    (this.#inFlight ??= []).push({ bytes: taken.bytes, calls: taken.calls.length });
     this.#bytesInFlight += taken.bytes;
     this.#callsInFlight += taken.calls.length;
     this.#updateFlooding();
@@ -71,7 +72,7 @@ export class SignalForwarder extends SignalWriter {
    */
   batchSettled(): void {
     const settled = ++this.#settled;
-    const batch = this.#inFlight.shift();
+    const batch = this.#inFlight?.shift();
     if (batch !== undefined) {
       this.#bytesInFlight -= batch.bytes;
       this.#callsInFlight -= batch.calls;

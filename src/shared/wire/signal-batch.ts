@@ -78,10 +78,18 @@ export interface WrittenSignals {
  * module serves the connection in its thread) only connected, error, closing and disconnected
  * are written: nobody on the owner reads the rest.
  */
+/**
+ * What a writer holds between turns with nothing written (frozen: a push into one would throw):
+ * most of a thread's connections write nothing in most turns, and a lifecycle-only one nearly
+ * never does, so a turn's lists are made by its first call.
+ */
+const NoCalls: unknown[] = Object.freeze([]) as unknown as unknown[];
+const NoTransfer: ArrayBuffer[] = Object.freeze([]) as unknown as ArrayBuffer[];
+
 export class SignalWriter implements SocketSink {
   readonly lifecycleOnly: boolean;
-  #calls: unknown[] = [];
-  #transfer: ArrayBuffer[] = [];
+  #calls: unknown[] = NoCalls;
+  #transfer: ArrayBuffer[] = NoTransfer;
   #bytes = 0;
   #pending = false;
   #last = false;
@@ -101,8 +109,8 @@ export class SignalWriter implements SocketSink {
   /** The calls since the last take. */
   take(): WrittenSignals {
     const taken = { calls: this.#calls, transfer: this.#transfer, bytes: this.#bytes, last: this.#last };
-    this.#calls = [];
-    this.#transfer = [];
+    this.#calls = NoCalls;
+    this.#transfer = NoTransfer;
     this.#bytes = 0;
     this.#pending = false;
     return taken;
@@ -165,6 +173,7 @@ export class SignalWriter implements SocketSink {
 
   #push(call: SinkCall, a?: unknown, b?: unknown): void {
     const arity = SinkCallArity[call]!;
+    if (this.#calls === NoCalls) this.#calls = [];
     if (arity === 0) this.#calls.push(call);
     else if (arity === 1) this.#calls.push(call, a);
     else this.#calls.push(call, a, b);
@@ -185,12 +194,17 @@ export class SignalWriter implements SocketSink {
     if (!exact) {
       // A fresh copy: its buffer cannot be in the list yet, so no search (a turn may hold thousands).
       const own = Uint8Array.prototype.slice.call(data);
-      this.#transfer.push(own.buffer);
+      this.#transferred(own.buffer);
       return own;
     }
     // A buffer may be listed once only; the same large payload could be passed twice.
-    if (data.byteLength >= TransferAboveBytes && !this.#transfer.includes(buffer)) this.#transfer.push(buffer);
+    if (data.byteLength >= TransferAboveBytes && !this.#transfer.includes(buffer)) this.#transferred(buffer);
     return data;
+  }
+
+  #transferred(buffer: ArrayBuffer): void {
+    if (this.#transfer === NoTransfer) this.#transfer = [buffer];
+    else this.#transfer.push(buffer);
   }
 }
 

@@ -22,9 +22,12 @@ export function utf8Truncated(text: string, maxBytes: number): Uint8Array {
   return bytes.subarray(0, end);
 }
 
+const NoReason = new Uint8Array(0);
+
 export function encodeClosePayload(code: number, reason: string): Uint8Array {
   if (code === CloseCode.MissingStatusCode) return new Uint8Array(0);
-  const reasonBytes = utf8Truncated(reason, MaxCloseReasonBytes);
+  // The usual Close has no reason: no encoding, one buffer (every connection closes once).
+  const reasonBytes = reason === '' ? NoReason : utf8Truncated(reason, MaxCloseReasonBytes);
   const payload = new Uint8Array(2 + reasonBytes.length);
   payload[0] = code >>> 8;
   payload[1] = code & 0xff;
@@ -46,6 +49,7 @@ export function parseClosePayload(payload: Uint8Array): ParsedClosePayload {
   if (!isValidWireCloseCode(code)) {
     return { ok: false, code: CloseCode.ProtocolError, message: `Invalid close code ${code} received` };
   }
+  if (payload.length === 2) return { ok: true, code, reason: '' };
   const reasonBytes = payload.subarray(2);
   if (!isValidUtf8(reasonBytes)) {
     return { ok: false, code: CloseCode.WrongDatatype, message: 'Close reason is not valid UTF-8' };

@@ -73,12 +73,6 @@ export interface WrittenSignals {
 }
 
 /**
- * Writes one connection's sink calls. `written()` is called on the first call after each
- * `take()`, so a subclass can schedule the turn's send once. With `lifecycleOnly` (a handler
- * module serves the connection in its thread) only connected, error, closing and disconnected
- * are written: nobody on the owner reads the rest.
- */
-/**
  * What a writer holds between turns with nothing written (frozen: a push into one would throw):
  * most of a thread's connections write nothing in most turns, and a lifecycle-only one nearly
  * never does, so a turn's lists are made by its first call.
@@ -86,6 +80,12 @@ export interface WrittenSignals {
 const NoCalls: unknown[] = Object.freeze([]) as unknown as unknown[];
 const NoTransfer: ArrayBuffer[] = Object.freeze([]) as unknown as ArrayBuffer[];
 
+/**
+ * Writes one connection's sink calls. `written()` is called on the first call after each
+ * `take()`, so a subclass can schedule the turn's send once. With `lifecycleOnly` (a handler
+ * module serves the connection in its thread) only connected, error, closing and disconnected
+ * are written: nobody on the owner reads the rest.
+ */
 export class SignalWriter implements SocketSink {
   readonly lifecycleOnly: boolean;
   #calls: unknown[] = NoCalls;

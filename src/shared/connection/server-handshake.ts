@@ -18,7 +18,7 @@ import { TLSSocket, type SecureContext } from 'node:tls';
 import { CloseCode } from '../engine/close-code.ts';
 import { headerTextOf } from './header-text.ts';
 import { ServerHandshakeParser, type HandshakeRequest, type HttpRequestHead } from '../engine/handshake-request.ts';
-import type { Extension, ExtensionOffer } from '../engine/extension.ts';
+import { NoExtensions, type Extension, type ExtensionOffer } from '../engine/extension.ts';
 import { formatExtensionHeader } from '../engine/extension-header.ts';
 import { buildAcceptResponse, buildErrorResponse } from '../engine/handshake-response.ts';
 import { negotiateServerDeflate } from '../engine/permessage-deflate.ts';
@@ -77,7 +77,6 @@ export interface UpgradedConnection {
 
 // What a connection that agreed no extension keeps: one list each for all of them.
 const NoAnswers: readonly ExtensionOffer[] = Object.freeze([]);
-const NoExtensions: readonly Extension[] = Object.freeze([]);
 const NoExtensionNames: readonly string[] = Object.freeze([]);
 
 /** After an HTTP error response, how long the client may take to read it and hang up. */

@@ -7,3 +7,6 @@ import { Buffer } from 'node:buffer';
 export function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
+
+/** No bytes: one empty array for every place that holds or sends none. */
+export const NoBytes = new Uint8Array(0);

@@ -1,3 +1,4 @@
+import { NoBytes } from './bytes.ts';
 import { CloseCode, isValidWireCloseCode } from './close-code.ts';
 import { InvalidArgumentError } from './errors.ts';
 import { isValidUtf8 } from './utf8-validator.ts';
@@ -22,12 +23,10 @@ export function utf8Truncated(text: string, maxBytes: number): Uint8Array {
   return bytes.subarray(0, end);
 }
 
-const NoReason = new Uint8Array(0);
-
 export function encodeClosePayload(code: number, reason: string): Uint8Array {
   if (code === CloseCode.MissingStatusCode) return new Uint8Array(0);
   // The usual Close has no reason: no encoding, one buffer (every connection closes once).
-  const reasonBytes = reason === '' ? NoReason : utf8Truncated(reason, MaxCloseReasonBytes);
+  const reasonBytes = reason === '' ? NoBytes : utf8Truncated(reason, MaxCloseReasonBytes);
   const payload = new Uint8Array(2 + reasonBytes.length);
   payload[0] = code >>> 8;
   payload[1] = code & 0xff;

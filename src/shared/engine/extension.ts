@@ -58,3 +58,6 @@ export interface ExtensionFactory {
   /** Builds the extension from the server's answer; throws if the answer is unacceptable. */
   acceptAnswer(answer: ExtensionOffer): Extension;
 }
+
+/** The extensions of a connection that agreed none: one list for all of them. */
+export const NoExtensions: readonly Extension[] = Object.freeze([]);

@@ -11,6 +11,7 @@
  */
 
 import { Buffer } from 'node:buffer';
+import { NoBytes } from './bytes.ts';
 import { InvalidArgumentError } from './errors.ts';
 
 const LF = 0x0a;
@@ -234,8 +235,6 @@ export class HeaderBlockReader {
     this.#pendingLength = needed;
   }
 }
-
-const NoBytes = new Uint8Array(0);
 
 /**
  * Bytes `[start, lf)` as a header line: it must end in CR and hold no other; decoded without the

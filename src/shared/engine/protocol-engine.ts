@@ -4,7 +4,7 @@ import { CloseCode } from './close-code.ts';
 import { checkCloseToSend, MaxCloseReasonBytes, MaxControlPayload, encodeClosePayload, parseClosePayload, utf8Truncated } from './close-payload.ts';
 import { EngineState, type EngineHandler, type EngineOptions } from './engine-types.ts';
 import { SocketError, WebSocketError } from './errors.ts';
-import type { CompressedFrames, Extension } from './extension.ts';
+import { NoExtensions, type CompressedFrames, type Extension } from './extension.ts';
 import { MaxFrameHeaderSize, createFrameHeader, frameHeaderSize, readFrameHeader } from './frame-codec.ts';
 import { FrameWriter } from './frame-writer.ts';
 import { checkLimit, Defaults, FragmentChargeBytes } from './limits.ts';
@@ -34,8 +34,6 @@ type Reading = (typeof Reading)[keyof typeof Reading];
 const EmptyPayload: Buffer = Buffer.alloc(0);
 /** The engine's clock unless the options bring one (one function for every engine). */
 const monotonicNow = (): number => performance.now();
-/** The extensions of a connection that agreed none: one list for all of them. */
-const NoExtensions: readonly Extension[] = Object.freeze([]);
 
 
 /** A protocol error found while messages before it are still with their listener (see `holdsFailures`). */

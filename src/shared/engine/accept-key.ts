@@ -5,8 +5,9 @@
  */
 
 import { Buffer } from 'node:buffer';
+// The namespace, not named imports: `hash` is missing before Node 20.12, and a named import of
+// it would fail to link there.
 import * as crypto from 'node:crypto';
-import { createHash, randomBytes } from 'node:crypto';
 
 /** The GUID of RFC 6455 section 1.3, appended to the key before hashing. */
 export const WebSocketGuid = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -19,7 +20,7 @@ export function acceptKey(key: string): string {
   // The one-shot hashes a string's UTF-8, which is its Latin-1 when it is ASCII (a valid key is
   // base64): checked by length, not by the key's pattern again (the callers have checked that).
   if (oneShotHash !== undefined && Buffer.byteLength(key, 'utf8') === key.length) return oneShotHash('sha1', key + WebSocketGuid, 'base64');
-  return createHash('sha1').update(key + WebSocketGuid, 'latin1').digest('base64');
+  return crypto.createHash('sha1').update(key + WebSocketGuid, 'latin1').digest('base64');
 }
 
 /**
@@ -33,5 +34,5 @@ export function isValidHandshakeKey(key: string): boolean {
 
 /** A fresh key: 16 random bytes in base64 (RFC 6455 4.1 asks for a nonce chosen at random). */
 export function generateHandshakeKey(): string {
-  return randomBytes(16).toString('base64');
+  return crypto.randomBytes(16).toString('base64');
 }

@@ -303,6 +303,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   #upgradeHandler: UpgradeHandler | null = null;
   /** What new connections get, until a setter changes it (#settings). */
   #currentSettings: ConnectionSettings | undefined;
+  /** The limits and timeouts new connections get, likewise (#connectionLimits). */
+  #currentLimits: ConnectionLimits | undefined;
   #httpServer: HttpServer | null = null;
   readonly #peerVerifyMode: PeerVerifyMode;
 
@@ -701,6 +703,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
    */
   #settingsChanged(later = false): void {
     this.#currentSettings = undefined;
+    this.#currentLimits = undefined;
     if (later) queueMicrotask(() => this.#settingsChanged());
     else this.#pool?.updateListenSettings(this.#settings());
   }
@@ -728,9 +731,12 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     return { supportedSubprotocols: this.#supportedSubprotocols, serverName: this.#serverName, limits: this.#connectionLimits(), observed: this.listenerCount('newConnection') > 0 };
   }
 
-  /** The engine limits and timeouts a connection accepted now gets. */
+  /**
+   * The engine limits and timeouts a connection accepted now gets: one object until a setter
+   * changes them, shared by every decision and connection (they only read it).
+   */
   #connectionLimits(): ConnectionLimits {
-    return { ...this.#limits, ...this.#liveness };
+    return (this.#currentLimits ??= { ...this.#limits, ...this.#liveness });
   }
 
   #secureContextForOwner(): SecureContext | undefined {

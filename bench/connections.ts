@@ -14,6 +14,8 @@
  * The generator is this process's main thread (raw TCP, no engine), sharing the cores with the
  * server: figures compare servers under one generator, they are not ceilings. `bun 1.4`
  * (Bun.serve's echo, bench/bun-target.ts) runs when a Bun binary is found (bench-targets.ts).
+ * The raw TCP floor (raw-floor.ts) runs beside them: a fixed 101 and a Close answered on
+ * `net.Socket` alone, what Node's sockets cost per connection by themselves.
  * Usage: npm run bench:connections [-- --seconds 4 --concurrency 50 --idle 5000 --only 'workers: 1']
  */
 import { Buffer } from 'node:buffer';

@@ -3,9 +3,10 @@
  * totals; per worker thread (idle ones too) connections, messages and bytes per second in and out,
  * bytes queued, event-loop utilisation, heap, close codes and errors; a chart of the last minute
  * (in and out drawn differently, since an echo makes them equal); and a box that sends to the echo
- * or the chat, which reconnects when the server comes back. Its figures arrive once a second over a WebSocket to
- * STATS_PATH on the same server (see src/handlers/instrumented.ts). The WebSocketServer serves the
- * page itself, on its own port, through its httpRequestHandler (`pageResponse`).
+ * or the chat, which reconnects when the server comes back. Its figures arrive once a second over
+ * a WebSocket to STATS_PATH on the same server (see src/handlers/instrumented.ts). The
+ * WebSocketServer serves the page itself, on its own port, through its httpRequestHandler
+ * (`pageResponse`).
  *
  * The page's script is plain ES2020 in a string; it uses no template literals so that it can sit
  * inside this module's template literal without escaping.

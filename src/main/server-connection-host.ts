@@ -6,9 +6,10 @@ import type { ConnectionInfo, ConnectionLimits, SocketBackend } from '../shared/
 /**
  * What a transport reports to the server about each connection it carries, whichever thread the
  * connection lives on. Every call is made on the owner thread, in this order: `decide` (unless the
- * request was malformed, or the standing acceptance took it), then `upgraded` or `handshakeFailed`, and `ended` exactly once. A plain
- * HTTP request gets `httpRequest` instead of `decide` (and `handshakeFailed` only if the
- * connection fails before the response is written), then `ended`.
+ * request was malformed, or the standing acceptance took it), then `upgraded` or
+ * `handshakeFailed`, and `ended` exactly once. A plain HTTP request gets `httpRequest` instead of
+ * `decide` (and `handshakeFailed` only if the connection fails before the response is written),
+ * then `ended`.
  */
 export interface ServerConnectionHost {
   /** A pool thread accepted connection `id` itself (the threads listen): new to the server, before any other call about it. */

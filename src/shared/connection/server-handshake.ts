@@ -2,8 +2,9 @@
  * The server's opening handshake on one accepted socket, run wherever the connection lives (a
  * pool thread, or the owner thread with `workers: 0`): optional TLS, then the upgrade request read
  * with `ServerHandshakeParser`, the decision asked of the owner (origin, subprotocol, room in the
- * pending queue) or taken from its standing acceptance, and the 101 or the HTTP error written. One deadline covers all of it, so a
- * client that trickles its request (slow loris) or never finishes TLS holds nothing for long.
+ * pending queue) or taken from its standing acceptance, and the 101 or the HTTP error written.
+ * One deadline covers all of it, so a client that trickles its request (slow loris) or never
+ * finishes TLS holds nothing for long.
  *
  * With `settings.plainHttp`, a well-formed request that is no upgrade is passed to `respond`
  * (the owner's httpRequestHandler) and its answer written, and the connection closes gracefully:

@@ -102,7 +102,8 @@ export interface ConnectionSettings {
  * and there is no pending queue to reserve a place in: accept, with the first offered
  * subprotocol the server supports. Sent with the settings and withdrawn as soon as a listener or
  * an upgrade handler appears (a request decided in the moment between is accepted, as one
- * decided just before would have been); it saves the owner a question and an answer per connection.
+ * decided just before would have been); it saves the owner a question and an answer per
+ * connection.
  */
 export interface StandingAcceptance {
   supportedSubprotocols: readonly string[];

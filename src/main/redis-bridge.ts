@@ -11,10 +11,14 @@
  * (counted as dropped, never queued without bound); ioredis reconnects with backoff (capped at
  * `maxReconnectDelayMs`), and on each reconnect every topic with local subscribers is subscribed
  * again. The state goes to `onStateChanged`.
+ *
+ * ioredis is loaded by the first bridge, not by the package: a server without Redis (and every
+ * pool thread, and the client) is spared its load time and its ~25 MiB. Until it is loaded the
+ * bridge is as while connecting: publishes are dropped, topics wait for the subscriber's 'ready'.
  */
 import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import { isServerMessage } from '../shared/engine/message-frames.ts';
 
 /** Where the link to Redis stands ('local': the server has no Redis). */
@@ -65,8 +69,10 @@ export class RedisBridge {
   readonly counters: RedisCounters = { published: 0, received: 0, dropped: 0, rejected: 0 };
   readonly #prefix: string;
   readonly #header: Buffer;
-  readonly #subscriber: Redis;
-  readonly #publisher: Redis;
+  #subscriber: Redis | undefined;
+  #publisher: Redis | undefined;
+  /** Settles once ioredis is loaded and both clients exist (or the bridge closed first). */
+  readonly #opened: Promise<void>;
   readonly #events: RedisBridgeEvents;
   /** Topics with subscribers in this process: subscribed in Redis whenever it is there. */
   readonly #topics = new Set<string>();
@@ -91,17 +97,30 @@ export class RedisBridge {
       maxRetriesPerRequest: 0,
       retryStrategy: (attempt) => Math.min(RedisDefaults.firstReconnectDelayMs * 2 ** (attempt - 1), maxDelay),
     };
-    this.#subscriber = new Redis(options.redis, redisOptions);
-    this.#publisher = new Redis(options.redis, redisOptions);
-    for (const client of [this.#subscriber, this.#publisher]) {
+    this.#opened = import('ioredis').then(
+      ({ Redis }) => this.#open(Redis, options.redis, redisOptions),
+      (error: Error) => {
+        this.#lastError = error;
+        this.#setState(PubSubState.Closed);
+      },
+    );
+  }
+
+  #open(RedisClient: typeof Redis, url: string, redisOptions: RedisOptions): void {
+    if (this.#closed) return;
+    const subscriber = new RedisClient(url, redisOptions);
+    const publisher = new RedisClient(url, redisOptions);
+    for (const client of [subscriber, publisher]) {
       client.on('ready', this.#updateState);
       client.on('close', this.#updateState);
       client.on('reconnecting', this.#updateState);
       client.on('end', this.#updateState);
       client.on('error', this.#onError);
     }
-    this.#subscriber.on('ready', this.#resubscribe);
-    this.#subscriber.on('messageBuffer', this.#onMessage);
+    subscriber.on('ready', this.#resubscribe);
+    subscriber.on('messageBuffer', this.#onMessage);
+    this.#subscriber = subscriber;
+    this.#publisher = publisher;
   }
 
   get state(): PubSubState {
@@ -112,20 +131,22 @@ export class RedisBridge {
   interest(topic: string, interested: boolean): void {
     if (interested) this.#topics.add(topic);
     else this.#topics.delete(topic);
-    if (this.#subscriber.status !== 'ready') return;
+    const subscriber = this.#subscriber;
+    if (subscriber?.status !== 'ready') return;
     const channel = this.#prefix + topic;
-    const done = interested ? this.#subscriber.subscribe(channel) : this.#subscriber.unsubscribe(channel);
+    const done = interested ? subscriber.subscribe(channel) : subscriber.unsubscribe(channel);
     done.catch(this.#onError);
   }
 
   /** A message published in this process, for the other servers. */
   publish(topic: string, frames: Uint8Array): void {
-    if (this.#publisher.status !== 'ready') {
+    const publisher = this.#publisher;
+    if (publisher?.status !== 'ready') {
       this.counters.dropped++;
       return;
     }
     this.counters.published++;
-    this.#publisher.publish(this.#prefix + topic, Buffer.concat([this.#header, frames])).catch(() => {
+    publisher.publish(this.#prefix + topic, Buffer.concat([this.#header, frames])).catch(() => {
       this.counters.dropped++;
       this.counters.published--;
     });
@@ -135,15 +156,17 @@ export class RedisBridge {
     if (this.#closed) return;
     this.#closed = true;
     this.#topics.clear();
-    await Promise.allSettled([this.#subscriber.quit(), this.#publisher.quit()]);
-    this.#subscriber.disconnect();
-    this.#publisher.disconnect();
+    await this.#opened;
+    const clients = [this.#subscriber, this.#publisher].filter((client) => client !== undefined);
+    await Promise.allSettled(clients.map((client) => client.quit()));
+    for (const client of clients) client.disconnect();
     this.#setState(PubSubState.Closed);
   }
 
   readonly #resubscribe = (): void => {
     if (this.#topics.size === 0) return;
-    this.#subscriber.subscribe(...[...this.#topics].map((topic) => this.#prefix + topic)).catch(this.#onError);
+    // Only the subscriber's 'ready' calls this: it exists.
+    this.#subscriber!.subscribe(...[...this.#topics].map((topic) => this.#prefix + topic)).catch(this.#onError);
   };
 
   readonly #onMessage = (channel: Buffer, message: Buffer): void => {
@@ -170,7 +193,7 @@ export class RedisBridge {
 
   readonly #updateState = (): void => {
     if (this.#closed) return;
-    const ready = this.#subscriber.status === 'ready' && this.#publisher.status === 'ready';
+    const ready = this.#subscriber?.status === 'ready' && this.#publisher?.status === 'ready';
     if (ready) this.#everConnected = true;
     this.#setState(ready ? PubSubState.Connected : this.#everConnected ? PubSubState.Reconnecting : PubSubState.Connecting);
   };

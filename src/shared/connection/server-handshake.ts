@@ -21,7 +21,7 @@ import { headerTextOf } from './header-text.ts';
 import { ServerHandshakeParser, type HandshakeRequest, type HttpRequestHead } from '../engine/handshake-request.ts';
 import { NoExtensions, type Extension, type ExtensionOffer } from '../engine/extension.ts';
 import { formatExtensionHeader } from '../engine/extension-header.ts';
-import { buildAcceptResponse, buildErrorResponse } from '../engine/handshake-response.ts';
+import { acceptResponseText, buildErrorResponse } from '../engine/handshake-response.ts';
 import { negotiateServerDeflate } from '../engine/permessage-deflate.ts';
 import type { HttpRequest } from './http-response.ts';
 import { receivedAlert, tlsErrorDetail } from './tls-alert.ts';
@@ -256,9 +256,9 @@ export function runServerHandshake(options: ServerHandshakeOptions): Promise<Upg
       // Negotiated here, in the thread that will run the connection, from the owner's settings.
       const deflate = settings.deflate === null ? null : negotiateServerDeflate(request.extensions, settings.deflate);
       const answers = deflate === null ? NoAnswers : [deflate.answer];
-      let response: Uint8Array;
+      let response: string;
       try {
-        response = buildAcceptResponse({ key: request.key, subprotocol: decision.subprotocol, extensions: answers, serverName: decision.serverName, headers: decision.headers });
+        response = acceptResponseText({ key: request.key, subprotocol: decision.subprotocol, extensions: answers, serverName: decision.serverName, headers: decision.headers });
       } catch (error) {
         // A server name with a newline, or an upgrade handler's bad header: Qt answers with
         // serverError 1006 and drops the client.
@@ -266,7 +266,7 @@ export function runServerHandshake(options: ServerHandshakeOptions): Promise<Upg
         return;
       }
       cleanup();
-      stream.write(response);
+      stream.write(response, 'latin1');
       resolve({
         stream, request, summary, decision, rest,
         extensions: deflate === null ? NoExtensions : [deflate.extension],

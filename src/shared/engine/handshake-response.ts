@@ -91,6 +91,14 @@ const RESERVED_IN_ERROR = new Set(['content-type', 'content-length', 'connection
 
 /** `HTTP/1.1 101 Switching Protocols` with the headers of RFC 6455 4.2.2, in Qt's order. */
 export function buildAcceptResponse(options: AcceptResponseOptions): Uint8Array {
+  return encodeLatin1(acceptResponseText(options));
+}
+
+/**
+ * The same 101 as text, every character one ISO-8859-1 byte: what a server writes to its socket
+ * with the 'latin1' encoding, so that no buffer is made for the one response of each connection.
+ */
+export function acceptResponseText(options: AcceptResponseOptions): string {
   const { key, subprotocol, extensions, serverName, headers = [] } = options;
   if (typeof key !== 'string' || !isValidHandshakeKey(key)) {
     throw new InvalidArgumentError('key must be the client\'s Sec-WebSocket-Key: base64 of 16 bytes');
@@ -119,7 +127,7 @@ export function buildAcceptResponse(options: AcceptResponseOptions): Uint8Array 
     }
     text += `${name}: ${value}\r\n`;
   }
-  return encodeLatin1(`${text}\r\n`);
+  return `${text}\r\n`;
 }
 
 /**

@@ -10,7 +10,7 @@ export { applyMask, maskInto } from './mask.ts';
 export { DefaultMaskGenerator, writeMaskKey, type MaskGenerator, type RandomFill } from './mask-generator.ts';
 export { Utf8Validator, isValidUtf8 } from './utf8-validator.ts';
 export { ServerHandshakeParser, type HandshakeRequest, type HttpRequestHead, type PlainHttpResult, type ServerHandshakeResult, type ServerRequestResult, type ServerHandshakeParserOptions } from './handshake-request.ts';
-export { buildAcceptResponse, buildErrorResponse, type AcceptResponseOptions } from './handshake-response.ts';
+export { acceptResponseText, buildAcceptResponse, buildErrorResponse, type AcceptResponseOptions } from './handshake-response.ts';
 export { ClientHandshakeParser, buildClientRequest, type ClientHandshakeResult, type ClientRequestOptions, type HandshakeResponse, type ClientHandshakeParserOptions } from './client-handshake.ts';
 export { acceptKey, generateHandshakeKey, isValidHandshakeKey } from './accept-key.ts';
 export { parseExtensionHeader, formatExtensionHeader, type ExtensionHeaderParse } from './extension-header.ts';

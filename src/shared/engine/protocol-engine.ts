@@ -626,9 +626,9 @@ export class ProtocolEngine {
     this.#stopReading();
     if (this.#state === EngineState.Open) {
       // The peer starts the closing handshake: echo its code and reason (RFC 6455 5.5.1), as ws
-      // does, so that a browser that closed sees its own reason in its close event.
-      const reply = encodeClosePayload(parsed.code, parsed.reason);
-      this.#writeClose(reply);
+      // does, so that a browser that closed sees its own reason in its close event. The payload
+      // just checked is those bytes already (the writer copies it before the read goes on).
+      this.#writeClose(payload);
     }
     this.#state = EngineState.Closed;
     this.#closeCode = parsed.code;

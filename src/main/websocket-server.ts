@@ -382,7 +382,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       throw new InvalidArgumentError('peerVerifyMode needs SecureMode.Secure: client certificates come with TLS');
     }
     this.#peerVerifyMode = peerVerifyMode;
-    this.#inline = new InlineTransport(() => this.#secureContextForOwner());
+    this.#inline = new InlineTransport(this.#host, () => this.#secureContextForOwner());
     this.#topics.setFrameSize(this.#limits.outgoingFrameSize);
     this.#topics.setDeflate(this.#deflate);
     if (options.pubsub !== undefined) this.#startRedis(options.pubsub);
@@ -638,7 +638,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     socket.allowHalfOpen = false;
     if (socket instanceof TLSSocket) {
       // TLS done by whoever accepted it: served here as it is (a TLS socket cannot move).
-      this.#inline.adopt(socket, this.#connections.create(), this.#settings(), this.#host, { initialBytes: new Uint8Array(0), secure: true });
+      this.#inline.adopt(socket, this.#connections.create(), this.#settings(), { initialBytes: new Uint8Array(0), secure: true });
       return;
     }
     this.#adopt(socket);
@@ -664,7 +664,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     // http.Server sockets allow half-open connections; a WebSocket ends when its peer's TCP ends.
     socket.allowHalfOpen = false;
     const id = this.#connections.create();
-    this.#inline.adopt(socket as Socket, id, this.#settings(), this.#host, { initialBytes: initial, secure: socket instanceof TLSSocket });
+    this.#inline.adopt(socket as Socket, id, this.#settings(), { initialBytes: initial, secure: socket instanceof TLSSocket });
   }
 
   #startPool(): void {
@@ -687,12 +687,12 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     const pool = this.#pool;
     const fresh = socket.bytesRead === 0 && socket.bytesWritten === 0 && socket.writableLength === 0;
     if (pool === undefined || !fresh) {
-      this.#inline.adopt(socket, id, settings, this.#host);
+      this.#inline.adopt(socket, id, settings);
       return;
     }
     void pool.adopt(socket, id, settings, this.#host).then((moved) => {
       // Node refused to move it (it has been read from already): serve it here.
-      if (!moved) this.#inline.adopt(socket, id, settings, this.#host);
+      if (!moved) this.#inline.adopt(socket, id, settings);
     });
   }
 

@@ -11,7 +11,7 @@
  * acknowledged) every connection of the thread stops reading, which is real TCP backpressure
  * on the clients, until the owner catches up. Nothing is dropped.
  */
-import type { MessagePort } from 'node:worker_threads';
+import { threadId, type MessagePort } from 'node:worker_threads';
 import type { HttpRequest } from '../shared/connection/http-response.ts';
 import type { Socket } from 'node:net';
 import type { AdoptBatch, ConnectionSettings, HandshakeDecision, HandshakeFailure, HandshakeSummary, OwnerLinkMessage, ThreadListenSpec, WorkerLinkMessage } from '../shared/wire/thread-messages.ts';
@@ -22,7 +22,8 @@ import type { Duplex } from 'node:stream';
 import { WorkerHttpRelay, type RelayOutbox } from './worker-http-relay.ts';
 import { PauseReason } from './command-receiver.ts';
 import type { ForwarderOutbox, SignalForwarder } from './signal-forwarder.ts';
-import { serveConnection } from './worker-connection.ts';
+import { serveConnection, serveUpgraded } from './worker-connection.ts';
+import type { HandshakeHost, UpgradedConnection } from '../shared/connection/server-handshake.ts';
 import { ThreadTopics } from './thread-topics.ts';
 import { ThreadListener, type AcceptedSocketSink } from './thread-listener.ts';
 
@@ -52,7 +53,8 @@ interface Question<T> {
   resolve(answer: T): void;
 }
 
-export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, AnswerReader, RelayOutbox, AcceptedSocketSink {
+export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, AnswerReader, RelayOutbox, AcceptedSocketSink, HandshakeHost {
+  readonly threadId = threadId;
   readonly #port: MessagePort;
   readonly #connections = new Map<number, SignalForwarder>();
   readonly #handshakes = new HandshakeWriter();
@@ -137,7 +139,7 @@ export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, Answ
   }
 
   accepted(socket: Socket, connectionId: number, settings: ConnectionSettings): void {
-    void serveConnection(socket, connectionId, settings, this);
+    serveConnection(socket, connectionId, settings, this);
   }
 
   acceptFailed(error: NodeJS.ErrnoException): void {
@@ -184,7 +186,7 @@ export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, Answ
   #adopt(batch: AdoptBatch): void {
     this.topics.deflate = batch.settings.deflate;
     for (let i = 0; i < batch.sockets.length; i++) {
-      void serveConnection(batch.sockets[i]!, batch.connectionIds[i]!, batch.settings, this);
+      serveConnection(batch.sockets[i]!, batch.connectionIds[i]!, batch.settings, this);
     }
   }
 
@@ -281,14 +283,23 @@ export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, Answ
 
   /**
    * Hands the connection over to the owner's http.Server: `received` and every later byte go to
-   * the owner, its writes come back. Resolves when the connection has closed.
+   * the owner, its writes come back. Its handshake ends (handshakeEnded) when it has closed.
    */
-  handOver(connectionId: number, stream: Duplex, received: Uint8Array, request: HttpRequest): Promise<void> {
+  handOver(connectionId: number, stream: Duplex, received: Uint8Array, request: HttpRequest): void {
     this.#handshakes.handOver(connectionId, { ...request, received });
     this.#scheduleSend();
     const relay = new WorkerHttpRelay(connectionId, stream, this);
     this.#relays.set(connectionId, relay);
-    return relay.done.then(() => { this.#relays.delete(connectionId); });
+    void relay.done.then(() => {
+      this.#relays.delete(connectionId);
+      this.handshakeEnded(connectionId);
+    });
+  }
+
+  handshakeDone(connectionId: number, settings: ConnectionSettings, upgraded: UpgradedConnection | null): void {
+    if (upgraded !== null) serveUpgraded(upgraded, connectionId, settings, this);
+    // A connection handed over ends with its relay (see handOver).
+    else if (!this.#relays.has(connectionId)) this.handshakeEnded(connectionId);
   }
 
   clientData(connectionId: number, bytes: Uint8Array): void {

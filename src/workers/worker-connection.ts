@@ -10,7 +10,7 @@ import { createSecureContext, type SecureContext } from 'node:tls';
 import { threadId, workerData } from 'node:worker_threads';
 import { serveWithHandler } from '../shared/connection/handler-host.ts';
 import { createServerBackend, serverConnectionInfo } from '../shared/connection/server-connection.ts';
-import { runServerHandshake } from '../shared/connection/server-handshake.ts';
+import { startServerHandshake, type UpgradedConnection } from '../shared/connection/server-handshake.ts';
 import type { ConnectionSettings, PoolWorkerData } from '../shared/wire/thread-messages.ts';
 import { LocalMembership } from '../shared/pubsub/topic-membership.ts';
 import { CommandReceiver, PauseReason } from './command-receiver.ts';
@@ -35,28 +35,17 @@ function threadSecureContext(settings: ConnectionSettings): SecureContext | unde
   return secureContext.context;
 }
 
+/** The handshake runs here, asking the owner over `channel`, which hears its end (see serveUpgraded). */
+export function serveConnection(socket: Socket, connectionId: number, settings: ConnectionSettings, channel: ThreadChannel): void {
+  startServerHandshake(channel, connectionId, socket, settings, threadSecureContext(settings));
+}
+
 /**
- * The handshake, then the connection set running. Nothing waits here for its end: the channel
- * lets go of it once the owner has its `disconnected` (ThreadChannel.over), so the handshake's
- * request, summary and first read go with this frame.
+ * The connection set running once its 101 is written. Nothing waits here for its end: the
+ * channel lets go of it once the owner has its `disconnected` (ThreadChannel.over), so the
+ * handshake's request, summary and first read go with this frame.
  */
-export async function serveConnection(socket: Socket, connectionId: number, settings: ConnectionSettings, channel: ThreadChannel): Promise<void> {
-  let relayed: Promise<void> | undefined;
-  const upgraded = await runServerHandshake({
-    socket,
-    secureContext: threadSecureContext(settings),
-    settings,
-    threadId,
-    decide: (summary) => channel.decide(connectionId, summary),
-    failed: (failure) => channel.handshakeFailed(connectionId, failure),
-    respond: (request) => channel.httpRequest(connectionId, request),
-    handOver: (stream, received, request) => { relayed = channel.handOver(connectionId, stream, received, request); },
-  });
-  if (upgraded === null) {
-    await relayed;
-    channel.handshakeEnded(connectionId);
-    return;
-  }
+export function serveUpgraded(upgraded: UpgradedConnection, connectionId: number, settings: ConnectionSettings, channel: ThreadChannel): void {
   const backend = createServerBackend(upgraded, settings);
   const info = serverConnectionInfo(upgraded);
   const receiver = new CommandReceiver(connectionId, channel.topics);

@@ -6,10 +6,10 @@
  * One deadline covers all of it, so a client that trickles its request (slow loris) or never
  * finishes TLS holds nothing for long.
  *
- * With `settings.plainHttp`, a well-formed request that is no upgrade is passed to `respond`
- * (the owner's httpRequestHandler) and its answer written, and the connection closes gracefully:
- * our FIN follows the last byte, and we keep reading until the client closes too, so that it
- * receives everything. The same deadline bounds that exchange until the response is handed to
+ * With `settings.plainHttp`, a well-formed request that is no upgrade goes to the host's
+ * `httpRequest` (the owner's httpRequestHandler) and its answer is written, and the connection
+ * closes gracefully: our FIN follows the last byte, and we keep reading until the client closes
+ * too, so that it receives everything. The same deadline bounds that exchange until the response is handed to
  * the OS; the client then has LingerAfterRejectMs to hang up.
  */
 import { Buffer } from 'node:buffer';
@@ -40,27 +40,33 @@ function standingDecision(standing: StandingAcceptance, offers: readonly string[
   return { accept: true, subprotocol: chooseSubprotocol(offers, standing.supportedSubprotocols), serverName: standing.serverName, limits: standing.limits, frameSignals: false };
 }
 
-export interface ServerHandshakeOptions {
-  /** The accepted TCP socket; nothing of it read yet unless `initialBytes` holds what was. */
-  socket: Socket;
-  /** Wrap the socket in TLS first (SecureMode.Secure). */
-  secureContext: SecureContext | undefined;
-  /** Request bytes already read from the socket elsewhere (an http.Server 'upgrade'). */
-  initialBytes?: Uint8Array;
-  /** The socket is already a TLS socket (an https.Server 'upgrade'): no wrapping, `wss://` URLs. */
-  alreadySecure?: boolean;
-  settings: ConnectionSettings;
-  threadId: number;
-  decide(summary: HandshakeSummary): Promise<HandshakeDecision> | HandshakeDecision;
-  failed(failure: HandshakeFailure): void;
-  /** The whole response to a plain request (used only with `settings.plainHttp`). */
-  respond?(request: HttpRequest): Promise<Uint8Array> | Uint8Array;
+/** What the thread that runs a handshake provides for it: the owner's answers, and what comes next. */
+export interface HandshakeHost {
+  /** The thread the handshake runs on (0: the owner), for the summary. */
+  readonly threadId: number;
+  decide(connectionId: number, summary: HandshakeSummary): Promise<HandshakeDecision> | HandshakeDecision;
+  handshakeFailed(connectionId: number, failure: HandshakeFailure): void;
+  /** The whole response to a plain request (asked only with `settings.plainHttp`). */
+  httpRequest(connectionId: number, request: HttpRequest): Promise<Uint8Array> | Uint8Array;
   /**
-   * Takes over a connection whose first request is no upgrade (used only with
+   * Takes over a connection whose first request is no upgrade (asked only with
    * `settings.httpHandOver`): `stream` is paused, without listeners of ours, and `received`
    * holds every byte read from it so far.
    */
-  handOver?(stream: Duplex, received: Uint8Array, request: HttpRequest): void;
+  handOver(connectionId: number, stream: Duplex, received: Uint8Array, request: HttpRequest): void;
+  /**
+   * The handshake is over, and this is the last call about it: `upgraded` once the 101 is
+   * written; null when it failed, a plain response was written, or the connection was handed over.
+   */
+  handshakeDone(connectionId: number, settings: ConnectionSettings, upgraded: UpgradedConnection | null): void;
+}
+
+/** A socket an http(s).Server has read the upgrade request from. */
+export interface HandedOverSocket {
+  /** The bytes it read. */
+  initialBytes: Uint8Array;
+  /** It is a TLS socket already (an https.Server): no wrapping, `wss://` URLs. */
+  secure: boolean;
 }
 
 export interface UpgradedConnection {
@@ -90,208 +96,260 @@ function serverErrorCodeFor(status: number): number {
   return 0; // a malformed request: Qt closes without a serverError
 }
 
-export function runServerHandshake(options: ServerHandshakeOptions): Promise<UpgradedConnection | null> {
-  return new Promise((resolve) => {
-    const { socket, settings } = options;
-    const secure = options.secureContext !== undefined || options.alreadySecure === true;
-    const stream: Duplex = options.secureContext !== undefined ? wrapInTls(socket, options.secureContext, settings.peerVerifyMode) : socket;
-    let tlsDone = stream === socket;
-    if (!tlsDone) stream.once('secure', () => { tlsDone = true; });
-    const handOver = settings.httpHandOver ? options.handOver : undefined;
-    const respond = settings.plainHttp && handOver === undefined ? options.respond : undefined;
-    const parser = new ServerHandshakeParser({
+/**
+ * Runs the opening handshake on `socket`, which nothing has read from yet unless `handedOver`
+ * says what was; `secureContext` wraps it in TLS first (SecureMode.Secure). The host hears the
+ * end through `handshakeDone`.
+ */
+export function startServerHandshake(host: HandshakeHost, connectionId: number, socket: Socket, settings: ConnectionSettings, secureContext: SecureContext | undefined, handedOver?: HandedOverSocket): void {
+  new ServerHandshake(host, connectionId, socket, settings, secureContext, handedOver).start(handedOver?.initialBytes);
+}
+
+/** One handshake: a record and three listeners, where a closure per step would be a dozen. */
+class ServerHandshake {
+  readonly #host: HandshakeHost;
+  readonly #connectionId: number;
+  readonly #socket: Socket;
+  /** The socket the WebSocket will run on: the TCP socket, or the TLS socket over it. */
+  readonly #stream: Duplex;
+  readonly #settings: ConnectionSettings;
+  readonly #secure: boolean;
+  readonly #parser: ServerHandshakeParser<boolean>;
+  /** Set with `settings.httpHandOver`: a request that is no upgrade goes to the host's http.Server. */
+  readonly #handsOver: boolean;
+  /** What was read, kept only to be handed over with the connection (bounded by maxHeaderSize plus one read). */
+  readonly #received: Uint8Array[] | undefined;
+  readonly #startedAt = Date.now();
+  #tlsDone: boolean;
+  #finished = false;
+  #requestRead = false;
+  /** The owner is deciding: a deadline now is the server's fault, answered 503 (the owner's hook was too slow). */
+  #deciding = false;
+  #deadline: NodeJS.Timeout | undefined;
+  // The stream calls its listeners with itself as `this`.
+  readonly #onData = (chunk: Uint8Array): void => this.#data(chunk);
+  readonly #onError = (error: Error): void => this.#error(error);
+  readonly #onClose = (): void => this.#closed();
+
+  constructor(host: HandshakeHost, connectionId: number, socket: Socket, settings: ConnectionSettings, secureContext: SecureContext | undefined, handedOver: HandedOverSocket | undefined) {
+    this.#host = host;
+    this.#connectionId = connectionId;
+    this.#socket = socket;
+    this.#settings = settings;
+    this.#secure = secureContext !== undefined || handedOver?.secure === true;
+    const stream: Duplex = secureContext !== undefined ? wrapInTls(socket, secureContext, settings.peerVerifyMode) : socket;
+    this.#stream = stream;
+    this.#tlsDone = stream === socket;
+    if (!this.#tlsDone) stream.once('secure', () => { this.#tlsDone = true; });
+    this.#handsOver = settings.httpHandOver;
+    this.#received = this.#handsOver ? [] : undefined;
+    this.#parser = new ServerHandshakeParser({
       maxHeaderSize: settings.maxHeaderSize,
-      plainHttp: respond !== undefined || handOver !== undefined,
-      plainHttpContent: handOver !== undefined,
+      plainHttp: settings.plainHttp || this.#handsOver,
+      plainHttpContent: this.#handsOver,
     });
-    /** What was read, kept only to be handed over with the connection (bounded by maxHeaderSize plus one read). */
-    const received: Uint8Array[] | undefined = handOver === undefined ? undefined : [];
-    const startedAt = Date.now();
-    let finished = false;
-    let requestRead = false;
-    /** The owner is deciding: a deadline now is the server's fault, answered 503 (the owner's hook was too slow). */
-    let deciding = false;
-    let deadline: NodeJS.Timeout | undefined;
+  }
 
-    const cleanup = (): void => {
-      finished = true;
-      if (deadline !== undefined) clearTimeout(deadline);
-      stream.off('data', onData);
-      stream.off('error', onError);
-      stream.off('close', onClose);
-    };
-
-    const fail = (failure: HandshakeFailure): void => {
-      if (finished) return;
-      cleanup();
-      stream.on('error', ignore);
-      options.failed(failure);
-      resolve(null);
-    };
-
-    const drop = (reason: string): void => {
-      fail({ status: 0, reason, serverErrorCode: 0 });
-      stream.destroy();
-      if (stream !== socket) socket.destroy();
-    };
-
-    const reject = (status: number, reason: string, headers: [string, string][] | undefined, serverErrorCode: number): void => {
-      fail({ status, reason, serverErrorCode });
-      sendErrorAndClose(stream, buildErrorResponse(status, reason, headers));
-    };
-
-    const onError = (error: Error & { reason?: string; code?: string }): void => {
-      if (tlsDone) {
-        drop(`Connection failed during the opening handshake: ${error.message}`);
-        return;
-      }
-      // A failed TLS handshake is the application's business (a client that does not trust our
-      // certificate, one speaking no TLS): Qt's close code for it, with the client's alert if any.
-      const peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
-      fail({ status: 0, reason: `TLS handshake with ${peer} failed: ${tlsErrorDetail(error)}`, serverErrorCode: CloseCode.TlsHandshakeFailed, tlsAlert: receivedAlert(error) });
-      stream.destroy();
-      socket.destroy();
-    };
-    const onClose = (): void => {
-      // A client certificate that did not verify (VerifyPeer): Node ends the connection without
-      // an error event; it is a failed TLS handshake like any other.
-      const refused = stream instanceof TLSSocket ? stream.authorizationError : undefined;
-      if (refused) {
-        const peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
-        fail({ status: 0, reason: `TLS handshake with ${peer} failed: the client certificate was refused (${String(refused)})`, serverErrorCode: CloseCode.TlsHandshakeFailed });
-        socket.destroy();
-        return;
-      }
-      drop('The client closed the connection during the opening handshake');
-    };
-    const onDeadline = (): void => {
-      if (!deciding) {
-        drop('The opening handshake timed out');
-        return;
-      }
-      reject(503, 'The server did not decide on the upgrade in time', [['Retry-After', '1']], CloseCode.TryAgainLater);
-    };
-
-    const onData = (chunk: Uint8Array): void => {
-      if (finished) return;
-      received?.push(chunk);
-      const result = parser.feed(chunk);
-      if (result.kind === 'incomplete') return;
-      requestRead = true;
-      stream.off('data', onData);
-      stream.pause();
-      if (result.kind === 'reject') {
-        reject(result.status, result.reason, result.headers, serverErrorCodeFor(result.status));
-        return;
-      }
-      if (result.kind === 'http') {
-        if (handOver !== undefined) {
-          cleanup();
-          handOver(stream, Buffer.concat(received!), describe(result.request, socket, secure));
-          resolve(null);
-          return;
-        }
-        void answerPlain(result.request);
-        return;
-      }
-      void decideAndAnswer(result.request, result.rest);
-    };
-
-    const answerPlain = async (request: HttpRequestHead): Promise<void> => {
-      let response: Uint8Array;
-      try {
-        response = await respond!(describe(request, socket, secure));
-      } catch {
-        // The owner's side failed (a handler's own failure comes back as a 500 response).
-        reject(500, 'The server failed to answer the request', undefined, 0);
-        return;
-      }
-      if (finished) return;
-      cleanup();
-      stream.on('error', ignore);
-      const remainingMs = settings.handshakeTimeoutMs > 0 ? Math.max(1, settings.handshakeTimeoutMs - (Date.now() - startedAt)) : 0;
-      sendResponseAndClose(stream, response, remainingMs);
-      resolve(null);
-    };
-
-    const decideAndAnswer = async (request: HandshakeRequest, rest: Uint8Array): Promise<void> => {
-      const summary = summarize(request, socket, stream, secure, options.threadId);
-      if (settings.standing !== null) {
-        answer(request, rest, summary, standingDecision(settings.standing, summary.subprotocols));
-        return;
-      }
-      let decision: HandshakeDecision;
-      deciding = true;
-      try {
-        decision = await options.decide(summary);
-      } catch (error) {
-        reject(500, 'The server failed to decide on the upgrade', undefined, 0);
-        return;
-      } finally {
-        deciding = false;
-      }
-      // The deadline or the client may have ended the attempt while the owner was deciding.
-      if (finished) return;
-      if (!decision.accept) {
-        let refusal: Uint8Array;
-        try {
-          refusal = buildErrorResponse(decision.status, decision.reason, decision.headers);
-        } catch (error) {
-          // An upgrade handler's header that cannot be sent: a 500, and the owner hears why.
-          reject(500, `Invalid handshake response: ${(error as Error).message}`, undefined, CloseCode.AbnormalDisconnection);
-          return;
-        }
-        // The owner already accounted for its own refusal (serverError, counters).
-        cleanup();
-        stream.on('error', ignore);
-        sendErrorAndClose(stream, refusal);
-        resolve(null);
-        return;
-      }
-      answer(request, rest, summary, decision);
-    };
-
-    /** Writes the 101 of an accepted request. */
-    const answer = (request: HandshakeRequest, rest: Uint8Array, summary: HandshakeSummary, decision: AcceptDecision): void => {
-      // Negotiated here, in the thread that will run the connection, from the owner's settings.
-      const deflate = settings.deflate === null ? null : negotiateServerDeflate(request.extensions, settings.deflate);
-      const answers = deflate === null ? NoAnswers : [deflate.answer];
-      let response: string;
-      try {
-        response = acceptResponseText({ key: request.key, subprotocol: decision.subprotocol, extensions: answers, serverName: decision.serverName, headers: decision.headers });
-      } catch (error) {
-        // A server name with a newline, or an upgrade handler's bad header: Qt answers with
-        // serverError 1006 and drops the client.
-        reject(500, `Invalid handshake response: ${(error as Error).message}`, undefined, CloseCode.AbnormalDisconnection);
-        return;
-      }
-      cleanup();
-      stream.write(response, 'latin1');
-      resolve({
-        stream, request, summary, decision, rest,
-        extensions: deflate === null ? NoExtensions : [deflate.extension],
-        agreedExtensions: deflate === null ? NoExtensionNames : [formatExtensionHeader([deflate.answer])],
-      });
-    };
-
-    stream.on('error', onError);
-    stream.on('close', onClose);
-    if (settings.handshakeTimeoutMs > 0) {
-      deadline = setTimeout(onDeadline, settings.handshakeTimeoutMs);
+  start(initialBytes: Uint8Array | undefined): void {
+    const stream = this.#stream;
+    stream.on('error', this.#onError);
+    stream.on('close', this.#onClose);
+    if (this.#settings.handshakeTimeoutMs > 0) {
+      this.#deadline = setTimeout(ServerHandshake.#deadlineReached, this.#settings.handshakeTimeoutMs, this);
     }
-    if (options.initialBytes !== undefined && options.initialBytes.length > 0) {
-      onData(options.initialBytes);
-      if (finished || requestRead) return;
+    if (initialBytes !== undefined && initialBytes.length > 0) {
+      this.#data(initialBytes);
+      if (this.#finished || this.#requestRead) return;
     }
-    if (socket.destroyed) {
-      drop('The client closed the connection before the opening handshake');
+    if (this.#socket.destroyed) {
+      this.#drop('The client closed the connection before the opening handshake');
       return;
     }
-    stream.on('data', onData);
+    stream.on('data', this.#onData);
     stream.resume();
     // A TLS socket over a paused TCP socket reads through the TCP handle itself; resume both.
-    if (stream !== socket) socket.resume();
-  });
+    if (stream !== this.#socket) this.#socket.resume();
+  }
+
+  #cleanup(): void {
+    this.#finished = true;
+    if (this.#deadline !== undefined) clearTimeout(this.#deadline);
+    const stream = this.#stream;
+    stream.off('data', this.#onData);
+    stream.off('error', this.#onError);
+    stream.off('close', this.#onClose);
+  }
+
+  #done(upgraded: UpgradedConnection | null): void {
+    this.#host.handshakeDone(this.#connectionId, this.#settings, upgraded);
+  }
+
+  #fail(failure: HandshakeFailure): void {
+    if (this.#finished) return;
+    this.#cleanup();
+    this.#stream.on('error', ignore);
+    this.#host.handshakeFailed(this.#connectionId, failure);
+    this.#done(null);
+  }
+
+  #drop(reason: string): void {
+    this.#fail({ status: 0, reason, serverErrorCode: 0 });
+    this.#stream.destroy();
+    if (this.#stream !== this.#socket) this.#socket.destroy();
+  }
+
+  #reject(status: number, reason: string, headers: [string, string][] | undefined, serverErrorCode: number): void {
+    this.#fail({ status, reason, serverErrorCode });
+    sendErrorAndClose(this.#stream, buildErrorResponse(status, reason, headers));
+  }
+
+  #error(error: Error & { reason?: string; code?: string }): void {
+    if (this.#tlsDone) {
+      this.#drop(`Connection failed during the opening handshake: ${error.message}`);
+      return;
+    }
+    // A failed TLS handshake is the application's business (a client that does not trust our
+    // certificate, one speaking no TLS): Qt's close code for it, with the client's alert if any.
+    const socket = this.#socket;
+    const peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    this.#fail({ status: 0, reason: `TLS handshake with ${peer} failed: ${tlsErrorDetail(error)}`, serverErrorCode: CloseCode.TlsHandshakeFailed, tlsAlert: receivedAlert(error) });
+    this.#stream.destroy();
+    socket.destroy();
+  }
+
+  #closed(): void {
+    // A client certificate that did not verify (VerifyPeer): Node ends the connection without
+    // an error event; it is a failed TLS handshake like any other.
+    const stream = this.#stream;
+    const refused = stream instanceof TLSSocket ? stream.authorizationError : undefined;
+    if (refused) {
+      const socket = this.#socket;
+      const peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+      this.#fail({ status: 0, reason: `TLS handshake with ${peer} failed: the client certificate was refused (${String(refused)})`, serverErrorCode: CloseCode.TlsHandshakeFailed });
+      socket.destroy();
+      return;
+    }
+    this.#drop('The client closed the connection during the opening handshake');
+  }
+
+  static #deadlineReached(handshake: ServerHandshake): void {
+    if (!handshake.#deciding) {
+      handshake.#drop('The opening handshake timed out');
+      return;
+    }
+    handshake.#reject(503, 'The server did not decide on the upgrade in time', [['Retry-After', '1']], CloseCode.TryAgainLater);
+  }
+
+  #data(chunk: Uint8Array): void {
+    if (this.#finished) return;
+    this.#received?.push(chunk);
+    const result = this.#parser.feed(chunk);
+    if (result.kind === 'incomplete') return;
+    this.#requestRead = true;
+    const stream = this.#stream;
+    stream.off('data', this.#onData);
+    stream.pause();
+    if (result.kind === 'reject') {
+      this.#reject(result.status, result.reason, result.headers, serverErrorCodeFor(result.status));
+      return;
+    }
+    if (result.kind === 'http') {
+      if (this.#handsOver) {
+        this.#cleanup();
+        this.#host.handOver(this.#connectionId, stream, Buffer.concat(this.#received!), describe(result.request, this.#socket, this.#secure));
+        this.#done(null);
+        return;
+      }
+      void this.#answerPlain(result.request);
+      return;
+    }
+    this.#upgradeRequested(result.request, result.rest);
+  }
+
+  async #answerPlain(request: HttpRequestHead): Promise<void> {
+    let response: Uint8Array;
+    try {
+      response = await this.#host.httpRequest(this.#connectionId, describe(request, this.#socket, this.#secure));
+    } catch {
+      // The owner's side failed (a handler's own failure comes back as a 500 response).
+      this.#reject(500, 'The server failed to answer the request', undefined, 0);
+      return;
+    }
+    if (this.#finished) return;
+    this.#cleanup();
+    this.#stream.on('error', ignore);
+    const timeoutMs = this.#settings.handshakeTimeoutMs;
+    const remainingMs = timeoutMs > 0 ? Math.max(1, timeoutMs - (Date.now() - this.#startedAt)) : 0;
+    sendResponseAndClose(this.#stream, response, remainingMs);
+    this.#done(null);
+  }
+
+  #upgradeRequested(request: HandshakeRequest, rest: Uint8Array): void {
+    const summary = summarize(request, this.#socket, this.#stream, this.#secure, this.#host.threadId);
+    const standing = this.#settings.standing;
+    if (standing !== null) {
+      this.#answer(request, rest, summary, standingDecision(standing, summary.subprotocols));
+      return;
+    }
+    void this.#askOwner(request, rest, summary);
+  }
+
+  async #askOwner(request: HandshakeRequest, rest: Uint8Array, summary: HandshakeSummary): Promise<void> {
+    let decision: HandshakeDecision;
+    this.#deciding = true;
+    try {
+      decision = await this.#host.decide(this.#connectionId, summary);
+    } catch {
+      this.#reject(500, 'The server failed to decide on the upgrade', undefined, 0);
+      return;
+    } finally {
+      this.#deciding = false;
+    }
+    // The deadline or the client may have ended the attempt while the owner was deciding.
+    if (this.#finished) return;
+    if (!decision.accept) {
+      let refusal: Uint8Array;
+      try {
+        refusal = buildErrorResponse(decision.status, decision.reason, decision.headers);
+      } catch (error) {
+        // An upgrade handler's header that cannot be sent: a 500, and the owner hears why.
+        this.#reject(500, `Invalid handshake response: ${(error as Error).message}`, undefined, CloseCode.AbnormalDisconnection);
+        return;
+      }
+      // The owner already accounted for its own refusal (serverError, counters).
+      this.#cleanup();
+      this.#stream.on('error', ignore);
+      sendErrorAndClose(this.#stream, refusal);
+      this.#done(null);
+      return;
+    }
+    this.#answer(request, rest, summary, decision);
+  }
+
+  /** Writes the 101 of an accepted request. */
+  #answer(request: HandshakeRequest, rest: Uint8Array, summary: HandshakeSummary, decision: AcceptDecision): void {
+    // Negotiated here, in the thread that will run the connection, from the owner's settings.
+    const settings = this.#settings;
+    const deflate = settings.deflate === null ? null : negotiateServerDeflate(request.extensions, settings.deflate);
+    const answers = deflate === null ? NoAnswers : [deflate.answer];
+    let response: string;
+    try {
+      response = acceptResponseText({ key: request.key, subprotocol: decision.subprotocol, extensions: answers, serverName: decision.serverName, headers: decision.headers });
+    } catch (error) {
+      // A server name with a newline, or an upgrade handler's bad header: Qt answers with
+      // serverError 1006 and drops the client.
+      this.#reject(500, `Invalid handshake response: ${(error as Error).message}`, undefined, CloseCode.AbnormalDisconnection);
+      return;
+    }
+    this.#cleanup();
+    const stream = this.#stream;
+    stream.write(response, 'latin1');
+    this.#done({
+      stream, request, summary, decision, rest,
+      extensions: deflate === null ? NoExtensions : [deflate.extension],
+      agreedExtensions: deflate === null ? NoExtensionNames : [formatExtensionHeader([deflate.answer])],
+    });
+  }
 }
 
 function ignore(): void {}

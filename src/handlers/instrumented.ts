@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import { BroadcastChannel, threadId } from 'node:worker_threads';
 import { SocketError, type WebSocketError } from '../shared/engine/errors.ts';
-import type { WebSocket } from '../shared/connection/websocket.ts';
+import type { SendOptions, WebSocket } from '../shared/connection/websocket.ts';
 import type { ConnectionHandler, HandlerContext } from '../shared/connection/handler-host.ts';
 import { idleWorkerStats, STATS_INTERVAL_MS, STATS_PATH } from './serve-stats.ts';
 import type { PubSubSummary, ServeRoster, ServeStatsSnapshot, WorkerStats } from './serve-stats.ts';
@@ -131,15 +131,16 @@ export default function instrumented(socket: WebSocket, context: HandlerContext)
   });
   const sendText = socket.sendTextMessage.bind(socket);
   const sendBinary = socket.sendBinaryMessage.bind(socket);
-  socket.sendTextMessage = (message: string): number => {
+  // The options go through: a handler's `compress: false` or `copy: false` still applies.
+  socket.sendTextMessage = (message: string, options?: SendOptions): number => {
     counts.messagesOut++;
-    const bytes = sendText(message);
+    const bytes = sendText(message, options);
     counts.bytesOut += bytes;
     return bytes;
   };
-  socket.sendBinaryMessage = (data: Uint8Array | ArrayBuffer): number => {
+  socket.sendBinaryMessage = (data: Uint8Array | ArrayBuffer, options?: SendOptions): number => {
     counts.messagesOut++;
-    const bytes = sendBinary(data);
+    const bytes = sendBinary(data, options);
     counts.bytesOut += bytes;
     return bytes;
   };

@@ -7,5 +7,6 @@ import type { WebSocket } from '../shared/connection/websocket.ts';
 
 export default function echo(socket: WebSocket): void {
   socket.on('textMessageReceived', (text) => socket.sendTextMessage(text));
-  socket.on('binaryMessageReceived', (data) => socket.sendBinaryMessage(data));
+  // The received bytes are this handler's alone: a large message goes back without a copy.
+  socket.on('binaryMessageReceived', (data) => socket.sendBinaryMessage(data, { copy: false }));
 }

@@ -165,7 +165,8 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource, Mirror
 
   sendBinary(data: Uint8Array, compress = true): number {
     if (!this.#open) return 0;
-    // Copied now: the caller may reuse its buffer as soon as this returns.
+    // Copied now, `shared` or not: the copy is what crosses to the thread (transferred), and the
+    // caller may reuse its buffer as soon as this returns.
     this.#command()!.sendBinary(Uint8Array.prototype.slice.call(data), compress);
     this.#queued(data.byteLength);
     return data.byteLength;

@@ -99,7 +99,8 @@ export class CommandReceiver implements CommandTarget {
   }
 
   sendBinary(data: Uint8Array, compress: boolean): void {
-    this.#backend!.sendBinary(data, compress);
+    // The owner's copy, transferred: this thread's alone, so it goes out as it is.
+    this.#backend!.sendBinary(data, compress, true);
   }
 
   ping(payload: Uint8Array): void {

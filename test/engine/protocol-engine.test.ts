@@ -5,6 +5,7 @@ import { EngineState, type EngineOptions } from '../../src/shared/engine/engine-
 import { InvalidArgumentError, SocketError } from '../../src/shared/engine/errors.ts';
 import { OpCode } from '../../src/shared/engine/opcode.ts';
 import { ProtocolEngine } from '../../src/shared/engine/protocol-engine.ts';
+import { PayloadUse } from '../../src/shared/engine/frame-writer.ts';
 import { FragmentChargeBytes } from '../../src/shared/engine/limits.ts';
 import { Role } from '../../src/shared/engine/state.ts';
 import { clientFrame, decodeFrames, output, rawFrame, recorder } from '../helpers/frames.ts';
@@ -547,6 +548,47 @@ test('a large text message is framed and decoded intact', (t) => {
   a.engine.sendText(text);
   b.engine.receive(output(a.engine));
   t.deepEqual(b.events, [['text', text]]);
+});
+
+/** Whether one of `chunks` is `bytes` itself (the same memory), not a copy. */
+function sendsInPlace(chunks: Uint8Array[], bytes: Uint8Array): boolean {
+  return chunks.some((chunk) => chunk.buffer === bytes.buffer && chunk.byteOffset === bytes.byteOffset && chunk.length === bytes.length);
+}
+
+test('a large binary message is copied by default: the caller may reuse its buffer as soon as the send returns', (t) => {
+  const { engine } = server();
+  const data = Buffer.alloc(64 * 1024, 7);
+  engine.sendBinary(data);
+  data.fill(0);
+  const chunks = engine.takeOutput();
+  t.false(sendsInPlace(chunks, data));
+  const [frame] = decodeFrames(Buffer.concat(chunks));
+  t.true(frame!.payload.equals(Buffer.alloc(64 * 1024, 7)));
+});
+
+test('PayloadUse.Share: a large server frame goes out from the caller\'s bytes themselves, split into frames too; a small one is still copied', (t) => {
+  const { engine } = server({ outgoingFrameSize: 40 * 1024 });
+  const large = Buffer.from(Array.from({ length: 100 * 1024 }, (_, i) => i % 251));
+  engine.sendBinary(large, true, PayloadUse.Share);
+  const chunks = engine.takeOutput();
+  t.true(sendsInPlace(chunks, large.subarray(0, 40 * 1024)), 'the first frame\'s payload is the caller\'s memory');
+  const frames = decodeFrames(Buffer.concat(chunks));
+  t.deepEqual(frames.map((frame) => [frame.opcode, frame.fin, frame.payload.length]), [[OpCode.Binary, false, 40 * 1024], [OpCode.Continuation, false, 40 * 1024], [OpCode.Continuation, true, 20 * 1024]]);
+  t.true(Buffer.concat(frames.map((frame) => frame.payload)).equals(large));
+  const small = Buffer.alloc(100, 3);
+  engine.sendBinary(small, true, PayloadUse.Share);
+  small.fill(0);
+  t.true(decodeFrames(output(engine))[0]!.payload.equals(Buffer.alloc(100, 3)));
+});
+
+test('PayloadUse.Share on a client: the frame is masked in a copy, and the caller\'s bytes are left as they were', (t) => {
+  const a = client();
+  const b = server();
+  const data = Buffer.alloc(64 * 1024, 9);
+  a.engine.sendBinary(data, true, PayloadUse.Share);
+  t.true(data.equals(Buffer.alloc(64 * 1024, 9)));
+  b.engine.receive(output(a.engine));
+  t.deepEqual(b.events, [['binary', '09'.repeat(64 * 1024)]]);
 });
 
 test('ping payloads are cut to 125 bytes and pong reports elapsed time from our ping', (t) => {

@@ -188,6 +188,25 @@ bothTransports('messages sent before the socket is taken from the pending queue 
   t.deepEqual(received, [...Array.from({ length: 50 }, (_, i) => `early ${i}`), 'last']);
 });
 
+bothTransports('sendBinaryMessage copies before it returns; with copy: false it sends the caller\'s bytes, which arrive as they were', async (t, workers) => {
+  const client = await connect(t, servers.get(workers)!.server.serverUrl(), undefined, { maxPayload: 8 * 1024 * 1024 });
+  const socket = await serverSocketOf(workers, client);
+  const sent = randomBytes(1024 * 1024);
+  const reused = Buffer.from(sent);
+  const first = nextMessage(client, 20_000);
+  socket.sendBinaryMessage(reused);
+  // The default: the buffer is the caller's again as soon as the call returns.
+  reused.fill(0);
+  t.true((await first)[0].equals(sent));
+  const kept = Buffer.from(sent);
+  const second = nextMessage(client, 20_000);
+  socket.sendBinaryMessage(kept, { copy: false });
+  // copy: false asks the caller to keep the bytes until they are written.
+  await within(socket.flush(), 10_000, 'flush');
+  kept.fill(0);
+  t.true((await second)[0].equals(sent));
+});
+
 bothTransports('bytesToWrite counts what is queued and bytesWritten reports it leaving', async (t, workers) => {
   const client = await connect(t, servers.get(workers)!.server.serverUrl(), undefined, { maxPayload: 8 * 1024 * 1024 });
   const socket = await serverSocketOf(workers, client);

@@ -5,6 +5,7 @@ import type { CompressedFrames } from '../engine/extension.ts';
 import { SocketError, WebSocketError } from '../engine/errors.ts';
 import { LivenessVerdict, type LivenessTimeoutName } from '../engine/liveness.ts';
 import type { MaskGenerator } from '../engine/mask-generator.ts';
+import { PayloadUse } from '../engine/frame-writer.ts';
 import { ProtocolEngine } from '../engine/protocol-engine.ts';
 import { livenessTicker, type LivenessWatched } from './liveness-ticker.ts';
 import { AllOptionalSignals, OptionalSignal, type SocketBackend, type SocketLimitName, type SocketSink } from './socket-backend.ts';
@@ -219,9 +220,9 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
     return queued;
   }
 
-  sendBinary(data: Uint8Array, compress = true): number {
+  sendBinary(data: Uint8Array, compress = true, shared = false): number {
     if (this.#overHighWaterMark) return 0;
-    const queued = this.#engine.sendBinary(data, compress);
+    const queued = this.#engine.sendBinary(data, compress, shared ? PayloadUse.Share : PayloadUse.Copy);
     this.#queued();
     return queued;
   }

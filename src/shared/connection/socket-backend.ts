@@ -100,7 +100,11 @@ export interface SocketBackend {
   attach(sink: SocketSink): void;
   /** Payload bytes queued (0 unless the connection is open). `compress` false: past permessage-deflate. */
   sendText(text: string, compress?: boolean): number;
-  sendBinary(data: Uint8Array, compress?: boolean): number;
+  /**
+   * `shared`: write a large payload from `data` itself rather than a copy, where that saves one;
+   * `data` must then not change until it is written.
+   */
+  sendBinary(data: Uint8Array, compress?: boolean, shared?: boolean): number;
   /** Payload cut to 125 bytes. */
   ping(payload: Uint8Array): void;
   /** Starts the closing handshake (reason cut to 123 bytes); `disconnected` follows. */

@@ -119,6 +119,14 @@ export interface WebSocketOptions {
 export interface SendOptions {
   /** false: send this message uncompressed although permessage-deflate was negotiated (default true). */
   compress?: boolean;
+  /**
+   * false (`sendBinaryMessage`): a large message (over 16 KiB) is written from `data` itself, not
+   * from a copy, so `data` must not change until it is written (`flush()` resolves, or
+   * `bytesWritten` has counted it). Default true: the bytes are copied before the call returns,
+   * and `data` may be reused at once. Small messages are copied either way, and so is anything
+   * compressed or sent from the owner thread to a pool thread.
+   */
+  copy?: boolean;
 }
 
 /** Qt's `QNetworkRequest` for `open()`: a URL and raw headers. */
@@ -788,12 +796,15 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
     return this.#backend!.sendText(message, options?.compress !== false);
   }
 
-  /** Payload bytes queued; 0 unless `Connected`. The bytes are framed before this returns. */
+  /**
+   * Payload bytes queued; 0 unless `Connected`. The bytes are framed before this returns, unless
+   * `options.copy` is false (see SendOptions).
+   */
   sendBinaryMessage(data: Uint8Array | ArrayBuffer, options?: SendOptions): number {
     const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : data;
     if (!(bytes instanceof Uint8Array)) throw new InvalidArgumentError('sendBinaryMessage() takes a Uint8Array or ArrayBuffer');
     if (this.#state !== State.Connected) return 0;
-    return this.#backend!.sendBinary(bytes, options?.compress !== false);
+    return this.#backend!.sendBinary(bytes, options?.compress !== false, options?.copy === false);
   }
 
   /** A Ping (payload cut to 125 bytes); `pong` reports the answer with the time since this call. */

@@ -9,6 +9,16 @@ export const SmallFrameLimit = 16 * 1024;
 const SlabSize = 64 * 1024;
 
 /**
+ * What a frame may do with the payload it is given, past the slab's small frames (which are
+ * always copied). `Copy`: nothing, it is the caller's (a copy goes out). `Share`: send it as it
+ * is, unchanged, and the caller leaves it alone until written (a masked frame still copies).
+ * `Own`: the bytes are the writer's from now on (the engine made them): sent as they are, and
+ * masked in place when the frame is masked.
+ */
+export const PayloadUse = { Copy: 0, Share: 1, Own: 2 } as const;
+export type PayloadUse = (typeof PayloadUse)[keyof typeof PayloadUse];
+
+/**
  * The slab every writer of this thread packs its small frames into, and where its free part
  * starts. One per thread rather than one per connection: an idle connection then holds no
  * buffer at all, and a slab is only as many as the bytes in flight need. A full slab is never
@@ -57,10 +67,10 @@ export class FrameWriter {
   }
 
   /** Writes one message as frames of at most `frameSize` payload bytes; `rsv` goes on the first. */
-  writeMessage(opcode: number, payload: Uint8Array, rsv: number, frameSize: number): void {
+  writeMessage(opcode: number, payload: Uint8Array, rsv: number, frameSize: number, use: PayloadUse = PayloadUse.Copy): void {
     const total = payload.length;
     if (total <= frameSize) {
-      this.writeFrame(true, rsv, opcode, payload, 0, total);
+      this.writeFrame(true, rsv, opcode, payload, 0, total, use);
       return;
     }
     // Uncompressed text is cut between characters: legal or not to cut one (it is), Qt 6.4
@@ -68,7 +78,7 @@ export class FrameWriter {
     const text = opcode === OpCode.Text && rsv === 0;
     for (let start = 0; start < total;) {
       const end = text ? characterBoundary(payload, start, Math.min(start + frameSize, total)) : Math.min(start + frameSize, total);
-      this.writeFrame(end === total, start === 0 ? rsv : 0, start === 0 ? opcode : OpCode.Continuation, payload, start, end);
+      this.writeFrame(end === total, start === 0 ? rsv : 0, start === 0 ? opcode : OpCode.Continuation, payload, start, end, use);
       start = end;
     }
   }
@@ -100,7 +110,7 @@ export class FrameWriter {
   }
 
   /** Writes one frame carrying `payload[start, end)`. */
-  writeFrame(fin: boolean, rsv: number, opcode: number, payload: Uint8Array, start: number, end: number): void {
+  writeFrame(fin: boolean, rsv: number, opcode: number, payload: Uint8Array, start: number, end: number, use: PayloadUse = PayloadUse.Copy): void {
     const length = end - start;
     const headerSize = frameHeaderSize(length, this.#masked);
     if (headerSize + length <= SmallFrameLimit) {
@@ -110,6 +120,17 @@ export class FrameWriter {
       return;
     }
     this.#closeRun();
+    if (use === PayloadUse.Own || (use === PayloadUse.Share && !this.#masked)) {
+      // The payload goes out as it is, behind a header of its own: no copy, and no buffer as
+      // large as the frame made (a large message costs a collection sooner or later).
+      const header = Buffer.allocUnsafe(headerSize);
+      const keyAt = writeFrameHeader(header, 0, fin, rsv, opcode, length, this.#masked);
+      const body = payload.subarray(start, end);
+      if (this.#masked) applyMask(body, this.#nextMaskKey(header, keyAt), 0);
+      this.#chunks.push(header, body);
+      this.#queued += headerSize + length;
+      return;
+    }
     // A frame of its own, payload copied in: the caller may reuse its buffer as soon as the send
     // returns (Qt copies too, and so does the owner-to-worker path), and the copy is one memcpy.
     const frame = Buffer.allocUnsafe(headerSize + length);

@@ -6,7 +6,7 @@ import { EngineState, type EngineHandler, type EngineOptions } from './engine-ty
 import { SocketError, WebSocketError } from './errors.ts';
 import { NoExtensions, type CompressedFrames, type Extension } from './extension.ts';
 import { MaxFrameHeaderSize, createFrameHeader, frameHeaderSize, readFrameHeader } from './frame-codec.ts';
-import { FrameWriter } from './frame-writer.ts';
+import { FrameWriter, PayloadUse } from './frame-writer.ts';
 import { checkLimit, Defaults, FragmentChargeBytes } from './limits.ts';
 import { checkTimeoutMs, LivenessState, LivenessVerdict, type LivenessTimeoutName } from './liveness.ts';
 import { applyMask } from './mask.ts';
@@ -269,12 +269,14 @@ export class ProtocolEngine {
       const written = this.#writer.tryWriteSmallText(text, this.#outgoingFrameSize);
       if (written >= 0) return written;
     }
-    return this.#sendMessage(OpCode.Text, Buffer.from(text, 'utf8'), transform);
+    // The encoded text is the engine's own: a large one goes out without another copy.
+    return this.#sendMessage(OpCode.Text, Buffer.from(text, 'utf8'), transform, PayloadUse.Own);
   }
 
-  sendBinary(data: Uint8Array, transform = true): number {
+  /** `use`: what the writer may do with `data` (see PayloadUse); by default it copies it. */
+  sendBinary(data: Uint8Array, transform = true, use: PayloadUse = PayloadUse.Copy): number {
     if (this.#state !== EngineState.Open) return 0;
-    return this.#sendMessage(OpCode.Binary, data, transform);
+    return this.#sendMessage(OpCode.Binary, data, transform, use);
   }
 
   /**
@@ -330,7 +332,7 @@ export class ProtocolEngine {
     this.#handler.closed(CloseCode.AbnormalDisconnection, '', false);
   }
 
-  #sendMessage(opcode: number, data: Uint8Array, transform: boolean): number {
+  #sendMessage(opcode: number, data: Uint8Array, transform: boolean, use: PayloadUse): number {
     let payload = data;
     let rsv = 0;
     if (transform) {
@@ -340,7 +342,8 @@ export class ProtocolEngine {
         rsv |= encoded.rsv;
       }
     }
-    this.#writer.writeMessage(opcode, payload, rsv, this.#outgoingFrameSize);
+    // What an extension made may be shared with others (a constant, a block it keeps): copied.
+    this.#writer.writeMessage(opcode, payload, rsv, this.#outgoingFrameSize, payload === data ? use : PayloadUse.Copy);
     return data.length;
   }
 

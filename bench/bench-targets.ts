@@ -20,7 +20,7 @@ import { GcRequest } from './gc-echo-handler.ts';
 export interface TargetSpec {
   name: string;
   /**
-   * 'raw': Node's floor (raw-floor.ts), for connections and `load: 'broadcast'`, no echo; 'bun':
+   * 'raw': Node's floor (raw-floor.ts), its echo or its broadcast; 'bun':
    * `Bun.serve` in a Bun process (bun-target.ts), when a Bun binary is found.
    */
   kind: 'ws' | 'wsthreads' | 'raw' | 'bun';
@@ -109,7 +109,7 @@ export async function serveTarget(spec: TargetSpec): Promise<void> {
   const broadcast = spec.load === 'broadcast';
   if (spec.kind === 'raw') {
     const { serveRawFloor } = await import('./raw-floor.ts');
-    ({ port, close } = await serveRawFloor());
+    ({ port, close } = await serveRawFloor(broadcast ? 'broadcast' : 'echo'));
   } else if (spec.kind === 'ws') {
     if (!spec.native) {
       // ws reads these at import time; without them it uses its JavaScript paths.

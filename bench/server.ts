@@ -2,6 +2,8 @@
  * `npm run bench`: our server against `ws` under the same load, in one run.
  *
  * Targets (each an echo server in its own child process, so that it has a main thread of its own):
+ *   raw TCP floor           Node's own sockets and the least a WebSocket echo must do (raw-floor.ts):
+ *                           what a server on `net.Socket` cannot go below
  *   ws                      the `ws` package's server
  *   wsthreads workers: 0    everything on one thread, the echo handler there too
  *   wsthreads workers: 1|2  connections and the echo handler module in 1 or 2 pool threads
@@ -49,6 +51,7 @@ import { cpuDelta, runnableTargets, scriptPath, serveTarget, startTarget, totalC
 // The servers (child processes)
 
 const Targets: TargetSpec[] = [
+  { name: 'raw TCP floor', kind: 'raw', workers: 0, mirror: false },
   { name: 'ws', kind: 'ws', workers: 0, mirror: false },
   { name: 'wsthreads workers: 0', kind: 'wsthreads', workers: 0, mirror: false },
   { name: 'wsthreads workers: 1', kind: 'wsthreads', workers: 1, mirror: false },

@@ -10,6 +10,8 @@ import type { HttpRequest } from '../shared/connection/http-response.ts';
 import type { ConnectionInfo, ConnectionLimits } from '../shared/connection/socket-backend.ts';
 import type { HandshakeFailure, HandshakeSummary } from '../shared/wire/thread-messages.ts';
 import { connectedInfo, type WorkerStatus } from '../shared/wire/signal-batch.ts';
+import { connectionInfoOf } from '../shared/connection/server-connection.ts';
+import type { AcceptDecision } from '../shared/connection/server-handshake.ts';
 import type { LinkedConnection, PoolThreadLink } from './pool-thread-link.ts';
 import type { ServerConnectionHost } from './server-connection-host.ts';
 import { WorkerMirrorBackend } from './worker-mirror-backend.ts';
@@ -30,8 +32,8 @@ export class PoolConnection implements LinkedConnection {
   readonly #lifecycleOnly: boolean;
   /** From the owner's decision; undefined when the standing acceptance took the connection. */
   #limits: ConnectionLimits | undefined;
-  /** The request, kept from the decision: the worker's `Connected` leaves it out (unless nobody was asked). */
-  #request: Pick<ConnectionInfo, 'requestHeaders' | 'attachment' | 'peerCertificate'> | undefined;
+  /** The request and the owner's yes to it: the worker's `Connected` then carries only the extensions (see ConnectedInfo). */
+  #accepted: { summary: HandshakeSummary; decision: AcceptDecision } | undefined;
   #mirror: WorkerMirrorBackend | undefined;
   /** Set once the connection went to the application's http.Server. */
   #relayed: RelayedHttpSocket | undefined;
@@ -52,7 +54,7 @@ export class PoolConnection implements LinkedConnection {
     this.#host.decide(this.#id, summary).then((decision) => {
       if (decision.accept) {
         this.#limits = decision.limits;
-        this.#request = { requestHeaders: summary.requestHeaders, attachment: decision.attachment, peerCertificate: summary.peerCertificate };
+        this.#accepted = { summary, decision };
       }
       this.link.answerDecision(this.#id, decision);
     }, () => {
@@ -109,7 +111,9 @@ export class PoolConnection implements LinkedConnection {
     let mirror = this.#mirror;
     if (mirror === undefined) {
       const sent = connectedInfo(calls);
-      const info = sent === null ? null : { ...sent, ...this.#request };
+      const accepted = this.#accepted;
+      this.#accepted = undefined;
+      const info = sent === null ? null : accepted === undefined ? sent as ConnectionInfo : connectionInfoOf(accepted.summary, accepted.decision, sent.extensions);
       this.#handshakeOver = true;
       mirror = new WorkerMirrorBackend(this.#id, this.link, this.#lifecycleOnly);
       this.#mirror = mirror;

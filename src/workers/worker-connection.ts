@@ -54,10 +54,10 @@ export function serveUpgraded(upgraded: UpgradedConnection, connectionId: number
   channel.register(forwarder);
   try {
     // The owner has the request (and what it attached) from the decision: they cross the threads
-    // once. Taken by the standing acceptance, the owner has had none of it yet, and needs it only
-    // for a newConnection listener.
+    // once, and only the extensions agreed here follow. Taken by the standing acceptance, the
+    // owner has had none of it yet, and needs it only for a newConnection listener.
     const standing = settings.standing;
-    forwarder.connected(standing === null ? { ...info, requestHeaders: [], attachment: undefined, peerCertificate: null } : standing.observed ? info : null);
+    forwarder.connected(standing === null ? { extensions: info.extensions } : standing.observed ? info : null);
     if (handlerUrl === undefined) {
       // Mirror mode: nothing is read until the owner takes the connection (see PauseReason),
       // and a Pong or bytesWritten crosses only once the owner's socket has a listener for it.

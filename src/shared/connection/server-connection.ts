@@ -6,8 +6,8 @@
 import { EngineSocketBackend } from './engine-socket-backend.ts';
 import type { ConnectionInfo } from './socket-backend.ts';
 import { Role } from '../engine/state.ts';
-import type { ConnectionSettings } from '../wire/thread-messages.ts';
-import type { UpgradedConnection } from './server-handshake.ts';
+import type { ConnectionSettings, HandshakeSummary } from '../wire/thread-messages.ts';
+import type { AcceptDecision, UpgradedConnection } from './server-handshake.ts';
 
 export function createServerBackend(upgraded: UpgradedConnection, settings: ConnectionSettings): EngineSocketBackend {
   const { decision } = upgraded;
@@ -26,19 +26,27 @@ export function createServerBackend(upgraded: UpgradedConnection, settings: Conn
 }
 
 export function serverConnectionInfo(upgraded: UpgradedConnection): ConnectionInfo {
-  const { summary } = upgraded;
+  return connectionInfoOf(upgraded.summary, upgraded.decision, upgraded.agreedExtensions);
+}
+
+/**
+ * A connection's info from its request, the decision on it and the extensions its 101 agreed:
+ * made alike in the thread that ran the handshake and on the owner, which had the first two
+ * already when it decided.
+ */
+export function connectionInfoOf(summary: HandshakeSummary, decision: Pick<AcceptDecision, 'subprotocol' | 'attachment'>, extensions: readonly string[]): ConnectionInfo {
   return {
     origin: summary.origin,
     requestUrl: summary.requestUrl,
     resourceName: summary.resourceName,
     requestHeaders: summary.requestHeaders,
-    subprotocol: upgraded.decision.subprotocol,
-    extensions: upgraded.agreedExtensions,
+    subprotocol: decision.subprotocol,
+    extensions,
     peerAddress: summary.peerAddress,
     peerPort: summary.peerPort,
     localAddress: summary.localAddress,
     localPort: summary.localPort,
-    attachment: upgraded.decision.attachment,
+    attachment: decision.attachment,
     peerCertificate: summary.peerCertificate,
   };
 }

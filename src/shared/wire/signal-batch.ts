@@ -116,8 +116,8 @@ export class SignalWriter implements SocketSink {
     return taken;
   }
 
-  /** null: nobody on the owner will look at it (see StandingAcceptance.observed). */
-  connected(info: ConnectionInfo | null): void {
+  /** See ConnectedInfo. */
+  connected(info: ConnectedInfo): void {
     this.#push(SinkCall.Connected, info);
   }
 
@@ -292,12 +292,17 @@ export function readSignalCalls(calls: readonly unknown[], sink: SocketSink, fro
 }
 
 /**
- * The `ConnectionInfo` of a connection's first batch, which always opens with `Connected`; the
- * rest of the batch starts at index 2. null: left out, nobody on the owner looking.
+ * What a connection's `Connected` carries to the owner: its whole info when the standing
+ * acceptance took it; only the extensions its 101 agreed when the owner decided on it (the owner
+ * has the rest from the request it decided on: see connectionInfoOf); null when nobody on the
+ * owner will look at it (see StandingAcceptance.observed).
  */
-export function connectedInfo(calls: readonly unknown[]): ConnectionInfo | null {
+export type ConnectedInfo = ConnectionInfo | Pick<ConnectionInfo, 'extensions'> | null;
+
+/** The `ConnectedInfo` of a connection's first batch, which always opens with `Connected`; the rest of the batch starts at index 2. */
+export function connectedInfo(calls: readonly unknown[]): ConnectedInfo {
   if (calls[0] !== SinkCall.Connected) throw new Error('The first signal of a connection must be Connected');
-  return calls[1] as ConnectionInfo | null;
+  return calls[1] as ConnectedInfo;
 }
 
 /** The calls a connection's end makes when its worker side is lost without saying so. */

@@ -51,7 +51,7 @@ export class InlineTransport implements HandshakeHost {
     startServerHandshake(this, id, socket, settings, handedOver === undefined ? this.#secureContext() : undefined, handedOver);
   }
 
-  decide(id: number, summary: HandshakeSummary): Promise<HandshakeDecision> {
+  decide(id: number, summary: HandshakeSummary): HandshakeDecision | Promise<HandshakeDecision> {
     return this.#host.decide(id, summary);
   }
 

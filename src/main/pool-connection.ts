@@ -8,7 +8,7 @@ import { SocketError, WebSocketError } from '../shared/engine/errors.ts';
 import { buildErrorResponse } from '../shared/engine/handshake-response.ts';
 import type { HttpRequest } from '../shared/connection/http-response.ts';
 import type { ConnectionInfo, ConnectionLimits } from '../shared/connection/socket-backend.ts';
-import type { HandshakeFailure, HandshakeSummary } from '../shared/wire/thread-messages.ts';
+import type { HandshakeDecision, HandshakeFailure, HandshakeSummary } from '../shared/wire/thread-messages.ts';
 import { connectedInfo, type WorkerStatus } from '../shared/wire/signal-batch.ts';
 import { connectionInfoOf } from '../shared/connection/server-connection.ts';
 import type { AcceptDecision } from '../shared/connection/server-handshake.ts';
@@ -17,6 +17,8 @@ import type { ServerConnectionHost } from './server-connection-host.ts';
 import { WorkerMirrorBackend } from './worker-mirror-backend.ts';
 import { RelayedHttpSocket } from './relayed-http-socket.ts';
 import type { HandOverRequest } from '../shared/wire/handshake-batch.ts';
+
+const DecisionFailed: HandshakeDecision = Object.freeze({ accept: false, status: 500, reason: 'The server failed to decide on the upgrade' });
 
 /** What the pool learns of a connection's end. */
 export interface PoolBookkeeping {
@@ -51,15 +53,27 @@ export class PoolConnection implements LinkedConnection {
   // ---- the opening handshake ------------------------------------------------------------------
 
   decide(summary: HandshakeSummary): void {
-    this.#host.decide(this.#id, summary).then((decision) => {
-      if (decision.accept) {
-        this.#limits = decision.limits;
-        this.#accepted = { summary, decision };
-      }
-      this.link.answerDecision(this.#id, decision);
-    }, () => {
-      this.link.answerDecision(this.#id, { accept: false, status: 500, reason: 'The server failed to decide on the upgrade' });
-    });
+    let decision: HandshakeDecision | Promise<HandshakeDecision>;
+    try {
+      decision = this.#host.decide(this.#id, summary);
+    } catch {
+      this.#answer(summary, DecisionFailed);
+      return;
+    }
+    // Decided at once when nobody had to be asked: no promise to wait for.
+    if (decision instanceof Promise) {
+      decision.then((decided) => this.#answer(summary, decided), () => this.#answer(summary, DecisionFailed));
+      return;
+    }
+    this.#answer(summary, decision);
+  }
+
+  #answer(summary: HandshakeSummary, decision: HandshakeDecision): void {
+    if (decision.accept) {
+      this.#limits = decision.limits;
+      this.#accepted = { summary, decision };
+    }
+    this.link.answerDecision(this.#id, decision);
   }
 
   httpRequest(request: HttpRequest): void {

@@ -757,12 +757,20 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     ended: (id) => this.#ended(id),
   };
 
-  async #decide(id: number, summary: HandshakeSummary): Promise<HandshakeDecision> {
+  /**
+   * The owner's answer to an upgrade request. Without an origin listener or an upgrade handler,
+   * and with room in the pending queue, it is given at once, not as a promise.
+   */
+  #decide(id: number, summary: HandshakeSummary): HandshakeDecision | Promise<HandshakeDecision> {
     const record = this.#connections.get(id);
     if (record === undefined || this.#destroyed) return { accept: false, status: 503, reason: 'The server is shutting down' };
     record.threadId = summary.threadId;
+    if (this.listenerCount('originAuthenticationRequired') === 0 && this.#upgradeHandler === null) return this.#admit(id, summary, undefined);
+    return this.#decideAsking(id, summary);
+  }
 
-    // Nobody listening allows every origin (Qt's default): no authenticator to make and wait for.
+  /** #decide with someone to ask first: the origin listener, then the upgrade handler. */
+  async #decideAsking(id: number, summary: HandshakeSummary): Promise<HandshakeDecision> {
     if (this.listenerCount('originAuthenticationRequired') > 0) {
       const authenticator = new WebSocketCorsAuthenticator(summary.origin);
       try {
@@ -797,8 +805,18 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     }
     // The attempt may have timed out while the authenticator or the handler decided.
     if (this.#connections.get(id) === undefined) return { accept: false, status: 503, reason: 'The opening handshake was abandoned' };
+    return this.#admit(id, summary, accepted);
+  }
+
+  /** A place in the pending queue and the yes: at once when there is room, else once there is. */
+  #admit(id: number, summary: HandshakeSummary, accepted: CheckedAcceptance | undefined): HandshakeDecision | Promise<HandshakeDecision> {
     // Handler mode has no pending queue: no room to run out of.
     const room = this.#handlerUrl === undefined ? this.#maxPendingConnections : Infinity;
+    if (this.#connections.reserve(id, room)) return this.#acceptance(summary, accepted);
+    return this.#admitWhenRoom(id, summary, accepted, room);
+  }
+
+  async #admitWhenRoom(id: number, summary: HandshakeSummary, accepted: CheckedAcceptance | undefined, room: number): Promise<HandshakeDecision> {
     while (!this.#connections.reserve(id, room)) {
       // Full of connections nobody took: refused. Full only with the help of upgrades whose 101
       // is still on its way between the threads: those free their place as soon as the
@@ -810,6 +828,10 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       await this.#connections.roomFreed();
       if (this.#destroyed || this.#connections.get(id) === undefined) return { accept: false, status: 503, reason: 'The opening handshake was abandoned' };
     }
+    return this.#acceptance(summary, accepted);
+  }
+
+  #acceptance(summary: HandshakeSummary, accepted: CheckedAcceptance | undefined): HandshakeDecision {
     return {
       accept: true,
       subprotocol: accepted?.subprotocol ?? chooseSubprotocol(summary.subprotocols, this.#supportedSubprotocols),

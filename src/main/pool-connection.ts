@@ -9,7 +9,7 @@ import { buildErrorResponse } from '../shared/engine/handshake-response.ts';
 import type { HttpRequest } from '../shared/connection/http-response.ts';
 import type { ConnectionInfo, ConnectionLimits } from '../shared/connection/socket-backend.ts';
 import type { HandshakeDecision, HandshakeFailure, HandshakeSummary } from '../shared/wire/thread-messages.ts';
-import { connectedInfo, type WorkerStatus } from '../shared/wire/signal-batch.ts';
+import { connectedInfo } from '../shared/wire/signal-batch.ts';
 import { connectionInfoOf } from '../shared/connection/server-connection.ts';
 import type { AcceptDecision } from '../shared/connection/server-handshake.ts';
 import type { LinkedConnection, PoolThreadLink } from './pool-thread-link.ts';
@@ -120,7 +120,7 @@ export class PoolConnection implements LinkedConnection {
 
   // ---- the connection -------------------------------------------------------------------------
 
-  signals(status: WorkerStatus, calls: unknown[]): void {
+  signals(appliedSeq: number, bytesToWrite: number, calls: unknown[]): void {
     if (this.#settled) return;
     let mirror = this.#mirror;
     if (mirror === undefined) {
@@ -133,9 +133,9 @@ export class PoolConnection implements LinkedConnection {
       this.#mirror = mirror;
       this.#host.upgraded(this.#id, this.link.threadId, mirror, info, this.#limits);
       // The rest of the first batch follows `Connected` (two values).
-      mirror.receive(status, calls, 2);
+      mirror.receive(appliedSeq, bytesToWrite, calls, 2);
     } else {
-      mirror.receive(status, calls);
+      mirror.receive(appliedSeq, bytesToWrite, calls);
     }
     if (mirror.isEnded) this.#settle();
   }

@@ -84,7 +84,8 @@ export interface LinkedConnection {
   clientData(bytes: Uint8Array): void;
   clientEnded(): void;
   clientFlushed(bytes: number): void;
-  signals(status: WorkerStatus, calls: unknown[]): void;
+  /** One turn's signals, with the status of the commands applied (two numbers: no object per turn). */
+  signals(appliedSeq: number, bytesToWrite: number, calls: unknown[]): void;
 }
 
 /** An owner-side socket with commands to send (see WorkerMirrorBackend). */
@@ -92,7 +93,7 @@ export interface CommandSource {
   readonly connectionId: number;
   /** The commands gathered since the last take, or undefined if there are none. */
   takeCommands(): { seq: number; calls: unknown[]; transfer: ArrayBuffer[] } | undefined;
-  applyStatus(status: WorkerStatus): void;
+  applyStatus(appliedSeq: number, bytesToWrite: number): void;
 }
 
 /** Fresh sockets for the thread, gathered over one owner turn. */
@@ -326,7 +327,7 @@ export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, H
     try {
       // A connection the standing acceptance took in its thread is new to the owner at its `Connected`.
       const connection = calls[0] === SinkCall.Connected ? this.#connectionOf(connectionId) : this.#connections.get(connectionId);
-      connection?.signals({ appliedSeq, bytesToWrite }, calls);
+      connection?.signals(appliedSeq, bytesToWrite, calls);
     } catch (error) {
       // A listener of the application threw: it surfaces as any throwing listener's does, and
       // the other connections of the turn still get their signals.
@@ -450,7 +451,7 @@ export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, H
   }
 
   connectionStatus(connectionId: number, appliedSeq: number, bytesToWrite: number): void {
-    this.#sources.get(connectionId)?.applyStatus({ appliedSeq, bytesToWrite });
+    this.#sources.get(connectionId)?.applyStatus(appliedSeq, bytesToWrite);
   }
 
   /** Connections, sources and queued calls this end holds (for checks that nothing leaks). */

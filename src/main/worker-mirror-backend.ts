@@ -12,7 +12,7 @@
 import { Buffer } from 'node:buffer';
 import { CloseCode } from '../shared/engine/close-code.ts';
 import type { WebSocketError } from '../shared/engine/errors.ts';
-import { lostConnectionCalls, readSignalCalls, SignalEffect, signalEffects, type WorkerStatus } from '../shared/wire/signal-batch.ts';
+import { lostConnectionCalls, readSignalCalls, SignalEffect, signalEffects } from '../shared/wire/signal-batch.ts';
 import { CommandWriter } from '../shared/wire/command-batch.ts';
 import type { CommandSource, PoolThreadLink } from './pool-thread-link.ts';
 import type { MirroredSubscriber } from './topic-hub.ts';
@@ -76,8 +76,8 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource, Mirror
   // From the worker
 
   /** One turn's signals, from `from` on (the first batch opens with `Connected`, which the server read). */
-  receive(status: WorkerStatus, calls: unknown[], from = 0): void {
-    this.applyStatus(status);
+  receive(appliedSeq: number, bytesToWrite: number, calls: unknown[], from = 0): void {
+    this.applyStatus(appliedSeq, bytesToWrite);
     if (calls.length <= from) return;
     // What the batch does to the connection applies from now on, even while it is held.
     const effects = signalEffects(calls);
@@ -93,7 +93,7 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource, Mirror
   /** The worker thread died or the task failed: the connection is lost (1006) with this error. */
   workerLost(error: WebSocketError): void {
     if (this.#ended) return;
-    this.receive({ appliedSeq: this.#seq, bytesToWrite: 0 }, lostConnectionCalls(error, CloseCode.AbnormalDisconnection));
+    this.receive(this.#seq, 0, lostConnectionCalls(error, CloseCode.AbnormalDisconnection));
   }
 
   #hold(calls: unknown[]): void {
@@ -117,10 +117,10 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource, Mirror
     if (waiters !== undefined) for (const resolve of waiters) resolve();
   }
 
-  applyStatus(status: WorkerStatus): void {
-    this.#reportedBytesToWrite = status.bytesToWrite;
+  applyStatus(appliedSeq: number, bytesToWrite: number): void {
+    this.#reportedBytesToWrite = bytesToWrite;
     let drop = 0;
-    while (drop < this.#unacked.length && this.#unacked[drop]!.seq <= status.appliedSeq) drop++;
+    while (drop < this.#unacked.length && this.#unacked[drop]!.seq <= appliedSeq) drop++;
     if (drop > 0) this.#unacked.splice(0, drop);
   }
 
@@ -197,7 +197,7 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource, Mirror
         resolve();
       };
       this.#link.flush(this.connectionId).then((status) => {
-        this.applyStatus(status);
+        this.applyStatus(status.appliedSeq, status.bytesToWrite);
         done();
       }, done);
     });

@@ -34,7 +34,10 @@ export class PoolConnection implements LinkedConnection {
   readonly #lifecycleOnly: boolean;
   /** From the owner's decision; undefined when the standing acceptance took the connection. */
   #limits: ConnectionLimits | undefined;
-  /** The request and the owner's yes to it: the worker's `Connected` then carries only the extensions (see ConnectedInfo). */
+  /**
+   * The request and the owner's yes to it: the worker's `Connected` then carries only the
+   * extensions (see ConnectedInfo).
+   */
   #accepted: { summary: HandshakeSummary; decision: AcceptDecision } | undefined;
   #mirror: WorkerMirrorBackend | undefined;
   /** Set once the connection went to the application's http.Server. */

@@ -14,7 +14,10 @@ import type { ConnectionInfo, ConnectionLimits, SocketBackend } from '../shared/
 export interface ServerConnectionHost {
   /** A pool thread accepted connection `id` itself (the threads listen): new to the server, before any other call about it. */
   acceptedInThread(id: number): void;
-  /** A well-formed upgrade request arrived on connection `id`: accept it or not (at once, when nobody has to be asked). */
+  /**
+   * A well-formed upgrade request arrived on connection `id`: accept it or not (at once, when
+   * nobody has to be asked).
+   */
   decide(id: number, summary: HandshakeSummary): HandshakeDecision | Promise<HandshakeDecision>;
   /** A request that is no upgrade arrived on `id` (only with `ConnectionSettings.plainHttp`): the whole response. */
   httpRequest(id: number, request: HttpRequest): Promise<Uint8Array>;

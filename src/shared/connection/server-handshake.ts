@@ -9,8 +9,8 @@
  * With `settings.plainHttp`, a well-formed request that is no upgrade goes to the host's
  * `httpRequest` (the owner's httpRequestHandler) and its answer is written, and the connection
  * closes gracefully: our FIN follows the last byte, and we keep reading until the client closes
- * too, so that it receives everything. The same deadline bounds that exchange until the response is handed to
- * the OS; the client then has LingerAfterRejectMs to hang up.
+ * too, so that it receives everything. The same deadline bounds that exchange until the response
+ * is handed to the OS; the client then has LingerAfterRejectMs to hang up.
  */
 import { Buffer } from 'node:buffer';
 import type { Socket } from 'node:net';

@@ -5,6 +5,7 @@
  *   raw TCP floor           Node's own sockets and the least a WebSocket echo must do (raw-floor.ts):
  *                           what a server on `net.Socket` cannot go below
  *   ws                      the `ws` package's server
+ *   ws + bufferutil         the same with its native add-ons (bufferutil, utf-8-validate)
  *   wsthreads workers: 0    everything on one thread, the echo handler there too
  *   wsthreads workers: 1|2  connections and the echo handler module in 1 or 2 pool threads
  *   wsthreads mirror w: 2   2 pool threads, echo written against the owner-side sockets
@@ -53,6 +54,7 @@ import { cpuDelta, runnableTargets, scriptPath, serveTarget, startTarget, totalC
 const Targets: TargetSpec[] = [
   { name: 'raw TCP floor', kind: 'raw', workers: 0, mirror: false },
   { name: 'ws', kind: 'ws', workers: 0, mirror: false },
+  { name: 'ws + bufferutil', kind: 'ws', native: true, workers: 0, mirror: false },
   { name: 'wsthreads workers: 0', kind: 'wsthreads', workers: 0, mirror: false },
   { name: 'wsthreads workers: 1', kind: 'wsthreads', workers: 1, mirror: false },
   { name: 'wsthreads workers: 2', kind: 'wsthreads', workers: 2, mirror: false },

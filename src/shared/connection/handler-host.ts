@@ -28,6 +28,8 @@ export interface HandlerContext {
 export type ConnectionHandler = (socket: WebSocket, context: HandlerContext) => void | Promise<void>;
 
 const handlers = new Map<string, Promise<ConnectionHandler>>();
+/** The handlers whose module has loaded: a connection then goes to its handler at once, with no promise of its own. */
+const loadedHandlers = new Map<string, ConnectionHandler>();
 
 /** Imports the module once per thread and finds its handler. */
 export function loadHandler(url: string): Promise<ConnectionHandler> {
@@ -38,6 +40,7 @@ export function loadHandler(url: string): Promise<ConnectionHandler> {
       if (typeof candidate !== 'function') {
         throw new TypeError(`Handler module ${url} must export a function (default export or handleConnection)`);
       }
+      loadedHandlers.set(url, candidate as ConnectionHandler);
       return candidate as ConnectionHandler;
     });
     handlers.set(url, handler);
@@ -47,7 +50,15 @@ export function loadHandler(url: string): Promise<ConnectionHandler> {
 
 /** Calls the handler; a failure of the handler is a failure of this thread (see above). */
 export function runHandler(handler: ConnectionHandler, socket: WebSocket): void {
-  const result = handler(socket, { threadId });
+  let result: void | Promise<void>;
+  try {
+    result = handler(socket, { threadId });
+  } catch (error) {
+    // Thrown out of the caller's turn, as a rejection is below: whoever handed over the
+    // connection (a handshake, a read) finishes first.
+    queueMicrotask(() => { throw error; });
+    return;
+  }
   if (result instanceof Promise) {
     result.catch((error: unknown) => {
       queueMicrotask(() => { throw error; });
@@ -73,12 +84,13 @@ export function serveWithHandler(
   limits: ConnectionLimits,
   events: HandlerHostEvents,
 ): void {
+  const loaded = loadedHandlers.get(url);
+  if (loaded !== undefined) {
+    serveNow(loaded, backend, info, limits, events);
+    return;
+  }
   loadHandler(url).then(
-    (handler) => {
-      const socket = WebSocket.adopt(backend, info, { ...limits, topics: events.topics });
-      events.adopted?.(socket);
-      runHandler(handler, socket);
-    },
+    (handler) => serveNow(handler, backend, info, limits, events),
     (error: unknown) => {
       // No handler, no service.
       events.failed(new WebSocketError(SocketError.HandlerFailed,
@@ -87,4 +99,10 @@ export function serveWithHandler(
       backend.abort();
     },
   );
+}
+
+function serveNow(handler: ConnectionHandler, backend: SocketBackend, info: ConnectionInfo, limits: ConnectionLimits, events: HandlerHostEvents): void {
+  const socket = WebSocket.adopt(backend, info, { ...limits, topics: events.topics });
+  events.adopted?.(socket);
+  runHandler(handler, socket);
 }

@@ -1,4 +1,5 @@
 import test from 'ava';
+import fc from 'fast-check';
 import {
   assertHeaderField,
   headerRecord,
@@ -37,6 +38,19 @@ test('listHasToken is case-insensitive and matches whole elements only', (t) => 
   t.false(listHasToken('upgrade-insecure-requests', 'upgrade'));
   t.false(listHasToken('websocketx', 'websocket'));
   t.false(listHasToken(undefined, 'upgrade'));
+});
+
+test('listHasToken agrees with splitting, trimming and lowercasing the list, whatever the characters (property)', (t) => {
+  // Letters of both cases, the characters one bit away from a letter ('@', '[', '`', '{'),
+  // separators, whitespace and Latin-1 letters (a header value is read as Latin-1).
+  const unit = fc.constantFrom(...'upgradeUPGRADEwebsocketWEBSOCKET@[`{-, \t,,xÀàÿ'.split(''));
+  const reference = (value: string, token: string) => value.split(',').some((part) => part.trim().toLowerCase() === token.toLowerCase());
+  fc.assert(fc.property(fc.array(unit, { maxLength: 40 }).map((units) => units.join('')), fc.constantFrom('upgrade', 'websocket', 'Upgrade', 'a@'), (value, token) => {
+    t.is(listHasToken(value, token), reference(value.replace(/\t/g, ' '), token), `${JSON.stringify(value)} ${token}`);
+  }), { numRuns: 3000 });
+  t.true(listHasToken('x, \tUpGrAdE\t ,y', 'upgrade'));
+  t.false(listHasToken('upgrad`', 'upgrade'), 'a backtick is no e');
+  t.false(listHasToken('@', '`'));
 });
 
 test('parseHeaderLine trims OWS around the value and keeps inner whitespace', (t) => {

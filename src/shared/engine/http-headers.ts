@@ -76,11 +76,37 @@ export function parseCommaList(value: string): string[] {
   return out;
 }
 
-/** Whether a comma-separated list holds `token`, ignoring ASCII case. */
+/**
+ * Whether a comma-separated list holds `token`, ignoring ASCII case. Read in place, element by
+ * element, with nothing split or lowercased: every upgrade request asks it twice (Upgrade,
+ * Connection).
+ */
 export function listHasToken(value: string | undefined, token: string): boolean {
   if (value === undefined) return false;
-  const wanted = token.toLowerCase();
-  return parseCommaList(value).some((element) => element.toLowerCase() === wanted);
+  for (let start = 0; start <= value.length;) {
+    let end = value.indexOf(',', start);
+    if (end === -1) end = value.length;
+    let first = start;
+    let last = end;
+    while (first < last && isOws(value.charCodeAt(first))) first++;
+    while (last > first && isOws(value.charCodeAt(last - 1))) last--;
+    if (last - first === token.length && equalsIgnoringAsciiCase(value, first, token)) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
+/** Whether `text` holds `token` at `at`, ASCII letters compared without case (tokens are ASCII). */
+function equalsIgnoringAsciiCase(text: string, at: number, token: string): boolean {
+  for (let i = 0; i < token.length; i++) {
+    const a = text.charCodeAt(at + i);
+    const b = token.charCodeAt(i);
+    if (a === b) continue;
+    // Setting bit 5 lowercases an ASCII letter, and only a letter may differ in case.
+    const lower = a | 0x20;
+    if (lower !== (b | 0x20) || lower < 0x61 || lower > 0x7a) return false;
+  }
+  return true;
 }
 
 /** A header field split into name and value, or why the line is not one. */

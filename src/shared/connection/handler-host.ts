@@ -28,7 +28,10 @@ export interface HandlerContext {
 export type ConnectionHandler = (socket: WebSocket, context: HandlerContext) => void | Promise<void>;
 
 const handlers = new Map<string, Promise<ConnectionHandler>>();
-/** The handlers whose module has loaded: a connection then goes to its handler at once, with no promise of its own. */
+/**
+ * The handlers whose module has loaded: a connection then goes to its handler at once, with no
+ * promise of its own.
+ */
 const loadedHandlers = new Map<string, ConnectionHandler>();
 
 /** Imports the module once per thread and finds its handler. */

@@ -299,7 +299,10 @@ export function readSignalCalls(calls: readonly unknown[], sink: SocketSink, fro
  */
 export type ConnectedInfo = ConnectionInfo | Pick<ConnectionInfo, 'extensions'> | null;
 
-/** The `ConnectedInfo` of a connection's first batch, which always opens with `Connected`; the rest of the batch starts at index 2. */
+/**
+ * The `ConnectedInfo` of a connection's first batch, which always opens with `Connected`; the
+ * rest of the batch starts at index 2.
+ */
 export function connectedInfo(calls: readonly unknown[]): ConnectedInfo {
   if (calls[0] !== SinkCall.Connected) throw new Error('The first signal of a connection must be Connected');
   return calls[1] as ConnectedInfo;

@@ -46,7 +46,7 @@ test('listHasToken agrees with splitting, trimming and lowercasing the list, wha
   const unit = fc.constantFrom(...'upgradeUPGRADEwebsocketWEBSOCKET@[`{-, \t,,xÀàÿ'.split(''));
   const reference = (value: string, token: string) => value.split(',').some((part) => part.trim().toLowerCase() === token.toLowerCase());
   fc.assert(fc.property(fc.array(unit, { maxLength: 40 }).map((units) => units.join('')), fc.constantFrom('upgrade', 'websocket', 'Upgrade', 'a@'), (value, token) => {
-    t.is(listHasToken(value, token), reference(value.replace(/\t/g, ' '), token), `${JSON.stringify(value)} ${token}`);
+    t.is(listHasToken(value, token), reference(value, token), `${JSON.stringify(value)} ${token}`);
   }), { numRuns: 3000 });
   t.true(listHasToken('x, \tUpGrAdE\t ,y', 'upgrade'));
   t.false(listHasToken('upgrad`', 'upgrade'), 'a backtick is no e');

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { ECHO_HANDLER_URL } from '../../src/loadgen/embedded-echo-server.ts';
 import { bothTransports, connect, startServer, within } from './support.ts';
 
-bothTransports('the echo handler sends eight 1 MiB binary messages and 300 KiB texts in flight back unchanged, in order', async (t, workers) => {
+bothTransports('the echo handler sends eight 1 MiB binary messages and four 300 kB texts in flight back unchanged, in order', async (t, workers) => {
   const server = await startServer(t, workers, { handler: ECHO_HANDLER_URL });
   const client = await connect(t, server.serverUrl(), undefined, { maxPayload: 8 * 1024 * 1024 });
   const messages = Array.from({ length: 8 }, () => randomBytes(1024 * 1024));

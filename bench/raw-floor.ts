@@ -6,37 +6,31 @@
  *   leaves in one `socket.write` (the batching a good server does);
  * - 'broadcast': the server frame to every connection, one `socket.write` each, as `ws`'s
  *   broadcast loop does.
- * No validation (no UTF-8 check, no limits), no state but what was read and not used yet. What a
- * connection, a message or a delivery costs it is what the kernel and Node's `net.Socket` cost;
- * a WebSocket server on `net.Socket` cannot go below it.
+ * Frame headers are read and written with the engine's frame codec; beyond that, no validation
+ * (no UTF-8 check, no limits), no state but what was read and not used yet. What a connection, a
+ * message or a delivery costs it is what the kernel and Node's `net.Socket` cost; a WebSocket
+ * server on `net.Socket` cannot go below it.
  */
 import { Buffer } from 'node:buffer';
 import net from 'node:net';
 import { acceptKey } from '../src/shared/engine/accept-key.ts';
+import { createFrameHeader, frameHeaderSize, MaxFrameHeaderSize, readFrameHeader, writeFrameHeader } from '../src/shared/engine/frame-codec.ts';
 import { applyMask } from '../src/shared/engine/mask.ts';
+import { OpCode } from '../src/shared/engine/opcode.ts';
 
 export type RawFloorLoad = 'echo' | 'broadcast';
 
-const Fin = 0x80;
-const OpCodeClose = 0x8;
 /** Above this many bytes of frames from one read, they leave in one writev instead of one copy. */
 const CopyBelowBytes = 16 * 1024;
 
-/** The server frame header for a payload of `length` bytes. */
-function serverHeader(firstByte: number, length: number): Buffer {
-  if (length < 126) return Buffer.from([firstByte, length]);
-  if (length < 0x10000) {
-    const header = Buffer.allocUnsafe(4);
-    header[0] = firstByte;
-    header[1] = 126;
-    header.writeUInt16BE(length, 2);
-    return header;
-  }
-  const header = Buffer.allocUnsafe(10);
-  header[0] = firstByte;
-  header[1] = 127;
-  header.writeBigUInt64BE(BigInt(length), 2);
-  return header;
+/** The header being read (one for every connection: it is done with before the next read). */
+const header = createFrameHeader();
+
+/** The unmasked server header for a frame of `opcode` (with the client's FIN and RSV) and `length` bytes. */
+function serverHeader(fin: boolean, rsv: number, opcode: number, length: number): Buffer {
+  const bytes = Buffer.allocUnsafe(frameHeaderSize(length, false));
+  writeFrameHeader(bytes, 0, fin, rsv, opcode, length, false);
+  return bytes;
 }
 
 /** One connection: what it has read and not used yet, as received (no copy until a frame is whole). */
@@ -77,25 +71,22 @@ class RawConnection {
     const out: Buffer[] = [];
     let outBytes = 0;
     while (this.#buffered >= 2) {
-      const start = this.#head(2);
-      const length7 = start[1]! & 0x7f;
-      const headerBytes = (length7 < 126 ? 2 : length7 === 126 ? 4 : 10) + 4;
-      if (this.#buffered < headerBytes) break;
-      const header = this.#head(headerBytes);
-      const length = length7 < 126 ? length7 : length7 === 126 ? header.readUInt16BE(2) : Number(header.readBigUInt64BE(2));
+      const head = this.#head(Math.min(this.#buffered, MaxFrameHeaderSize));
+      if (!readFrameHeader(head, 0, head.length, header)) break;
+      const headerBytes = header.headerSize;
+      const length = header.payloadLength;
       if (this.#buffered < headerBytes + length) break;
       const frame = this.#head(headerBytes + length);
-      const firstByte = frame[0]!;
       const payload = frame.subarray(headerBytes, headerBytes + length);
-      applyMask(payload, frame.subarray(headerBytes - 4, headerBytes), 0);
+      if (header.masked) applyMask(payload, frame.subarray(header.maskOffset, headerBytes), 0);
       this.#consume(headerBytes + length);
-      if ((firstByte & 0x0f) === OpCodeClose) {
+      if (header.opcode === OpCode.Close) {
         // The Close echoed back, code and all, then the end of TCP.
         this.#closed = true;
-        this.#socket.end(Buffer.concat([serverHeader(Fin | OpCodeClose, length), payload]));
+        this.#socket.end(Buffer.concat([serverHeader(true, 0, OpCode.Close, length), payload]));
         return;
       }
-      const reply = serverHeader(firstByte, length);
+      const reply = serverHeader(header.fin, header.rsv, header.opcode, length);
       if (this.#load === 'broadcast') {
         const whole = Buffer.concat([reply, payload]);
         for (const each of this.#everyone) each.write(whole);

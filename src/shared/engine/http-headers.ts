@@ -11,7 +11,7 @@
  */
 
 import { Buffer } from 'node:buffer';
-import { NoBytes } from './bytes.ts';
+import { asBuffer, NoBytes } from './bytes.ts';
 import { InvalidArgumentError } from './errors.ts';
 
 const LF = 0x0a;
@@ -270,7 +270,7 @@ function lineOf(bytes: Uint8Array, start: number, lf: number): string | undefine
   const end = lf - 1;
   if (end < start || bytes[end] !== CR) return undefined;
   if (bytes.indexOf(CR, start) !== end) return undefined;
-  return Buffer.isBuffer(bytes) ? bytes.toString('latin1', start, end) : Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('latin1');
+  return asBuffer(bytes).toString('latin1', start, end);
 }
 
 /**

@@ -725,9 +725,14 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     return this.#currentSettings;
   }
 
+  /** Whether an upgrade request has someone on this thread to ask: an origin listener or an upgrade handler. */
+  #someoneDecides(): boolean {
+    return this.#upgradeHandler !== null || this.listenerCount('originAuthenticationRequired') > 0;
+  }
+
   /** See ConnectionSettings.standing: handler mode (no pending queue) with nobody on this thread to decide. */
   #standingAcceptance(): StandingAcceptance | null {
-    if (this.#handlerUrl === undefined || this.#upgradeHandler !== null || this.listenerCount('originAuthenticationRequired') > 0) return null;
+    if (this.#handlerUrl === undefined || this.#someoneDecides()) return null;
     return { supportedSubprotocols: this.#supportedSubprotocols, serverName: this.#serverName, limits: this.#connectionLimits(), observed: this.listenerCount('newConnection') > 0 };
   }
 
@@ -765,8 +770,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     const record = this.#connections.get(id);
     if (record === undefined || this.#destroyed) return { accept: false, status: 503, reason: 'The server is shutting down' };
     record.threadId = summary.threadId;
-    if (this.listenerCount('originAuthenticationRequired') === 0 && this.#upgradeHandler === null) return this.#admit(id, summary, undefined);
-    return this.#decideAsking(id, summary);
+    return this.#someoneDecides() ? this.#decideAsking(id, summary) : this.#admit(id, summary, undefined);
   }
 
   /** #decide with someone to ask first: the origin listener, then the upgrade handler. */

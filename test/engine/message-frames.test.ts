@@ -56,7 +56,36 @@ test('the publish builder frames into shared memory, text straight from the stri
   t.is(counters.frameBytes, text.length + binary.length + large.length);
 });
 
-test('an engine queues built frames as they are, small ones packed with its other output, and only while open', (t) => {
+test('built frames are queued where they are: one turn of publishes is one chunk of the same memory for every subscriber', (t) => {
+  const builder = new PublishFrameBuilder(zeroCounters());
+  const first = builder.build('one', 1000);
+  const second = builder.build(Uint8Array.of(2, 2), 1000);
+  const subscribers = [0, 1].map(() => new ProtocolEngine({ role: Role.Server }, recorder({ frames: false })));
+  for (const engine of subscribers) {
+    engine.sendBuiltFrames(first);
+    engine.sendBuiltFrames(second);
+  }
+  const [a, b] = subscribers.map((engine) => engine.takeOutput());
+  for (const chunks of [a!, b!]) {
+    t.is(chunks.length, 1);
+    t.is(chunks[0]!.buffer, first.buffer, 'the publish memory itself, not a copy');
+    t.is(chunks[0]!.byteOffset, first.byteOffset);
+    t.is(chunks[0]!.length, first.length + second.length);
+    t.deepEqual(readByClient(chunks[0]!), [['text', 'one'], ['binary', '0202']]);
+  }
+  // Frames that are not side by side (a third skipped) are separate chunks, still in order.
+  const third = builder.build('three', 1000);
+  const fourth = builder.build('four', 1000);
+  const engine = subscribers[0]!;
+  engine.sendBuiltFrames(first);
+  engine.sendBuiltFrames(fourth);
+  engine.sendBuiltFrames(third);
+  const chunks = engine.takeOutput();
+  t.is(chunks.length, 3);
+  t.deepEqual(readByClient(Buffer.concat(chunks)), [['text', 'one'], ['text', 'four'], ['text', 'three']]);
+});
+
+test('an engine queues built frames as they are, in order with its other output, and only while open', (t) => {
   const engine = new ProtocolEngine({ role: Role.Server }, recorder({ frames: false }));
   const frames = new PublishFrameBuilder(zeroCounters()).build('shared', 1000);
   t.is(engine.sendBuiltFrames(frames), frames.length);

@@ -31,13 +31,19 @@ let sharedSlabEnd = 0;
  * Turns outgoing messages into frame bytes, queued until the I/O layer takes them. Small frames
  * are packed side by side into the thread's slab, so that a turn's worth of one connection's
  * messages leaves as one chunk and one write (design.md: one socket write per message is where
- * ws spends its time); a large payload is copied (and masked, in the client role) into a buffer
- * of its own.
+ * ws spends its time); a large payload goes out as it is or in a buffer of its own (PayloadUse),
+ * and frames built for many sockets are queued where they are (writeBuiltFrame).
  */
 export class FrameWriter {
   #chunks: Uint8Array[] = [];
-  /** This writer's current run of frames in a slab: `[#runStart, #runEnd)` of `#runSlab`. */
-  #runSlab: Buffer | undefined;
+  /**
+   * This writer's current run of contiguous bytes, `[#runStart, #runEnd)` of `#runBytes` (the
+   * end may pass the view's own length: the run lies in the memory under it). Either the
+   * thread's slab, which this writer packs its own small frames into, or built frames from
+   * elsewhere, which are queued where they are and grow the run while each starts where the
+   * last ended.
+   */
+  #runBytes: Uint8Array | undefined;
   #runStart = 0;
   #runEnd = 0;
   #queued = 0;
@@ -141,21 +147,21 @@ export class FrameWriter {
 
   /**
    * Queues frame bytes built elsewhere (a published message, framed once for all its
-   * subscribers). A small frame is copied into the slab, so that a turn's frames still leave in
-   * one write; a large one is queued as it is, shared with every other socket that sends it.
-   * The bytes must not change afterwards.
+   * subscribers), where they are: no copy. The publish builder packs a turn's messages side by
+   * side, so a subscriber's frames of one turn usually make one run and leave in one write, the
+   * same bytes every other subscriber writes. The bytes must not change afterwards.
    */
   writeBuiltFrame(frame: Uint8Array): void {
-    const length = frame.length;
-    if (length <= SmallFrameLimit) {
-      const slab = this.#reserve(length);
-      slab.set(frame, this.#runEnd);
-      this.#commit(length);
-      return;
+    const run = this.#runBytes;
+    if (run !== undefined && frame.buffer === run.buffer && frame.byteOffset === run.byteOffset + this.#runEnd) {
+      this.#runEnd += frame.length;
+    } else {
+      this.#closeRun();
+      this.#runBytes = frame;
+      this.#runStart = 0;
+      this.#runEnd = frame.length;
     }
-    this.#closeRun();
-    this.#chunks.push(frame);
-    this.#queued += length;
+    this.#queued += frame.length;
   }
 
   /** Everything queued since the last call, in order. */
@@ -198,9 +204,9 @@ export class FrameWriter {
       sharedSlab = Buffer.allocUnsafe(SlabSize);
       sharedSlabEnd = 0;
     }
-    if (this.#runSlab !== sharedSlab || this.#runEnd !== sharedSlabEnd) {
+    if (this.#runBytes !== sharedSlab || this.#runEnd !== sharedSlabEnd) {
       this.#closeRun();
-      this.#runSlab = sharedSlab;
+      this.#runBytes = sharedSlab;
       this.#runStart = sharedSlabEnd;
       this.#runEnd = sharedSlabEnd;
     }
@@ -214,10 +220,13 @@ export class FrameWriter {
   }
 
   #closeRun(): void {
-    if (this.#runSlab !== undefined && this.#runEnd > this.#runStart) {
-      this.#chunks.push(this.#runSlab.subarray(this.#runStart, this.#runEnd));
+    const run = this.#runBytes;
+    if (run !== undefined && this.#runEnd > this.#runStart) {
+      const start = this.#runStart;
+      const end = this.#runEnd;
+      this.#chunks.push(start === 0 && end === run.length ? run : Buffer.from(run.buffer, run.byteOffset + start, end - start));
     }
-    this.#runSlab = undefined;
+    this.#runBytes = undefined;
     this.#runStart = 0;
     this.#runEnd = 0;
   }

@@ -3,7 +3,6 @@
  * under its connection id (ids are the server's, the same on every thread, so that a publisher
  * is left out wherever its message goes).
  */
-import { SmallFrameLimit } from '../engine/frame-writer.ts';
 import type { CompressedFrames } from '../engine/extension.ts';
 import type { PubSubCounters } from './pubsub-stats.ts';
 
@@ -56,10 +55,8 @@ export class LocalTopics {
     for (const [connectionId, target] of members) {
       if (connectionId === exceptConnectionId) continue;
       const queued = target.sendBuiltFrames(frames, compressed);
-      if (queued === 0) continue;
-      counters.deliveries++;
-      // Small frames are copied into the socket's write slab; larger ones go out as they are.
-      if (queued <= SmallFrameLimit) counters.bytesCopied += queued;
+      // The frames are queued where they are: a delivery copies nothing.
+      if (queued > 0) counters.deliveries++;
     }
   }
 }

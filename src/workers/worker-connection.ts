@@ -60,9 +60,9 @@ export function serveUpgraded(upgraded: UpgradedConnection, connectionId: number
     forwarder.connected(standing === null ? { extensions: info.extensions } : standing.observed ? info : null);
     if (handlerUrl === undefined) {
       // Mirror mode: nothing is read until the owner takes the connection (see PauseReason),
-      // and a Pong or bytesWritten crosses only once the owner's socket has a listener for it.
+      // and a Pong or bytesWritten crosses only once the owner's socket has a listener for it
+      // (a backend starts with no optional signals).
       receiver.setPaused(PauseReason.Pending, true);
-      backend.setOptionalSignals(0);
       backend.attach(forwarder);
     } else {
       // The owner sees this connection's lifecycle only; the handler here sees all of it.

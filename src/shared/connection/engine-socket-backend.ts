@@ -8,7 +8,8 @@ import type { MaskGenerator } from '../engine/mask-generator.ts';
 import { PayloadUse } from '../engine/frame-writer.ts';
 import { ProtocolEngine } from '../engine/protocol-engine.ts';
 import { livenessTicker, type LivenessWatched } from './liveness-ticker.ts';
-import { AllOptionalSignals, OptionalSignal, type SocketBackend, type SocketLimitName, type SocketSink } from './socket-backend.ts';
+import { OptionalSignal, type SocketBackend, type SocketLimitName, type SocketSink } from './socket-backend.ts';
+import { TurnQueue } from './turn-queue.ts';
 
 export interface EngineSocketBackendOptions {
   /**
@@ -89,7 +90,7 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
   #releasingFailure = false;
   /** Attached and past the first turn: reads may be delivered. */
   #reading = false;
-  #optionalSignals: number = AllOptionalSignals;
+  #optionalSignals = 0;
 
   /**
    * What the engine reports, passed on to the sink: one small object per connection with its
@@ -153,10 +154,15 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
     this[kBackend]!.#socketClosed();
   }
 
-  static #flushNow(backend: EngineSocketBackend): void {
+  // The end-of-turn work of every backend of this thread, one immediate for each kind.
+  static readonly #toFlush = new TurnQueue<EngineSocketBackend>((backend) => {
     backend.#flushScheduled = false;
     backend.#writeOutput();
-  }
+  });
+
+  static readonly #toReport = new TurnQueue<EngineSocketBackend>((backend) => EngineSocketBackend.#reportBytesWritten(backend));
+
+  static readonly #toStart = new TurnQueue<EngineSocketBackend>((backend) => backend.#startReading());
 
   static #reportBytesWritten(backend: EngineSocketBackend): void {
     backend.#bytesWrittenScheduled = false;
@@ -197,20 +203,23 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
     socket.on('end', EngineSocketBackend.#onSocketEnd);
     socket.on('close', EngineSocketBackend.#onSocketClose);
     // Deferred so that whoever attached can add listeners before the first event.
-    setImmediate(() => {
-      if (this.#transportGone) return;
-      this.#reading = true;
-      socket.on('data', EngineSocketBackend.#onData);
-      if (this.#paused) {
-        socket.pause();
-      } else {
-        this.#receiveInitialBytes();
-        socket.resume();
-      }
-      this.#watchLiveness();
-    });
+    EngineSocketBackend.#toStart.add(this);
+  }
+
+  #startReading(): void {
     // A socket destroyed before attach emits no further 'close': treat it as gone.
-    if (socket.destroyed) setImmediate(() => this.#socketClosed());
+    if (this.#socket.destroyed) this.#socketClosed();
+    if (this.#transportGone) return;
+    const socket = this.#socket;
+    this.#reading = true;
+    socket.on('data', EngineSocketBackend.#onData);
+    if (this.#paused) {
+      socket.pause();
+    } else {
+      this.#receiveInitialBytes();
+      socket.resume();
+    }
+    this.#watchLiveness();
   }
 
   sendText(text: string, compress = true): number {
@@ -382,7 +391,7 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
   #scheduleFlush(): void {
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
-    setImmediate(EngineSocketBackend.#flushNow, this);
+    EngineSocketBackend.#toFlush.add(this);
   }
 
   #writeOutput(): void {
@@ -408,10 +417,12 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
   #onWritten(bytes: number): (error?: Error | null) => void {
     return (error) => {
       if (error) return;
-      this.#writtenUnreported += bytes;
-      if (!this.#bytesWrittenScheduled) {
-        this.#bytesWrittenScheduled = true;
-        setImmediate(EngineSocketBackend.#reportBytesWritten, this);
+      if ((this.#optionalSignals & OptionalSignal.BytesWritten) !== 0) {
+        this.#writtenUnreported += bytes;
+        if (!this.#bytesWrittenScheduled) {
+          this.#bytesWrittenScheduled = true;
+          EngineSocketBackend.#toReport.add(this);
+        }
       }
       if (this.#socket.writableLength === 0) {
         this.#engine.outputDrained();

@@ -27,7 +27,6 @@ export type SocketLimitName = 'maxAllowedIncomingFrameSize' | 'maxAllowedIncomin
  * thread each one costs a crossing, and a flood of unsolicited Pongs must not cross for nobody.
  */
 export const OptionalSignal = { Pong: 1, BytesWritten: 2 } as const;
-export const AllOptionalSignals = OptionalSignal.Pong | OptionalSignal.BytesWritten;
 
 /** What a server decided for one connection: its limits and its liveness timeouts (absent: 0, off). */
 export type ConnectionLimits = Record<SocketLimitName, number> & Partial<LivenessTimeouts>;
@@ -124,7 +123,7 @@ export interface SocketBackend {
   bytesToWrite(): number;
   /** Whether `textFrame`/`binaryFrame` are reported: decoding frames on their own costs time. */
   setFrameSignals(enabled: boolean): void;
-  /** Which `OptionalSignal`s are reported (bits); a backend starts with all of them unless it says otherwise. */
+  /** Which `OptionalSignal`s are reported (bits); a backend starts with none of them. */
   setOptionalSignals(signals: number): void;
   /** The mask keys of a client's frames from now on (a server never masks: nothing to do). */
   setMaskGenerator(generator: MaskGenerator): void;

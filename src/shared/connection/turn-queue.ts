@@ -1,0 +1,30 @@
+/**
+ * Work to be done at the end of this turn (setImmediate) for many items, under one immediate for
+ * all of them: a broadcast that gives a thousand sockets output makes one immediate, not a
+ * thousand, and no closure per item. Items added while the queue runs wait for the next turn, as
+ * a setImmediate made then would.
+ */
+export class TurnQueue<T> {
+  #items: T[] = [];
+  readonly #handle: (item: T) => void;
+  readonly #run = (): void => {
+    const items = this.#items;
+    this.#items = [];
+    let next = 0;
+    try {
+      while (next < items.length) this.#handle(items[next++]!);
+    } finally {
+      // A throw is the caller's to see, as from any immediate; the items behind it still run.
+      for (; next < items.length; next++) this.add(items[next]!);
+    }
+  };
+
+  /** `handle` is called once per `add`, in the order added; the caller keeps an item from being added twice in one turn when that matters. */
+  constructor(handle: (item: T) => void) {
+    this.#handle = handle;
+  }
+
+  add(item: T): void {
+    if (this.#items.push(item) === 1) setImmediate(this.#run);
+  }
+}

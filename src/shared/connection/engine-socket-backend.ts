@@ -401,7 +401,9 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
     const socket = this.#socket;
     // Dropped, not left queued: a socket that can no longer write has no use for them.
     if (socket.destroyed || socket.writableEnded) return;
-    if (chunks.length === 1) {
+    // A peer that is behind holds what is written to it until it reads: small output goes to
+    // it copied, so that it keeps its own bytes and not the slabs other sockets' frames share.
+    if (chunks.length === 1 && (total > ConcatBelowBytes || socket.writableLength === 0)) {
       socket.write(chunks[0], this.#onWritten(total));
     } else if (total <= ConcatBelowBytes) {
       socket.write(Buffer.concat(chunks, total), this.#onWritten(total));

@@ -16,7 +16,9 @@ import type { PubSubCounters } from './pubsub-stats.ts';
 /** RSV1: the first frame of a compressed message. */
 const Rsv1 = 0x40;
 
-const SlabSize = 256 * 1024;
+// Small, like the write slab: a subscriber whose peer stopped reading keeps the slab of its
+// last write until it reads or is dropped.
+const SlabSize = 64 * 1024;
 /** A message whose frames are larger than this gets a SharedArrayBuffer of its own. */
 const OwnBufferAbove = 32 * 1024;
 

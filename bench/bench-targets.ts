@@ -44,6 +44,8 @@ export interface TargetSpec {
   load?: 'echo' | 'broadcast';
   /** wsthreads broadcast: share the topic over this Redis. */
   redis?: string;
+  /** wsthreads: its writeDelay option (ms). */
+  writeDelay?: number;
 }
 
 /** CPU seconds used so far, by kind of thread (`v8`: the JavaScript engine's helpers, JavaScriptCore's in Bun). */
@@ -145,6 +147,7 @@ export async function serveTarget(spec: TargetSpec): Promise<void> {
       // A long handshake timeout: on a loaded machine 1000 handshakes at once may take more than Qt's 10 s, and ws has none.
       handshakeTimeout: 60_000,
       ...(spec.redis === undefined ? {} : { pubsub: { redis: spec.redis } }),
+      ...(spec.writeDelay === undefined ? {} : { writeDelay: spec.writeDelay }),
     });
     pubsub = () => ({ ...server.pubsubStats() });
     traffic = () => server.threadTrafficStats();

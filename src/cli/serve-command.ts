@@ -46,6 +46,8 @@ export interface ServeCommandOptions {
   idleTimeout?: number;
   pongTimeout?: number;
   frameTimeout?: number;
+  /** Ms output may wait to share a write with what follows (the server's writeDelay; default 0). */
+  writeDelay?: number;
   /** false with --no-page: no status page; plain HTTP requests are refused (400). */
   page: boolean;
   /** --deflate alone: true (shared mode); --deflate=MODE: that mode. */
@@ -135,6 +137,7 @@ export async function startServe(o: ServeCommandOptions, io: ServeIo = process):
     idleTimeout: o.idleTimeout,
     pongTimeout: o.pongTimeout,
     frameTimeout: o.frameTimeout,
+    writeDelay: o.writeDelay,
     perMessageDeflate: o.deflate ?? false,
     ...(o.maxMessageSize === undefined
       ? {}
@@ -241,6 +244,7 @@ export function registerServeCommand(program: Command): void {
     .option('--idle-timeout <ms>', 'ping a client silent this long (0: never)', nonNegativeInteger, ServerDefaults.idleTimeoutMs)
     .option('--pong-timeout <ms>', 'drop a pinged client that sends nothing for this long (1001; 0: never)', nonNegativeInteger, ServerDefaults.pongTimeoutMs)
     .option('--frame-timeout <ms>', 'close a connection whose frame stops arriving this long (1001; 0: never)', nonNegativeInteger, ServerDefaults.frameTimeoutMs)
+    .option('--write-delay <ms>', 'let output wait up to this long to share one write (fewer system calls for a broadcast, that much more latency; at most 1000)', nonNegativeInteger, ServerDefaults.writeDelayMs)
     .option('--no-page', 'no status page: plain HTTP requests on the port are refused (400)')
     .option('--deflate [mode]', 'permessage-deflate: shared (the default: no zlib state per connection), dedicated or dedicated:BITS (a window per connection)', deflateMode)
     .option('--verbose', 'log every connection coming and going: address, worker, close code')

@@ -168,6 +168,13 @@ export interface WebSocketServerOptions {
   highWaterMark?: number;
   /** How long a closing handshake may take before the connection is dropped; default 5000 ms. */
   closeTimeout?: number;
+  /**
+   * Ms a connection's output may wait before it is written, so that the messages of that time
+   * leave in one write: fewer system calls per message (most of what a broadcast costs) for up
+   * to that much more latency. Default 0: written at the end of the event-loop turn that made
+   * it; at most 1000. `flush()` writes at once either way.
+   */
+  writeDelay?: number;
   /** Ms without a byte from a client before the server pings it; default 90 000; 0 disables (see ServerDefaults). */
   idleTimeout?: number;
   /** Ms a client has to answer that Ping (with anything) before it is dropped with 1001; default 30 000; 0: never. */
@@ -230,6 +237,7 @@ export const ServerDefaults = {
   handshakeTimeoutMs: 10_000,
   highWaterMark: 64 * 1024 * 1024,
   closeTimeoutMs: DefaultCloseTimeoutMs,
+  writeDelayMs: 0,
   /**
    * A client silent for 90 s is pinged, and dropped (1001, `SocketError.IdleTimeout`) if it then
    * sends nothing for 30 s more: a dead peer (cable pulled, NAT entry dropped, no FIN) is found
@@ -249,6 +257,14 @@ export const ServerDefaults = {
 function checkCount(name: string, value: number): number {
   if (!Number.isInteger(value) || value < 0) throw new InvalidArgumentError(`${name} must be an integer >= 0; got ${String(value)}`);
   return value;
+}
+
+/** A second of delay is already more than any message wants; a typo of minutes is refused. */
+const MaxWriteDelayMs = 1000;
+
+function checkWriteDelay(ms: number): number {
+  if (checkTimeoutMs('writeDelay', ms) > MaxWriteDelayMs) throw new InvalidArgumentError(`writeDelay must be at most ${MaxWriteDelayMs} ms; got ${String(ms)}`);
+  return ms;
 }
 
 /** The events whose listeners change the standing acceptance (ConnectionSettings.standing). */
@@ -294,6 +310,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   #handshakeTimeoutMs: number;
   #highWaterMark: number;
   #closeTimeoutMs: number;
+  #writeDelayMs: number;
   readonly #liveness: LivenessTimeouts;
   #maxHeaderSize: number;
   #limits: Record<SocketLimitName, number>;
@@ -357,6 +374,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     this.#highWaterMark = options.highWaterMark ?? ServerDefaults.highWaterMark;
     if (!(this.#highWaterMark > 0)) throw new InvalidArgumentError(`highWaterMark must be > 0; got ${String(options.highWaterMark)}`);
     this.#closeTimeoutMs = checkCount('closeTimeout', options.closeTimeout ?? ServerDefaults.closeTimeoutMs);
+    this.#writeDelayMs = checkWriteDelay(options.writeDelay ?? ServerDefaults.writeDelayMs);
     this.#liveness = {
       idleTimeout: checkTimeoutMs('idleTimeout', options.idleTimeout ?? ServerDefaults.idleTimeoutMs),
       pongTimeout: checkTimeoutMs('pongTimeout', options.pongTimeout ?? ServerDefaults.pongTimeoutMs),
@@ -715,6 +733,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       maxHeaderSize: this.#maxHeaderSize,
       highWaterMark: this.#highWaterMark,
       closeTimeoutMs: this.#closeTimeoutMs,
+      writeDelayMs: this.#writeDelayMs,
       plainHttp: this.#httpRequestHandler !== null,
       tls: this.#tlsCurrent,
       deflate: this.#deflate,
@@ -1270,6 +1289,17 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   setHighWaterMark(bytes: number): void {
     if (!(bytes > 0)) throw new InvalidArgumentError(`highWaterMark must be > 0; got ${String(bytes)}`);
     this.#highWaterMark = bytes;
+    this.#settingsChanged();
+  }
+
+  /** Ms output may wait to share a write with what follows (default 0; see the `writeDelay` option). */
+  writeDelay(): number {
+    return this.#writeDelayMs;
+  }
+
+  /** Affects new connections. */
+  setWriteDelay(ms: number): void {
+    this.#writeDelayMs = checkWriteDelay(ms);
     this.#settingsChanged();
   }
 

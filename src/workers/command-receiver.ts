@@ -4,12 +4,16 @@
  * backend exists (the owner may send from its `newConnection` handler while the 101 is still on
  * its way) wait and are applied as soon as it does.
  */
+import type { EngineSocketBackend } from '../shared/connection/engine-socket-backend.ts';
 import type { SocketBackend, SocketLimitName } from '../shared/connection/socket-backend.ts';
 import type { LivenessTimeoutName } from '../shared/engine/liveness.ts';
 import { readCommandCalls, type CommandTarget } from '../shared/wire/command-batch.ts';
 import type { WorkerStatus } from '../shared/wire/signal-batch.ts';
 import type { FrameTarget } from '../shared/pubsub/local-topics.ts';
 import type { ThreadTopics } from './thread-topics.ts';
+
+/** The socket a receiver applies commands to (EngineSocketBackend in a pool thread). */
+export type ReceiverBackend = SocketBackend & FrameTarget & Pick<EngineSocketBackend, 'writeQueued'>;
 
 /**
  * Why reading is paused; reading resumes only when no reason is left. `Pending`: the owner has
@@ -24,7 +28,7 @@ export class CommandReceiver implements CommandTarget {
   readonly #topics: ThreadTopics;
   /** The topics the owner's mirror subscribed this connection to (left when it ends). */
   #subscriptions: Set<string> | undefined;
-  #backend: (SocketBackend & FrameTarget) | undefined;
+  #backend: ReceiverBackend | undefined;
   /** Batches that came before the backend was ready; made by the first such batch (few connections get one). */
   #waiting: Array<{ seq: number; calls: unknown[] }> | undefined;
   #appliedSeq = 0;
@@ -37,7 +41,7 @@ export class CommandReceiver implements CommandTarget {
   }
 
   /** The backend is ready: apply what waited. */
-  bind(backend: SocketBackend & FrameTarget): void {
+  bind(backend: ReceiverBackend): void {
     this.#backend = backend;
     if (this.#pauseReasons !== 0) backend.pause();
     const waiting = this.#waiting;
@@ -67,11 +71,11 @@ export class CommandReceiver implements CommandTarget {
   }
 
   /**
-   * Puts what the connection has queued on its socket now (it would go this turn anyway);
-   * resolves once the socket has written all of it.
+   * Puts what the connection has queued on its socket now (it would go this turn anyway),
+   * unless the server's write delay holds it back; resolves once the socket has written all of it.
    */
   writeQueued(): Promise<void> {
-    return this.#backend === undefined || this.#gone ? Promise.resolve() : this.#backend.flush();
+    return this.#backend === undefined || this.#gone ? Promise.resolve() : this.#backend.writeQueued();
   }
 
   async flush(): Promise<WorkerStatus> {

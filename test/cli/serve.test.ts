@@ -256,6 +256,32 @@ test.serial('the status feed counts connections dropped for silence and for a fr
   t.is((await serve.exited(EXIT_BOUND_MS)).code, 0);
 });
 
+test.serial('--write-delay holds the echoes of messages sent 20 ms apart for one write; a delay over 1000 ms is refused', async (t) => {
+  const serve = await startCli(['serve', '--port', '0', '--workers', '1', '--write-delay', '300'], STARTUP_MS);
+  t.teardown(() => serve.kill());
+  const port = portOf(serve);
+  const { socket, status } = await rawUpgrade(t, port, upgradeRequest(port));
+  t.is(status, 101);
+  const reads: number[] = [];
+  let received = Buffer.alloc(0);
+  const all = withBound(new Promise<void>((resolve) => socket.on('data', (chunk: Buffer) => {
+    reads.push(chunk.length);
+    received = Buffer.concat([received, chunk]);
+    if (received.length >= 5 * 11) resolve();
+  })), 10_000, 'five echoes');
+  for (let i = 0; i < 5; i++) {
+    socket.write(clientFrame({ opcode: 0x1, payload: `message ${i}` }));
+    if (i < 4) await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await all;
+  t.deepEqual(reads, [5 * 11], 'five 11-byte frames in one read');
+  serve.child.kill('SIGTERM');
+  t.is((await serve.exited(EXIT_BOUND_MS)).code, 0);
+  const refused = await runCli(['serve', '--port', '0', '--write-delay', '5000'], STARTUP_MS);
+  t.is(refused.code, 1);
+  t.regex(refused.stderr, /writeDelay must be at most 1000 ms/);
+});
+
 test.serial('serve prints which worker thread died and why, and keeps serving', async (t) => {
   const serve = await startCli(['serve', '--port', '0', '--workers', '2', '--handler', 'test/server/fixtures/echo-handler.ts'], STARTUP_MS);
   t.teardown(() => serve.kill());

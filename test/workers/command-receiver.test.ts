@@ -1,19 +1,17 @@
 /** The worker end of an owner-side socket's commands: how the reasons to pause reading combine. */
 import test from 'ava';
-import type { SocketBackend } from '../../src/shared/connection/socket-backend.ts';
-import type { FrameTarget } from '../../src/shared/pubsub/local-topics.ts';
-import { CommandReceiver, PauseReason } from '../../src/workers/command-receiver.ts';
+import { CommandReceiver, PauseReason, type ReceiverBackend } from '../../src/workers/command-receiver.ts';
 import { ThreadTopics } from '../../src/workers/thread-topics.ts';
 
 /** A backend that records pause and resume, for the pause reasons of a pool thread. */
-function recordingBackend(): SocketBackend & FrameTarget & { calls: string[] } {
+function recordingBackend(): ReceiverBackend & { calls: string[] } {
   const calls: string[] = [];
   const none = (): void => {};
   return {
     calls,
     pause: () => { calls.push('pause'); },
     resume: () => { calls.push('resume'); },
-    attach: none, sendText: () => 0, sendBinary: () => 0, ping: none, close: none, abort: none, flush: () => Promise.resolve(),
+    attach: none, sendText: () => 0, sendBinary: () => 0, ping: none, close: none, abort: none, flush: () => Promise.resolve(), writeQueued: () => Promise.resolve(),
     setLimit: none, setLivenessTimeout: none, bytesToWrite: () => 0, setFrameSignals: none, setOptionalSignals: none, setMaskGenerator: none,
     sendBuiltFrames: () => 0,
   };

@@ -20,7 +20,7 @@ export function createServerBackend(upgraded: UpgradedConnection, settings: Conn
     pongTimeout: decision.limits.pongTimeout,
     frameTimeout: decision.limits.frameTimeout,
     extensions: upgraded.extensions,
-  }, upgraded.rest, { closeTimeoutMs: settings.closeTimeoutMs, highWaterMark: settings.highWaterMark });
+  }, upgraded.rest, { closeTimeoutMs: settings.closeTimeoutMs, highWaterMark: settings.highWaterMark, writeDelayMs: settings.writeDelayMs });
   if (decision.frameSignals) engine.setFrameSignals(true);
   return engine;
 }

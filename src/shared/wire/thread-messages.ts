@@ -70,6 +70,8 @@ export interface ConnectionSettings {
   highWaterMark: number;
   /** How long a connection closing with 1008 over the high-water mark may take before it is dropped. */
   closeTimeoutMs: number;
+  /** Ms a connection's output may wait to share one write with what follows (0: the end of the turn). */
+  writeDelayMs: number;
   /** The server has an httpRequestHandler: a request that is no upgrade goes to the owner, not 400. */
   plainHttp: boolean;
   /**

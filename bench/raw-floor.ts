@@ -4,8 +4,9 @@
  * for each data message does the least a WebSocket server must:
  * - 'echo': the message back to its sender, unmasked, in a server frame; every frame of one read
  *   leaves in one `socket.write` (the batching a good server does);
- * - 'broadcast': the server frame to every connection, one `socket.write` each, as `ws`'s
- *   broadcast loop does.
+ * - 'broadcast': the server frame to every connection, the frames of one event-loop turn in
+ *   one `socket.write` per connection (the same buffer for all), as a server that frames once
+ *   per turn writes at the least.
  * Frame headers are read and written with the engine's frame codec; beyond that, no validation
  * (no UTF-8 check, no limits), no state but what was read and not used yet. What a connection, a
  * message or a delivery costs it is what the kernel and Node's `net.Socket` cost; a WebSocket
@@ -31,6 +32,21 @@ function serverHeader(fin: boolean, rsv: number, opcode: number, length: number)
   const bytes = Buffer.allocUnsafe(frameHeaderSize(length, false));
   writeFrameHeader(bytes, 0, fin, rsv, opcode, length, false);
   return bytes;
+}
+
+/** The frames to broadcast at the end of this turn, and to whom. */
+let turnFrames: Buffer[] = [];
+let turnAudience: Set<net.Socket> | undefined;
+
+function broadcastThisTurn(everyone: Set<net.Socket>, frame: Buffer): void {
+  if (turnFrames.push(frame) === 1) setImmediate(writeTurn);
+  turnAudience = everyone;
+}
+
+function writeTurn(): void {
+  const frames = Buffer.concat(turnFrames);
+  turnFrames = [];
+  for (const each of turnAudience!) each.write(frames);
 }
 
 /** One connection: what it has read and not used yet, as received (no copy until a frame is whole). */
@@ -88,8 +104,7 @@ class RawConnection {
       }
       const reply = serverHeader(header.fin, header.rsv, header.opcode, length);
       if (this.#load === 'broadcast') {
-        const whole = Buffer.concat([reply, payload]);
-        for (const each of this.#everyone) each.write(whole);
+        broadcastThisTurn(this.#everyone, Buffer.concat([reply, payload]));
         continue;
       }
       out.push(reply, payload);

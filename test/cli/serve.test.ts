@@ -257,7 +257,7 @@ test.serial('the status feed counts connections dropped for silence and for a fr
 });
 
 test.serial('--write-delay holds the echoes of messages sent 20 ms apart for one write; a delay over 1000 ms is refused', async (t) => {
-  const serve = await startCli(['serve', '--port', '0', '--workers', '1', '--write-delay', '300'], STARTUP_MS);
+  const serve = await startCli(['serve', '--port', '0', '--workers', '1', '--write-delay', '1000'], STARTUP_MS);
   t.teardown(() => serve.kill());
   const port = portOf(serve);
   const { socket, status } = await rawUpgrade(t, port, upgradeRequest(port));

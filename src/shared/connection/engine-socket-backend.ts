@@ -40,6 +40,9 @@ export type LifecycleObserver = Partial<Pick<SocketSink, 'error' | 'closing' | '
 
 export const DefaultCloseTimeoutMs = 5000;
 
+/** Written behind a write that did not reach the kernel at once: its callback says when that one has. */
+const EmptyChunk = new Uint8Array(0);
+
 /** Several small chunks are cheaper copied into one buffer than handed to writev one by one. */
 const ConcatBelowBytes = 16 * 1024;
 
@@ -78,6 +81,8 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
   readonly #highWaterMark: number;
   readonly #flushQueue: TurnQueue<EngineSocketBackend>;
   #overHighWaterMark = false;
+  /** The socket's writableLength after our last write to it (0 once that is written). */
+  #socketBacklog = 0;
   #observer: LifecycleObserver | undefined;
   #initialBytes: Uint8Array | undefined;
   #sink: SocketSink | undefined;
@@ -275,9 +280,12 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
   }
 
   #queued(): void {
-    if (this.#engine.outputLength === 0) return;
+    const queued = this.#engine.outputLength;
+    if (queued === 0) return;
     this.#scheduleFlush();
-    if (this.bytesToWrite() > this.#highWaterMark) this.#closeOverHighWaterMark();
+    // The socket's backlog as of its last write can only have shrunk since: the exact figure
+    // (a getter chain through the stream) is read only when that one comes near the mark.
+    if (queued + this.#socketBacklog > this.#highWaterMark && this.bytesToWrite() > this.#highWaterMark) this.#closeOverHighWaterMark();
   }
 
   /** The peer is not reading: close with 1008 now, and drop it if our Close is not read either. */
@@ -439,34 +447,43 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
     if (socket.destroyed || socket.writableEnded) return;
     // A peer that is behind holds what is written to it until it reads: small output goes to
     // it copied, so that it keeps its own bytes and not the slabs other sockets' frames share.
-    if (chunks.length === 1 && (total > ConcatBelowBytes || socket.writableLength === 0)) {
-      socket.write(chunks[0], this.#onWritten(total));
+    if (chunks.length === 1 && (total > ConcatBelowBytes || this.#socketBacklog === 0)) {
+      socket.write(chunks[0]);
     } else if (total <= ConcatBelowBytes) {
-      socket.write(Buffer.concat(chunks, total), this.#onWritten(total));
+      socket.write(Buffer.concat(chunks, total));
     } else {
       socket.cork();
-      const last = chunks.length - 1;
-      for (let i = 0; i < last; i++) socket.write(chunks[i]);
-      socket.write(chunks[last], this.#onWritten(total));
+      for (const chunk of chunks) socket.write(chunk);
       socket.uncork();
     }
+    // Most writes reach the kernel at once: then they are done now, with no callback (and no
+    // closure) per write. Otherwise an empty write behind them calls back once they are done.
+    const backlog = socket.writableLength;
+    this.#socketBacklog = backlog;
+    if (backlog === 0) this.#written(total);
+    else socket.write(EmptyChunk, this.#onWritten(total));
   }
 
   #onWritten(bytes: number): (error?: Error | null) => void {
     return (error) => {
-      if (error) return;
-      if ((this.#optionalSignals & OptionalSignal.BytesWritten) !== 0) {
-        this.#writtenUnreported += bytes;
-        if (!this.#bytesWrittenScheduled) {
-          this.#bytesWrittenScheduled = true;
-          EngineSocketBackend.#toReport.add(this);
-        }
-      }
-      if (this.#socket.writableLength === 0) {
-        this.#engine.outputDrained();
-        this.#releaseFlushWaiters();
-      }
+      if (!error) this.#written(bytes);
     };
+  }
+
+  /** `bytes` of output have been handed to the kernel. */
+  #written(bytes: number): void {
+    if ((this.#optionalSignals & OptionalSignal.BytesWritten) !== 0) {
+      this.#writtenUnreported += bytes;
+      if (!this.#bytesWrittenScheduled) {
+        this.#bytesWrittenScheduled = true;
+        EngineSocketBackend.#toReport.add(this);
+      }
+    }
+    if (this.#socket.writableLength === 0) {
+      this.#socketBacklog = 0;
+      this.#engine.outputDrained();
+      this.#releaseFlushWaiters();
+    }
   }
 
   #releaseFlushWaiters(): void {

@@ -6,17 +6,21 @@
  */
 export class TurnQueue<T> {
   #items: T[] = [];
+  /** The array of the round before, emptied: reused, so that a round of a thousand items does not grow a new one. */
+  #spare: T[] = [];
   readonly #handle: (item: T) => void;
   readonly #delayMs: number;
   readonly #run = (): void => {
     const items = this.#items;
-    this.#items = [];
+    this.#items = this.#spare;
     let next = 0;
     try {
       while (next < items.length) this.#handle(items[next++]!);
     } finally {
       // A throw is the caller's to see, as from any immediate; the items behind it still run.
       for (; next < items.length; next++) this.add(items[next]!);
+      items.length = 0;
+      this.#spare = items;
     }
   };
 

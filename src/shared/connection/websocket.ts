@@ -329,7 +329,9 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
    */
   static #onNewListener(this: WebSocket, event: string | symbol): void {
     if (FrameSignals.has(event)) queueMicrotask(() => this.#updateFrameSignals());
-    else if (OptionalSignals.has(event)) queueMicrotask(() => this.#updateOptionalSignals());
+    // At once, not once the listener is in (a microtask later): a write that completes in
+    // between, such as a flush() right after, must already count for the new listener.
+    else if (OptionalSignals.has(event)) this.#setOptionalSignals(this.#optionalSignals | OptionalSignals.get(event)!);
   }
 
   static #onRemoveListener(this: WebSocket, event: string | symbol): void {
@@ -729,6 +731,10 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
   #updateOptionalSignals(): void {
     let wanted = 0;
     for (const [event, bit] of OptionalSignals) if (this.listenerCount(event) > 0) wanted |= bit;
+    this.#setOptionalSignals(wanted);
+  }
+
+  #setOptionalSignals(wanted: number): void {
     if (wanted === this.#optionalSignals) return;
     this.#optionalSignals = wanted;
     this.#backend?.setOptionalSignals(wanted);

@@ -28,6 +28,15 @@ let sharedSlab: Buffer | undefined;
 let sharedSlabEnd = 0;
 
 /**
+ * The last view made for a run of built frames: the subscribers of one publish have the same
+ * run, so they share one view (and one write buffer) instead of making one each.
+ */
+let lastBuiltRun: Buffer | undefined;
+
+/** What a writer holds with nothing taken yet: never pushed to (frozen, so a push would throw). */
+const NoChunks: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
+
+/**
  * Turns outgoing messages into frame bytes, queued until the I/O layer takes them. Small frames
  * are packed side by side into the thread's slab, so that a turn's worth of one connection's
  * messages leaves as one chunk and one write (design.md: one socket write per message is where
@@ -35,7 +44,7 @@ let sharedSlabEnd = 0;
  * and frames built for many sockets are queued where they are (writeBuiltFrame).
  */
 export class FrameWriter {
-  #chunks: Uint8Array[] = [];
+  #chunks: Uint8Array[] = NoChunks;
   /**
    * This writer's current run of contiguous bytes, `[#runStart, #runEnd)` of `#runBytes` (the
    * end may pass the view's own length: the run lies in the memory under it). Either the
@@ -133,7 +142,8 @@ export class FrameWriter {
       const keyAt = writeFrameHeader(header, 0, fin, rsv, opcode, length, this.#masked);
       const body = payload.subarray(start, end);
       if (this.#masked) applyMask(body, this.#nextMaskKey(header, keyAt), 0);
-      this.#chunks.push(header, body);
+      this.#queue(header);
+      this.#queue(body);
       this.#queued += headerSize + length;
       return;
     }
@@ -141,7 +151,7 @@ export class FrameWriter {
     // returns (Qt copies too, and so does the owner-to-worker path), and the copy is one memcpy.
     const frame = Buffer.allocUnsafe(headerSize + length);
     this.#writeFrameAt(frame, 0, fin, rsv, opcode, payload, start, end);
-    this.#chunks.push(frame);
+    this.#queue(frame);
     this.#queued += headerSize + length;
   }
 
@@ -168,7 +178,7 @@ export class FrameWriter {
   take(): Uint8Array[] {
     this.#closeRun();
     const chunks = this.#chunks;
-    this.#chunks = [];
+    this.#chunks = NoChunks;
     this.#queued = 0;
     return chunks;
   }
@@ -219,17 +229,31 @@ export class FrameWriter {
     this.#queued += size;
   }
 
+  /** Most takes hold one chunk: a one-element array then, not an empty one grown by a push. */
+  #queue(chunk: Uint8Array): void {
+    if (this.#chunks === NoChunks) this.#chunks = [chunk];
+    else this.#chunks.push(chunk);
+  }
+
   #closeRun(): void {
     const run = this.#runBytes;
     if (run !== undefined && this.#runEnd > this.#runStart) {
       const start = this.#runStart;
       const end = this.#runEnd;
-      this.#chunks.push(start === 0 && end === run.length ? run : Buffer.from(run.buffer, run.byteOffset + start, end - start));
+      this.#queue(start === 0 && end === run.length ? run : builtRunView(run, start, end));
     }
     this.#runBytes = undefined;
     this.#runStart = 0;
     this.#runEnd = 0;
   }
+}
+
+/** `[start, end)` of the memory under `run`, as the view the previous writer made of it when it is the same. */
+function builtRunView(run: Uint8Array, start: number, end: number): Buffer {
+  const byteOffset = run.byteOffset + start;
+  const last = lastBuiltRun;
+  if (last !== undefined && last.buffer === run.buffer && last.byteOffset === byteOffset && last.length === end - start) return last;
+  return (lastBuiltRun = Buffer.from(run.buffer, byteOffset, end - start));
 }
 
 /**

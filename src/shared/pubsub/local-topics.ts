@@ -51,12 +51,14 @@ export class LocalTopics {
   deliver(topic: string, frames: Uint8Array, compressed: CompressedFrames | undefined, exceptConnectionId: number): void {
     const members = this.#topics.get(topic);
     if (members === undefined) return;
-    const counters = this.#counters;
-    for (const [connectionId, target] of members) {
-      if (connectionId === exceptConnectionId) continue;
-      const queued = target.sendBuiltFrames(frames, compressed);
+    let deliveries = 0;
+    // Keys and values side by side: a `for of` over the map would make an entry array per member.
+    const ids = members.keys();
+    for (const target of members.values()) {
+      if (ids.next().value === exceptConnectionId) continue;
       // The frames are queued where they are: a delivery copies nothing.
-      if (queued > 0) counters.deliveries++;
+      if (target.sendBuiltFrames(frames, compressed) > 0) deliveries++;
     }
+    this.#counters.deliveries += deliveries;
   }
 }

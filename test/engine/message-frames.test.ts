@@ -56,7 +56,7 @@ test('the publish builder frames into shared memory, text straight from the stri
   t.is(counters.frameBytes, text.length + binary.length + large.length);
 });
 
-test('built frames are queued where they are: one turn of publishes is one chunk of the same memory for every subscriber', (t) => {
+test('built frames are queued where they are: one turn of publishes is one chunk, the same view of the same memory, for every subscriber', (t) => {
   const builder = new PublishFrameBuilder(zeroCounters());
   const first = builder.build('one', 1000);
   const second = builder.build(Uint8Array.of(2, 2), 1000);
@@ -66,6 +66,7 @@ test('built frames are queued where they are: one turn of publishes is one chunk
     engine.sendBuiltFrames(second);
   }
   const [a, b] = subscribers.map((engine) => engine.takeOutput());
+  t.is(a![0], b![0], 'one view of the run for both subscribers');
   for (const chunks of [a!, b!]) {
     t.is(chunks.length, 1);
     t.is(chunks[0]!.buffer, first.buffer, 'the publish memory itself, not a copy');

@@ -28,10 +28,14 @@ let sharedSlab: Buffer | undefined;
 let sharedSlabEnd = 0;
 
 /**
- * The last view made for a run of built frames: the subscribers of one publish have the same
- * run, so they share one view (and one write buffer) instead of making one each.
+ * The last view made for a run of frames, and of what: the subscribers of one publish have the
+ * same run (the same frames object, the same span), so they share one view (and one write
+ * buffer) instead of making one each.
  */
-let lastBuiltRun: Buffer | undefined;
+let lastRunView: Buffer | undefined;
+let lastRunBytes: Uint8Array | undefined;
+let lastRunStart = 0;
+let lastRunEnd = 0;
 
 /** What a writer holds with nothing taken yet: never pushed to (frozen, so a push would throw). */
 const NoChunks: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
@@ -240,7 +244,7 @@ export class FrameWriter {
     if (run !== undefined && this.#runEnd > this.#runStart) {
       const start = this.#runStart;
       const end = this.#runEnd;
-      this.#queue(start === 0 && end === run.length ? run : builtRunView(run, start, end));
+      this.#queue(start === 0 && end === run.length ? run : runView(run, start, end));
     }
     this.#runBytes = undefined;
     this.#runStart = 0;
@@ -249,11 +253,12 @@ export class FrameWriter {
 }
 
 /** `[start, end)` of the memory under `run`, as the view the previous writer made of it when it is the same. */
-function builtRunView(run: Uint8Array, start: number, end: number): Buffer {
-  const byteOffset = run.byteOffset + start;
-  const last = lastBuiltRun;
-  if (last !== undefined && last.buffer === run.buffer && last.byteOffset === byteOffset && last.length === end - start) return last;
-  return (lastBuiltRun = Buffer.from(run.buffer, byteOffset, end - start));
+function runView(run: Uint8Array, start: number, end: number): Buffer {
+  if (run === lastRunBytes && start === lastRunStart && end === lastRunEnd) return lastRunView!;
+  lastRunBytes = run;
+  lastRunStart = start;
+  lastRunEnd = end;
+  return (lastRunView = Buffer.from(run.buffer, run.byteOffset + start, end - start));
 }
 
 /**

@@ -165,6 +165,36 @@ bothTransports('a peer that stops reading: bytesToWrite grows, and bytesWritten 
   t.is(socket.state(), State.Connected);
 });
 
+bothTransports('a peer that stops reading while messages go out turn after turn: bytesWritten counts each wire byte once when it reads', async (t, workers) => {
+  const server = await startServer(t, workers);
+  const sockets = echoEveryConnection(server);
+  const client = await connect(t, server.serverUrl(), undefined, { maxPayload: 16 * 1024 * 1024 });
+  await until(() => sockets.length === 1, 5000, 'the server socket');
+  const socket = sockets[0]!;
+  let written = 0;
+  socket.on('bytesWritten', (bytes) => { written += bytes; });
+  const tcp = (client as unknown as { _socket: import('node:net').Socket })._socket;
+  tcp.pause();
+  // 8 MiB fills loopback's buffers; then 200 small messages, each in a turn of its own, go out
+  // behind it while nothing is read.
+  const big = Buffer.alloc(8 * 1024 * 1024, 1);
+  socket.sendBinaryMessage(big);
+  const small = Buffer.alloc(100, 2);
+  for (let i = 0; i < 200; i++) {
+    socket.sendBinaryMessage(small);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  let received = 0;
+  const allReceived = within(new Promise<void>((resolve) => client.on('message', () => { if (++received === 201) resolve(); })), 20_000, '201 messages');
+  tcp.resume();
+  await allReceived;
+  // Wire bytes: the 8 MiB message in frames of outgoingFrameSize, each with a 10-byte header;
+  // each small frame with a 2-byte one.
+  const wire = Math.ceil(big.length / socket.outgoingFrameSize()) * 10 + big.length + 200 * (2 + small.length);
+  await until(() => written >= wire && socket.bytesToWrite() === 0, 15_000, 'the drain to be reported');
+  t.is(written, wire);
+});
+
 bothTransports('without a bytesWritten listener, bytesToWrite() still falls to 0 once a peer that stopped reading has read everything', async (t, workers) => {
   const server = await startServer(t, workers);
   const sockets = echoEveryConnection(server);

@@ -83,6 +83,13 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
   #overHighWaterMark = false;
   /** The socket's writableLength after our last write to it (0 once that is written). */
   #socketBacklog = 0;
+  /** Bytes written to the socket and not yet known to be with the kernel, behind any empty write. */
+  #unconfirmed = 0;
+  /** An empty write is out (#confirm), covering `#confirmingBytes` written before it. */
+  #confirming = false;
+  #confirmingBytes = 0;
+  /** Made for the first write that does not reach the kernel at once. */
+  #onConfirmed: ((error?: Error | null) => void) | undefined;
   #observer: LifecycleObserver | undefined;
   #initialBytes: Uint8Array | undefined;
   #sink: SocketSink | undefined;
@@ -460,14 +467,42 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
     // closure) per write. Otherwise an empty write behind them calls back once they are done.
     const backlog = socket.writableLength;
     this.#socketBacklog = backlog;
-    if (backlog === 0) this.#written(total);
-    else socket.write(EmptyChunk, this.#onWritten(total));
+    if (backlog === 0) {
+      // Every earlier write is done too.
+      const bytes = total + this.#unconfirmed;
+      this.#unconfirmed = 0;
+      this.#written(bytes);
+      return;
+    }
+    this.#unconfirmed += total;
+    if (!this.#confirming) this.#confirm();
   }
 
-  #onWritten(bytes: number): (error?: Error | null) => void {
-    return (error) => {
-      if (!error) this.#written(bytes);
-    };
+  /**
+   * One empty write at a time, behind the writes not yet known done: a peer that reads nothing
+   * holds one per connection, not one per turn that wrote to it.
+   */
+  #confirm(): void {
+    this.#confirming = true;
+    this.#confirmingBytes = this.#unconfirmed;
+    this.#unconfirmed = 0;
+    this.#socket.write(EmptyChunk, (this.#onConfirmed ??= (error) => this.#confirmed(error)));
+  }
+
+  #confirmed(error: Error | null | undefined): void {
+    this.#confirming = false;
+    if (error) return;
+    const bytes = this.#confirmingBytes;
+    this.#confirmingBytes = 0;
+    this.#written(bytes);
+    if (this.#unconfirmed === 0) return;
+    if (this.#socket.writableLength > 0) {
+      this.#confirm();
+    } else {
+      const later = this.#unconfirmed;
+      this.#unconfirmed = 0;
+      this.#written(later);
+    }
   }
 
   /** `bytes` of output have been handed to the kernel. */

@@ -6,7 +6,7 @@
  *
  * - The raw TCP floor (raw-floor.ts) beside them: one `socket.write` per delivery and
  *   nothing else, what a server that writes once per delivery cannot go below.
- * - wsthreads with `writeDelay` 1 and 20 ms: output waits that long to share a write, fewer
+ * - wsthreads with `writeDelay` 1 and 50 ms: output waits that long to share a write, fewer
  *   system calls for more latency (with 16 closed-loop clients the delay also slows the load,
  *   since each waits for its own message).
  * - 16 and 1,000 subscribers on one topic. With 16, each client keeps 4 of its own messages in
@@ -43,7 +43,7 @@ const Targets: TargetSpec[] = [
   { name: 'wsthreads workers: 1', kind: 'wsthreads', workers: 1, mirror: false, load: 'broadcast' },
   { name: 'wsthreads workers: 2', kind: 'wsthreads', workers: 2, mirror: false, load: 'broadcast' },
   { name: 'wsthreads w: 0 writeDelay 1', kind: 'wsthreads', workers: 0, mirror: false, load: 'broadcast', writeDelay: 1 },
-  { name: 'wsthreads w: 0 writeDelay 20', kind: 'wsthreads', workers: 0, mirror: false, load: 'broadcast', writeDelay: 20 },
+  { name: 'wsthreads w: 0 writeDelay 50', kind: 'wsthreads', workers: 0, mirror: false, load: 'broadcast', writeDelay: 50 },
   { name: 'wsthreads mirror w: 1', kind: 'wsthreads', workers: 1, mirror: true, load: 'broadcast' },
   { name: 'bun 1.4', kind: 'bun', workers: 0, mirror: false, load: 'broadcast' },
 ];

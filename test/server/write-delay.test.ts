@@ -1,9 +1,9 @@
 /**
  * The writeDelay option: output waits up to that long so that what follows shares its write.
  * Five messages sent 20 ms apart reach a raw TCP client in one read with a 1000 ms delay (long
- * beside the 80 ms of sending, however loaded the machine), and in
- * five without one, whether the owner sends them or a handler in a pool thread; flush() does not
- * wait; the setter checks its value and reaches new connections.
+ * beside the 80 ms of sending, however loaded the machine) and in several without one, whether
+ * the owner sends them or a handler in a pool thread; flush() does not wait; the setter checks
+ * its value and reaches new connections.
  */
 import type { ExecutionContext } from 'ava';
 import test from 'ava';
@@ -61,13 +61,16 @@ bothTransports('with writeDelay 1000, five messages sent 20 ms apart leave in on
   t.true(firstAt - started >= 990, `first bytes after ${(firstAt - started).toFixed(0)} ms`);
 });
 
-bothTransports('without writeDelay, the same five messages leave in five writes', async (t, workers) => {
+bothTransports('without writeDelay, the same five messages leave as they are sent, not in one write', async (t, workers) => {
   const server = await startServer(t, workers);
   t.is(server.writeDelay(), 0);
   const { client, socket } = await rawClient(t, server);
   const reads = readsOf(client, 5);
   await sendPaced(socket, 5);
-  t.deepEqual((await reads).reads, [1, 1, 1, 1, 1]);
+  // Five writes 20 ms apart; a reader held up for longer may find two of them in one read.
+  const counts = (await reads).reads;
+  t.true(counts.length > 1, `reads: ${JSON.stringify(counts)}`);
+  t.is(counts.reduce((sum, count) => sum + count, 0), 5);
 });
 
 bothTransports('flush() writes at once, whatever the delay', async (t, workers) => {

@@ -131,17 +131,22 @@ bothTransports('in handler mode the handler echoes in the thread and the owner s
   if (workers > 0) t.is(ownerMessages, 0, 'no per-message traffic reaches the owner');
 });
 
-bothTransports('a peer that stops reading: bytesToWrite grows, and bytesWritten reports the drain once it reads', async (t, workers) => {
+/** An echo server's socket for a `ws` client whose TCP socket has stopped reading (resume `tcp` to read again). */
+async function stalledPeer(t: import('ava').ExecutionContext, workers: number, maxPayload: number): Promise<{ socket: WebSocket; client: WS; tcp: import('node:net').Socket }> {
   const server = await startServer(t, workers);
   const sockets = echoEveryConnection(server);
-  const client = await connect(t, server.serverUrl(), undefined, { maxPayload: 2 * 1024 * 1024 });
+  const client = await connect(t, server.serverUrl(), undefined, { maxPayload });
   await until(() => sockets.length === 1, 5000, 'the server socket');
-  const socket = sockets[0]!;
+  const tcp = (client as unknown as { _socket: import('node:net').Socket })._socket;
+  tcp.pause();
+  return { socket: sockets[0]!, client, tcp };
+}
+
+bothTransports('a peer that stops reading: bytesToWrite grows, and bytesWritten reports the drain once it reads', async (t, workers) => {
+  const { socket, client, tcp } = await stalledPeer(t, workers, 2 * 1024 * 1024);
   // Listened to from the start: every byte written is reported, whenever it leaves.
   let written = 0;
   socket.on('bytesWritten', (bytes) => { written += bytes; });
-  const tcp = (client as unknown as { _socket: import('node:net').Socket })._socket;
-  tcp.pause();
   const chunk = Buffer.alloc(1024 * 1024, 9);
   // Far more than loopback's socket buffers hold.
   for (let i = 0; i < 32; i++) t.is(socket.sendBinaryMessage(chunk), chunk.length);
@@ -166,15 +171,9 @@ bothTransports('a peer that stops reading: bytesToWrite grows, and bytesWritten 
 });
 
 bothTransports('a peer that stops reading while messages go out turn after turn: bytesWritten counts each wire byte once when it reads', async (t, workers) => {
-  const server = await startServer(t, workers);
-  const sockets = echoEveryConnection(server);
-  const client = await connect(t, server.serverUrl(), undefined, { maxPayload: 16 * 1024 * 1024 });
-  await until(() => sockets.length === 1, 5000, 'the server socket');
-  const socket = sockets[0]!;
+  const { socket, client, tcp } = await stalledPeer(t, workers, 16 * 1024 * 1024);
   let written = 0;
   socket.on('bytesWritten', (bytes) => { written += bytes; });
-  const tcp = (client as unknown as { _socket: import('node:net').Socket })._socket;
-  tcp.pause();
   // 8 MiB fills loopback's buffers; then 200 small messages, each in a turn of its own, go out
   // behind it while nothing is read.
   const big = Buffer.alloc(8 * 1024 * 1024, 1);
@@ -196,14 +195,8 @@ bothTransports('a peer that stops reading while messages go out turn after turn:
 });
 
 bothTransports('without a bytesWritten listener, bytesToWrite() still falls to 0 once a peer that stopped reading has read everything', async (t, workers) => {
-  const server = await startServer(t, workers);
-  const sockets = echoEveryConnection(server);
-  const client = await connect(t, server.serverUrl(), undefined, { maxPayload: 2 * 1024 * 1024 });
-  await until(() => sockets.length === 1, 5000, 'the server socket');
-  const socket = sockets[0]!;
+  const { socket, client, tcp } = await stalledPeer(t, workers, 2 * 1024 * 1024);
   t.is(socket.listenerCount('bytesWritten'), 0);
-  const tcp = (client as unknown as { _socket: import('node:net').Socket })._socket;
-  tcp.pause();
   const chunk = Buffer.alloc(1024 * 1024, 7);
   for (let i = 0; i < 16; i++) socket.sendBinaryMessage(chunk);
   // The owner's figure is what the thread last reported: it must be reported again once drained.

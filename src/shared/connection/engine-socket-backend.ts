@@ -331,8 +331,7 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
 
   flush(): Promise<void> {
     this.#writeOutput();
-    if (this.#transportGone || this.#socket.writableLength === 0) return Promise.resolve();
-    return new Promise((resolve) => (this.#flushWaiters ??= []).push(resolve));
+    return this.#allWritten();
   }
 
   /**
@@ -340,7 +339,12 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
    * holds it back; resolves once the socket has written all of it (or is gone).
    */
   writeQueued(): Promise<void> {
-    if (this.#flushQueue === EngineSocketBackend.#toFlush) return this.flush();
+    if (this.#flushQueue === EngineSocketBackend.#toFlush) this.#writeOutput();
+    return this.#allWritten();
+  }
+
+  /** Resolves once the engine and the socket hold nothing unwritten (or the transport is gone). */
+  #allWritten(): Promise<void> {
     if (this.#transportGone || (this.#socket.writableLength === 0 && this.#engine.outputLength === 0)) return Promise.resolve();
     return new Promise((resolve) => (this.#flushWaiters ??= []).push(resolve));
   }
@@ -465,17 +469,26 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
     }
     // Most writes reach the kernel at once: then they are done now, with no callback (and no
     // closure) per write. Otherwise an empty write behind them calls back once they are done.
-    const backlog = socket.writableLength;
+    this.#unconfirmed += total;
+    this.#settle(0);
+  }
+
+  /**
+   * `done` bytes have reached the kernel; the socket's backlog says whether the writes not yet
+   * known done have too, or need an empty write behind them.
+   */
+  #settle(done: number): void {
+    const backlog = this.#socket.writableLength;
     this.#socketBacklog = backlog;
-    if (backlog === 0) {
-      // Every earlier write is done too.
-      const bytes = total + this.#unconfirmed;
-      this.#unconfirmed = 0;
-      this.#written(bytes);
+    if (backlog > 0) {
+      this.#countWritten(done);
+      if (this.#unconfirmed > 0 && !this.#confirming) this.#confirm();
       return;
     }
-    this.#unconfirmed += total;
-    if (!this.#confirming) this.#confirm();
+    this.#countWritten(done + this.#unconfirmed);
+    this.#unconfirmed = 0;
+    this.#engine.outputDrained();
+    this.#releaseFlushWaiters();
   }
 
   /**
@@ -494,30 +507,16 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
     if (error) return;
     const bytes = this.#confirmingBytes;
     this.#confirmingBytes = 0;
-    this.#written(bytes);
-    if (this.#unconfirmed === 0) return;
-    if (this.#socket.writableLength > 0) {
-      this.#confirm();
-    } else {
-      const later = this.#unconfirmed;
-      this.#unconfirmed = 0;
-      this.#written(later);
-    }
+    this.#settle(bytes);
   }
 
-  /** `bytes` of output have been handed to the kernel. */
-  #written(bytes: number): void {
-    if ((this.#optionalSignals & OptionalSignal.BytesWritten) !== 0) {
-      this.#writtenUnreported += bytes;
-      if (!this.#bytesWrittenScheduled) {
-        this.#bytesWrittenScheduled = true;
-        EngineSocketBackend.#toReport.add(this);
-      }
-    }
-    if (this.#socket.writableLength === 0) {
-      this.#socketBacklog = 0;
-      this.#engine.outputDrained();
-      this.#releaseFlushWaiters();
+  /** For the `bytesWritten` report at the end of the turn, while someone listens. */
+  #countWritten(bytes: number): void {
+    if (bytes === 0 || (this.#optionalSignals & OptionalSignal.BytesWritten) === 0) return;
+    this.#writtenUnreported += bytes;
+    if (!this.#bytesWrittenScheduled) {
+      this.#bytesWrittenScheduled = true;
+      EngineSocketBackend.#toReport.add(this);
     }
   }
 

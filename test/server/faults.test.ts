@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer';
 import test from 'ava';
 import type WS from 'ws';
-import type { WebSocketServer } from '../../src/main/websocket-server.ts';
+import { ServerDefaults, type WebSocketServer } from '../../src/main/websocket-server.ts';
 import type { WebSocket } from '../../src/shared/connection/websocket.ts';
 import { CloseCode } from '../../src/shared/engine/close-code.ts';
 import { SocketError, type WebSocketError } from '../../src/shared/engine/errors.ts';
@@ -42,6 +42,20 @@ async function trackedClients(t: import('ava').ExecutionContext, server: WebSock
     return { client, threadId, owner: owners.find((socket) => socket.peerPort() === port)! };
   }));
 }
+
+test.serial('a pool thread runs with the default young generation, and with the limits the server was given [workers: 1]', async (t) => {
+  const limitsOf = async (server: WebSocketServer): Promise<Record<string, number>> => {
+    const client = await connect(t, server.serverUrl());
+    const reply = nextMessage(client);
+    client.send('limits');
+    return JSON.parse((await reply)[0].toString()) as Record<string, number>;
+  };
+  const plain = await limitsOf(await startServer(t, 1, { handler: EchoHandlerUrl }));
+  t.is(plain.maxYoungGenerationSizeMb, ServerDefaults.workerMaxYoungGenerationSizeMb);
+  const given = await limitsOf(await startServer(t, 1, { handler: EchoHandlerUrl, workerResourceLimits: { maxYoungGenerationSizeMb: 32, maxOldGenerationSizeMb: 64 } }));
+  t.is(given.maxYoungGenerationSizeMb, 32);
+  t.is(given.maxOldGenerationSizeMb, 64);
+});
 
 for (const [trigger, what] of [['exit', 'calls process.exit'], ['throw', 'throws'], ['oom', 'runs out of memory']] as const) {
   test.serial(`a thread whose handler ${what} takes only its own connections: 1006 on both ends, the rest untouched, new connections served [workers: 2]`, async (t) => {

@@ -15,7 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { getHeapStatistics } from 'node:v8';
 import type { DeflateOption } from '../src/shared/engine/permessage-deflate.ts';
-import { GcRequest } from './gc-echo-handler.ts';
+import { collectGarbage, GcRequest } from './gc-echo-handler.ts';
 
 export interface TargetSpec {
   name: string;
@@ -126,7 +126,7 @@ export async function serveTarget(spec: TargetSpec): Promise<void> {
     server.on('connection', (socket) => {
       if (broadcast) socket.on('message', (data, isBinary) => { for (const client of server.clients) client.send(data, { binary: isBinary }); });
       else socket.on('message', (data, isBinary) => {
-        if (!isBinary && (data as Buffer).length === GcRequest.length && String(data) === GcRequest) (globalThis as { gc?: () => void }).gc?.();
+        if (!isBinary && (data as Buffer).length === GcRequest.length && String(data) === GcRequest) collectGarbage(false);
         else socket.send(data, { binary: isBinary });
       });
     });
@@ -169,14 +169,15 @@ export async function serveTarget(spec: TargetSpec): Promise<void> {
     port = server.serverPort();
     close = () => server.destroy();
   }
-  answerParent(port, close, () => (globalThis as { gc?: () => void }).gc?.(), pubsub, traffic);
+  answerParent(port, close, collectGarbage, pubsub, traffic);
 }
 
 /**
  * Runs in the child, Node's or Bun's: tells the parent the server's port, then answers its
- * requests for samples until it asks the child to exit. `collect`: a full GC of this thread.
+ * requests for samples until it asks the child to exit. `collect`: a full GC of this thread,
+ * `reduce`: one that also gives back what the heap grew and no longer uses (collectGarbage).
  */
-export function answerParent(port: number, close: () => Promise<void>, collect: () => void, pubsub?: () => Record<string, unknown>, traffic?: () => TargetSample['traffic']): void {
+export function answerParent(port: number, close: () => Promise<void>, collect: (reduce: boolean) => void, pubsub?: () => Record<string, unknown>, traffic?: () => TargetSample['traffic']): void {
   const sendSample = (): void => {
     const memory = process.memoryUsage();
     process.send!({ sample: { cpu: threadCpu(process.pid), rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, allocatedBytes: (getHeapStatistics() as { total_allocated_bytes?: number }).total_allocated_bytes, pubsub: pubsub?.(), traffic: traffic?.() } } satisfies ChildMessage);
@@ -184,11 +185,11 @@ export function answerParent(port: number, close: () => Promise<void>, collect: 
   process.on('message', (message: string) => {
     if (message === 'sample') {
       sendSample();
-    } else if (message === 'settled') {
+    } else if (message === 'settled' || message === 'reduced') {
       // Memory after a full collection of this thread: what is held, not garbage. The workers'
       // heaps hold little per connection but zlib contexts, which live outside any heap; give
       // frees a moment to reach the allocator.
-      collect();
+      collect(message === 'reduced');
       setTimeout(sendSample, 200);
     } else if (message === 'exit') {
       void close().finally(() => process.exit(0));
@@ -224,8 +225,11 @@ export interface RunningTarget {
   port: number;
   /** The child's process id (for what /proc tells of it, such as its peak memory). */
   pid: number;
-  /** CPU by thread and memory now; `settled`: after a full GC and a moment, for memory figures. */
-  sample(settled?: boolean): Promise<TargetSample>;
+  /**
+   * CPU by thread and memory now; `settled`: after a full GC of the owner thread and a moment,
+   * for memory figures; `reduced`: after a memory-reducing one (collectGarbage).
+   */
+  sample(after?: 'settled' | 'reduced'): Promise<TargetSample>;
   stop(): Promise<void>;
 }
 
@@ -258,9 +262,9 @@ export async function startTarget(script: string, spec: TargetSpec): Promise<Run
   return {
     port: first.port,
     pid: child.pid!,
-    async sample(settled = false) {
+    async sample(after) {
       const reply = nextMessage();
-      child.send(settled ? 'settled' : 'sample');
+      child.send(after ?? 'sample');
       const message = await reply;
       if (!('sample' in message)) throw new Error('expected a sample');
       return message.sample;

@@ -50,4 +50,5 @@ const server = Bun.serve({
     ? { ...options, open: (socket) => socket.subscribe('/'), message: (_socket, message) => void server.publish('/', message) }
     : { ...options, message: (socket, message) => void socket.send(message) },
 });
+// Bun.gc(true) is JavaScriptCore's synchronous full collection, for either kind asked.
 answerParent(server.port, () => server.stop(true), () => Bun.gc(true));

@@ -25,15 +25,16 @@ import { parseArgs } from 'node:util';
 import { buildClientRequest, ClientHandshakeParser } from '../src/shared/engine/client-handshake.ts';
 import { writeFrameHeader } from '../src/shared/engine/frame-codec.ts';
 import { OpCode } from '../src/shared/engine/opcode.ts';
-import { cpuDelta, runnableTargets, scriptPath, serveTarget, startTarget, totalCpu, type RunningTarget, type TargetSpec, type ThreadCpu } from './bench-targets.ts';
+import { cpuDelta, runnableTargets, scriptPath, serveTarget, startTarget, totalCpu, type RunningTarget, type TargetSample, type TargetSpec, type ThreadCpu } from './bench-targets.ts';
 import { format, ratio } from './bench-format.ts';
+import { GcReduceRequest } from './gc-echo-handler.ts';
 
 const Targets: TargetSpec[] = [
   { name: 'ws', kind: 'ws', workers: 0, mirror: false },
   { name: 'ws + bufferutil', kind: 'ws', native: true, workers: 0, mirror: false },
   { name: 'wsthreads workers: 0', kind: 'wsthreads', workers: 0, mirror: false },
-  { name: 'wsthreads workers: 1', kind: 'wsthreads', workers: 1, mirror: false },
-  { name: 'wsthreads w: 1, owner accepts', kind: 'wsthreads', workers: 1, mirror: false, accept: 'owner' },
+  { name: 'wsthreads workers: 1', kind: 'wsthreads', workers: 1, mirror: false, gcEcho: true },
+  { name: 'wsthreads w: 1, owner accepts', kind: 'wsthreads', workers: 1, mirror: false, accept: 'owner', gcEcho: true },
   { name: 'wsthreads mirror w: 1', kind: 'wsthreads', workers: 1, mirror: true },
   { name: 'bun 1.4', kind: 'bun', workers: 0, mirror: false },
   { name: 'raw TCP floor', kind: 'raw', workers: 0, mirror: false },
@@ -44,6 +45,15 @@ const CloseFrame = (() => {
   const frame = Buffer.alloc(2 + 4 + 2);
   const keyAt = writeFrameHeader(frame, 0, true, 0, OpCode.Close, 2, true);
   frame.writeUInt16BE(1000, keyAt + 4);
+  return frame;
+})();
+
+/** A masked text frame asking a pool thread for a memory-reducing GC (gc-echo-handler.ts); the key is zero. */
+const GcReduceFrame = (() => {
+  const payload = Buffer.from(GcReduceRequest);
+  const frame = Buffer.alloc(2 + 4 + payload.length);
+  const keyAt = writeFrameHeader(frame, 0, true, 0, OpCode.Text, payload.length, true);
+  payload.copy(frame, keyAt + 4);
   return frame;
 })();
 
@@ -136,23 +146,49 @@ async function connectLoop(target: RunningTarget, concurrency: number, warmUpMs:
 
 interface IdleResult {
   rssBeforeBytes: number;
+  /** RSS growth per connection after a full GC of the owner thread (of every thread where the pool's handler can be asked). */
   bytesPerConnection: number;
+  /** The same after a memory-reducing GC of those threads: what the connections themselves hold. */
+  heldBytesPerConnection: number;
   heapBytesPerConnection: number;
 }
 
-async function idleMemory(target: RunningTarget, count: number): Promise<IdleResult> {
-  const before = await target.sample(true);
+/**
+ * RSS per idle connection, two ways. After a full GC of every thread we can reach, as a user's
+ * process would show it: this includes the young generation V8 grew while the connections were
+ * arriving, which depends on how fast they came and stops at a cap (tens of MiB per thread,
+ * however many connections). After a memory-reducing GC, which shrinks the young generation
+ * again: what each connection holds, the cost per connection at 100,000 of them. The pool
+ * thread of a handler target is reached through its GC-on-request handler, over one
+ * connection opened first (the targets with a handler run one pool thread); mirror mode's pool
+ * thread has no handler to ask, and only its owner is collected.
+ */
+async function idleMemory(target: RunningTarget, spec: TargetSpec, count: number): Promise<IdleResult> {
+  const probe = spec.gcEcho ? await openConnection(target.port) : undefined;
+  const sampleReduced = async (): Promise<TargetSample> => {
+    if (probe !== undefined) {
+      const answered = new Promise((resolve) => probe.once('data', resolve));
+      probe.write(GcReduceFrame);
+      await Promise.race([answered, new Promise((_, reject) => setTimeout(() => reject(new Error('no answer to the GC request')), 10_000).unref())]);
+    }
+    return target.sample('reduced');
+  };
+  const beforeReduced = await sampleReduced();
+  const before = await target.sample('settled');
   const sockets: net.Socket[] = [];
   for (let i = 0; i < count; i += 100) {
     sockets.push(...await Promise.all(Array.from({ length: Math.min(100, count - i) }, () => openConnection(target.port))));
   }
   // Let the server settle (timers, lazily made state) before reading what it holds.
   await new Promise((resolve) => setTimeout(resolve, 500));
-  const held = await target.sample(true);
+  const held = await target.sample('settled');
+  const heldReduced = await sampleReduced();
   for (const socket of sockets) socket.destroy();
+  probe?.destroy();
   return {
     rssBeforeBytes: before.rssBytes,
     bytesPerConnection: (held.rssBytes - before.rssBytes) / count,
+    heldBytesPerConnection: (heldReduced.rssBytes - beforeReduced.rssBytes) / count,
     heapBytesPerConnection: (held.heapUsedBytes - before.heapUsedBytes) / count,
   };
 }
@@ -195,11 +231,11 @@ async function main(): Promise<void> {
   for (const spec of targets) {
     const target = await startTarget(scriptPath(import.meta.url), spec);
     try {
-      const idleResult = await idleMemory(target, idle);
+      const idleResult = await idleMemory(target, spec, idle);
       const connect = await connectLoop(target, concurrency, 1000, measureMs);
       rows.push({ spec, connect, idle: idleResult });
       const us = connect.microsPerConnection;
-      console.log(`  ${spec.name.padEnd(30)} ${format(connect.handshakesPerSecond).padStart(7)} handshakes/s  owner ${us.owner.toFixed(1)} µs  pool ${us.pool.toFixed(1)} µs  V8 ${us.v8.toFixed(1)} µs  ${(idleResult.bytesPerConnection / 1024).toFixed(1)} KiB/conn (heap ${(idleResult.heapBytesPerConnection / 1024).toFixed(1)})  posts/conn ${connect.postsPerConnection.fromThreads.toFixed(2)} in, ${connect.postsPerConnection.toThreads.toFixed(2)} out${connect.allocatedPerConnection === undefined ? '' : `  owner allocates ${(connect.allocatedPerConnection / 1024).toFixed(1)} KiB/conn`}${connect.failures > 0 ? `  (${connect.failures} failed)` : ''}`);
+      console.log(`  ${spec.name.padEnd(30)} ${format(connect.handshakesPerSecond).padStart(7)} handshakes/s  owner ${us.owner.toFixed(1)} µs  pool ${us.pool.toFixed(1)} µs  V8 ${us.v8.toFixed(1)} µs  ${(idleResult.bytesPerConnection / 1024).toFixed(1)} KiB/conn (heap ${(idleResult.heapBytesPerConnection / 1024).toFixed(1)}, held ${(idleResult.heldBytesPerConnection / 1024).toFixed(1)})  posts/conn ${connect.postsPerConnection.fromThreads.toFixed(2)} in, ${connect.postsPerConnection.toThreads.toFixed(2)} out${connect.allocatedPerConnection === undefined ? '' : `  owner allocates ${(connect.allocatedPerConnection / 1024).toFixed(1)} KiB/conn`}${connect.failures > 0 ? `  (${connect.failures} failed)` : ''}`);
     } finally {
       await target.stop();
     }
@@ -208,11 +244,11 @@ async function main(): Promise<void> {
   console.log('');
   console.log('### connections: open + close, and held idle');
   console.log('');
-  console.log('| server | handshakes/s | handshakes/CPU-s | vs ws (/CPU-s) | owner µs | pool µs | V8 µs | other µs | KiB/idle conn | vs ws | RSS at start MiB |');
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  console.log('| server | handshakes/s | handshakes/CPU-s | vs ws (/CPU-s) | owner µs | pool µs | V8 µs | other µs | KiB/idle conn | vs ws | KiB held | vs ws | RSS at start MiB |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const { spec, connect, idle: held } of rows) {
     const us = connect.microsPerConnection;
-    console.log(`| ${spec.name} | ${format(connect.handshakesPerSecond)} | ${format(connect.handshakesPerCpuSecond)} | ${ratio(connect.handshakesPerCpuSecond, base?.connect.handshakesPerCpuSecond)} | ${us.owner.toFixed(1)} | ${us.pool.toFixed(1)} | ${us.v8.toFixed(1)} | ${us.other.toFixed(1)} | ${(held.bytesPerConnection / 1024).toFixed(1)} | ${ratio(held.bytesPerConnection, base?.idle.bytesPerConnection)} | ${(held.rssBeforeBytes / 1048576).toFixed(0)} |`);
+    console.log(`| ${spec.name} | ${format(connect.handshakesPerSecond)} | ${format(connect.handshakesPerCpuSecond)} | ${ratio(connect.handshakesPerCpuSecond, base?.connect.handshakesPerCpuSecond)} | ${us.owner.toFixed(1)} | ${us.pool.toFixed(1)} | ${us.v8.toFixed(1)} | ${us.other.toFixed(1)} | ${(held.bytesPerConnection / 1024).toFixed(1)} | ${ratio(held.bytesPerConnection, base?.idle.bytesPerConnection)} | ${(held.heldBytesPerConnection / 1024).toFixed(1)} | ${ratio(held.heldBytesPerConnection, base?.idle.heldBytesPerConnection)} | ${(held.rssBeforeBytes / 1048576).toFixed(0)} |`);
   }
   console.log('');
   console.log('### projection from the per-thread costs above (handshakes/s)');

@@ -387,7 +387,7 @@ async function idleKibPerConnection(target: RunningTarget, load: Load): Promise<
     // Every connection asks for a GC, so that each worker thread gets the request.
     for (const { socket } of held) socket.write(gc);
     await new Promise((resolve) => setTimeout(resolve, 300));
-    return (await target.sample(true)).rssBytes;
+    return (await target.sample('settled')).rssBytes;
   };
   const first = await batch();
   const second = await batch();

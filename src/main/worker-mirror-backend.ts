@@ -14,6 +14,7 @@ import { CloseCode } from '../shared/engine/close-code.ts';
 import type { WebSocketError } from '../shared/engine/errors.ts';
 import { lostConnectionCalls, readSignalCalls, SignalEffect, signalEffects } from '../shared/wire/signal-batch.ts';
 import { CommandWriter } from '../shared/wire/command-batch.ts';
+import { TurnQueue } from '../shared/connection/turn-queue.ts';
 import type { CommandSource, PoolThreadLink } from './pool-thread-link.ts';
 import type { MirroredSubscriber } from './topic-hub.ts';
 import type { SocketBackend, SocketLimitName, SocketSink } from '../shared/connection/socket-backend.ts';
@@ -134,13 +135,18 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource, Mirror
       this.#deliverHeld(sink);
       return;
     }
-    setImmediate(() => {
-      // The worker reads nothing until the connection is taken. Not before this turn: the
-      // listeners added after attach ask for frame signals from a microtask, and that command
-      // must reach the worker before its first read.
-      this.#command()?.taken();
-      this.#deliverHeld(sink);
-    });
+    // The worker reads nothing until the connection is taken. Not before this turn: the
+    // listeners added after attach ask for frame signals from a microtask, and that command
+    // must reach the worker before its first read.
+    WorkerMirrorBackend.#toTake.add(this);
+  }
+
+  /** The sockets attached this turn, told `taken` at its end under one immediate (no closure each). */
+  static readonly #toTake = new TurnQueue<WorkerMirrorBackend>((backend) => backend.#taken());
+
+  #taken(): void {
+    this.#command()?.taken();
+    this.#deliverHeld(this.#sink!);
   }
 
   /** The signals held until attach, oldest first, and reading resumed if holding them paused it. */

@@ -35,8 +35,10 @@ export class SignalForwarder extends SignalWriter {
   #lastTaken = -1;
   /** Made for the first `seen()` that has to wait. */
   #seenWaiters: Array<{ batch: number; resolve: () => void }> | undefined;
-  /** The bytes and calls of each batch in flight, oldest first, and their sums. */
-  /** Made by the first batch taken (a connection may end before it sends one). */
+  /**
+   * The bytes and calls of each batch in flight, oldest first, and their sums; the list exists
+   * only while a batch is in flight.
+   */
   #inFlight: Array<{ bytes: number; calls: number }> | undefined;
   #bytesInFlight = 0;
   #callsInFlight = 0;
@@ -72,12 +74,16 @@ export class SignalForwarder extends SignalWriter {
    */
   batchSettled(): void {
     const settled = ++this.#settled;
-    const batch = this.#inFlight?.shift();
+    const inFlight = this.#inFlight;
+    const batch = inFlight?.shift();
     if (batch !== undefined) {
       this.#bytesInFlight -= batch.bytes;
       this.#callsInFlight -= batch.calls;
       this.#updateFlooding();
     }
+    // Most connections send a batch or two (opened, ended) and then nothing for a long time:
+    // an emptied list is not kept for each of them.
+    if (inFlight?.length === 0) this.#inFlight = undefined;
     const waiters = this.#seenWaiters;
     if (waiters !== undefined && waiters.length > 0) {
       const still = waiters.filter((waiter) => waiter.batch > settled);

@@ -15,7 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { getHeapStatistics } from 'node:v8';
 import type { DeflateOption } from '../src/shared/engine/permessage-deflate.ts';
-import { collectGarbage, GcRequest } from './gc-echo-handler.ts';
+import { collectGarbage, GcRequest } from './gc-echo-handler.js';
 
 export interface TargetSpec {
   name: string;
@@ -33,7 +33,7 @@ export interface TargetSpec {
   accept?: 'threads' | 'owner';
   /** wsthreads: its perMessageDeflate option; ws: the zlib level of its perMessageDeflate. */
   deflate?: DeflateOption | { wsLevel: number };
-  /** wsthreads handler mode: the GC-on-request echo (gc-echo-handler.ts), for memory figures. */
+  /** wsthreads handler mode: the GC-on-request echo (gc-echo-handler.js), for memory figures. */
   gcEcho?: boolean;
   /**
    * 'broadcast': every message goes to every connection, the sender included (ws: the usual
@@ -102,6 +102,13 @@ export function totalCpu(cpu: ThreadCpu): number {
   return cpu.owner + cpu.pool + cpu.v8 + cpu.other;
 }
 
+/** The built package's entry (`npm run build`, which the bench scripts run first). */
+function builtPackage(): string {
+  const entry = new URL('../dist/index.js', import.meta.url);
+  if (!existsSync(entry)) throw new Error('bench: no dist/ to run (npm run build)');
+  return entry.href;
+}
+
 /** Runs in the child: the echo server of `spec`, answering the parent's requests for samples. */
 export async function serveTarget(spec: TargetSpec): Promise<void> {
   let close: () => Promise<void>;
@@ -133,10 +140,11 @@ export async function serveTarget(spec: TargetSpec): Promise<void> {
     port = (server.address() as AddressInfo).port;
     close = () => new Promise((resolve) => { for (const client of server.clients) client.terminate(); server.close(() => resolve()); });
   } else {
-    const { WebSocketServer } = await import('../src/main/websocket-server.ts');
-    const { SecureMode } = await import('../src/shared/engine/state.ts');
-    const echo = spec.gcEcho ? './gc-echo-handler.ts' : '../src/handlers/echo.ts';
-    const handler = spec.mirror ? undefined : new URL(broadcast ? '../src/handlers/chat.ts' : echo, import.meta.url);
+    // The built package, as users run it: its pool threads then load no TypeScript (Node's type
+    // stripper costs each thread about 15 MiB, which the figures at start would show).
+    const { WebSocketServer, SecureMode } = await import(builtPackage()) as typeof import('../src/index.ts');
+    const echo = spec.gcEcho ? './gc-echo-handler.js' : '../dist/handlers/echo.js';
+    const handler = spec.mirror ? undefined : new URL(broadcast ? '../dist/handlers/chat.js' : echo, import.meta.url);
     const perMessageDeflate = spec.deflate === undefined || (typeof spec.deflate === 'object' && 'wsLevel' in spec.deflate) ? false : spec.deflate;
     const server = new WebSocketServer('bench', SecureMode.NonSecure, {
       workers: spec.workers,

@@ -30,7 +30,7 @@
  * server, so it does none of the copying, unmasking and UTF-8 checking a real client must do.
  * Everything shares the machine's cores, so the figures compare servers under one generator;
  * they are not the servers' ceilings.
- * Usage: npm run bench [-- --seconds 3 --only plain|compressed|'bun,workers: 1']
+ * Usage: npm run bench:server [-- --seconds 3 --only plain|compressed|'bun,workers: 1']
  */
 import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
@@ -45,7 +45,7 @@ import { maskInto } from '../src/shared/engine/mask.ts';
 import { isControlOpCode, OpCode } from '../src/shared/engine/opcode.ts';
 import type { Extension, ExtensionOffer } from '../src/shared/engine/extension.ts';
 import { clientPerMessageDeflate } from '../src/shared/engine/permessage-deflate.ts';
-import { GcRequest } from './gc-echo-handler.ts';
+import { GcRequest } from './gc-echo-handler.js';
 import { cpuDelta, runnableTargets, scriptPath, serveTarget, startTarget, totalCpu, type RunningTarget, type TargetSpec, type ThreadCpu } from './bench-targets.ts';
 
 // ---------------------------------------------------------------------------------------------

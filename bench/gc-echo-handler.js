@@ -4,8 +4,11 @@
  * --expose-gc, which worker threads inherit), so that RSS shows what connections hold rather
  * than garbage that is still to be collected; `__gc-reduce__` runs a memory-reducing one and
  * answers with the same text once it is done.
+ *
+ * JavaScript, not TypeScript: it runs in the pool threads of the built package, as a user's
+ * handler would, and a TypeScript module there would load Node's type stripper into every
+ * thread (about 15 MiB each). Its types are in gc-echo-handler.d.ts.
  */
-import type { WebSocket } from '../src/shared/connection/websocket.ts';
 
 export const GcRequest = '__gc__';
 export const GcReduceRequest = '__gc-reduce__';
@@ -16,13 +19,13 @@ export const GcReduceRequest = '__gc-reduce__';
  * thousands of connections open), up to a cap, and an ordinary GC keeps what it grew: empty
  * pages that RSS counts, however few connections remain.
  */
-export function collectGarbage(reduce: boolean): void {
-  const gc = (globalThis as { gc?: (options?: { type: string; execution: string; flavor?: string }) => void }).gc;
+export function collectGarbage(reduce) {
+  const gc = globalThis.gc;
   if (reduce) gc?.({ type: 'major', execution: 'sync', flavor: 'last-resort' });
   else gc?.();
 }
 
-export default function gcEcho(socket: WebSocket): void {
+export default function gcEcho(socket) {
   socket.on('textMessageReceived', (text) => {
     if (text === GcRequest) {
       collectGarbage(false);

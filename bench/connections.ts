@@ -27,7 +27,7 @@ import { writeFrameHeader } from '../src/shared/engine/frame-codec.ts';
 import { OpCode } from '../src/shared/engine/opcode.ts';
 import { cpuDelta, runnableTargets, scriptPath, serveTarget, startTarget, totalCpu, type RunningTarget, type TargetSample, type TargetSpec, type ThreadCpu } from './bench-targets.ts';
 import { format, ratio } from './bench-format.ts';
-import { GcReduceRequest } from './gc-echo-handler.ts';
+import { GcReduceRequest } from './gc-echo-handler.js';
 
 const Targets: TargetSpec[] = [
   { name: 'ws', kind: 'ws', workers: 0, mirror: false },
@@ -48,7 +48,7 @@ const CloseFrame = (() => {
   return frame;
 })();
 
-/** A masked text frame asking a pool thread for a memory-reducing GC (gc-echo-handler.ts); the key is zero. */
+/** A masked text frame asking a pool thread for a memory-reducing GC (gc-echo-handler.js); the key is zero. */
 const GcReduceFrame = (() => {
   const payload = Buffer.from(GcReduceRequest);
   const frame = Buffer.alloc(2 + 4 + payload.length);
@@ -148,20 +148,26 @@ interface IdleResult {
   rssBeforeBytes: number;
   /** RSS growth per connection after a full GC of the owner thread (of every thread where the pool's handler can be asked). */
   bytesPerConnection: number;
-  /** The same after a memory-reducing GC of those threads: what the connections themselves hold. */
+  /**
+   * RSS per connection after a memory-reducing GC of those threads, over a further half as many
+   * connections opened after those: what each connection itself holds.
+   */
   heldBytesPerConnection: number;
   heapBytesPerConnection: number;
 }
 
 /**
- * RSS per idle connection, two ways. After a full GC of every thread we can reach, as a user's
- * process would show it: this includes the young generation V8 grew while the connections were
- * arriving, which depends on how fast they came and stops at a cap (tens of MiB per thread,
- * however many connections). After a memory-reducing GC, which shrinks the young generation
- * again: what each connection holds, the cost per connection at 100,000 of them. The pool
- * thread of a handler target is reached through its GC-on-request handler, over one
- * connection opened first (the targets with a handler run one pool thread); mirror mode's pool
- * thread has no handler to ask, and only its owner is collected.
+ * RSS per idle connection, two ways. First as a user's process would show it: the growth over
+ * `count` connections, after a full GC of every thread we can reach. This includes the young
+ * generation V8 grew while the connections were arriving, which depends on how fast they came
+ * and stops at a cap (tens of MiB per thread, however many connections), and it is lowered by
+ * free space the heaps had from start-up (a thread that loaded TypeScript has more). Then
+ * "held": after a memory-reducing GC, which shrinks the young generation again, the growth over
+ * half as many more connections, the free space being used up by then: what each connection
+ * holds, the cost per connection at 100,000 of them. The pool thread of a handler target is
+ * reached through its GC-on-request handler, over one connection opened first (the targets with
+ * a handler run one pool thread); mirror mode's pool thread has no handler to ask, and only its
+ * owner is collected.
  */
 async function idleMemory(target: RunningTarget, spec: TargetSpec, count: number): Promise<IdleResult> {
   const probe = spec.gcEcho ? await openConnection(target.port) : undefined;
@@ -173,22 +179,27 @@ async function idleMemory(target: RunningTarget, spec: TargetSpec, count: number
     }
     return target.sample('reduced');
   };
-  const beforeReduced = await sampleReduced();
-  const before = await target.sample('settled');
   const sockets: net.Socket[] = [];
-  for (let i = 0; i < count; i += 100) {
-    sockets.push(...await Promise.all(Array.from({ length: Math.min(100, count - i) }, () => openConnection(target.port))));
-  }
-  // Let the server settle (timers, lazily made state) before reading what it holds.
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  const open = async (until: number): Promise<void> => {
+    while (sockets.length < until) {
+      sockets.push(...await Promise.all(Array.from({ length: Math.min(100, until - sockets.length) }, () => openConnection(target.port))));
+    }
+    // Let the server settle (timers, lazily made state) before reading what it holds.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  };
+  const before = await target.sample('settled');
+  await open(count);
   const held = await target.sample('settled');
   const heldReduced = await sampleReduced();
+  const more = Math.ceil(count / 2);
+  await open(count + more);
+  const moreReduced = await sampleReduced();
   for (const socket of sockets) socket.destroy();
   probe?.destroy();
   return {
     rssBeforeBytes: before.rssBytes,
     bytesPerConnection: (held.rssBytes - before.rssBytes) / count,
-    heldBytesPerConnection: (heldReduced.rssBytes - beforeReduced.rssBytes) / count,
+    heldBytesPerConnection: (moreReduced.rssBytes - heldReduced.rssBytes) / more,
     heapBytesPerConnection: (held.heapUsedBytes - before.heapUsedBytes) / count,
   };
 }

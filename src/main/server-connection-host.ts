@@ -1,7 +1,14 @@
 import type { Duplex } from 'node:stream';
 import type { HttpRequest } from '../shared/connection/http-response.ts';
 import type { HandshakeDecision, HandshakeFailure, HandshakeSummary } from '../shared/wire/thread-messages.ts';
-import type { ConnectionInfo, ConnectionLimits, SocketBackend } from '../shared/connection/socket-backend.ts';
+import type { ConnectionInfo, ConnectionLimits, SocketBackend, SocketSink } from '../shared/connection/socket-backend.ts';
+
+/** What the owner holds of a connection nobody on it sees: its signals go to `attach`'s sink. */
+export interface UnobservedConnection {
+  attach(sink: SocketSink): void;
+  close(code: number, reason: string): void;
+  abort(): void;
+}
 
 /**
  * What a transport reports to the server about each connection it carries, whichever thread the
@@ -37,6 +44,12 @@ export interface ServerConnectionHost {
    * when it was taken while nobody listened for `newConnection`.
    */
   upgraded(id: number, threadId: number, backend: SocketBackend, info: ConnectionInfo | null, limits: ConnectionLimits | undefined): void;
+  /**
+   * As `upgraded`, for a handler-mode connection of pool thread `threadId` that the standing
+   * acceptance took while nobody listened for `newConnection`: no socket will ever be made for
+   * it, and `connection` is all there is to close it with.
+   */
+  upgradedUnobserved(id: number, threadId: number, connection: UnobservedConnection): void;
   /** The connection is over, upgraded or not; nothing more is reported about `id`. */
   ended(id: number): void;
 }

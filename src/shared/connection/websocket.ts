@@ -233,6 +233,58 @@ interface Attempt {
   readonly reject: (error: WebSocketError) => void;
 }
 
+function checkPauseMode(mode: PauseMode): PauseMode {
+  if (mode !== PauseMode.PauseNever && mode !== PauseMode.PauseOnSslErrors) {
+    throw new InvalidArgumentError(`pauseMode must be PauseMode.PauseNever or PauseMode.PauseOnSslErrors; got ${String(mode)}`);
+  }
+  return mode;
+}
+
+/**
+ * What only a client socket has: its settings for `open()` and the state of its opening. A
+ * server holds many sockets and none of this, so a server-side socket has none until it is used
+ * as a client (or one of these settings is set on it).
+ */
+class ClientSide {
+  version: Version;
+  pauseMode: PauseMode;
+  /** undefined: the built-in one, made when first needed. */
+  maskGenerator: MaskGenerator | undefined;
+  customMaskGenerator: boolean;
+  connectTimeoutMs: number;
+  handshakeTimeoutMs: number;
+  proxy: ProxyConfiguration | typeof ProxyFromEnvironment | null;
+  ssl: SslConfiguration;
+  ignoreAllSslErrors = false;
+  ignoredSslErrors: ReadonlySet<string> | undefined = undefined;
+  attempt: Attempt | undefined = undefined;
+  target: ClientTarget | undefined = undefined;
+  response: HandshakeResponseInfo | undefined = undefined;
+  /** The subprotocols the last `open()` was given (Qt's `handshakeOptions()`). */
+  offeredSubprotocols: readonly string[] = NoSubprotocols;
+  sslPause: SslPause | undefined = undefined;
+  handshakeContinued = false;
+
+  constructor(settings: WebSocketOptions) {
+    this.version = settings.version ?? Version.Latest;
+    if (!KnownVersions.has(this.version)) throw new InvalidArgumentError(`version must be one of Version's values; got ${String(settings.version)}`);
+    this.pauseMode = checkPauseMode(settings.pauseMode ?? PauseMode.PauseNever);
+    this.maskGenerator = settings.maskGenerator;
+    this.customMaskGenerator = settings.maskGenerator !== undefined;
+    this.maskGenerator?.seed?.();
+    this.connectTimeoutMs = checkTimeout('connectTimeoutMs', settings.connectTimeoutMs ?? ClientDefaults.connectTimeoutMs);
+    this.handshakeTimeoutMs = checkTimeout('handshakeTimeoutMs', settings.handshakeTimeoutMs ?? ClientDefaults.handshakeTimeoutMs);
+    this.proxy = settings.proxy ?? null;
+    this.ssl = settings.sslConfiguration === undefined ? NoSettings : { ...settings.sslConfiguration };
+  }
+}
+
+/** What a server-side socket reads for its client settings (frozen: a write must make its own). */
+const ServerSideDefaults: Readonly<ClientSide> = Object.freeze(new ClientSide({}));
+
+/** Set while `WebSocket.adopt` constructs a server-side socket, which gets no ClientSide. */
+let adopting = false;
+
 /**
  * Qt's `QWebSocket`: one class for client sockets (`open()`), server-side sockets and sockets
  * inside worker threads (`WebSocket.adopt()`), and the owner-side mirror of a worker's socket.
@@ -247,11 +299,10 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
   #backend: SocketBackend | undefined;
   /** The sink of the current backend; a backend left behind holds another and is not heard. */
   #backendSink: SocketSink | undefined;
-  #attempt: Attempt | undefined;
   #opened: Promise<void> | undefined;
+  /** What only a client socket has; undefined for a server's (made if one is used as a client). */
+  #client: ClientSide | undefined;
   #info: ConnectionInfo | undefined;
-  #target: ClientTarget | undefined;
-  #response: HandshakeResponseInfo | undefined;
   #aboutToCloseEmitted = false;
   #connectionError: WebSocketError | undefined;
 
@@ -261,26 +312,11 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
   #closeReason = '';
 
   #origin: string;
-  readonly #version: Version;
-  #pauseMode: PauseMode;
-  #sslPause: SslPause | undefined;
-  #handshakeContinued = false;
-  /** Client: the subprotocols the last `open()` was given (Qt's `handshakeOptions()`). */
-  #offeredSubprotocols: readonly string[] = NoSubprotocols;
   #maxFrameSize: number;
   #maxMessageSize: number;
   #outgoingFrameSize: number;
-  /** undefined: the built-in one, made when first needed (a server's sockets never mask). */
-  #maskGenerator: MaskGenerator | undefined;
-  #customMaskGenerator = false;
-  #connectTimeoutMs: number;
-  #handshakeTimeoutMs: number;
   #closeTimeoutMs: number;
   readonly #liveness: LivenessTimeouts;
-  #proxy: ProxyConfiguration | typeof ProxyFromEnvironment | null;
-  #ssl: SslConfiguration;
-  #ignoreAllSslErrors = false;
-  #ignoredSslErrors: ReadonlySet<string> | undefined;
   #messageQueue: MessageQueueLimits;
 
   #userPaused = false;
@@ -298,29 +334,30 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
     super();
     const settings = typeof options === 'string' ? { origin: options } : options;
     this.#origin = settings.origin ?? '';
-    this.#version = settings.version ?? Version.Latest;
-    if (!KnownVersions.has(this.#version)) throw new InvalidArgumentError(`version must be one of Version's values; got ${String(settings.version)}`);
-    this.#pauseMode = WebSocket.#checkPauseMode(settings.pauseMode ?? PauseMode.PauseNever);
+    this.#client = adopting ? undefined : new ClientSide(settings);
     this.#maxFrameSize = checkLimit('maxAllowedIncomingFrameSize', settings.maxAllowedIncomingFrameSize ?? Defaults.maxAllowedIncomingFrameSize);
     this.#maxMessageSize = checkLimit('maxAllowedIncomingMessageSize', settings.maxAllowedIncomingMessageSize ?? Defaults.maxAllowedIncomingMessageSize);
     this.#outgoingFrameSize = checkLimit('outgoingFrameSize', settings.outgoingFrameSize ?? Defaults.outgoingFrameSize);
-    this.#maskGenerator = settings.maskGenerator;
-    this.#customMaskGenerator = settings.maskGenerator !== undefined;
-    this.#maskGenerator?.seed?.();
-    this.#connectTimeoutMs = checkTimeout('connectTimeoutMs', settings.connectTimeoutMs ?? ClientDefaults.connectTimeoutMs);
-    this.#handshakeTimeoutMs = checkTimeout('handshakeTimeoutMs', settings.handshakeTimeoutMs ?? ClientDefaults.handshakeTimeoutMs);
     this.#closeTimeoutMs = checkTimeout('closeTimeoutMs', settings.closeTimeoutMs ?? ClientDefaults.closeTimeoutMs);
     this.#liveness = {
       idleTimeout: checkTimeoutMs('idleTimeout', settings.idleTimeout ?? ClientDefaults.idleTimeout),
       pongTimeout: checkTimeoutMs('pongTimeout', settings.pongTimeout ?? ClientDefaults.pongTimeout),
       frameTimeout: checkTimeoutMs('frameTimeout', settings.frameTimeout ?? ClientDefaults.frameTimeout),
     };
-    this.#proxy = settings.proxy ?? null;
-    this.#ssl = settings.sslConfiguration === undefined ? NoSettings : { ...settings.sslConfiguration };
     this.#messageQueue = settings.messageQueue === undefined ? NoSettings : { ...settings.messageQueue };
     // Shared functions, not closures: a server holds many sockets.
     this.on('newListener', WebSocket.#onNewListener);
     this.on('removeListener', WebSocket.#onRemoveListener);
+  }
+
+  /** The client settings and opening state, or a server-side socket's defaults (read only). */
+  get #clientSide(): Readonly<ClientSide> {
+    return this.#client ?? ServerSideDefaults;
+  }
+
+  /** This socket's own ClientSide, made for a server-side socket the first time one is set. */
+  #ownClient(): ClientSide {
+    return (this.#client ??= new ClientSide({}));
   }
 
   /**
@@ -344,17 +381,23 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
    * `Connected`. The backend must not have been attached; events flow from the next turn.
    */
   static adopt(backend: SocketBackend, info: ConnectionInfo, options: AdoptOptions = {}): WebSocket {
-    const socket = new WebSocket({
-      origin: info.origin,
-      maxAllowedIncomingFrameSize: options.maxAllowedIncomingFrameSize,
-      maxAllowedIncomingMessageSize: options.maxAllowedIncomingMessageSize,
-      outgoingFrameSize: options.outgoingFrameSize,
-      messageQueue: options.messageQueue,
-      // A server connection runs with the server's timeouts; none given: none runs.
-      idleTimeout: options.idleTimeout ?? 0,
-      pongTimeout: options.pongTimeout ?? 0,
-      frameTimeout: options.frameTimeout ?? 0,
-    });
+    adopting = true;
+    let socket: WebSocket;
+    try {
+      socket = new WebSocket({
+        origin: info.origin,
+        maxAllowedIncomingFrameSize: options.maxAllowedIncomingFrameSize,
+        maxAllowedIncomingMessageSize: options.maxAllowedIncomingMessageSize,
+        outgoingFrameSize: options.outgoingFrameSize,
+        messageQueue: options.messageQueue,
+        // A server connection runs with the server's timeouts; none given: none runs.
+        idleTimeout: options.idleTimeout ?? 0,
+        pongTimeout: options.pongTimeout ?? 0,
+        frameTimeout: options.frameTimeout ?? 0,
+      });
+    } finally {
+      adopting = false;
+    }
     socket.#info = info;
     socket.#topics = options.topics;
     socket.#state = State.Connected;
@@ -377,8 +420,8 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
     if (!Number.isInteger(followRedirects) || followRedirects < 0) {
       throw new InvalidArgumentError(`followRedirects must be an integer >= 0; got ${String(followRedirects)}`);
     }
-    const connectTimeoutMs = checkTimeout('connectTimeoutMs', options.connectTimeoutMs ?? this.#connectTimeoutMs);
-    const handshakeTimeoutMs = checkTimeout('handshakeTimeoutMs', options.handshakeTimeoutMs ?? this.#handshakeTimeoutMs);
+    const connectTimeoutMs = checkTimeout('connectTimeoutMs', options.connectTimeoutMs ?? this.#clientSide.connectTimeoutMs);
+    const handshakeTimeoutMs = checkTimeout('handshakeTimeoutMs', options.handshakeTimeoutMs ?? this.#clientSide.handshakeTimeoutMs);
     const offeredSubprotocols = [...(options.subprotocols ?? [])];
     const subprotocols = [...offeredSubprotocols];
     const extraHeaders: Array<[string, string]> = [];
@@ -406,22 +449,23 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
       const failed = Promise.reject(error);
       failed.catch(() => {});
       if (this.#state === State.Unconnected) this.#opened = failed;
-      const attempt = this.#attempt;
+      const attempt = this.#clientSide.attempt;
       const sink = this.#backendSink;
       process.nextTick(() => {
-        if (attempt === this.#attempt && sink === this.#backendSink) this.#reportError(error);
+        if (attempt === this.#clientSide.attempt && sink === this.#backendSink) this.#reportError(error);
       });
       return failed;
     }
     // Validates headers, origin and subprotocols (and a proxy URL from the environment) before anything is touched.
     buildUpgradeRequest({ origin, subprotocols, headers: extraHeaders, extensions }, target);
-    const proxy = this.#proxy === ProxyFromEnvironment ? proxyFromEnvironment(target) : this.#proxy;
+    const client = this.#ownClient();
+    const proxy = client.proxy === ProxyFromEnvironment ? proxyFromEnvironment(target) : client.proxy;
 
     this.#dropConnection();
-    this.#offeredSubprotocols = offeredSubprotocols;
-    this.#response = undefined;
+    client.offeredSubprotocols = offeredSubprotocols;
+    client.response = undefined;
     this.#info = undefined;
-    this.#target = target;
+    client.target = target;
     this.#connectionError = undefined;
     this.#aboutToCloseEmitted = false;
     let resolve!: () => void;
@@ -439,8 +483,8 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
       return opened;
     }
     // Reports from an opening that was cancelled or replaced are not heard.
-    const isCurrent = (): boolean => this.#attempt?.opening === opening;
-    const ssl: SslConfiguration = { ...this.#ssl };
+    const isCurrent = (): boolean => client.attempt?.opening === opening;
+    const ssl: SslConfiguration = { ...client.ssl };
     for (const key of ['ca', 'cert', 'key', 'passphrase', 'servername', 'minVersion', 'maxVersion', 'ciphers', 'handshakeMustInterruptOnError'] as const) {
       if (options[key] !== undefined) (ssl as Record<string, unknown>)[key] = options[key];
     }
@@ -466,8 +510,8 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
         : (proxy, authenticator) => isCurrent() && this.emit('proxyAuthenticationRequired', proxy, authenticator),
       onResponse: (response, responseTarget, body) => {
         if (!isCurrent()) return;
-        this.#response = { status: response.status, statusText: response.statusText, headers: response.rawHeaders, body };
-        this.#target = responseTarget;
+        client.response = { status: response.status, statusText: response.statusText, headers: response.rawHeaders, body };
+        client.target = responseTarget;
       },
     }, {
       maxAllowedIncomingFrameSize: this.#maxFrameSize,
@@ -478,21 +522,21 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
       ...this.#liveness,
     });
     const attempt: Attempt = { opening, resolve, reject };
-    this.#attempt = attempt;
+    client.attempt = attempt;
     const onUserAbort = (): void => {
-      if (this.#attempt === attempt) this.#cancelOpening(this.#abortedError(userSignal!.reason));
+      if (client.attempt === attempt) this.#cancelOpening(this.#abortedError(userSignal!.reason));
     };
     userSignal?.addEventListener('abort', onUserAbort, { once: true });
     this.#setState(State.Connecting);
     opening.connection.then(
       (connection) => {
         userSignal?.removeEventListener('abort', onUserAbort);
-        if (this.#attempt !== attempt) {
+        if (client.attempt !== attempt) {
           connection.socket.destroy();
           return;
         }
-        this.#attempt = undefined;
-        this.#target = connection.target;
+        client.attempt = undefined;
+        client.target = connection.target;
         this.#info = connection.info;
         this.#useBackend(connection.backend);
         unguardErrors(connection.socket);
@@ -502,10 +546,10 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
       },
       (error: unknown) => {
         userSignal?.removeEventListener('abort', onUserAbort);
-        if (this.#attempt !== attempt) return;
-        this.#sslPause = undefined;
+        if (client.attempt !== attempt) return;
+        client.sslPause = undefined;
         const failure = error instanceof WebSocketError ? error : new WebSocketError(SocketError.UnknownSocket, error instanceof Error ? error.message : String(error));
-        this.#attempt = undefined;
+        client.attempt = undefined;
         this.#closeCode = CloseCode.AbnormalDisconnection;
         this.#closeReason = '';
         // An iteration started during the opening ends with this error.
@@ -536,9 +580,10 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
 
   /** Ends an opening in progress at the caller's request: no errorOccurred, straight to Unconnected. */
   #cancelOpening(error: WebSocketError): void {
-    const attempt = this.#attempt;
+    const client = this.#client;
+    const attempt = client?.attempt;
     if (attempt === undefined) return;
-    this.#attempt = undefined;
+    client!.attempt = undefined;
     this.#endSslPause();
     attempt.opening.cancel(error);
     attempt.reject(error);
@@ -550,7 +595,7 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
   /** Qt: "an existing socket is dropped without a closing handshake" when open() is called again. */
   #dropConnection(): void {
     if (this.#state === State.Unconnected) return;
-    if (this.#attempt !== undefined) {
+    if (this.#clientSide.attempt !== undefined) {
       this.#cancelOpening(new WebSocketError(SocketError.Operation, 'Opening replaced by a new open()'));
       return;
     }
@@ -569,28 +614,32 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
    * Unless they are ignored by then, PauseOnSslErrors waits for `resume()`; otherwise the opening fails.
    */
   #onSslErrors(errors: SslError[]): boolean | Promise<boolean> {
+    // Only an opening has TLS errors, and only a client opens.
+    const client = this.#ownClient();
     for (const error of errors) {
       this.emit('peerVerifyError', error);
-      if (this.#ssl.handshakeMustInterruptOnError !== true) continue;
-      this.#handshakeContinued = false;
+      if (client.ssl.handshakeMustInterruptOnError !== true) continue;
+      client.handshakeContinued = false;
       this.emit('handshakeInterruptedOnError', error);
-      if (!this.#handshakeContinued) return false;
+      if (!client.handshakeContinued) return false;
     }
     this.emit('sslErrors', errors);
     if (this.#sslErrorsIgnored(errors)) return true;
-    if ((this.#pauseMode & PauseMode.PauseOnSslErrors) === 0) return false;
-    return new Promise((resolve) => { this.#sslPause = { errors, resolve }; });
+    if ((client.pauseMode & PauseMode.PauseOnSslErrors) === 0) return false;
+    return new Promise((resolve) => { client.sslPause = { errors, resolve }; });
   }
 
   #sslErrorsIgnored(errors: SslError[]): boolean {
-    return this.#ignoreAllSslErrors || errors.every((error) => this.#ignoredSslErrors?.has(error.code) === true);
+    return this.#clientSide.ignoreAllSslErrors || errors.every((error) => this.#clientSide.ignoredSslErrors?.has(error.code) === true);
   }
 
   /** A pause on TLS errors ends with the opening: it cannot go on. */
   #endSslPause(): void {
-    const pause = this.#sslPause;
-    this.#sslPause = undefined;
-    pause?.resolve(false);
+    const client = this.#client;
+    if (client?.sslPause === undefined) return;
+    const pause = client.sslPause;
+    client.sslPause = undefined;
+    pause.resolve(false);
   }
 
   // ---- the backend ------------------------------------------------------------------------
@@ -844,9 +893,10 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
    * ignored by now (`ignoreSslErrors()`); otherwise the opening fails. Does nothing when not paused.
    */
   resume(): void {
-    const pause = this.#sslPause;
+    const client = this.#client;
+    const pause = client?.sslPause;
     if (pause === undefined) return;
-    this.#sslPause = undefined;
+    client!.sslPause = undefined;
     pause.resolve(this.#sslErrorsIgnored(pause.errors));
   }
 
@@ -868,11 +918,11 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
 
   /** Whether an opening is waiting for `resume()` after `sslErrors`. */
   isPausedOnSslErrors(): boolean {
-    return this.#sslPause !== undefined;
+    return this.#clientSide.sslPause !== undefined;
   }
 
   pauseMode(): PauseMode {
-    return this.#pauseMode;
+    return this.#clientSide.pauseMode;
   }
 
   /**
@@ -880,14 +930,7 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
    * the connect timeout, so an opening nobody resumes still ends.
    */
   setPauseMode(mode: PauseMode): void {
-    this.#pauseMode = WebSocket.#checkPauseMode(mode);
-  }
-
-  static #checkPauseMode(mode: PauseMode): PauseMode {
-    if (mode !== PauseMode.PauseNever && mode !== PauseMode.PauseOnSslErrors) {
-      throw new InvalidArgumentError(`pauseMode must be PauseMode.PauseNever or PauseMode.PauseOnSslErrors; got ${String(mode)}`);
-    }
-    return mode;
+    this.#ownClient().pauseMode = checkPauseMode(mode);
   }
 
   /**
@@ -895,7 +938,7 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
    * lets the opening go on past that verification failure (it is still listed in `sslErrors`).
    */
   continueInterruptedHandshake(): void {
-    this.#handshakeContinued = true;
+    this.#ownClient().handshakeContinued = true;
   }
 
   // ---- topics (publish/subscribe, as uWebSockets.js and Bun) --------------------------------
@@ -1022,11 +1065,11 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
   }
 
   requestUrl(): string {
-    return this.#info?.requestUrl ?? this.#target?.url ?? '';
+    return this.#info?.requestUrl ?? this.#clientSide.target?.url ?? '';
   }
 
   resourceName(): string {
-    return this.#info?.resourceName ?? this.#target?.resourceName ?? '';
+    return this.#info?.resourceName ?? this.#clientSide.target?.resourceName ?? '';
   }
 
   request(): RequestInfo {
@@ -1056,7 +1099,7 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
 
   /** The constructor's version (Qt); 13 on the server side. The wire always says 13. */
   version(): Version {
-    return this.#version;
+    return this.#clientSide.version;
   }
 
   /**
@@ -1064,7 +1107,7 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
    * side, every subprotocol the client offered, in its order.
    */
   handshakeOptions(): WebSocketHandshakeOptions {
-    if (this.#target !== undefined || this.#info === undefined) return { subprotocols: [...this.#offeredSubprotocols] };
+    if (this.#clientSide.target !== undefined || this.#info === undefined) return { subprotocols: [...this.#clientSide.offeredSubprotocols] };
     const offered: string[] = [];
     for (const [name, value] of headerListOf(this.#info.requestHeaders)) {
       if (name.toLowerCase() === 'sec-websocket-protocol') offered.push(...parseCommaList(value));
@@ -1082,7 +1125,7 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
 
   /** The server's handshake response (client side), after success or failure; undefined before one was read. */
   handshakeResponse(): HandshakeResponseInfo | undefined {
-    return this.#response;
+    return this.#clientSide.response;
   }
 
   peerAddress(): string {
@@ -1095,7 +1138,7 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
 
   /** The host named in the URL, from `open()` on (as Qt); the peer's address on the server side. */
   peerName(): string {
-    return this.#target?.host ?? this.#info?.peerAddress ?? '';
+    return this.#clientSide.target?.host ?? this.#info?.peerAddress ?? '';
   }
 
   localAddress(): string {
@@ -1159,37 +1202,37 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
 
   /** `null` restores the built-in generator. Applies at once, even to an open connection. */
   setMaskGenerator(generator: MaskGenerator | null): void {
-    this.#maskGenerator = generator ?? undefined;
-    this.#customMaskGenerator = generator !== null;
+    this.#ownClient().maskGenerator = generator ?? undefined;
+    this.#ownClient().customMaskGenerator = generator !== null;
     if (generator !== null) generator.seed?.();
     if (this.#backend !== undefined) this.#backend.setMaskGenerator(this.maskGenerator());
   }
 
   maskGenerator(): MaskGenerator {
-    return (this.#maskGenerator ??= new DefaultMaskGenerator());
+    return (this.#ownClient().maskGenerator ??= new DefaultMaskGenerator());
   }
 
   /** Whether `setMaskGenerator` installed a generator of the caller's. */
   hasCustomMaskGenerator(): boolean {
-    return this.#customMaskGenerator;
+    return this.#clientSide.customMaskGenerator;
   }
 
   connectTimeout(): number {
-    return this.#connectTimeoutMs;
+    return this.#clientSide.connectTimeoutMs;
   }
 
   /** DNS, TCP, proxy tunnel and TLS, in ms; 0 or Infinity: none. Applies from the next `open()`. */
   setConnectTimeout(ms: number): void {
-    this.#connectTimeoutMs = checkTimeout('connectTimeoutMs', ms);
+    this.#ownClient().connectTimeoutMs = checkTimeout('connectTimeoutMs', ms);
   }
 
   handshakeTimeout(): number {
-    return this.#handshakeTimeoutMs;
+    return this.#clientSide.handshakeTimeoutMs;
   }
 
   /** From the upgrade request to the whole response, in ms; 0 or Infinity: none. */
   setHandshakeTimeout(ms: number): void {
-    this.#handshakeTimeoutMs = checkTimeout('handshakeTimeoutMs', ms);
+    this.#ownClient().handshakeTimeoutMs = checkTimeout('handshakeTimeoutMs', ms);
   }
 
   closeTimeout(): number {
@@ -1243,27 +1286,27 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
    */
   setProxy(proxy: ProxyConfiguration | typeof ProxyFromEnvironment | null): void {
     if (proxy === ProxyFromEnvironment) {
-      this.#proxy = proxy;
+      this.#ownClient().proxy = proxy;
       return;
     }
     if (proxy !== null) {
       if (typeof proxy.host !== 'string' || proxy.host === '') throw new InvalidArgumentError('proxy.host must be a non-empty string');
       if (!Number.isInteger(proxy.port) || proxy.port < 1 || proxy.port > 65535) throw new InvalidArgumentError(`proxy.port must be 1-65535; got ${String(proxy.port)}`);
     }
-    this.#proxy = proxy === null ? null : { ...proxy };
+    this.#ownClient().proxy = proxy === null ? null : { ...proxy };
   }
 
   proxy(): ProxyConfiguration | typeof ProxyFromEnvironment | null {
-    return this.#proxy;
+    return this.#clientSide.proxy;
   }
 
   /** Qt's `setSslConfiguration`: CA, client certificate, servername; applied at the next wss `open()`. */
   setSslConfiguration(configuration: SslConfiguration): void {
-    this.#ssl = { ...configuration };
+    this.#ownClient().ssl = { ...configuration };
   }
 
   sslConfiguration(): SslConfiguration {
-    return { ...this.#ssl };
+    return { ...this.#clientSide.ssl };
   }
 
   /**
@@ -1272,10 +1315,10 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
    */
   ignoreSslErrors(codes?: readonly string[]): void {
     if (codes === undefined) {
-      this.#ignoreAllSslErrors = true;
+      this.#ownClient().ignoreAllSslErrors = true;
       return;
     }
     // Qt's list form replaces any earlier list.
-    this.#ignoredSslErrors = new Set(codes);
+    this.#ownClient().ignoredSslErrors = new Set(codes);
   }
 }

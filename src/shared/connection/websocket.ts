@@ -282,9 +282,6 @@ class ClientSide {
 /** What a server-side socket reads for its client settings (frozen: a write must make its own). */
 const ServerSideDefaults: Readonly<ClientSide> = Object.freeze(new ClientSide({}));
 
-/** Set while `WebSocket.adopt` constructs a server-side socket, which gets no ClientSide. */
-let adopting = false;
-
 /**
  * Qt's `QWebSocket`: one class for client sockets (`open()`), server-side sockets and sockets
  * inside worker threads (`WebSocket.adopt()`), and the owner-side mirror of a worker's socket.
@@ -302,6 +299,8 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
   #opened: Promise<void> | undefined;
   /** What only a client socket has; undefined for a server's (made if one is used as a client). */
   #client: ClientSide | undefined;
+  /** Set while `adopt` constructs a server-side socket, which gets no ClientSide. */
+  static #adopting = false;
   #info: ConnectionInfo | undefined;
   #aboutToCloseEmitted = false;
   #connectionError: WebSocketError | undefined;
@@ -334,7 +333,7 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
     super();
     const settings = typeof options === 'string' ? { origin: options } : options;
     this.#origin = settings.origin ?? '';
-    this.#client = adopting ? undefined : new ClientSide(settings);
+    this.#client = WebSocket.#adopting ? undefined : new ClientSide(settings);
     this.#maxFrameSize = checkLimit('maxAllowedIncomingFrameSize', settings.maxAllowedIncomingFrameSize ?? Defaults.maxAllowedIncomingFrameSize);
     this.#maxMessageSize = checkLimit('maxAllowedIncomingMessageSize', settings.maxAllowedIncomingMessageSize ?? Defaults.maxAllowedIncomingMessageSize);
     this.#outgoingFrameSize = checkLimit('outgoingFrameSize', settings.outgoingFrameSize ?? Defaults.outgoingFrameSize);
@@ -381,7 +380,7 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
    * `Connected`. The backend must not have been attached; events flow from the next turn.
    */
   static adopt(backend: SocketBackend, info: ConnectionInfo, options: AdoptOptions = {}): WebSocket {
-    adopting = true;
+    WebSocket.#adopting = true;
     let socket: WebSocket;
     try {
       socket = new WebSocket({
@@ -396,7 +395,7 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
         frameTimeout: options.frameTimeout ?? 0,
       });
     } finally {
-      adopting = false;
+      WebSocket.#adopting = false;
     }
     socket.#info = info;
     socket.#topics = options.topics;

@@ -6,9 +6,10 @@
  * lifecycle).
  */
 import type { Socket } from 'node:net';
-import { createSecureContext, type SecureContext } from 'node:tls';
+import type { SecureContext } from 'node:tls';
 import { threadId, workerData } from 'node:worker_threads';
 import { serveWithHandler } from '../shared/connection/handler-host.ts';
+import { nodeTls } from '../shared/connection/node-tls.ts';
 import { createServerBackend, serverConnectionInfo } from '../shared/connection/server-connection.ts';
 import { startServerHandshake, type UpgradedConnection } from '../shared/connection/server-handshake.ts';
 import type { ConnectionSettings, PoolWorkerData } from '../shared/wire/thread-messages.ts';
@@ -29,9 +30,9 @@ function threadSecureContext(settings: ConnectionSettings): SecureContext | unde
   if (poolData.tls === undefined) return undefined;
   const tls = settings.tls;
   if (tls !== undefined && tls.generation > (secureContext?.generation ?? 0)) {
-    secureContext = { generation: tls.generation, context: createSecureContext(tls.tls) };
+    secureContext = { generation: tls.generation, context: nodeTls().createSecureContext(tls.tls) };
   }
-  secureContext ??= { generation: 0, context: createSecureContext(poolData.tls) };
+  secureContext ??= { generation: 0, context: nodeTls().createSecureContext(poolData.tls) };
   return secureContext.context;
 }
 

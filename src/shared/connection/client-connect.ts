@@ -1,7 +1,8 @@
 import { Buffer } from 'node:buffer';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import tls from 'node:tls';
+import type tls from 'node:tls';
+import { nodeTls } from './node-tls.ts';
 import { SocketError, WebSocketError } from '../engine/errors.ts';
 import { HeaderBlockReader, serializeHeaderBlock } from '../engine/http-headers.ts';
 import { Defaults } from '../engine/limits.ts';
@@ -272,7 +273,7 @@ function startTls(socket: net.Socket, request: TransportRequest): Promise<tls.TL
   const { target, ssl, signal } = request;
   let identityError: Error | undefined;
   const servername = ssl.servername ?? (isIpLiteral(target.host) ? undefined : target.host);
-  const tlsSocket = tls.connect({
+  const tlsSocket = nodeTls().connect({
     socket,
     // `host` is what the certificate is checked against when no servername is given.
     host: target.host,
@@ -294,7 +295,7 @@ function startTls(socket: net.Socket, request: TransportRequest): Promise<tls.TL
     checkServerIdentity: (hostname, certificate) => {
       // No certificate at all: a pre-shared key authenticated the server (TLS-PSK), not a name.
       if (request.preSharedKeyAuthenticationRequired !== undefined && Object.keys(certificate).length === 0) return undefined;
-      identityError = tls.checkServerIdentity(hostname, certificate);
+      identityError = nodeTls().checkServerIdentity(hostname, certificate);
       return identityError;
     },
   });

@@ -15,7 +15,8 @@
 import { Buffer } from 'node:buffer';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { TLSSocket, type SecureContext } from 'node:tls';
+import type { SecureContext, TLSSocket } from 'node:tls';
+import { nodeTls } from './node-tls.ts';
 import { CloseCode } from '../engine/close-code.ts';
 import { headerTextOf } from './header-text.ts';
 import { ServerHandshakeParser, type HandshakeRequest, type HttpRequestHead } from '../engine/handshake-request.ts';
@@ -221,7 +222,7 @@ class ServerHandshake {
     // A client certificate that did not verify (VerifyPeer): Node ends the connection without
     // an error event; it is a failed TLS handshake like any other.
     const stream = this.#stream;
-    const refused = stream instanceof TLSSocket ? stream.authorizationError : undefined;
+    const refused = secureStream(stream)?.authorizationError;
     if (refused) {
       const socket = this.#socket;
       const peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
@@ -354,10 +355,20 @@ class ServerHandshake {
 
 function ignore(): void {}
 
+/** `stream` as the TLSSocket it is, if it is one: told by `encrypted`, so a plain server never loads node:tls. */
+function secureStream(stream: Duplex): TLSSocket | undefined {
+  return (stream as Partial<TLSSocket>).encrypted === true ? stream as TLSSocket : undefined;
+}
+
+function peerCertificateOfStream(stream: Duplex): HandshakeSummary['peerCertificate'] {
+  const secured = secureStream(stream);
+  return secured === undefined ? null : peerCertificateOf(secured);
+}
+
 function wrapInTls(socket: Socket, secureContext: SecureContext, mode: PeerVerifyMode): TLSSocket {
   const requestCert = mode !== PeerVerifyMode.VerifyNone;
   const required = mode === PeerVerifyMode.VerifyPeer;
-  const tlsSocket = new TLSSocket(socket, { isServer: true, secureContext, requestCert, rejectUnauthorized: required });
+  const tlsSocket = new (nodeTls().TLSSocket)(socket, { isServer: true, secureContext, requestCert, rejectUnauthorized: required });
   if (requestCert) verifyPeerWhenSecure(tlsSocket, required);
   return tlsSocket;
 }
@@ -420,6 +431,6 @@ function summarize(request: HandshakeRequest, socket: Socket, stream: Duplex, se
     subprotocols: request.subprotocols,
     ...endpoints(socket),
     secure,
-    peerCertificate: stream instanceof TLSSocket ? peerCertificateOf(stream) : null,
+    peerCertificate: peerCertificateOfStream(stream),
   };
 }

@@ -23,7 +23,7 @@ import net from 'node:net';
 import { availableParallelism, cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { buildClientRequest, ClientHandshakeParser } from '../src/shared/engine/client-handshake.ts';
-import { writeFrameHeader } from '../src/shared/engine/frame-codec.ts';
+import { frameHeaderSize, writeFrameHeader } from '../src/shared/engine/frame-codec.ts';
 import { OpCode } from '../src/shared/engine/opcode.ts';
 import { cpuDelta, runnableTargets, scriptPath, serveTarget, startTarget, totalCpu, type RunningTarget, type TargetSample, type TargetSpec, type ThreadCpu } from './bench-targets.ts';
 import { format, ratio } from './bench-format.ts';
@@ -40,22 +40,19 @@ const Targets: TargetSpec[] = [
   { name: 'raw TCP floor', kind: 'raw', workers: 0, mirror: false },
 ];
 
-/** A masked Close with code 1000 (the key is zero: the payload reads as it is). */
-const CloseFrame = (() => {
-  const frame = Buffer.alloc(2 + 4 + 2);
-  const keyAt = writeFrameHeader(frame, 0, true, 0, OpCode.Close, 2, true);
-  frame.writeUInt16BE(1000, keyAt + 4);
-  return frame;
-})();
-
-/** A masked text frame asking a pool thread for a memory-reducing GC (gc-echo-handler.js); the key is zero. */
-const GcReduceFrame = (() => {
-  const payload = Buffer.from(GcReduceRequest);
-  const frame = Buffer.alloc(2 + 4 + payload.length);
-  const keyAt = writeFrameHeader(frame, 0, true, 0, OpCode.Text, payload.length, true);
+/** A masked client frame with a zero key: its payload reads as it is. */
+function zeroKeyFrame(opcode: number, payload: Buffer): Buffer {
+  const frame = Buffer.alloc(frameHeaderSize(payload.length, true) + payload.length);
+  const keyAt = writeFrameHeader(frame, 0, true, 0, opcode, payload.length, true);
   payload.copy(frame, keyAt + 4);
   return frame;
-})();
+}
+
+/** A Close with code 1000. */
+const CloseFrame = zeroKeyFrame(OpCode.Close, Buffer.from([0x03, 0xe8]));
+
+/** A text frame asking a pool thread for a memory-reducing GC (gc-echo-handler.js). */
+const GcReduceFrame = zeroKeyFrame(OpCode.Text, Buffer.from(GcReduceRequest));
 
 /** Opens one connection: resolves with the socket once the 101 has been read and checked. */
 function openConnection(port: number): Promise<net.Socket> {

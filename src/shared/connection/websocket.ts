@@ -1201,8 +1201,9 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
 
   /** `null` restores the built-in generator. Applies at once, even to an open connection. */
   setMaskGenerator(generator: MaskGenerator | null): void {
-    this.#ownClient().maskGenerator = generator ?? undefined;
-    this.#ownClient().customMaskGenerator = generator !== null;
+    const client = this.#ownClient();
+    client.maskGenerator = generator ?? undefined;
+    client.customMaskGenerator = generator !== null;
     if (generator !== null) generator.seed?.();
     if (this.#backend !== undefined) this.#backend.setMaskGenerator(this.maskGenerator());
   }

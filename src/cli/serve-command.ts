@@ -20,7 +20,7 @@ import { SecureMode } from '../shared/engine/state.ts';
 import { STATS_INTERVAL_MS, type PubSubSummary, type ServeRoster } from '../handlers/serve-stats.ts';
 import { pageResponse, renderServePage } from './serve-page.ts';
 import type { ServePageConfig } from './serve-page.ts';
-import { collect, deflateMode, nonNegativeInteger, portNumber, positiveByteSize } from './option-values.ts';
+import { collect, deflateMode, nonNegativeInteger, portNumber, positiveByteSize, positiveInteger } from './option-values.ts';
 
 /** Connections get this long to finish their closing handshakes before the process exits anyway. */
 export const SHUTDOWN_BOUND_MS = 3000;
@@ -36,6 +36,8 @@ export interface ServeCommandOptions {
   host: string;
   port: number;
   workers?: number;
+  /** Worker threads started at once (the server's minWorkers); the rest start as connections arrive. */
+  minWorkers?: number;
   handler?: string;
   echo?: boolean;
   chat?: boolean;
@@ -132,6 +134,7 @@ export async function startServe(o: ServeCommandOptions, io: ServeIo = process):
 
   const server = new WebSocketServer('wsthreads', SecureMode.NonSecure, {
     workers: o.workers,
+    minWorkers: o.minWorkers,
     handler,
     supportedSubprotocols: o.subprotocol ?? [],
     idleTimeout: o.idleTimeout,
@@ -233,7 +236,8 @@ export function registerServeCommand(program: Command): void {
     .description('run a WebSocket server on every core: echo (default), chat, or your handler module; status page on GET /')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0 picks one)', portNumber, 8080)
-    .option('--workers <n>', 'worker threads (default: one per core; 0 serves on the main thread)', nonNegativeInteger)
+    .option('--workers <n>', 'worker threads at most (default: one per core; 0 serves on the main thread)', nonNegativeInteger)
+    .option('--min-workers <n>', 'worker threads started at once; the others start as connections arrive', positiveInteger, ServerDefaults.minWorkers)
     .addOption(new Option('--handler <module>', 'a module run in every worker that receives each connection').conflicts(['echo', 'chat']))
     .addOption(new Option('--echo', 'send every message back to its sender (default)').conflicts('chat'))
     .option('--chat', 'a chat room per URL path: every message goes to everyone in the room, on every worker')

@@ -17,7 +17,12 @@ export interface EmbeddedServer {
 }
 
 export async function startEmbeddedEchoServer(options: { workers: number }): Promise<EmbeddedServer> {
-  const server = new WebSocketServer('wsthreads bench', SecureMode.NonSecure, { workers: options.workers, handler: ECHO_HANDLER_URL });
+  const server = new WebSocketServer('wsthreads bench', SecureMode.NonSecure, {
+    workers: options.workers,
+    // Every thread up before the load: a target that starts threads under it would measure its start.
+    minWorkers: Math.max(1, options.workers),
+    handler: ECHO_HANDLER_URL,
+  });
   if (!(await server.listen('127.0.0.1', 0))) {
     await server.destroy();
     throw new WebSocketError(SocketError.SocketResource, `the embedded echo server could not listen: ${server.errorString()}`);

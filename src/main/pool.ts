@@ -1,8 +1,11 @@
 /**
  * The Piscina pool whose threads hold the connections, and the owner's ends of their links.
  *
- * Piscina keeps the threads: `minThreads = maxThreads`, `idleTimeout: Infinity`, and a thread
- * that dies (a handler throws, calls process.exit, runs out of memory) is replaced. Each thread
+ * Piscina keeps the threads: `idleTimeout: Infinity`, so none is retired under its connections,
+ * and a thread that dies (a handler throws, calls process.exit, runs out of memory) is replaced.
+ * Only `initialThreads` start with the pool; the others start as connections need them (see
+ * #startThreadIfFull), so a server sized for many cores costs only those threads' memory until
+ * it has connections to spread. Each thread
  * runs one short task (thread-link-task.ts) that sets up its end of a link; from then on every
  * connection of that thread travels over the link: either the thread accepts it itself (every
  * thread listens on the server's port, SO_REUSEPORT, and the kernel spreads the connections), or
@@ -29,7 +32,10 @@ import { PoolThreadLink, type LinkEvents, type LinkTopics, type ListenFailure, t
 import type { ServerConnectionHost } from './server-connection-host.ts';
 
 export interface ConnectionPoolOptions {
+  /** The most threads the pool runs. */
   threads: number;
+  /** Threads started with the pool (at least 1, at most `threads`); `ready` waits for their links. */
+  initialThreads: number;
   /** href of the user's handler module; undefined: every connection is mirrored to the owner. */
   handlerUrl: string | undefined;
   tls: SecureContextOptions | undefined;
@@ -70,6 +76,8 @@ export interface PoolCensus {
   waiting: number;
   /** Live thread links (one per thread once started). */
   links: number;
+  /** Link tasks not settled yet: threads starting. */
+  starting: number;
   /** Connections, command sources and requests the owner's ends of the links hold. */
   linkHeld: number;
   /** Connections and open questions the threads' ends hold. */
@@ -95,11 +103,14 @@ export class ConnectionPool implements PoolBookkeeping, LinkEvents {
   readonly #links = new Map<number, PoolThreadLink>();
   /** Threads a link task was sent to and that have not answered yet. */
   readonly #linking = new Set<number>();
+  /** Link tasks sent and not settled: threads starting (or being given a link). */
+  #linkTasks = 0;
   #waiting: WaitingSocket[] = [];
   #destroyed = false;
   readonly ready: Promise<void>;
   #resolveReady!: () => void;
   #linkTasksSettled = 0;
+  readonly #initialThreads: number;
   /** The last uncaught error of a thread, reported with that thread's exit. */
   #threadError: Error | undefined;
   /** Set while the threads accept connections themselves. */
@@ -113,11 +124,13 @@ export class ConnectionPool implements PoolBookkeeping, LinkEvents {
     this.#lifecycleOnly = options.handlerUrl !== undefined;
     const workerData: PoolWorkerData = { tls: options.tls, handlerUrl: options.handlerUrl };
     this.#threads = options.threads;
+    this.#initialThreads = options.initialThreads;
     this.#onError = options.onError;
     this.#onAcceptError = options.onAcceptError;
     this.#topics = options.topics;
     this.ready = new Promise((resolve) => { this.#resolveReady = resolve; });
-    // A link task goes to a thread without a link, or waits for one (a replacement thread).
+    // A link task goes to a thread without a link, or waits for one: Piscina starts a thread
+    // for a task no thread takes, up to maxThreads (minThreads 0: none of its own accord).
     const loadBalancer: LoadBalancer = (_task, workers) => {
       const free = workers.find((worker) => !worker.terminating && !worker.destroyed && !this.#links.has(worker.id) && !this.#linking.has(worker.id));
       if (free === undefined) return null;
@@ -127,7 +140,7 @@ export class ConnectionPool implements PoolBookkeeping, LinkEvents {
     this.#piscina = new Piscina<ThreadLinkTask, number>({
       filename: taskFile,
       name: 'linkThread',
-      minThreads: options.threads,
+      minThreads: 0,
       maxThreads: options.threads,
       idleTimeout: Infinity,
       atomics: 'disabled',
@@ -137,15 +150,34 @@ export class ConnectionPool implements PoolBookkeeping, LinkEvents {
     });
     // A thread's uncaught error comes just before its exit: reported then, with the thread's id.
     this.#piscina.on('error', (error: Error) => { this.#threadError = error; });
-    for (let i = 0; i < options.threads; i++) this.#link(true);
+    for (let i = 0; i < options.initialThreads; i++) this.#link(true);
+  }
+
+  /** Starts threads until `count` run or are starting (never more than `threads`). */
+  startThreads(count: number): void {
+    const wanted = Math.min(count, this.#threads);
+    while (!this.#destroyed && this.#links.size + this.#linkTasks < wanted) this.#link(false);
+  }
+
+  /**
+   * Called as a connection arrives, before it is counted on its thread: another thread starts
+   * when every running one already holds a connection. Threads still starting are not counted
+   * as room, so a burst starts every thread it needs at once rather than one after another.
+   */
+  #startThreadIfFull(): void {
+    if (this.#links.size + this.#linkTasks >= this.#threads || this.#destroyed) return;
+    for (const link of this.#links.values()) if (link.liveConnections === 0) return;
+    this.#link(false);
   }
 
   /** Sends one link task; its thread answers with its id, and the link is up. */
   #link(first: boolean): void {
     if (this.#destroyed) return;
     const { port1, port2 } = new MessageChannel();
+    this.#linkTasks++;
     this.#piscina.run({ port: port2 }, { transferList: [port2] as never }).then(
       (threadId) => {
+        this.#linkTasks--;
         this.#linking.delete(threadId);
         if (this.#destroyed || this.#links.has(threadId)) {
           port1.close();
@@ -161,6 +193,7 @@ export class ConnectionPool implements PoolBookkeeping, LinkEvents {
       },
       () => {
         // The thread died before it answered: the pool replaces it, and the task goes again.
+        this.#linkTasks--;
         port1.close();
         this.#linking.clear();
         if (first) this.#linkTaskSettled();
@@ -170,7 +203,7 @@ export class ConnectionPool implements PoolBookkeeping, LinkEvents {
   }
 
   #linkTaskSettled(): void {
-    if (++this.#linkTasksSettled === this.#threads) this.#resolveReady();
+    if (++this.#linkTasksSettled === this.#initialThreads) this.#resolveReady();
   }
 
   /** A thread died (Piscina starts another): said once, with which thread and why. */
@@ -206,6 +239,7 @@ export class ConnectionPool implements PoolBookkeeping, LinkEvents {
   }
 
   #adoptOn(link: PoolThreadLink, waiting: WaitingSocket): void {
+    this.#startThreadIfFull();
     const connection = new PoolConnection(waiting.id, waiting.host, this, link, this.#lifecycleOnly);
     this.#connections.set(waiting.id, connection);
     link.adopt(waiting.socket, waiting.id, waiting.settings, (moved) => {
@@ -293,6 +327,7 @@ export class ConnectionPool implements PoolBookkeeping, LinkEvents {
   acceptedInThread(link: PoolThreadLink, connectionId: number): PoolConnection | undefined {
     const host = this.#acceptedHost;
     if (host === undefined || this.#destroyed) return undefined;
+    this.#startThreadIfFull();
     const connection = new PoolConnection(connectionId, host, this, link, this.#lifecycleOnly);
     this.#connections.set(connectionId, connection);
     link.holding();
@@ -309,7 +344,7 @@ export class ConnectionPool implements PoolBookkeeping, LinkEvents {
     return this.#links.get(threadId);
   }
 
-  /** The thread ids of the live threads. */
+  /** The thread ids of the running threads (those started so far). */
   threadIds(): number[] {
     return this.#piscina.threads.map((thread) => thread.threadId);
   }
@@ -319,7 +354,7 @@ export class ConnectionPool implements PoolBookkeeping, LinkEvents {
     let linkHeld = 0;
     for (const link of this.#links.values()) linkHeld += link.size;
     const workerHeld = (await Promise.all([...this.#links.values()].map((link) => link.census()))).reduce((a, b) => a + b, 0);
-    return { connections: this.#connections.size, waiting: this.#waiting.length, links: this.#links.size, linkHeld, workerHeld };
+    return { connections: this.#connections.size, waiting: this.#waiting.length, links: this.#links.size, starting: this.#linkTasks, linkHeld, workerHeld };
   }
 
   /** Terminates every thread (their connections drop). */

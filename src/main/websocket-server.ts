@@ -133,19 +133,31 @@ export interface ServerCensus {
   pending: number;
   poolConnections: number;
   poolWaiting: number;
-  /** Thread links (one per pool thread). */
+  /** Thread links (one per running pool thread). */
   links: number;
+  /** Pool threads starting: their links are not up yet. */
+  threadsStarting: number;
   linkHeld: number;
   workerHeld: number;
 }
 
 export interface WebSocketServerOptions {
   /**
-   * Pool threads that hold the connections. Default: one per core the process may use
+   * The most pool threads that hold the connections. Default: one per core the process may use
    * (`os.availableParallelism()`). 0 runs every connection on the owner thread. On a Node without
-   * socket transfer (< 26.6) a positive count falls back to 0 with a one-time warning.
+   * socket transfer (< 26.6) a positive count falls back to 0 with a one-time warning. Only
+   * `minWorkers` of them start with `listen()`; the others start as connections arrive.
    */
   workers?: number;
+  /**
+   * Pool threads started with the first `listen()` (default `ServerDefaults.minWorkers`, at
+   * most `workers`). Each further thread starts when a connection arrives and finds every running
+   * thread holding one, so unused capacity costs no memory (about 15 MiB a thread); a started
+   * thread runs until `destroy()`. At least 1. Set it to `workers` to have every thread up before the first
+   * connection, as for a reconnect storm right after a start: the connections that arrive while
+   * threads start go to the threads already running, and stay there.
+   */
+  minWorkers?: number;
   /**
    * A module run in every pool thread that receives the connections (see handler-host.ts).
    * `listen()` (and `setSocketDescriptor()`) loads it on the owner thread first and resolves false when it cannot.
@@ -236,6 +248,12 @@ export type AcceptThread = 'threads' | 'owner';
 /** Defaults of the server's options (Qt's where Qt has one). */
 export const ServerDefaults = {
   maxPendingConnections: 30,
+  /**
+   * Two threads at listen() (or `workers`, if fewer): a thread that dies (its handler threw, ran
+   * out of memory) leaves another accepting while its replacement starts; with one, the port
+   * would refuse connections meanwhile. The rest start as connections arrive.
+   */
+  minWorkers: 2,
   handshakeTimeoutMs: 10_000,
   highWaterMark: 64 * 1024 * 1024,
   closeTimeoutMs: DefaultCloseTimeoutMs,
@@ -266,6 +284,11 @@ export const ServerDefaults = {
 
 function checkCount(name: string, value: number): number {
   if (!Number.isInteger(value) || value < 0) throw new InvalidArgumentError(`${name} must be an integer >= 0; got ${String(value)}`);
+  return value;
+}
+
+function checkMinWorkers(value: number): number {
+  if (!Number.isInteger(value) || value < 1) throw new InvalidArgumentError(`minWorkers must be an integer >= 1; got ${String(value)}`);
   return value;
 }
 
@@ -314,6 +337,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   #tlsCurrent: TlsGeneration | undefined;
   readonly #handlerUrl: string | undefined;
   readonly #workers: number;
+  #minWorkers: number;
   readonly #backlog: number;
   readonly #resourceLimits: ResourceLimits;
   #maxPendingConnections: number;
@@ -373,6 +397,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     this.#tlsCurrent = this.#tls === undefined ? undefined : { generation: 0, tls: this.#tls };
     this.#handlerUrl = options.handler === undefined ? undefined : handlerHref(options.handler);
     this.#workers = chooseWorkerCount(options.workers).workers;
+    this.#minWorkers = checkMinWorkers(options.minWorkers ?? ServerDefaults.minWorkers);
     this.#backlog = checkCount('backlog', options.backlog ?? ServerDefaults.backlog);
     const accept = options.accept ?? (process.platform === 'linux' ? 'threads' : 'owner');
     if (accept !== 'threads' && accept !== 'owner') throw new InvalidArgumentError(`accept must be 'threads' or 'owner'; got ${String(accept)}`);
@@ -699,6 +724,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     if (this.#pool !== undefined || this.#workers === 0 || this.#destroyed) return;
     this.#pool = new ConnectionPool({
       threads: this.#workers,
+      initialThreads: this.minWorkers(),
       handlerUrl: this.#handlerUrl,
       tls: this.#tls,
       resourceLimits: this.#resourceLimits,
@@ -1341,13 +1367,27 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
 
   // ---- threads ------------------------------------------------------------------------------------
 
-  /** Pool threads holding connections (0: every connection runs on the owner thread). */
+  /** The most pool threads this server runs (0: every connection runs on the owner thread). */
   workerCount(): number {
     return this.#workers;
   }
 
+  /** Pool threads started with `listen()`: the `minWorkers` option, at most `workerCount()`. */
+  minWorkers(): number {
+    return Math.min(this.#minWorkers, this.#workers);
+  }
+
   /**
-   * Live connections per thread (thread id → count), every pool thread listed; 0 is the owner
+   * Sets `minWorkers()`. On a server already serving, threads start at once up to the new
+   * count; a lower count stops none (a started thread runs until `destroy()`).
+   */
+  setMinWorkers(count: number): void {
+    this.#minWorkers = checkMinWorkers(count);
+    this.#pool?.startThreads(this.minWorkers());
+  }
+
+  /**
+   * Live connections per thread (thread id → count), every running pool thread listed; 0 is the owner
    * thread. A pool thread running a handler module reports its connections' openings and ends
    * within a few milliseconds (batched), so these counts trail them by as much.
    */
@@ -1372,6 +1412,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       poolConnections: pool?.connections ?? 0,
       poolWaiting: pool?.waiting ?? 0,
       links: pool?.links ?? 0,
+      threadsStarting: pool?.starting ?? 0,
       linkHeld: pool?.linkHeld ?? 0,
       workerHeld: pool?.workerHeld ?? 0,
     };

@@ -132,8 +132,8 @@ test.serial('serve --handler runs the user module; --subprotocol, --max-message-
   t.is((await serve.exited(EXIT_BOUND_MS)).code, 0);
 });
 
-test.serial('the status page in Chromium: idle workers from the start, per-worker and total figures, close codes, --verbose log, and the message box back after a restart', async (t) => {
-  let serve = await startCli(['serve', '--port', '0', '--workers', '2', '--verbose'], STARTUP_MS);
+test.serial('the status page in Chromium: idle workers from the start (--min-workers), per-worker and total figures, close codes, --verbose log, and the message box back after a restart', async (t) => {
+  let serve = await startCli(['serve', '--port', '0', '--workers', '2', '--min-workers', '2', '--verbose'], STARTUP_MS);
   t.teardown(() => serve.kill());
   const port = portOf(serve);
   const browser = await launchChromium();

@@ -27,7 +27,7 @@ test('accept: threads: both pool threads accept on the port, and the owner holds
 });
 
 test('accept: owner: the owner accepts and moves each socket to the thread with the fewest connections', async (t) => {
-  const server = await startServer(t, 2, { handler: EchoHandlerUrl, accept: 'owner' });
+  const server = await startServer(t, 2, { handler: EchoHandlerUrl, accept: 'owner', minWorkers: 2 });
   t.true(server.socketDescriptor() >= 0);
   const clients = await inBatches(20, 1, () => connect(t, server.serverUrl()));
   await until(() => server.connectionCount() === 20, 5000, 'every connection counted');

@@ -59,7 +59,7 @@ test.serial('a pool thread runs with the default young generation, and with the 
 
 for (const [trigger, what] of [['exit', 'calls process.exit'], ['throw', 'throws'], ['oom', 'runs out of memory']] as const) {
   test.serial(`a thread whose handler ${what} takes only its own connections: 1006 on both ends, the rest untouched, new connections served [workers: 2]`, async (t) => {
-    const server = await startServer(t, 2, { handler: EchoHandlerUrl, workerResourceLimits: { maxOldGenerationSizeMb: 64 } });
+    const server = await startServer(t, 2, { handler: EchoHandlerUrl, minWorkers: 2, workerResourceLimits: { maxOldGenerationSizeMb: 64 } });
     const tracked = await trackedClients(t, server, 20);
     const threads = new Set(tracked.map((entry) => entry.threadId));
     t.is(threads.size, 2, 'both threads hold connections');
@@ -340,7 +340,8 @@ function ownerHandles(): { ports: number; sockets: number } {
 }
 
 bothTransports('nothing is left behind: after 50 connections come and go the owner holds no more ports or sockets than before', async (t, workers) => {
-  const server = await startServer(t, workers, { maxPendingConnections: 100 });
+  // Every thread up from the start: a thread started by these connections would hold a port of its own.
+  const server = await startServer(t, workers, { maxPendingConnections: 100, minWorkers: Math.max(1, workers) });
   const sockets = echoEveryConnection(server);
   const warm = await connect(t, server.serverUrl());
   const warmClosed = closeOf(warm);

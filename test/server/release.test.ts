@@ -53,7 +53,7 @@ function tcpHandles(): number {
 }
 
 async function assertEmpty(t: import('ava').ExecutionContext, server: WebSocketServer, links: number): Promise<void> {
-  const expected = { connections: 0, pending: 0, poolConnections: 0, poolWaiting: 0, links, linkHeld: 0, workerHeld: 0 };
+  const expected = { connections: 0, pending: 0, poolConnections: 0, poolWaiting: 0, links, threadsStarting: 0, linkHeld: 0, workerHeld: 0 };
   // The last ends are still crossing the threads when the clients see TCP close: wait for them.
   await within((async () => {
     for (;;) {

@@ -12,6 +12,7 @@ import type { HttpRequest } from '../shared/connection/http-response.ts';
 import type {
   AdoptBatch,
   ConnectionSettings,
+  CountedNews,
   HandshakeDecision,
   HandshakeFailure,
   HandshakeSummary,
@@ -32,6 +33,7 @@ import { AnswerWriter, readHandshakeCalls, type HandOverRequest, type HandshakeR
 import { writePublished, type WorkerTopicBatch } from '../shared/wire/topic-batch.ts';
 import type { PubSubCounters } from '../shared/pubsub/pubsub-stats.ts';
 import type { CompressedFrames } from '../shared/engine/extension.ts';
+import { WebSocketError } from '../shared/engine/errors.ts';
 
 /** Where the link hands the topics news of its thread (the server's TopicHub). */
 export interface LinkTopics {
@@ -45,6 +47,10 @@ export interface LinkEvents {
   acceptedInThread(link: PoolThreadLink, connectionId: number): LinkedConnection | undefined;
   /** The thread's listener failed to accept (EMFILE, say). */
   acceptFailed(code: string): void;
+  /** Counted connections (see CountedNews) opened in the thread; called before the link counts them. */
+  countedOpening(link: PoolThreadLink): void;
+  /** A counted connection's handler module failed to load. */
+  countedFailed(error: WebSocketError): void;
 }
 
 /** Why a thread could not listen (the bind's error), or undefined once it listens. */
@@ -122,6 +128,8 @@ export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, H
   #closed = false;
   /** Connections given to the thread and not yet over: while there are any, the link keeps the process alive. */
   #live = 0;
+  /** Those of them the owner only counts (see CountedNews); all gone with the thread. */
+  #counted = 0;
   /** The thread's turns read since the last message to it: acknowledged with the next one. */
   #acks = 0;
   /** Requests waiting for the thread's answer (flush, census), by request id. */
@@ -150,6 +158,23 @@ export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, H
 
   get liveConnections(): number {
     return this.#live;
+  }
+
+  get countedConnections(): number {
+    return this.#closed ? 0 : this.#counted;
+  }
+
+  /**
+   * `closeAllConnections()`: the thread closes every counted connection it has; resolves once all
+   * of those have ended and are counted here (or the thread is gone).
+   */
+  closeCounted(code: number, reason: string): Promise<void> {
+    return this.#ask((requestId) => ({ kind: 'closeCounted', requestId, code, reason }), undefined);
+  }
+
+  /** `closeAllConnections()` past its timeout: the thread drops its counted connections. */
+  abortCounted(): void {
+    if (!this.#closed) this.#post({ kind: 'abortCounted' }, []);
   }
 
   // ---- fresh sockets ------------------------------------------------------------------------------
@@ -272,9 +297,24 @@ export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, H
     this.#acks++;
     this.#schedule();
     if (message.statuses.length > 0) readStatuses(message.statuses, this);
+    if (message.counted !== undefined) this.#countedNews(message.counted);
     this.signals(message);
     if (message.topics !== undefined) this.#topics.fromThread(this.threadId, message.topics);
   };
+
+  #countedNews(news: CountedNews): void {
+    if (news.opened > 0) this.#events.countedOpening(this);
+    const change = news.opened - news.ended;
+    this.#counted += change;
+    this.#live += change;
+    this.#updateRef();
+    for (const failure of news.failures) this.#events.countedFailed(WebSocketError.fromJSON(failure));
+    for (const requestId of news.closed) {
+      const request = this.#requests.get(requestId);
+      this.#requests.delete(requestId);
+      request?.resolve(undefined);
+    }
+  }
 
   /** One worker turn: its handshake questions first, then its signals, in order. */
   signals(batch: ThreadSignalBatch): void {

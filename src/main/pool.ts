@@ -14,6 +14,10 @@
  * signals and commands go as before. So a connection costs the owner no MessageChannel, no proxy
  * and no Piscina task, and when the threads accept, no accept and no transfer either.
  *
+ * A connection a thread accepted itself, serves with the handler module and nobody here
+ * observes is only counted (CountedNews): the owner keeps no record of it, and
+ * closeAllConnections() reaches such connections through their threads.
+ *
  * When the owner accepts it balances connections itself: each new one goes to the thread with
  * the fewest live connections. A custom load balancer sends each link task to a thread that has
  * no link yet.
@@ -30,6 +34,7 @@ import type { ConnectionSettings, PoolWorkerData, ThreadLinkTask, ThreadListenSp
 import { PoolConnection, type PoolBookkeeping } from './pool-connection.ts';
 import { PoolThreadLink, type LinkEvents, type LinkTopics, type ListenFailure, type ThreadTrafficStats } from './pool-thread-link.ts';
 import type { ServerConnectionHost } from './server-connection-host.ts';
+import type { WebSocketError } from '../shared/engine/errors.ts';
 
 export interface ConnectionPoolOptions {
   /** The most threads the pool runs. */
@@ -337,6 +342,40 @@ export class ConnectionPool implements PoolBookkeeping, LinkEvents {
 
   acceptFailed(code: string): void {
     this.#onAcceptError(code);
+  }
+
+  // ---- the connections the owner only counts (see CountedNews) ----------------------------------
+
+  countedOpening(): void {
+    this.#startThreadIfFull();
+  }
+
+  countedFailed(error: WebSocketError): void {
+    this.#acceptedHost?.countedFailed(error);
+  }
+
+  /** Counted connections, on every running thread. */
+  get countedConnections(): number {
+    let count = 0;
+    for (const link of this.#links.values()) count += link.countedConnections;
+    return count;
+  }
+
+  /** Adds each thread's counted connections to `counts` (thread id → count). */
+  addCountedByThread(counts: Map<number, number>): void {
+    for (const link of this.#links.values()) {
+      if (link.countedConnections > 0) counts.set(link.threadId, (counts.get(link.threadId) ?? 0) + link.countedConnections);
+    }
+  }
+
+  /** Every thread closes its counted connections; resolves once all of them have ended. */
+  async closeCounted(code: number, reason: string): Promise<void> {
+    await Promise.all([...this.#links.values()].map((link) => link.closeCounted(code, reason)));
+  }
+
+  /** Every thread drops its counted connections (a closeCounted past its timeout). */
+  abortCounted(): void {
+    for (const link of this.#links.values()) link.abortCounted();
   }
 
   /** The link of a live thread. */

@@ -2,6 +2,7 @@ import type { Duplex } from 'node:stream';
 import type { HttpRequest } from '../shared/connection/http-response.ts';
 import type { HandshakeDecision, HandshakeFailure, HandshakeSummary } from '../shared/wire/thread-messages.ts';
 import type { ConnectionInfo, ConnectionLimits, SocketBackend, SocketSink } from '../shared/connection/socket-backend.ts';
+import type { WebSocketError } from '../shared/engine/errors.ts';
 
 /** What the owner holds of a connection nobody on it sees: its signals go to `attach`'s sink. */
 export interface UnobservedConnection {
@@ -52,4 +53,10 @@ export interface ServerConnectionHost {
   upgradedUnobserved(id: number, threadId: number, connection: UnobservedConnection): void;
   /** The connection is over, upgraded or not; nothing more is reported about `id`. */
   ended(id: number): void;
+  /**
+   * A connection counted in its pool thread (CountedNews: accepted there, served by the handler,
+   * observed by nobody here, so never reported by id) could not be served: its handler module
+   * failed to load.
+   */
+  countedFailed(error: WebSocketError): void;
 }

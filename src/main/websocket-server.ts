@@ -127,7 +127,7 @@ export interface PubSubStats extends PubSubCounters {
 
 /** See `WebSocketServer.census()`. */
 export interface ServerCensus {
-  /** Connections in the registry, in any phase. */
+  /** Connections in the registry, in any phase (not those a pool thread only counts: see CountedNews). */
   connections: number;
   /** Connections waiting in the pending queue. */
   pending: number;
@@ -816,6 +816,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     upgraded: (id, threadId, backend, info, limits) => this.#upgraded(id, threadId, backend, info, limits ?? this.#connectionLimits()),
     upgradedUnobserved: (id, threadId, connection) => this.#upgradedUnobserved(id, threadId, connection),
     ended: (id) => this.#ended(id),
+    countedFailed: (error) => this.#onLifecycleError(error),
   };
 
   /**
@@ -1097,7 +1098,9 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       // A socket closed already (Unconnected, Closing) ignores this, as a backend that has ended does.
       closer.close(code, reason);
     }
-    const all = Promise.all(open.map((record) => record.ended));
+    // Connections a pool thread only counts (handler mode, nobody listening here) close there.
+    const counted = this.#pool?.closeCounted(code, reason);
+    const all = Promise.all([...open.map((record) => record.ended), counted]);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([
       all.then(() => false),
@@ -1106,6 +1109,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     clearTimeout(timer);
     if (!timedOut) return;
     for (const { closer } of open) closer.abort();
+    this.#pool?.abortCounted();
     await Promise.race([all, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
   }
 
@@ -1392,12 +1396,14 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
    * within a few milliseconds (batched), so these counts trail them by as much.
    */
   workerConnectionCounts(): Map<number, number> {
-    return this.#connections.openCountsByThread(this.#pool?.threadIds() ?? []);
+    const counts = this.#connections.openCountsByThread(this.#pool?.threadIds() ?? []);
+    this.#pool?.addCountedByThread(counts);
+    return counts;
   }
 
   /** Upgraded connections that have not ended (as their threads reported them: see workerConnectionCounts). */
   connectionCount(): number {
-    return this.#connections.openCount;
+    return this.#connections.openCount + (this.#pool?.countedConnections ?? 0);
   }
 
   /**

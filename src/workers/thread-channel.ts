@@ -14,7 +14,8 @@
 import { threadId, type MessagePort } from 'node:worker_threads';
 import type { HttpRequest } from '../shared/connection/http-response.ts';
 import type { Socket } from 'node:net';
-import type { AdoptBatch, ConnectionSettings, HandshakeDecision, HandshakeFailure, HandshakeSummary, OwnerLinkMessage, ThreadListenSpec, WorkerLinkMessage } from '../shared/wire/thread-messages.ts';
+import type { AdoptBatch, ConnectionSettings, CountedNews, HandshakeDecision, HandshakeFailure, HandshakeSummary, OwnerLinkMessage, ThreadListenSpec, WorkerLinkMessage } from '../shared/wire/thread-messages.ts';
+import type { WebSocketError } from '../shared/engine/errors.ts';
 import { writeConnectionSignals, type WorkerStatus } from '../shared/wire/signal-batch.ts';
 import { readThreadCommands, writeStatus, type ThreadCommandReader, type ThreadStatusList } from '../shared/wire/command-batch.ts';
 import { HandshakeWriter, readAnswerCalls, type AnswerReader, type RelayEnding } from '../shared/wire/handshake-batch.ts';
@@ -22,6 +23,7 @@ import type { Duplex } from 'node:stream';
 import { WorkerHttpRelay, type RelayOutbox } from './worker-http-relay.ts';
 import { PauseReason } from './command-receiver.ts';
 import type { ForwarderOutbox, SignalForwarder } from './signal-forwarder.ts';
+import type { CountedConnection, CountedOutbox } from './counted-connection.ts';
 import { serveConnection, serveUpgraded } from './worker-connection.ts';
 import type { HandshakeHost, UpgradedConnection } from '../shared/connection/server-handshake.ts';
 import { ThreadTopics } from './thread-topics.ts';
@@ -53,7 +55,7 @@ interface Question<T> {
   resolve(answer: T): void;
 }
 
-export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, AnswerReader, RelayOutbox, AcceptedSocketSink, HandshakeHost {
+export class ThreadChannel implements ForwarderOutbox, CountedOutbox, ThreadCommandReader, AnswerReader, RelayOutbox, AcceptedSocketSink, HandshakeHost {
   readonly threadId = threadId;
   readonly #port: MessagePort;
   readonly #connections = new Map<number, SignalForwarder>();
@@ -61,6 +63,11 @@ export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, Answ
   readonly #decisions = new Map<number, Question<HandshakeDecision>>();
   readonly #responses = new Map<number, Question<Uint8Array>>();
   readonly #relays = new Map<number, WorkerHttpRelay>();
+  /** The connections the owner only counts (counted-connection.ts), and this turn's news of them. */
+  readonly #counted = new Set<CountedConnection>();
+  #countedNews: CountedNews | undefined;
+  /** `closeCounted` requests, each with the connections it closed that have not ended yet. */
+  #countedClosing: Array<{ requestId: number; open: Set<CountedConnection> }> = [];
   #dirty: SignalForwarder[] = [];
   #scheduled = false;
   /** Set while only lifecycle news waits (see LifecycleBatchMs). */
@@ -120,6 +127,12 @@ export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, Answ
         this.#listener = undefined;
         this.#post({ kind: 'unlistened', requestId: message.requestId });
         break;
+      case 'closeCounted':
+        this.#closeCounted(message.requestId, message.code, message.reason);
+        break;
+      case 'abortCounted':
+        for (const counted of this.#counted) counted.backend.abort();
+        break;
     }
   };
 
@@ -178,7 +191,7 @@ export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, Answ
 
   /** Connections, questions and queued calls this end holds (for checks that nothing leaks). */
   get size(): number {
-    return this.#connections.size + this.#decisions.size + this.#responses.size + this.#relays.size + this.#awaitingDrain.size + (this.#listener?.size ?? 0);
+    return this.#connections.size + this.#counted.size + this.#countedClosing.length + this.#decisions.size + this.#responses.size + this.#relays.size + this.#awaitingDrain.size + (this.#listener?.size ?? 0);
   }
 
   // ---- from the owner ---------------------------------------------------------------------------
@@ -333,7 +346,54 @@ export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, Answ
   markDirty(forwarder: SignalForwarder): void {
     this.#dirty.push(forwarder);
     if (!forwarder.lifecycleOnly) this.#scheduleSend();
-    else if (!this.#scheduled) this.#lifecycleTimer ??= setTimeout(this.#sendLifecycle, LifecycleBatchMs);
+    else this.#scheduleLifecycle();
+  }
+
+  countedOpened(connection: CountedConnection): void {
+    this.#counted.add(connection);
+    this.#takeCountedNews().opened++;
+    this.#scheduleLifecycle();
+  }
+
+  countedEnded(connection: CountedConnection): void {
+    if (!this.#counted.delete(connection)) return;
+    const news = this.#takeCountedNews();
+    news.ended++;
+    if (this.#countedClosing.length === 0) {
+      this.#scheduleLifecycle();
+      return;
+    }
+    // The owner is waiting in closeAllConnections(): it hears of the ends at once.
+    this.#countedClosing = this.#countedClosing.filter(({ requestId, open }) => {
+      if (!open.delete(connection) || open.size > 0) return true;
+      news.closed.push(requestId);
+      return false;
+    });
+    this.#scheduleSend();
+  }
+
+  #closeCounted(requestId: number, code: number, reason: string): void {
+    if (this.#counted.size === 0) {
+      this.#takeCountedNews().closed.push(requestId);
+      this.#scheduleSend();
+      return;
+    }
+    this.#countedClosing.push({ requestId, open: new Set(this.#counted) });
+    for (const counted of [...this.#counted]) counted.backend.close(code, reason);
+  }
+
+  countedFailed(error: WebSocketError): void {
+    this.#takeCountedNews().failures.push(error.toJSON());
+    this.#scheduleSend();
+  }
+
+  /** This turn's news of the counted connections, made by its first item. */
+  #takeCountedNews(): CountedNews {
+    return (this.#countedNews ??= { opened: 0, ended: 0, failures: [], closed: [] });
+  }
+
+  #scheduleLifecycle(): void {
+    if (!this.#scheduled) this.#lifecycleTimer ??= setTimeout(this.#sendLifecycle, LifecycleBatchMs);
   }
 
   readonly #sendLifecycle = (): void => {
@@ -366,10 +426,16 @@ export class ThreadChannel implements ForwarderOutbox, ThreadCommandReader, Answ
       bytes += taken.bytes;
     }
     const topics = this.topics.take();
-    if (entries.length === 0 && this.#handshakes.isEmpty && this.#statuses.length === 0 && topics === undefined) return;
+    const counted = this.#countedNews;
+    if (entries.length === 0 && this.#handshakes.isEmpty && this.#statuses.length === 0 && topics === undefined && counted === undefined) return;
     const statuses = this.#statuses;
     this.#statuses = [];
-    this.#post({ kind: 'turn', handshakes: this.#handshakes.take(), entries, statuses, ...(topics === undefined ? {} : { topics }) }, transfer);
+    this.#countedNews = undefined;
+    this.#post({
+      kind: 'turn', handshakes: this.#handshakes.take(), entries, statuses,
+      ...(topics === undefined ? {} : { topics }),
+      ...(counted === undefined ? {} : { counted }),
+    }, transfer);
     this.#unacknowledged.push({ bytes, forwarders: dirty });
     this.#bytesInFlight += bytes;
     this.#updateBackpressure();

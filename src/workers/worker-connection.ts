@@ -15,6 +15,7 @@ import { startServerHandshake, type UpgradedConnection } from '../shared/connect
 import type { ConnectionSettings, PoolWorkerData } from '../shared/wire/thread-messages.ts';
 import { LocalMembership } from '../shared/pubsub/topic-membership.ts';
 import { CommandReceiver, PauseReason } from './command-receiver.ts';
+import { CountedConnection } from './counted-connection.ts';
 import { SignalForwarder } from './signal-forwarder.ts';
 import type { ThreadChannel } from './thread-channel.ts';
 
@@ -49,6 +50,16 @@ export function serveConnection(socket: Socket, connectionId: number, settings: 
 export function serveUpgraded(upgraded: UpgradedConnection, connectionId: number, settings: ConnectionSettings, channel: ThreadChannel): void {
   const backend = createServerBackend(upgraded, settings);
   const info = serverConnectionInfo(upgraded);
+  const standing = settings.standing;
+  // Accepted by this thread (a negative id), served by the handler, observed by nobody on the
+  // owner: the owner only counts it (see counted-connection.ts).
+  if (poolData.handlerUrl !== undefined && connectionId < 0 && standing !== null && !standing.observed) {
+    const counted = new CountedConnection(backend, new LocalMembership(channel.topics, connectionId, backend), channel);
+    channel.countedOpened(counted);
+    backend.observeLifecycle(counted);
+    serveWithHandler(backend, info, poolData.handlerUrl, upgraded.decision.limits, counted);
+    return;
+  }
   const receiver = new CommandReceiver(connectionId, channel.topics);
   const handlerUrl = poolData.handlerUrl;
   const forwarder = new SignalForwarder(connectionId, receiver, channel, handlerUrl !== undefined);
@@ -57,7 +68,6 @@ export function serveUpgraded(upgraded: UpgradedConnection, connectionId: number
     // The owner has the request (and what it attached) from the decision: they cross the threads
     // once, and only the extensions agreed here follow. Taken by the standing acceptance, the
     // owner has had none of it yet, and needs it only for a newConnection listener.
-    const standing = settings.standing;
     forwarder.connected(standing === null ? { extensions: info.extensions } : standing.observed ? info : null);
     if (handlerUrl === undefined) {
       // Mirror mode: nothing is read until the owner takes the connection (see PauseReason),

@@ -16,6 +16,7 @@ import {
   next,
   nextMessage,
   rawUpgrade,
+  socketClosed,
   startServer,
   until,
   upgradeRequest,
@@ -289,6 +290,45 @@ bothTransports('closeAllConnections drops a peer that never answers the Close, a
   await until(() => sockets.length === 1, 5000, 'the server socket');
   await within(server.closeAllConnections(CloseCode.GoingAway, 'bye', 300), 5000, 'closeAllConnections');
   t.is(sockets[0]!.state(), State.Unconnected);
+  t.is(server.connectionCount(), 0);
+});
+
+test.serial('a thread that dies takes its counted connections (handler mode, nobody on the owner observing) out of the counts; the other thread\'s stay [workers: 2]', async (t) => {
+  const server = await startServer(t, 2, { handler: EchoHandlerUrl, minWorkers: 2 });
+  const clients = await inBatches(40, 10, () => connect(t, server.serverUrl()));
+  const threadOf = await Promise.all(clients.map(async (client) => {
+    const reply = nextMessage(client);
+    client.send('thread');
+    return (await reply)[0].toString();
+  }));
+  t.is(new Set(threadOf).size, 2, 'both threads hold connections');
+  await until(() => server.connectionCount() === 40, 5000, 'forty connections counted');
+  t.is((await server.census()).connections, 0, 'counted, not recorded');
+  const victimThread = threadOf[0]!;
+  const victims = clients.filter((_, i) => threadOf[i] === victimThread);
+  const survivors = clients.filter((_, i) => threadOf[i] !== victimThread);
+  const closes = victims.map((client) => closeOf(client));
+  victims[0]!.send('exit');
+  t.deepEqual(new Set((await Promise.all(closes)).map(([code]) => code)), new Set([1006]));
+  await until(() => server.connectionCount() === survivors.length, 10_000, 'the survivors alone counted');
+  t.false(server.workerConnectionCounts().has(Number(victimThread.split(':')[1])), 'the dead thread is gone from the counts');
+  for (const client of survivors) {
+    const reply = nextMessage(client);
+    client.send('still here');
+    t.is((await reply)[0].toString(), 'still here');
+  }
+});
+
+test('closeAllConnections drops a handler-mode peer nobody on the owner observes and that never answers the Close, after its timeout [workers: 2]', async (t) => {
+  const server = await startServer(t, 2, { handler: EchoHandlerUrl });
+  const raw = await rawUpgrade(t, server.serverPort(), upgradeRequest(server.serverPort()));
+  t.is(raw.status, 101);
+  await until(() => server.connectionCount() === 1, 5000, 'the connection counted');
+  const dropped = socketClosed(raw.socket, 5000);
+  const started = performance.now();
+  await within(server.closeAllConnections(CloseCode.GoingAway, 'bye', 300), 5000, 'closeAllConnections');
+  t.true(performance.now() - started >= 290, 'it waited for the Close first');
+  await dropped;
   t.is(server.connectionCount(), 0);
 });
 

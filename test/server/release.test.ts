@@ -88,3 +88,23 @@ test.serial('closeAllConnections closes handler-mode connections nobody on the o
   t.deepEqual(await within(Promise.all(closes), 10_000, 'the clients to see the close'), [1001, 1001, 1001, 1001, 1001]);
   await assertEmpty(t, server, 2);
 });
+
+for (const accept of ['threads', 'owner'] as const) {
+  test.serial(`handler-mode connections nobody on the owner observes: ${accept === 'threads' ? 'accepted by the threads, only counted on the owner' : 'moved by the owner, recorded there'}; counts, closeAllConnections and the ends are the same [workers: 2, accept: ${accept}]`, async (t) => {
+    const server = await startServer(t, 2, { handler: EchoHandlerUrl, accept });
+    const clients = await Promise.all(Array.from({ length: 100 }, () => connect(t, server.serverUrl())));
+    await until(() => server.connectionCount() === 100, 5000, 'a hundred connections counted');
+    const counts = [...server.workerConnectionCounts().values()];
+    t.is(counts.reduce((a, b) => a + b, 0), 100);
+    const census = await server.census();
+    // What the owner holds for them: nothing by connection when the threads accepted them.
+    const recorded = accept === 'threads' ? 0 : 100;
+    t.is(census.connections, recorded);
+    t.is(census.poolConnections, recorded);
+    const closes = clients.map((client) => new Promise<number>((resolve) => client.once('close', (code) => resolve(code))));
+    await within(server.closeAllConnections(), 10_000, 'closeAllConnections');
+    t.is(server.connectionCount(), 0, 'closeAllConnections resolved after every end was counted');
+    t.deepEqual(new Set(await within(Promise.all(closes), 10_000, 'the clients to see the close')), new Set([1001]));
+    await assertEmpty(t, server, 2);
+  });
+}

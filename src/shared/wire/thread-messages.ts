@@ -31,6 +31,7 @@ import type { PeerCertificate, PeerVerifyMode } from '../connection/peer-certifi
 import type { ThreadSignalBatch, WorkerStatus } from './signal-batch.ts';
 import type { ThreadCommandBatch, ThreadStatusList } from './command-batch.ts';
 import type { WorkerTopicBatch } from './topic-batch.ts';
+import type { WebSocketErrorData } from '../engine/errors.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Pool set-up and tasks
@@ -214,7 +215,28 @@ export type OwnerLinkMessage =
   /** `pauseAccepting()` / `resumeAccepting()`: accepted sockets are held unread while paused. */
   | { kind: 'accepting'; paused: boolean }
   /** Stop accepting (`close()`): the thread's listener closes (answered with `unlistened`); its connections stay up. */
-  | { kind: 'unlisten'; requestId: number };
+  | { kind: 'unlisten'; requestId: number }
+  /**
+   * `closeAllConnections()`: close every counted connection (see CountedNews) with this code and
+   * reason; answered in `CountedNews.closed` once all of them have ended.
+   */
+  | { kind: 'closeCounted'; requestId: number; code: number; reason: string }
+  /** `closeAllConnections()` past its timeout: drop every counted connection still open. */
+  | { kind: 'abortCounted' };
+
+/**
+ * One worker turn's news of its counted connections: those it accepted itself, serves with the
+ * handler module, and that nobody on the owner observes (the standing acceptance took them and
+ * the server has no `newConnection` listener). The owner keeps a count of them per thread, not a
+ * record each: how many opened and ended this turn, each failure of their handler module, and
+ * the `closeCounted` requests whose connections have all ended (after those ends are counted).
+ */
+export interface CountedNews {
+  opened: number;
+  ended: number;
+  failures: WebSocketErrorData[];
+  closed: number[];
+}
 
 /**
  * Where a pool thread listens when the threads accept (Linux's SO_REUSEPORT: every thread has a
@@ -232,7 +254,7 @@ export interface ThreadListenSpec {
 /** Worker -> owner, on the thread link: at most one `turn` per worker turn, and flush answers. */
 export type WorkerLinkMessage =
   /** The handshake questions and signals of one worker turn, and the statuses of the commands it applied. */
-  | ({ kind: 'turn'; statuses: ThreadStatusList; topics?: WorkerTopicBatch } & ThreadSignalBatch)
+  | ({ kind: 'turn'; statuses: ThreadStatusList; topics?: WorkerTopicBatch; counted?: CountedNews } & ThreadSignalBatch)
   | { kind: 'flushed'; requestId: number; status: WorkerStatus }
   | { kind: 'census'; requestId: number; held: number }
   /** The answer to `listen`: listening, or the bind's error. */

@@ -7,7 +7,6 @@
 import { WebSocket } from '../shared/connection/websocket.ts';
 import type { ConnectionInfo, ConnectionLimits, SocketBackend } from '../shared/connection/socket-backend.ts';
 import type { TopicMembership } from '../shared/pubsub/topic-membership.ts';
-import type { UnobservedConnection } from './server-connection-host.ts';
 
 export const ConnectionPhase = { Handshake: 0, Reserved: 1, Open: 2 } as const;
 export type ConnectionPhase = (typeof ConnectionPhase)[keyof typeof ConnectionPhase];
@@ -24,7 +23,7 @@ export interface WaitingConnection {
 /** An open connection as closeAllConnections sees it. */
 export interface OpenConnection {
   /** Its socket, or for one nobody sees what stands for it: either closes and aborts it. */
-  closer: Pick<WebSocket, 'close' | 'abort'> | UnobservedConnection | SocketBackend;
+  closer: Pick<WebSocket, 'close' | 'abort'> | SocketBackend;
   ended: Promise<void>;
 }
 
@@ -45,7 +44,7 @@ interface Entry extends ConnectionRecord {
    */
   waiting: WaitingConnection | undefined;
   /** Handler mode without a `newConnection` listener: what closes it, in place of a socket nobody sees. */
-  unobserved: UnobservedConnection | SocketBackend | undefined;
+  unobserved: SocketBackend | undefined;
   /** Made only when someone waits for the end (closeAllConnections): most connections never need one. */
   ended: { promise: Promise<void>; resolve(): void } | undefined;
 }
@@ -132,7 +131,7 @@ export class ConnectionRegistry {
    * `newConnection` listener): no socket is made for it; `closer`, attached to the server's
    * own sink, is what closes it.
    */
-  openUnobserved(id: number, closer: UnobservedConnection | SocketBackend): void {
+  openUnobserved(id: number, closer: SocketBackend): void {
     const entry = this.#entries.get(id);
     if (entry === undefined) return;
     this.#setPhase(entry, ConnectionPhase.Open);

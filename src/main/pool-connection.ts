@@ -2,19 +2,20 @@
  * The owner's end of one connection living in a pool thread: it answers the connection's
  * handshake questions (through the server's host, back over the thread link), then receives its
  * signals from the link into the owner-side mirror, and reports the end once. A handler-mode
- * connection that nobody on the owner sees gets no mirror: this is all the owner holds of it.
+ * connection that nobody on the owner sees is forgotten once it is upgraded: its thread only
+ * counts it from then on (see CountedNews).
  */
 import { CloseCode } from '../shared/engine/close-code.ts';
 import { SocketError, WebSocketError } from '../shared/engine/errors.ts';
 import { buildErrorResponse } from '../shared/engine/handshake-response.ts';
 import type { HttpRequest } from '../shared/connection/http-response.ts';
-import { SilentSink, type ConnectionInfo, type ConnectionLimits, type SocketSink } from '../shared/connection/socket-backend.ts';
+import type { ConnectionInfo, ConnectionLimits } from '../shared/connection/socket-backend.ts';
 import type { HandshakeDecision, HandshakeFailure, HandshakeSummary } from '../shared/wire/thread-messages.ts';
-import { connectedInfo, readSignalCalls, SignalEffect, signalEffects } from '../shared/wire/signal-batch.ts';
+import { connectedInfo } from '../shared/wire/signal-batch.ts';
 import { connectionInfoOf } from '../shared/connection/server-connection.ts';
 import type { AcceptDecision } from '../shared/connection/server-handshake.ts';
 import type { LinkedConnection, PoolThreadLink } from './pool-thread-link.ts';
-import type { ServerConnectionHost, UnobservedConnection } from './server-connection-host.ts';
+import type { ServerConnectionHost } from './server-connection-host.ts';
 import { WorkerMirrorBackend } from './worker-mirror-backend.ts';
 import { RelayedHttpSocket } from './relayed-http-socket.ts';
 import type { HandOverRequest } from '../shared/wire/handshake-batch.ts';
@@ -26,7 +27,7 @@ export interface PoolBookkeeping {
   ended(id: number): void;
 }
 
-export class PoolConnection implements LinkedConnection, UnobservedConnection {
+export class PoolConnection implements LinkedConnection {
   readonly #id: number;
   readonly #host: ServerConnectionHost;
   readonly #pool: PoolBookkeeping;
@@ -41,10 +42,6 @@ export class PoolConnection implements LinkedConnection, UnobservedConnection {
    */
   #accepted: { summary: HandshakeSummary; decision: AcceptDecision } | undefined;
   #mirror: WorkerMirrorBackend | undefined;
-  /** Upgraded while nobody on the owner listened: no mirror unless the owner closes it. */
-  #unobserved = false;
-  /** Where an unobserved connection's signals go (the server's sink for such connections). */
-  #unobservedSink: SocketSink = SilentSink;
   /** Set once the connection went to the application's http.Server. */
   #relayed: RelayedHttpSocket | undefined;
   #handshakeOver = false;
@@ -134,12 +131,13 @@ export class PoolConnection implements LinkedConnection, UnobservedConnection {
     if (mirror !== undefined) {
       mirror.receive(appliedSeq, bytesToWrite, calls);
       if (mirror.isEnded) this.#settle();
-    } else if (this.#unobserved) {
-      // Only the end, and a failed handler module, are news here.
-      this.#unobservedSignals(calls, 0);
     } else {
       this.#opened(appliedSeq, bytesToWrite, calls);
     }
+  }
+
+  countedInThread(): void {
+    this.#settle();
   }
 
   /** The first batch after the 101, which opens with `Connected` (two values). */
@@ -148,51 +146,12 @@ export class PoolConnection implements LinkedConnection, UnobservedConnection {
     const accepted = this.#accepted;
     this.#accepted = undefined;
     this.#handshakeOver = true;
-    if (sent === null && this.#lifecycleOnly) {
-      // Taken by the standing acceptance while nobody listened for newConnection: nobody on the
-      // owner ever sees this connection, so no mirror is made for it (see #closer).
-      this.#unobserved = true;
-      this.#host.upgradedUnobserved(this.#id, this.link.threadId, this);
-      this.#unobservedSignals(calls, 2);
-      return;
-    }
     const info = sent === null ? null : accepted === undefined ? sent as ConnectionInfo : connectionInfoOf(accepted.summary, accepted.decision, sent.extensions);
     const mirror = new WorkerMirrorBackend(this.#id, this.link, this.#lifecycleOnly);
     this.#mirror = mirror;
     this.#host.upgraded(this.#id, this.link.threadId, mirror, info, this.#limits);
     mirror.receive(appliedSeq, bytesToWrite, calls, 2);
     if (mirror.isEnded) this.#settle();
-  }
-
-  #unobservedSignals(calls: unknown[], from: number): void {
-    if (calls.length > from) readSignalCalls(calls, this.#unobservedSink, from);
-    if ((signalEffects(calls) & SignalEffect.Ended) !== 0) this.#settle();
-  }
-
-  // ---- an unobserved connection, as the server closes it (UnobservedConnection) ---------------
-
-  attach(sink: SocketSink): void {
-    this.#unobservedSink = sink;
-  }
-
-  close(code: number, reason: string): void {
-    this.#closer().close(code, reason);
-  }
-
-  abort(): void {
-    this.#closer().abort();
-  }
-
-  /**
-   * The mirror that carries the owner's close of an unobserved connection to its thread, made
-   * only then: most connections end without the owner ever closing them.
-   */
-  #closer(): WorkerMirrorBackend {
-    if (this.#mirror === undefined) {
-      this.#mirror = new WorkerMirrorBackend(this.#id, this.link, true);
-      this.#mirror.attach(this.#unobservedSink);
-    }
-    return this.#mirror;
   }
 
   /** The thread holding the connection is gone: the connection is lost (1006, WorkerExited). */

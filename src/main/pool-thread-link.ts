@@ -92,6 +92,8 @@ export interface LinkedConnection {
   clientFlushed(bytes: number): void;
   /** One turn's signals, with the status of the commands applied (two numbers: no object per turn). */
   signals(appliedSeq: number, bytesToWrite: number, calls: unknown[]): void;
+  /** Upgraded and only counted in its thread from now on (see CountedNews): the owner forgets it, silently. */
+  countedInThread(): void;
 }
 
 /** An owner-side socket with commands to send (see WorkerMirrorBackend). */
@@ -304,7 +306,9 @@ export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, H
 
   #countedNews(news: CountedNews): void {
     if (news.opened > 0) this.#events.countedOpening(this);
-    const change = news.opened - news.ended;
+    // A moved connection's record goes (which releases it here), and it counts on.
+    for (const connectionId of news.fromOwner) this.#connections.get(connectionId)?.countedInThread();
+    const change = news.opened + news.fromOwner.length - news.ended;
     this.#counted += change;
     this.#live += change;
     this.#updateRef();

@@ -50,6 +50,8 @@ export interface ConnectionPoolOptions {
   onError(error: Error): void;
   /** A thread's listener failed to accept a connection (see `listenInThreads`): the errno code. */
   onAcceptError(code: string): void;
+  /** A connection only counted in its thread (CountedNews) could not be served: its handler module failed to load. */
+  onCountedFailed(error: WebSocketError): void;
   /** The server's topics: what each thread publishes and subscribes, and the end of a thread. */
   topics: LinkTopics & { threadGone(threadId: number): void };
 }
@@ -124,6 +126,7 @@ export class ConnectionPool implements PoolBookkeeping, LinkEvents {
   #acceptedHost: ServerConnectionHost | undefined;
   #acceptPaused = false;
   readonly #onAcceptError: (code: string) => void;
+  readonly #onCountedFailed: (error: WebSocketError) => void;
 
   constructor(options: ConnectionPoolOptions) {
     this.#lifecycleOnly = options.handlerUrl !== undefined;
@@ -132,6 +135,7 @@ export class ConnectionPool implements PoolBookkeeping, LinkEvents {
     this.#initialThreads = options.initialThreads;
     this.#onError = options.onError;
     this.#onAcceptError = options.onAcceptError;
+    this.#onCountedFailed = options.onCountedFailed;
     this.#topics = options.topics;
     this.ready = new Promise((resolve) => { this.#resolveReady = resolve; });
     // A link task goes to a thread without a link, or waits for one: Piscina starts a thread
@@ -351,7 +355,7 @@ export class ConnectionPool implements PoolBookkeeping, LinkEvents {
   }
 
   countedFailed(error: WebSocketError): void {
-    this.#acceptedHost?.countedFailed(error);
+    this.#onCountedFailed(error);
   }
 
   /** Counted connections, on every running thread. */

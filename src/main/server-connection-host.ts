@@ -1,15 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { HttpRequest } from '../shared/connection/http-response.ts';
 import type { HandshakeDecision, HandshakeFailure, HandshakeSummary } from '../shared/wire/thread-messages.ts';
-import type { ConnectionInfo, ConnectionLimits, SocketBackend, SocketSink } from '../shared/connection/socket-backend.ts';
-import type { WebSocketError } from '../shared/engine/errors.ts';
-
-/** What the owner holds of a connection nobody on it sees: its signals go to `attach`'s sink. */
-export interface UnobservedConnection {
-  attach(sink: SocketSink): void;
-  close(code: number, reason: string): void;
-  abort(): void;
-}
+import type { ConnectionInfo, ConnectionLimits, SocketBackend } from '../shared/connection/socket-backend.ts';
 
 /**
  * What a transport reports to the server about each connection it carries, whichever thread the
@@ -46,17 +38,8 @@ export interface ServerConnectionHost {
    */
   upgraded(id: number, threadId: number, backend: SocketBackend, info: ConnectionInfo | null, limits: ConnectionLimits | undefined): void;
   /**
-   * As `upgraded`, for a handler-mode connection of pool thread `threadId` that the standing
-   * acceptance took while nobody listened for `newConnection`: no socket will ever be made for
-   * it, and `connection` is all there is to close it with.
+   * The connection is over, upgraded or not, or its pool thread only counts it from now on
+   * (CountedNews); nothing more is reported about `id`.
    */
-  upgradedUnobserved(id: number, threadId: number, connection: UnobservedConnection): void;
-  /** The connection is over, upgraded or not; nothing more is reported about `id`. */
   ended(id: number): void;
-  /**
-   * A connection counted in its pool thread (CountedNews: accepted there, served by the handler,
-   * observed by nobody here, so never reported by id) could not be served: its handler module
-   * failed to load.
-   */
-  countedFailed(error: WebSocketError): void;
 }

@@ -77,7 +77,7 @@ import { claimPort } from './port-claim.ts';
 import { ConnectionPool } from './pool.ts';
 import type { ThreadTrafficStats } from './pool-thread-link.ts';
 import { chooseWorkerCount } from './pool-support.ts';
-import type { ServerConnectionHost, UnobservedConnection } from './server-connection-host.ts';
+import type { ServerConnectionHost } from './server-connection-host.ts';
 import { SilentSink, type ConnectionInfo, type ConnectionLimits, type SocketBackend, type SocketLimitName, type SocketSink } from '../shared/connection/socket-backend.ts';
 import { WebSocket } from '../shared/connection/websocket.ts';
 import type { AlertLevel, AlertType } from '../shared/connection/tls-alert.ts';
@@ -731,6 +731,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       topics: this.#topics,
       onError: (error) => this.#setError(CloseCode.AbnormalDisconnection, `A worker thread failed: ${error.message}`, SocketError.WorkerExited),
       onAcceptError: (code) => this.emit('acceptError', socketErrorOf({ code })),
+      onCountedFailed: this.#onLifecycleError,
     });
     if (this.#acceptGate.paused) this.#pool.setAcceptPaused(true);
   }
@@ -814,9 +815,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     httpHandedOver: (id, socket) => this.#httpHandedOver(id, socket),
     handshakeFailed: (id, failure) => this.#handshakeFailed(id, failure),
     upgraded: (id, threadId, backend, info, limits) => this.#upgraded(id, threadId, backend, info, limits ?? this.#connectionLimits()),
-    upgradedUnobserved: (id, threadId, connection) => this.#upgradedUnobserved(id, threadId, connection),
     ended: (id) => this.#ended(id),
-    countedFailed: (error) => this.#onLifecycleError(error),
   };
 
   /**
@@ -987,17 +986,6 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       failed: (error) => this.#setError(CloseCode.AbnormalDisconnection, error.message, error.kind),
       topics: this.#membership(id, backend),
     });
-  }
-
-  #upgradedUnobserved(id: number, threadId: number, connection: UnobservedConnection): void {
-    const record = this.#connections.get(id);
-    if (record === undefined) {
-      connection.abort();
-      return;
-    }
-    record.threadId = threadId;
-    this.#connections.openUnobserved(id, connection);
-    connection.attach(this.#unobservedSink);
   }
 
   readonly #onLifecycleError = (error: WebSocketError): void => {

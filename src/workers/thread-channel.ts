@@ -349,9 +349,12 @@ export class ThreadChannel implements ForwarderOutbox, CountedOutbox, ThreadComm
     else this.#scheduleLifecycle();
   }
 
-  countedOpened(connection: CountedConnection): void {
+  /** `connectionId`: positive when the owner moved the socket here, and so has a record of it. */
+  countedOpened(connection: CountedConnection, connectionId: number): void {
     this.#counted.add(connection);
-    this.#takeCountedNews().opened++;
+    const news = this.#takeCountedNews();
+    if (connectionId > 0) news.fromOwner.push(connectionId);
+    else news.opened++;
     this.#scheduleLifecycle();
   }
 
@@ -389,7 +392,7 @@ export class ThreadChannel implements ForwarderOutbox, CountedOutbox, ThreadComm
 
   /** This turn's news of the counted connections, made by its first item. */
   #takeCountedNews(): CountedNews {
-    return (this.#countedNews ??= { opened: 0, ended: 0, failures: [], closed: [] });
+    return (this.#countedNews ??= { opened: 0, fromOwner: [], ended: 0, failures: [], closed: [] });
   }
 
   #scheduleLifecycle(): void {

@@ -51,11 +51,11 @@ export function serveUpgraded(upgraded: UpgradedConnection, connectionId: number
   const backend = createServerBackend(upgraded, settings);
   const info = serverConnectionInfo(upgraded);
   const standing = settings.standing;
-  // Accepted by this thread (a negative id), served by the handler, observed by nobody on the
-  // owner: the owner only counts it (see counted-connection.ts).
-  if (poolData.handlerUrl !== undefined && connectionId < 0 && standing !== null && !standing.observed) {
+  // Served by the handler, observed by nobody on the owner: the owner only counts it (see
+  // counted-connection.ts).
+  if (poolData.handlerUrl !== undefined && standing !== null && !standing.observed) {
     const counted = new CountedConnection(backend, new LocalMembership(channel.topics, connectionId, backend), channel);
-    channel.countedOpened(counted);
+    channel.countedOpened(counted, connectionId);
     backend.observeLifecycle(counted);
     serveWithHandler(backend, info, poolData.handlerUrl, upgraded.decision.limits, counted);
     return;

@@ -311,7 +311,7 @@ test.serial('a thread that dies takes its counted connections (handler mode, nob
   victims[0]!.send('exit');
   t.deepEqual(new Set((await Promise.all(closes)).map(([code]) => code)), new Set([1006]));
   await until(() => server.connectionCount() === survivors.length, 10_000, 'the survivors alone counted');
-  t.false(server.workerConnectionCounts().has(Number(victimThread.split(':')[1])), 'the dead thread is gone from the counts');
+  await until(() => !server.workerConnectionCounts().has(Number(victimThread.split(':')[1])), 10_000, 'the dead thread to leave the counts');
   for (const client of survivors) {
     const reply = nextMessage(client);
     client.send('still here');

@@ -225,14 +225,17 @@ export type OwnerLinkMessage =
   | { kind: 'abortCounted' };
 
 /**
- * One worker turn's news of its counted connections: those it accepted itself, serves with the
- * handler module, and that nobody on the owner observes (the standing acceptance took them and
- * the server has no `newConnection` listener). The owner keeps a count of them per thread, not a
- * record each: how many opened and ended this turn, each failure of their handler module, and
- * the `closeCounted` requests whose connections have all ended (after those ends are counted).
+ * One worker turn's news of its counted connections: those it serves with the handler module
+ * and that nobody on the owner observes (the standing acceptance took them and the server has no
+ * `newConnection` listener). The owner keeps a count of them per thread, not a record each: how
+ * many opened and ended this turn, each failure of their handler module, and the `closeCounted`
+ * requests whose connections have all ended (after those ends are counted).
  */
 export interface CountedNews {
+  /** Connections the thread accepted itself. */
   opened: number;
+  /** Connections the owner moved here (it has a record of each until now: it drops them). */
+  fromOwner: number[];
   ended: number;
   failures: WebSocketErrorData[];
   closed: number[];

@@ -27,6 +27,12 @@ export interface TargetSpec {
   /** ws: load its native add-ons (bufferutil, utf-8-validate) when installed. */
   native?: boolean;
   workers: number;
+  /**
+   * wsthreads: its minWorkers option ('default': the server's own). Default: every thread
+   * started before the load, so that a figure measures a server at its full size, not one whose
+   * threads start during the run.
+   */
+  minWorkers?: number | 'default';
   /** wsthreads: echo written against the owner-side sockets (every message crosses the threads). */
   mirror: boolean;
   /** wsthreads: its `accept` option (default: the server's own, 'threads' on Linux). */
@@ -148,6 +154,7 @@ export async function serveTarget(spec: TargetSpec): Promise<void> {
     const perMessageDeflate = spec.deflate === undefined || (typeof spec.deflate === 'object' && 'wsLevel' in spec.deflate) ? false : spec.deflate;
     const server = new WebSocketServer('bench', SecureMode.NonSecure, {
       workers: spec.workers,
+      ...(spec.minWorkers === 'default' ? {} : { minWorkers: spec.minWorkers ?? Math.max(1, spec.workers) }),
       handler,
       ...(spec.accept === undefined ? {} : { accept: spec.accept }),
       maxPendingConnections: 100_000,

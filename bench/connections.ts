@@ -10,6 +10,9 @@
  *   connection, and its RSS before any connection.
  * - a projection from the measured per-thread costs: handshakes per second on 16 and 64 cores,
  *   with the owner's share serial and the rest spread over the pool, and which one limits.
+ * - the start-up footprint: RSS (after a full GC) of a server of 4 threads before any
+ *   connection, as it starts by default (`ServerDefaults.minWorkers` threads) and with every
+ *   thread started, beside ws.
  *
  * The generator is this process's main thread (raw TCP, no engine), sharing the cores with the
  * server: figures compare servers under one generator, they are not ceilings. `bun 1.4`
@@ -38,6 +41,14 @@ const Targets: TargetSpec[] = [
   { name: 'wsthreads mirror w: 1', kind: 'wsthreads', workers: 1, mirror: true },
   { name: 'bun 1.4', kind: 'bun', workers: 0, mirror: false },
   { name: 'raw TCP floor', kind: 'raw', workers: 0, mirror: false },
+];
+
+/** Servers sized for 4 cores, read before any connection (see startupFootprint). */
+const FootprintTargets: TargetSpec[] = [
+  { name: 'ws', kind: 'ws', workers: 0, mirror: false },
+  { name: 'wsthreads workers: 0', kind: 'wsthreads', workers: 0, mirror: false },
+  { name: 'wsthreads workers: 4, default minWorkers', kind: 'wsthreads', workers: 4, minWorkers: 'default', mirror: false },
+  { name: 'wsthreads workers: 4, minWorkers: 4', kind: 'wsthreads', workers: 4, minWorkers: 4, mirror: false },
 ];
 
 /** A masked client frame with a zero key: its payload reads as it is. */
@@ -201,6 +212,16 @@ async function idleMemory(target: RunningTarget, spec: TargetSpec, count: number
   };
 }
 
+/** RSS after a full GC of a server that has just started listening, in bytes. */
+async function startupFootprint(spec: TargetSpec): Promise<number> {
+  const target = await startTarget(scriptPath(import.meta.url), spec);
+  try {
+    return (await target.sample('settled')).rssBytes;
+  } finally {
+    await target.stop();
+  }
+}
+
 /**
  * Handshakes per second on `cores` cores from one core's measured costs: the owner's work is
  * serial on one thread; the pool's (with its GC) spreads over the other cores. `workers: 0`
@@ -269,6 +290,16 @@ async function main(): Promise<void> {
     const p64 = projection(connect, 64, pooled);
     console.log(`| ${spec.name}${pooled ? '' : ' (one process)'} | ${format(p16.rate)} | ${p16.limit} | ${format(p64.rate)} | ${p64.limit} |`);
   }
+  if (only !== undefined && !only.includes('footprint')) return;
+  const footprints: Array<{ spec: TargetSpec; rssBytes: number }> = [];
+  for (const spec of runnableTargets(FootprintTargets)) footprints.push({ spec, rssBytes: await startupFootprint(spec) });
+  const wsFootprint = footprints.find((row) => row.spec.name === 'ws')?.rssBytes;
+  console.log('');
+  console.log('### start-up footprint: RSS after a full GC, listening, before any connection');
+  console.log('');
+  console.log('| server | RSS MiB | vs ws |');
+  console.log('| --- | ---: | ---: |');
+  for (const { spec, rssBytes } of footprints) console.log(`| ${spec.name} | ${(rssBytes / 1048576).toFixed(0)} | ${ratio(rssBytes, wsFootprint)} |`);
 }
 
 await main();

@@ -188,10 +188,12 @@ export class ServerHandshakeParser<PlainHttp extends boolean = false> {
     if (parts.length !== 3) return reject(400, 'Malformed request line');
     const [method, target, version] = parts as [string, string, string];
     if (!isToken(method)) return reject(400, 'Malformed request line: invalid method');
-    const versionMatch = /^HTTP\/([0-9])\.([0-9])$/.exec(version);
-    if (versionMatch === null) return reject(400, 'Malformed request line: invalid HTTP version');
-    const major = Number(versionMatch[1]);
-    const minor = Number(versionMatch[2]);
+    // HTTP/D.D, read by hand: a regular expression's match would be an array per request.
+    const major = version.charCodeAt(5) - 0x30;
+    const minor = version.charCodeAt(7) - 0x30;
+    if (version.length !== 8 || !version.startsWith('HTTP/') || version.charCodeAt(6) !== 0x2e || !(major >= 0 && major <= 9) || !(minor >= 0 && minor <= 9)) {
+      return reject(400, 'Malformed request line: invalid HTTP version');
+    }
     const belowHttp11 = major < 1 || (major === 1 && minor < 1);
     // With plainHttp these two wait for the header block: a plain request may use them.
     if (!this.#plainHttp || major < 1) {
@@ -200,7 +202,8 @@ export class ServerHandshakeParser<PlainHttp extends boolean = false> {
     }
     const split = splitTarget(target);
     if (split === undefined) return reject(400, 'Malformed request target');
-    this.#requestLine = { method, target, httpVersion: `${major}.${minor}`, belowHttp11, ...split };
+    const httpVersion = major === 1 && minor === 1 ? '1.1' : `${major}.${minor}`;
+    this.#requestLine = { method, target, httpVersion, belowHttp11, path: split.path, query: split.query };
     return undefined;
   }
 
@@ -258,14 +261,17 @@ export class ServerHandshakeParser<PlainHttp extends boolean = false> {
     if (countHeader(raw, 'origin') > 1) return reject(400, 'Repeated Origin header');
 
     // A Set, not Array.includes: thousands of names fit in the header limit, and the duplicate
-    // check must not turn quadratic on them.
-    const subprotocols = new Set<string>();
-    for (const [name, value] of raw) {
-      if (!isHeaderName(name, 'sec-websocket-protocol')) continue;
-      for (const protocol of parseCommaList(value)) {
-        if (!isToken(protocol)) return reject(400, `Invalid subprotocol name ${JSON.stringify(protocol)}`);
-        if (subprotocols.has(protocol)) return reject(400, `Subprotocol ${protocol} offered twice`);
-        subprotocols.add(protocol);
+    // check must not turn quadratic on them. Made only for a request that offers any.
+    let subprotocols: Set<string> | undefined;
+    if (getHeader(headers, 'sec-websocket-protocol') !== undefined) {
+      subprotocols = new Set<string>();
+      for (const [name, value] of raw) {
+        if (!isHeaderName(name, 'sec-websocket-protocol')) continue;
+        for (const protocol of parseCommaList(value)) {
+          if (!isToken(protocol)) return reject(400, `Invalid subprotocol name ${JSON.stringify(protocol)}`);
+          if (subprotocols.has(protocol)) return reject(400, `Subprotocol ${protocol} offered twice`);
+          subprotocols.add(protocol);
+        }
       }
     }
 
@@ -277,14 +283,22 @@ export class ServerHandshakeParser<PlainHttp extends boolean = false> {
       extensions = parsed.offers;
     }
 
-    // Added to the head rather than spread from it: one object per request, not two.
-    const request: HandshakeRequest = Object.assign(requestHead(requestLine, raw, headers, host), {
+    // One literal, the head's fields and the upgrade's: one object per request, of one shape.
+    const request: HandshakeRequest = {
+      method: requestLine.method,
+      resourceName: requestLine.target,
+      path: requestLine.path,
+      query: requestLine.query,
+      httpVersion: requestLine.httpVersion,
+      headers,
+      rawHeaders: raw,
+      host,
       key,
-      version: 13 as const,
+      version: 13,
       origin: getHeader(headers, 'origin'),
-      subprotocols: [...subprotocols],
+      subprotocols: subprotocols === undefined ? [] : [...subprotocols],
       extensions,
-    });
+    };
     return { kind: 'request', request, rest };
   }
 

@@ -49,9 +49,12 @@ export function isFieldValue(s: string): boolean {
   return true;
 }
 
-/** Strips optional whitespace (SP and HTAB, RFC 9110 5.6.3) from both ends. */
-export function trimOws(s: string): string {
-  let start = 0;
+/**
+ * Strips optional whitespace (SP and HTAB, RFC 9110 5.6.3) from both ends of `s` from index
+ * `from` on, in one slice (none when there is nothing to cut).
+ */
+export function trimOws(s: string, from = 0): string {
+  let start = from;
   let end = s.length;
   while (start < end && isOws(s.charCodeAt(start))) start++;
   while (end > start && isOws(s.charCodeAt(end - 1))) end--;
@@ -128,7 +131,8 @@ export function parseHeaderLine(line: string): HeaderLineResult {
   if (!isToken(name)) {
     return { ok: false, reason: `Invalid header name ${JSON.stringify(name)}` };
   }
-  const value = trimOws(line.slice(colon + 1));
+  // Cut from the line once, without its OWS.
+  const value = trimOws(line, colon + 1);
   if (!isFieldValue(value)) {
     return { ok: false, reason: `Invalid character in the value of header ${name}` };
   }
@@ -222,7 +226,8 @@ export class HeaderBlockReader {
           if (this.#skipLeadingEmptyLines) continue;
           return this.#finish({ kind: 'malformed', reason: 'Empty start line' });
         }
-        return this.#finish({ kind: 'complete', rest: chunk.subarray(start) });
+        // Most requests end with their read: no view is made of nothing.
+        return this.#finish({ kind: 'complete', rest: start === chunk.length ? NoBytes : chunk.subarray(start) });
       }
       this.lines.push(line);
     }

@@ -14,9 +14,9 @@
  * signals and commands go as before. So a connection costs the owner no MessageChannel, no proxy
  * and no Piscina task, and when the threads accept, no accept and no transfer either.
  *
- * A connection a thread accepted itself, serves with the handler module and nobody here
- * observes is only counted (CountedNews): the owner keeps no record of it, and
- * closeAllConnections() reaches such connections through their threads.
+ * A connection a thread serves with the handler module and nobody here observes is only counted
+ * once upgraded (CountedNews): the owner keeps no record of it (of a socket it moved, it drops
+ * the one it had), and closeAllConnections() reaches such connections through their threads.
  *
  * When the owner accepts it balances connections itself: each new one goes to the thread with
  * the fewest live connections. A custom load balancer sends each link task to a thread that has

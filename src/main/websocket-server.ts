@@ -150,12 +150,13 @@ export interface WebSocketServerOptions {
    */
   workers?: number;
   /**
-   * Pool threads started with the first `listen()` (default `ServerDefaults.minWorkers`, at
-   * most `workers`). Each further thread starts when a connection arrives and finds every running
-   * thread holding one, so unused capacity costs no memory (about 15 MiB a thread); a started
-   * thread runs until `destroy()`. At least 1. Set it to `workers` to have every thread up before the first
-   * connection, as for a reconnect storm right after a start: the connections that arrive while
-   * threads start go to the threads already running, and stay there.
+   * Pool threads started with the first `listen()` (at least 1; default
+   * `ServerDefaults.minWorkers`; never more than `workers`). Each further thread starts when a
+   * connection arrives and finds every running thread holding one, so unused capacity costs no
+   * memory (about 15 MiB a thread); a started thread runs until `destroy()`. Set it to `workers`
+   * to have every thread up before the first connection, as for a reconnect storm right after a
+   * start: the connections that arrive while threads start go to the threads already running,
+   * and stay there.
    */
   minWorkers?: number;
   /**

@@ -283,16 +283,8 @@ export class ServerHandshakeParser<PlainHttp extends boolean = false> {
       extensions = parsed.offers;
     }
 
-    // One literal, the head's fields and the upgrade's: one object per request, of one shape.
     const request: HandshakeRequest = {
-      method: requestLine.method,
-      resourceName: requestLine.target,
-      path: requestLine.path,
-      query: requestLine.query,
-      httpVersion: requestLine.httpVersion,
-      headers,
-      rawHeaders: raw,
-      host,
+      ...requestHead(requestLine, raw, headers, host),
       key,
       version: 13,
       origin: getHeader(headers, 'origin'),

@@ -546,7 +546,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       }
       bindTarget = { ...target, port: claimed.port, reusePort: true };
     }
-    const listener = createServer({ pauseOnConnect: true, noDelay: true });
+    // No noDelay here: each connection sets it where it is served (see startServerHandshake).
+    const listener = createServer({ pauseOnConnect: true });
     const bindError = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
       listener.once('error', resolve);
       const listening = (): void => {

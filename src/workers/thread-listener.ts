@@ -33,7 +33,8 @@ export class ThreadListener {
     this.#sink = sink;
     this.#gate = new AcceptGate(spec.maxHeldWhilePaused, (socket) => this.#serve(socket));
     // pauseOnConnect: a held socket is read from only once it is served, like a moved one.
-    this.#server = createServer({ pauseOnConnect: true, noDelay: true }, (socket) => this.#gate.offer(socket));
+    // No noDelay here: each connection sets it where it is served (see startServerHandshake).
+    this.#server = createServer({ pauseOnConnect: true }, (socket) => this.#gate.offer(socket));
   }
 
   /** Resolves once listening; rejects with the bind's error. */

@@ -103,6 +103,10 @@ function serverErrorCodeFor(status: number): number {
  * end through `handshakeDone`.
  */
 export function startServerHandshake(host: HandshakeHost, connectionId: number, socket: Socket, settings: ConnectionSettings, secureContext: SecureContext | undefined, handedOver?: HandedOverSocket): void {
+  // No Nagle delay on any server connection, as ws does too. Set where the connection is served
+  // rather than where it was accepted: a socket the owner moves to a pool thread then costs the
+  // owner, the serial part, no setsockopt.
+  socket.setNoDelay(true);
   new ServerHandshake(host, connectionId, socket, settings, secureContext, handedOver).start(handedOver?.initialBytes);
 }
 

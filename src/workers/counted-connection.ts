@@ -4,12 +4,13 @@
  * listener). Such a connection needs no signal forwarder and no command receiver, and the owner
  * no record of it: the thread channel tells the owner, per turn, how many opened and ended (see
  * CountedNews), and closes all of them at once when the owner asks (`closeAllConnections`).
- * One object per connection, holding what those need: its backend, its topics, its channel.
+ * One object per connection, holding what those need: its backend and its channel, and it is the
+ * connection's topic membership itself (a LocalMembership), not a second object beside it.
  */
 import type { EngineSocketBackend, LifecycleObserver } from '../shared/connection/engine-socket-backend.ts';
 import type { HandlerHostEvents } from '../shared/connection/handler-host.ts';
 import type { WebSocketError } from '../shared/engine/errors.ts';
-import type { TopicMembership } from '../shared/pubsub/topic-membership.ts';
+import { LocalMembership, type ThreadPubSub, type TopicMembership } from '../shared/pubsub/topic-membership.ts';
 
 /** What a counted connection tells its thread channel. */
 export interface CountedOutbox {
@@ -18,15 +19,19 @@ export interface CountedOutbox {
   countedFailed(error: WebSocketError): void;
 }
 
-export class CountedConnection implements LifecycleObserver, HandlerHostEvents {
+export class CountedConnection extends LocalMembership implements LifecycleObserver, HandlerHostEvents {
   readonly backend: EngineSocketBackend;
-  readonly topics: TopicMembership;
   readonly #outbox: CountedOutbox;
 
-  constructor(backend: EngineSocketBackend, topics: TopicMembership, outbox: CountedOutbox) {
+  constructor(backend: EngineSocketBackend, connectionId: number, topics: ThreadPubSub, outbox: CountedOutbox) {
+    super(topics, connectionId, backend);
     this.backend = backend;
-    this.topics = topics;
     this.#outbox = outbox;
+  }
+
+  /** What the handler's socket publishes and subscribes through: this connection. */
+  get topics(): TopicMembership {
+    return this;
   }
 
   failed(error: WebSocketError): void {

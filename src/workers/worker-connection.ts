@@ -54,7 +54,7 @@ export function serveUpgraded(upgraded: UpgradedConnection, connectionId: number
   // Served by the handler, observed by nobody on the owner: the owner only counts it (see
   // counted-connection.ts).
   if (poolData.handlerUrl !== undefined && standing !== null && !standing.observed) {
-    const counted = new CountedConnection(backend, new LocalMembership(channel.topics, connectionId, backend), channel);
+    const counted = new CountedConnection(backend, connectionId, channel.topics, channel);
     channel.countedOpened(counted, connectionId);
     backend.observeLifecycle(counted);
     serveWithHandler(backend, info, poolData.handlerUrl, upgraded.decision.limits, counted);

@@ -112,7 +112,8 @@ export class ProtocolEngine {
   #holdsFailures = false;
   #receiving = false;
   #heldFailure: HeldFailure | undefined;
-  readonly #utf8 = new Utf8Validator();
+  /** For text that arrives in parts (a frame split over reads, a fragmented message); made by the first. */
+  #utf8: Utf8Validator | undefined;
   #frameDecoder: TextDecoder | null = null;
 
   constructor(options: EngineOptions, handler: EngineHandler) {
@@ -435,7 +436,7 @@ export class ProtocolEngine {
         this.#payloadFilled += take;
         // Text is validated as it arrives, so that bytes that can no longer be UTF-8 fail at once
         // rather than after the rest of a large frame has been buffered.
-        if (this.#validatesTextIncrementally() && !this.#utf8.update(part)) {
+        if (this.#validatesTextIncrementally() && !(this.#utf8 ??= new Utf8Validator()).update(part)) {
           this.#failInvalidUtf8();
           return;
         }
@@ -496,7 +497,7 @@ export class ProtocolEngine {
         this.#messageRsv = header.rsv;
         this.#messageLength = 0;
         this.#fragmentCount = 0;
-        this.#utf8.reset();
+        this.#utf8?.reset();
       }
       this.#messageCharged = charged;
       this.#fragmentCount++;
@@ -525,9 +526,12 @@ export class ProtocolEngine {
     const compressed = this.#messageRsv !== 0;
     if (this.#messageOpcode === OpCode.Text && !compressed) {
       let valid: boolean;
-      if (validated) valid = !fin || this.#utf8.finish();
+      if (validated) valid = !fin || this.#utf8!.finish();
       else if (fin && this.#fragmentCount === 1) valid = isValidUtf8(payload);
-      else valid = this.#utf8.update(payload) && (!fin || this.#utf8.finish());
+      else {
+        const utf8 = (this.#utf8 ??= new Utf8Validator());
+        valid = utf8.update(payload) && (!fin || utf8.finish());
+      }
       if (!valid) return this.#failInvalidUtf8();
     }
 

@@ -282,6 +282,19 @@ class ClientSide {
 /** What a server-side socket reads for its client settings (frozen: a write must make its own). */
 const ServerSideDefaults: Readonly<ClientSide> = Object.freeze(new ClientSide({}));
 
+let lastTimeouts: Readonly<LivenessTimeouts> = Object.freeze({ idleTimeout: -1, pongTimeout: -1, frameTimeout: -1 });
+
+/**
+ * The timeouts as one frozen object, the same as the last socket's when they are equal: a
+ * server's sockets are made one after another with its timeouts, and each would otherwise hold
+ * a copy of its own.
+ */
+function sharedTimeouts(idleTimeout: number, pongTimeout: number, frameTimeout: number): Readonly<LivenessTimeouts> {
+  const last = lastTimeouts;
+  if (last.idleTimeout === idleTimeout && last.pongTimeout === pongTimeout && last.frameTimeout === frameTimeout) return last;
+  return (lastTimeouts = Object.freeze({ idleTimeout, pongTimeout, frameTimeout }));
+}
+
 /**
  * Qt's `QWebSocket`: one class for client sockets (`open()`), server-side sockets and sockets
  * inside worker threads (`WebSocket.adopt()`), and the owner-side mirror of a worker's socket.
@@ -315,7 +328,8 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
   #maxMessageSize: number;
   #outgoingFrameSize: number;
   #closeTimeoutMs: number;
-  readonly #liveness: LivenessTimeouts;
+  /** Shared with the sockets made with the same timeouts (see sharedTimeouts); a setter makes its own. */
+  #liveness: Readonly<LivenessTimeouts>;
   #messageQueue: MessageQueueLimits;
 
   #userPaused = false;
@@ -338,11 +352,11 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
     this.#maxMessageSize = checkLimit('maxAllowedIncomingMessageSize', settings.maxAllowedIncomingMessageSize ?? Defaults.maxAllowedIncomingMessageSize);
     this.#outgoingFrameSize = checkLimit('outgoingFrameSize', settings.outgoingFrameSize ?? Defaults.outgoingFrameSize);
     this.#closeTimeoutMs = checkTimeout('closeTimeoutMs', settings.closeTimeoutMs ?? ClientDefaults.closeTimeoutMs);
-    this.#liveness = {
-      idleTimeout: checkTimeoutMs('idleTimeout', settings.idleTimeout ?? ClientDefaults.idleTimeout),
-      pongTimeout: checkTimeoutMs('pongTimeout', settings.pongTimeout ?? ClientDefaults.pongTimeout),
-      frameTimeout: checkTimeoutMs('frameTimeout', settings.frameTimeout ?? ClientDefaults.frameTimeout),
-    };
+    this.#liveness = sharedTimeouts(
+      checkTimeoutMs('idleTimeout', settings.idleTimeout ?? ClientDefaults.idleTimeout),
+      checkTimeoutMs('pongTimeout', settings.pongTimeout ?? ClientDefaults.pongTimeout),
+      checkTimeoutMs('frameTimeout', settings.frameTimeout ?? ClientDefaults.frameTimeout),
+    );
     this.#messageQueue = settings.messageQueue === undefined ? NoSettings : { ...settings.messageQueue };
     // Shared functions, not closures: a server holds many sockets.
     this.on('newListener', WebSocket.#onNewListener);
@@ -1275,7 +1289,7 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
   }
 
   #setLivenessTimeout(name: LivenessTimeoutName, ms: number): void {
-    this.#liveness[name] = checkTimeoutMs(name, ms);
+    this.#liveness = { ...this.#liveness, [name]: checkTimeoutMs(name, ms) };
     this.#backend?.setLivenessTimeout(name, ms);
   }
 

@@ -199,6 +199,20 @@ test('limit setters validate and forward', (t) => {
   t.is(backend.named('setLimit').length, 3);
 });
 
+test('sockets made with the same timeouts keep their own: a setter on one changes no other', (t) => {
+  const [a, b] = [adopted(), adopted()];
+  const c = new WebSocket({ idleTimeout: 1000, pongTimeout: 2000, frameTimeout: 3000 });
+  const d = new WebSocket({ idleTimeout: 1000, pongTimeout: 2000, frameTimeout: 3000 });
+  a.socket.setIdleTimeout(5);
+  c.setFrameTimeout(7);
+  t.is(a.socket.idleTimeout(), 5);
+  t.is(b.socket.idleTimeout(), 0, 'an adopted socket runs no timeout it was not given');
+  t.deepEqual([c.idleTimeout(), c.pongTimeout(), c.frameTimeout()], [1000, 2000, 7]);
+  t.deepEqual([d.idleTimeout(), d.pongTimeout(), d.frameTimeout()], [1000, 2000, 3000]);
+  t.deepEqual(a.backend.named('setLivenessTimeout'), [['setLivenessTimeout', 'idleTimeout', 5]]);
+  t.deepEqual(b.backend.named('setLivenessTimeout'), []);
+});
+
 test('a fresh socket: Qt defaults, argument checks, harmless calls', async (t) => {
   const socket = new WebSocket();
   t.is(socket.state(), State.Unconnected);

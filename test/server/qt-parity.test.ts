@@ -208,6 +208,26 @@ bothWithTls('setSslConfiguration() at run time: new connections on every thread 
   for (const socket of after) t.true(await echoes(socket, 'new'));
 });
 
+for (const accept of ['threads', 'owner'] as const) {
+  (openssl ? test.serial : test.skip)(`pool threads started after setSslConfiguration() serve the new certificate [workers: 3, minWorkers: 1, accept: ${accept}]`, async (t) => {
+    const server = await startServer(t, 3, { minWorkers: 1, accept, tls: { cert: pkiA.serverCert, key: pkiA.serverKey } }, SecureMode.Secure);
+    echoEveryConnection(server);
+    server.setSslConfiguration({ cert: pkiB.serverCert, key: pkiB.serverKey });
+    const url = server.serverUrl().replace('127.0.0.1', 'localhost');
+    // One at a time: the threads start as the connections come (each that finds every running
+    // thread holding one starts another), so most of these are served by threads that did not
+    // exist when the certificate changed. A client that trusts only the new CA fails on the old.
+    const clients: WebSocket[] = [];
+    const perThread = (): number[] => [...server.workerConnectionCounts().values()];
+    while ((perThread().length < 3 || Math.min(...perThread()) < 1) && clients.length < 60) {
+      clients.push(await trustingClient(t, url, pkiB.caCert));
+      await until(() => server.connectionCount() === clients.length, 5000, 'the connection counted');
+    }
+    t.deepEqual(perThread().map((count) => count > 0), [true, true, true], `connections per thread: ${perThread().join(', ')}`);
+    for (const socket of clients) t.true(await echoes(socket, 'new certificate'));
+  });
+}
+
 test('setSslConfiguration() refuses a key that does not parse or match, and a NonSecure server', async (t) => {
   if (!openssl) {
     t.pass('openssl is missing');

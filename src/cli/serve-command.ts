@@ -154,7 +154,7 @@ export async function startServe(o: ServeCommandOptions, io: ServeIo = process):
   if (o.page) {
     // The page is served on the WebSocket server's own port: a GET without Upgrade: websocket is
     // answered by this function on this thread, written by the worker thread holding the socket.
-    const page = renderServePage({ mode, workers: server.workerCount(), subprotocols: o.subprotocol ?? [] });
+    const page = renderServePage({ mode, workers: server.workerCount(), minWorkers: server.minWorkers(), subprotocols: o.subprotocol ?? [] });
     server.setHttpRequestHandler((request) => pageResponse(request.method, request.path, page));
   }
   if (!(await server.listen(o.host, o.port))) {

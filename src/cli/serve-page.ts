@@ -17,7 +17,9 @@ import type { HttpResponse } from '../shared/connection/http-response.ts';
 export interface ServePageConfig {
   /** What the server does with messages: shown on the page. */
   mode: 'echo' | 'chat' | 'handler';
+  /** The most worker threads, and how many start at once (the rest as connections need them). */
   workers: number;
+  minWorkers: number;
   subprotocols: string[];
 }
 
@@ -199,6 +201,13 @@ export function pageResponse(method: string, path: string, page: string): HttpRe
   };
 }
 
+/** How many worker threads, and when they start. */
+function threadsText({ workers, minWorkers }: ServePageConfig): string {
+  const threads = `${workers} worker thread${workers === 1 ? '' : 's'}`;
+  if (minWorkers >= workers) return threads;
+  return `up to ${threads}: ${minWorkers} started at once, the others as connections need them`;
+}
+
 export function renderServePage(config: ServePageConfig): string {
   const data = JSON.stringify({ ...config, statsPath: STATS_PATH }).replace(/</g, '\\u003c');
   // One of three literals, so it goes into the page as it is; the config travels as escaped JSON.
@@ -222,7 +231,7 @@ input[type=text] { width: 420px; padding: 4px; }
 </head>
 <body>
 <h1>wsthreads serve</h1>
-<p>${what}; ${config.workers} worker thread${config.workers === 1 ? '' : 's'}; figures <span id="stats-status">connecting</span>, updated <span id="updated">-</span></p>
+<p>${what}; ${threadsText(config)}; figures <span id="stats-status">connecting</span>, updated <span id="updated">-</span></p>
 <table>
 <p>up <span id="uptime">-</span>; process memory <span id="memory">-</span>; <span id="served">0</span> connections served, <span id="messages-in">0</span> messages in, <span id="messages-out">0</span> out; closed with <span id="close-codes">-</span>; errors <span id="errors">0</span> (dropped for silence <span id="idle-timeouts">0</span>, stalled frames <span id="frame-timeouts">0</span>)</p>
 <table>

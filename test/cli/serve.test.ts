@@ -206,8 +206,8 @@ test.serial('the status page in Chromium: idle workers from the start (--min-wor
   t.is((await serve.exited(EXIT_BOUND_MS)).code, 0);
 });
 
-test.serial('the status page comes from the WebSocket server\'s own port; --no-page refuses plain HTTP with 400', async (t) => {
-  const serve = await startCli(['serve', '--port', '0', '--workers', '1'], STARTUP_MS);
+test.serial('the status page comes from the WebSocket server\'s own port and says how its threads start; --no-page refuses plain HTTP with 400', async (t) => {
+  const serve = await startCli(['serve', '--port', '0', '--workers', '3', '--min-workers', '1'], STARTUP_MS);
   t.teardown(() => serve.kill());
   const port = portOf(serve);
   const base = `http://127.0.0.1:${port}`;
@@ -217,6 +217,7 @@ test.serial('the status page comes from the WebSocket server\'s own port; --no-p
   t.is(page.headers.get('connection'), 'close');
   const html = await page.text();
   t.regex(html, /<title>wsthreads serve<\/title>/);
+  t.regex(html, /up to 3 worker threads: 1 started at once, the others as connections need them/);
   t.is(page.headers.get('content-length'), String(Buffer.byteLength(html)));
   const head = await withBound(fetch(`${base}/index.html?x=1`, { method: 'HEAD' }), 5000, 'HEAD /index.html');
   t.is(head.status, 200);

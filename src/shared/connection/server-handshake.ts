@@ -105,8 +105,8 @@ function serverErrorCodeFor(status: number): number {
 export function startServerHandshake(host: HandshakeHost, connectionId: number, socket: Socket, settings: ConnectionSettings, secureContext: SecureContext | undefined, handedOver?: HandedOverSocket): void {
   // No Nagle delay on any server connection, as ws does too. Set where the connection is served
   // rather than where it was accepted: a socket the owner moves to a pool thread then costs the
-  // owner, the serial part, no setsockopt.
-  socket.setNoDelay(true);
+  // owner, the serial part, no setsockopt. handleUpgrade() may give a stream that is no socket.
+  if (typeof socket.setNoDelay === 'function') socket.setNoDelay(true);
   new ServerHandshake(host, connectionId, socket, settings, secureContext, handedOver).start(handedOver?.initialBytes);
 }
 

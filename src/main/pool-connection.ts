@@ -127,31 +127,26 @@ export class PoolConnection implements LinkedConnection {
 
   signals(appliedSeq: number, bytesToWrite: number, calls: unknown[]): void {
     if (this.#settled) return;
-    const mirror = this.#mirror;
-    if (mirror !== undefined) {
-      mirror.receive(appliedSeq, bytesToWrite, calls);
-      if (mirror.isEnded) this.#settle();
+    let mirror = this.#mirror;
+    if (mirror === undefined) {
+      const sent = connectedInfo(calls);
+      const accepted = this.#accepted;
+      this.#accepted = undefined;
+      const info = accepted === undefined ? sent as ConnectionInfo : connectionInfoOf(accepted.summary, accepted.decision, sent.extensions);
+      this.#handshakeOver = true;
+      mirror = new WorkerMirrorBackend(this.#id, this.link, this.#lifecycleOnly);
+      this.#mirror = mirror;
+      this.#host.upgraded(this.#id, this.link.threadId, mirror, info, this.#limits);
+      // The rest of the first batch follows `Connected` (two values).
+      mirror.receive(appliedSeq, bytesToWrite, calls, 2);
     } else {
-      this.#opened(appliedSeq, bytesToWrite, calls);
+      mirror.receive(appliedSeq, bytesToWrite, calls);
     }
+    if (mirror.isEnded) this.#settle();
   }
 
   countedInThread(): void {
     this.#settle();
-  }
-
-  /** The first batch after the 101, which opens with `Connected` (two values). */
-  #opened(appliedSeq: number, bytesToWrite: number, calls: unknown[]): void {
-    const sent = connectedInfo(calls);
-    const accepted = this.#accepted;
-    this.#accepted = undefined;
-    this.#handshakeOver = true;
-    const info = sent === null ? null : accepted === undefined ? sent as ConnectionInfo : connectionInfoOf(accepted.summary, accepted.decision, sent.extensions);
-    const mirror = new WorkerMirrorBackend(this.#id, this.link, this.#lifecycleOnly);
-    this.#mirror = mirror;
-    this.#host.upgraded(this.#id, this.link.threadId, mirror, info, this.#limits);
-    mirror.receive(appliedSeq, bytesToWrite, calls, 2);
-    if (mirror.isEnded) this.#settle();
   }
 
   /** The thread holding the connection is gone: the connection is lost (1006, WorkerExited). */

@@ -33,10 +33,9 @@ export interface ServerConnectionHost {
   /**
    * The 101 is written on thread `threadId` (0: this one): the connection's backend (not attached
    * yet) and what the handshake established. `limits` undefined: the standing acceptance took
-   * it (ConnectionSettings.standing), with the limits new connections get; `info` null as well
-   * when it was taken while nobody listened for `newConnection`.
+   * it (ConnectionSettings.standing), with the limits new connections get.
    */
-  upgraded(id: number, threadId: number, backend: SocketBackend, info: ConnectionInfo | null, limits: ConnectionLimits | undefined): void;
+  upgraded(id: number, threadId: number, backend: SocketBackend, info: ConnectionInfo, limits: ConnectionLimits | undefined): void;
   /**
    * The connection is over, upgraded or not, or its pool thread only counts it from now on
    * (CountedNews); nothing more is reported about `id`.

@@ -946,7 +946,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     }
   }
 
-  #upgraded(id: number, threadId: number, backend: SocketBackend, info: ConnectionInfo | null, limits: ConnectionLimits): void {
+  #upgraded(id: number, threadId: number, backend: SocketBackend, info: ConnectionInfo, limits: ConnectionLimits): void {
     const record = this.#connections.get(id);
     if (record === undefined) {
       backend.attach(SilentSink);
@@ -955,16 +955,15 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     }
     record.threadId = threadId;
     if (this.#handlerUrl === undefined) {
-      // Mirror mode has no standing acceptance: the info always comes.
-      this.#connections.open(id, { backend, info: info!, limits, topics: this.#membership(id, backend) });
+      this.#connections.open(id, { backend, info, limits, topics: this.#membership(id, backend) });
       this.emit('newConnection', undefined);
       return;
     }
     if (record.threadId !== 0) {
       // A pool thread runs the handler; the owner gets the lifecycle view, made only for a
-      // listener (or for closeAllConnections): 4 KiB and a few microseconds per connection.
-      // Without its info (nobody listened when it was accepted) no view can be made: booked only.
-      if (info === null || this.listenerCount('newConnection') === 0) {
+      // listener (or for closeAllConnections): 4 KiB and a few microseconds per connection. One
+      // accepted while someone listened may find nobody listening now: booked only.
+      if (this.listenerCount('newConnection') === 0) {
         this.#connections.openUnobserved(id, backend);
         backend.attach(this.#unobservedSink);
         return;
@@ -978,9 +977,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       return;
     }
     this.#connections.open(id);
-    // Handler mode on the owner thread (workers: 0, or an 'upgrade' socket): the handler runs
-    // here, and the inline transport always gives the info.
-    serveWithHandler(backend, info!, this.#handlerUrl, limits, {
+    // Handler mode on the owner thread (workers: 0, or an 'upgrade' socket): the handler runs here.
+    serveWithHandler(backend, info, this.#handlerUrl, limits, {
       adopted: (socket) => {
         record.socket = socket;
         this.emit('newConnection', socket);

@@ -51,24 +51,24 @@ export function serveUpgraded(upgraded: UpgradedConnection, connectionId: number
   const backend = createServerBackend(upgraded, settings);
   const info = serverConnectionInfo(upgraded);
   const standing = settings.standing;
+  const handlerUrl = poolData.handlerUrl;
   // Served by the handler, observed by nobody on the owner: the owner only counts it (see
   // counted-connection.ts).
-  if (poolData.handlerUrl !== undefined && standing !== null && !standing.observed) {
+  if (handlerUrl !== undefined && standing !== null && !standing.observed) {
     const counted = new CountedConnection(backend, connectionId, channel.topics, channel);
     channel.countedOpened(counted, connectionId);
     backend.observeLifecycle(counted);
-    serveWithHandler(backend, info, poolData.handlerUrl, upgraded.decision.limits, counted);
+    serveWithHandler(backend, info, handlerUrl, upgraded.decision.limits, counted);
     return;
   }
   const receiver = new CommandReceiver(connectionId, channel.topics);
-  const handlerUrl = poolData.handlerUrl;
   const forwarder = new SignalForwarder(connectionId, receiver, channel, handlerUrl !== undefined);
   channel.register(forwarder);
   try {
     // The owner has the request (and what it attached) from the decision: they cross the threads
     // once, and only the extensions agreed here follow. Taken by the standing acceptance, the
-    // owner has had none of it yet, and needs it only for a newConnection listener.
-    forwarder.connected(standing === null ? { extensions: info.extensions } : standing.observed ? info : null);
+    // owner has had none of it yet.
+    forwarder.connected(standing === null ? { extensions: info.extensions } : info);
     if (handlerUrl === undefined) {
       // Mirror mode: nothing is read until the owner takes the connection (see PauseReason),
       // and a Pong or bytesWritten crosses only once the owner's socket has a listener for it

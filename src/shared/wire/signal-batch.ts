@@ -294,10 +294,10 @@ export function readSignalCalls(calls: readonly unknown[], sink: SocketSink, fro
 /**
  * What a connection's `Connected` carries to the owner: its whole info when the standing
  * acceptance took it; only the extensions its 101 agreed when the owner decided on it (the owner
- * has the rest from the request it decided on: see connectionInfoOf); null when nobody on the
- * owner will look at it (see StandingAcceptance.observed).
+ * has the rest from the request it decided on: see connectionInfoOf). A connection nobody on
+ * the owner observes sends no `Connected`: its thread only counts it (see CountedNews).
  */
-export type ConnectedInfo = ConnectionInfo | Pick<ConnectionInfo, 'extensions'> | null;
+export type ConnectedInfo = ConnectionInfo | Pick<ConnectionInfo, 'extensions'>;
 
 /**
  * The `ConnectedInfo` of a connection's first batch, which always opens with `Connected`; the

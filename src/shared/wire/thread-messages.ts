@@ -114,7 +114,8 @@ export interface StandingAcceptance {
   limits: ConnectionLimits;
   /**
    * The owner has a `newConnection` listener, so it makes a lifecycle view of each connection and
-   * needs what the handshake established; without one, that is not sent at all.
+   * needs what the handshake established; without one, the thread only counts the connection
+   * (see CountedNews).
    */
   observed: boolean;
 }

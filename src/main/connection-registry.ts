@@ -22,7 +22,7 @@ export interface WaitingConnection {
 
 /** An open connection as closeAllConnections sees it. */
 export interface OpenConnection {
-  /** Its socket, or for one nobody sees what stands for it: either closes and aborts it. */
+  /** Its socket, or for one nobody sees its backend: either closes and aborts it. */
   closer: Pick<WebSocket, 'close' | 'abort'> | SocketBackend;
   ended: Promise<void>;
 }
@@ -43,7 +43,7 @@ interface Entry extends ConnectionRecord {
    * before anyone could listen (Qt loses those; we keep them).
    */
   waiting: WaitingConnection | undefined;
-  /** Handler mode without a `newConnection` listener: what closes it, in place of a socket nobody sees. */
+  /** Handler mode without a `newConnection` listener: the backend, in place of a socket nobody sees. */
   unobserved: SocketBackend | undefined;
   /** Made only when someone waits for the end (closeAllConnections): most connections never need one. */
   ended: { promise: Promise<void>; resolve(): void } | undefined;
@@ -128,14 +128,14 @@ export class ConnectionRegistry {
 
   /**
    * The 101 is out for a connection nobody on the owner will see (handler mode without a
-   * `newConnection` listener): no socket is made for it; `closer`, attached to the server's
+   * `newConnection` listener): no socket is made for it; `backend`, attached to the server's
    * own sink, is what closes it.
    */
-  openUnobserved(id: number, closer: SocketBackend): void {
+  openUnobserved(id: number, backend: SocketBackend): void {
     const entry = this.#entries.get(id);
     if (entry === undefined) return;
     this.#setPhase(entry, ConnectionPhase.Open);
-    entry.unobserved = closer;
+    entry.unobserved = backend;
   }
 
   get pendingCount(): number {

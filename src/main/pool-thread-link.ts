@@ -48,7 +48,7 @@ export interface LinkEvents {
   /** The thread's listener failed to accept (EMFILE, say). */
   acceptFailed(code: string): void;
   /** Counted connections (see CountedNews) opened in the thread; called before the link counts them. */
-  countedOpening(link: PoolThreadLink): void;
+  countedOpening(): void;
   /** A counted connection's handler module failed to load. */
   countedFailed(error: WebSocketError): void;
 }
@@ -305,7 +305,7 @@ export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, H
   };
 
   #countedNews(news: CountedNews): void {
-    if (news.opened > 0) this.#events.countedOpening(this);
+    if (news.opened > 0) this.#events.countedOpening();
     // A moved connection's record goes (which releases it here), and it counts on.
     for (const connectionId of news.fromOwner) this.#connections.get(connectionId)?.countedInThread();
     const change = news.opened + news.fromOwner.length - news.ended;

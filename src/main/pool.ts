@@ -162,10 +162,15 @@ export class ConnectionPool implements PoolBookkeeping, LinkEvents {
     for (let i = 0; i < options.initialThreads; i++) this.#link(true);
   }
 
+  /** Threads running (with a link) or starting. */
+  get #threadsUp(): number {
+    return this.#links.size + this.#linkTasks;
+  }
+
   /** Starts threads until `count` run or are starting (never more than `threads`). */
   startThreads(count: number): void {
     const wanted = Math.min(count, this.#threads);
-    while (!this.#destroyed && this.#links.size + this.#linkTasks < wanted) this.#link(false);
+    while (!this.#destroyed && this.#threadsUp < wanted) this.#link(false);
   }
 
   /**
@@ -174,7 +179,7 @@ export class ConnectionPool implements PoolBookkeeping, LinkEvents {
    * as room, so a burst starts every thread it needs at once rather than one after another.
    */
   #startThreadIfFull(): void {
-    if (this.#links.size + this.#linkTasks >= this.#threads || this.#destroyed) return;
+    if (this.#threadsUp >= this.#threads || this.#destroyed) return;
     for (const link of this.#links.values()) if (link.liveConnections === 0) return;
     this.#link(false);
   }

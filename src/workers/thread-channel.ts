@@ -352,7 +352,7 @@ export class ThreadChannel implements ForwarderOutbox, CountedOutbox, ThreadComm
   /** `connectionId`: positive when the owner moved the socket here, and so has a record of it. */
   countedOpened(connection: CountedConnection, connectionId: number): void {
     this.#counted.add(connection);
-    const news = this.#takeCountedNews();
+    const news = this.#turnCountedNews();
     if (connectionId > 0) news.fromOwner.push(connectionId);
     else news.opened++;
     this.#scheduleLifecycle();
@@ -360,7 +360,7 @@ export class ThreadChannel implements ForwarderOutbox, CountedOutbox, ThreadComm
 
   countedEnded(connection: CountedConnection): void {
     if (!this.#counted.delete(connection)) return;
-    const news = this.#takeCountedNews();
+    const news = this.#turnCountedNews();
     news.ended++;
     if (this.#countedClosing.length === 0) {
       this.#scheduleLifecycle();
@@ -377,7 +377,7 @@ export class ThreadChannel implements ForwarderOutbox, CountedOutbox, ThreadComm
 
   #closeCounted(requestId: number, code: number, reason: string): void {
     if (this.#counted.size === 0) {
-      this.#takeCountedNews().closed.push(requestId);
+      this.#turnCountedNews().closed.push(requestId);
       this.#scheduleSend();
       return;
     }
@@ -386,12 +386,12 @@ export class ThreadChannel implements ForwarderOutbox, CountedOutbox, ThreadComm
   }
 
   countedFailed(error: WebSocketError): void {
-    this.#takeCountedNews().failures.push(error.toJSON());
+    this.#turnCountedNews().failures.push(error.toJSON());
     this.#scheduleSend();
   }
 
-  /** This turn's news of the counted connections, made by its first item. */
-  #takeCountedNews(): CountedNews {
+  /** This turn's news of the counted connections (taken by #send), made by its first item. */
+  #turnCountedNews(): CountedNews {
     return (this.#countedNews ??= { opened: 0, fromOwner: [], ended: 0, failures: [], closed: [] });
   }
 

@@ -30,10 +30,10 @@ export function next<T extends unknown[] = unknown[]>(emitter: EventEmitter | { 
   }), ms, `event ${event}`);
 }
 
-/** Polls `condition` each turn of the event loop until it holds, failing after `ms`. */
-export async function until(condition: () => boolean, ms: number, label: string): Promise<void> {
+/** Polls `condition` (which may ask another thread: a promise) until it holds, failing after `ms`. */
+export async function until(condition: () => boolean | Promise<boolean>, ms: number, label: string): Promise<void> {
   const deadline = Date.now() + ms;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`Timed out after ${ms} ms waiting until ${label}`);
     await new Promise((resolve) => setTimeout(resolve, 5));
   }

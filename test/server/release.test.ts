@@ -55,13 +55,7 @@ function tcpHandles(): number {
 async function assertEmpty(t: import('ava').ExecutionContext, server: WebSocketServer, links: number): Promise<void> {
   const expected = { connections: 0, pending: 0, poolConnections: 0, poolWaiting: 0, links, threadsStarting: 0, linkHeld: 0, workerHeld: 0 };
   // The last ends are still crossing the threads when the clients see TCP close: wait for them.
-  await within((async () => {
-    for (;;) {
-      const census = await server.census();
-      if (JSON.stringify(census) === JSON.stringify(expected)) return;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  })(), 10_000, 'the server to hold nothing').catch(() => {});
+  await until(async () => JSON.stringify(await server.census()) === JSON.stringify(expected), 10_000, 'the server to hold nothing').catch(() => {});
   t.deepEqual(await server.census(), expected);
 }
 

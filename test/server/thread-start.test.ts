@@ -16,15 +16,15 @@ async function threadsOf(server: WebSocketServer): Promise<Threads> {
   return { links: census.links, starting: census.threadsStarting };
 }
 
-/** Resolves once the server's threads are `expected` (polled, for 10 s at most). */
+/** Resolves once the server's threads are `expected` (polled, for 10 s at most); the error says what they were. */
 async function threadsBecome(server: WebSocketServer, expected: Threads, label: string): Promise<void> {
-  const deadline = performance.now() + 10_000;
-  for (;;) {
+  const reached = async (): Promise<boolean> => {
     const now = await threadsOf(server);
-    if (now.links === expected.links && now.starting === expected.starting) return;
-    if (performance.now() > deadline) throw new Error(`Timed out after 10000 ms waiting until ${label}: ${JSON.stringify(now)}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+    return now.links === expected.links && now.starting === expected.starting;
+  };
+  await until(reached, 10_000, label).catch(async (error: Error) => {
+    throw new Error(`${error.message}: ${JSON.stringify(await threadsOf(server))}`);
+  });
 }
 
 async function echoes(client: Awaited<ReturnType<typeof connect>>, text: string): Promise<string> {

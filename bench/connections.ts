@@ -26,8 +26,8 @@ import net from 'node:net';
 import { availableParallelism, cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { buildClientRequest, ClientHandshakeParser } from '../src/shared/engine/client-handshake.ts';
-import { frameHeaderSize, writeFrameHeader } from '../src/shared/engine/frame-codec.ts';
 import { OpCode } from '../src/shared/engine/opcode.ts';
+import { clientFrame, ZeroKey } from './client-frames.ts';
 import { cpuDelta, runnableTargets, scriptPath, serveTarget, startTarget, totalCpu, type RunningTarget, type TargetSample, type TargetSpec, type ThreadCpu } from './bench-targets.ts';
 import { format, ratio } from './bench-format.ts';
 import { GcReduceRequest } from './gc-echo-handler.js';
@@ -51,19 +51,11 @@ const FootprintTargets: TargetSpec[] = [
   { name: 'wsthreads workers: 4, minWorkers: 4', kind: 'wsthreads', workers: 4, minWorkers: 4, mirror: false },
 ];
 
-/** A masked client frame with a zero key: its payload reads as it is. */
-function zeroKeyFrame(opcode: number, payload: Buffer): Buffer {
-  const frame = Buffer.alloc(frameHeaderSize(payload.length, true) + payload.length);
-  const keyAt = writeFrameHeader(frame, 0, true, 0, opcode, payload.length, true);
-  payload.copy(frame, keyAt + 4);
-  return frame;
-}
-
 /** A Close with code 1000. */
-const CloseFrame = zeroKeyFrame(OpCode.Close, Buffer.from([0x03, 0xe8]));
+const CloseFrame = clientFrame(OpCode.Close, Buffer.from([0x03, 0xe8]), ZeroKey);
 
 /** A text frame asking a pool thread for a memory-reducing GC (gc-echo-handler.js). */
-const GcReduceFrame = zeroKeyFrame(OpCode.Text, Buffer.from(GcReduceRequest));
+const GcReduceFrame = clientFrame(OpCode.Text, Buffer.from(GcReduceRequest), ZeroKey);
 
 /** Opens one connection: resolves with the socket once the 101 has been read and checked. */
 function openConnection(port: number): Promise<net.Socket> {

@@ -40,9 +40,9 @@ import { parseArgs } from 'node:util';
 import { InFlightQueue } from '../src/loadgen/in-flight-queue.ts';
 import { createLatencyHistogram, recordMicros, type Histogram } from '../src/loadgen/latency-histogram.ts';
 import { buildClientRequest, ClientHandshakeParser } from '../src/shared/engine/client-handshake.ts';
-import { createFrameHeader, frameHeaderSize, readFrameHeader, writeFrameHeader } from '../src/shared/engine/frame-codec.ts';
-import { maskInto } from '../src/shared/engine/mask.ts';
+import { createFrameHeader, readFrameHeader } from '../src/shared/engine/frame-codec.ts';
 import { isControlOpCode, OpCode } from '../src/shared/engine/opcode.ts';
+import { clientFrame } from './client-frames.ts';
 import type { Extension, ExtensionOffer } from '../src/shared/engine/extension.ts';
 import { clientPerMessageDeflate } from '../src/shared/engine/permessage-deflate.ts';
 import { GcRequest } from './gc-echo-handler.js';
@@ -89,16 +89,6 @@ const Loads: Load[] = [
   { name: 'large', connections: 10, inFlight: 2, payloadBytes: 1024 * 1024, binary: true },
 ];
 
-/** One client frame, masked once (a server unmasks whatever key it gets). */
-function clientFrame(payload: Buffer, binary: boolean): Buffer {
-  const frame = Buffer.alloc(frameHeaderSize(payload.length, true) + payload.length);
-  const keyAt = writeFrameHeader(frame, 0, true, 0, binary ? OpCode.Binary : OpCode.Text, payload.length, true);
-  const key = randomBytes(4);
-  frame.set(key, keyAt);
-  maskInto(payload, frame, keyAt + 4, key);
-  return frame;
-}
-
 /** Writes a load's messages to one connection. */
 interface MessageSender {
   send(socket: net.Socket, count: number): void;
@@ -141,11 +131,7 @@ class CompressingSender implements MessageSender {
     for (let i = 0; i < count; i++) {
       const message = this.#messages[this.#next++ % this.#messages.length]!;
       const { payload, rsv } = this.#extension.encodeMessage(message);
-      const frame = Buffer.allocUnsafe(frameHeaderSize(payload.length, true) + payload.length);
-      const keyAt = writeFrameHeader(frame, 0, true, rsv, OpCode.Text, payload.length, true);
-      frame.set(this.#key, keyAt);
-      maskInto(payload, frame, keyAt + 4, this.#key);
-      frames.push(frame);
+      frames.push(clientFrame(OpCode.Text, payload, this.#key, rsv));
     }
     socket.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames));
   }
@@ -326,7 +312,7 @@ async function drive(target: RunningTarget, load: Load, warmUpMs: number, measur
   if (compressed) {
     senders = compressingSenders(opened, jsonMessages(64, load.payloadBytes));
   } else {
-    const frame = clientFrame(Buffer.alloc(load.payloadBytes, 0x61), load.binary);
+    const frame = clientFrame(load.binary ? OpCode.Binary : OpCode.Text, Buffer.alloc(load.payloadBytes, 0x61));
     const frames = load.payloadBytes <= 1024 ? Buffer.concat(Array.from({ length: load.inFlight }, () => frame)) : frame;
     senders = opened.map(() => new PreMaskedSender(frames, frame.length));
   }
@@ -366,8 +352,8 @@ const IdleMessagesEach = 4;
  */
 async function idleKibPerConnection(target: RunningTarget, load: Load): Promise<number> {
   const messages = jsonMessages(64, load.payloadBytes);
-  const plain = clientFrame(messages[0]!, false);
-  const gc = clientFrame(Buffer.from(GcRequest), false);
+  const plain = clientFrame(OpCode.Text, messages[0]!);
+  const gc = clientFrame(OpCode.Text, Buffer.from(GcRequest));
   const held: OpenedConnection[] = [];
   const batch = async (): Promise<number> => {
     const opened = await openConnections(target.port, IdleConnections, true);

@@ -40,27 +40,18 @@ export function checkTimeoutMs(name: string, value: number): number {
  * The bookkeeping behind `checkLiveness`: nothing is timed on the hot path. `receive()` only
  * raises `heard`; each check turns "heard since the last check" into the check's own time, so a
  * deadline is accurate to the checking interval, which the tick keeps at a quarter of the
- * shortest timeout.
+ * shortest timeout. The timeouts are not kept here: they are settings, which most connections
+ * share (see engine-settings.ts), while this is each connection's own clock.
  */
 export class LivenessState {
-  idleTimeout: number;
-  pongTimeout: number;
-  frameTimeout: number;
   /** Bytes arrived since the last check. */
   heard = false;
   #lastHeardAt: number;
   /** When the automatic Ping went out; -1 while none is awaiting an answer. */
   #pingSentAt = -1;
 
-  constructor(timeouts: Partial<LivenessTimeouts>, now: number) {
-    this.idleTimeout = checkTimeoutMs('idleTimeout', timeouts.idleTimeout ?? 0);
-    this.pongTimeout = checkTimeoutMs('pongTimeout', timeouts.pongTimeout ?? 0);
-    this.frameTimeout = checkTimeoutMs('frameTimeout', timeouts.frameTimeout ?? 0);
+  constructor(now: number) {
     this.#lastHeardAt = now;
-  }
-
-  get enabled(): boolean {
-    return this.idleTimeout > 0 || this.frameTimeout > 0;
   }
 
   /**
@@ -68,7 +59,7 @@ export class LivenessState {
    * @param reading false while the transport is paused: the peer's bytes wait unread, so its
    *   silence proves nothing and the clocks restart
    */
-  check(now: number, midFrame: boolean, reading: boolean): LivenessVerdict {
+  check(timeouts: Readonly<LivenessTimeouts>, now: number, midFrame: boolean, reading: boolean): LivenessVerdict {
     if (this.heard || !reading) {
       this.heard = false;
       this.#lastHeardAt = now;
@@ -76,21 +67,21 @@ export class LivenessState {
       return LivenessVerdict.Alive;
     }
     const silentFor = now - this.#lastHeardAt;
-    if (midFrame && this.frameTimeout > 0 && silentFor >= this.frameTimeout) return LivenessVerdict.FrameTimedOut;
-    if (this.idleTimeout <= 0) return LivenessVerdict.Alive;
+    if (midFrame && timeouts.frameTimeout > 0 && silentFor >= timeouts.frameTimeout) return LivenessVerdict.FrameTimedOut;
+    if (timeouts.idleTimeout <= 0) return LivenessVerdict.Alive;
     if (this.#pingSentAt < 0) {
-      if (silentFor < this.idleTimeout) return LivenessVerdict.Alive;
+      if (silentFor < timeouts.idleTimeout) return LivenessVerdict.Alive;
       this.#pingSentAt = now;
       return LivenessVerdict.Pinged;
     }
-    if (this.pongTimeout > 0 && now - this.#pingSentAt >= this.pongTimeout) return LivenessVerdict.IdleTimedOut;
+    if (timeouts.pongTimeout > 0 && now - this.#pingSentAt >= timeouts.pongTimeout) return LivenessVerdict.IdleTimedOut;
     return LivenessVerdict.Alive;
   }
+}
 
-  /** How often a check is worth making for these timeouts (0: never). */
-  get checkIntervalMs(): number {
-    let shortest = Infinity;
-    for (const value of [this.idleTimeout, this.pongTimeout, this.frameTimeout]) if (value > 0 && value < shortest) shortest = value;
-    return shortest === Infinity ? 0 : shortest / 4;
-  }
+/** How often a check is worth making for these timeouts (0: never). */
+export function livenessCheckIntervalMs(timeouts: Readonly<LivenessTimeouts>): number {
+  let shortest = Infinity;
+  for (const value of [timeouts.idleTimeout, timeouts.pongTimeout, timeouts.frameTimeout]) if (value > 0 && value < shortest) shortest = value;
+  return shortest === Infinity ? 0 : shortest / 4;
 }

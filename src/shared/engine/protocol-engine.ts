@@ -7,8 +7,9 @@ import { SocketError, WebSocketError } from './errors.ts';
 import { NoExtensions, type CompressedFrames, type Extension } from './extension.ts';
 import { MaxFrameHeaderSize, createFrameHeader, frameHeaderSize, readFrameHeader } from './frame-codec.ts';
 import { FrameWriter, PayloadUse } from './frame-writer.ts';
-import { checkLimit, Defaults, FragmentChargeBytes } from './limits.ts';
-import { checkTimeoutMs, LivenessState, LivenessVerdict, type LivenessTimeoutName } from './liveness.ts';
+import { engineSettings, withEngineSetting, type EngineSettings } from './engine-settings.ts';
+import { FragmentChargeBytes } from './limits.ts';
+import { LivenessState, LivenessVerdict, livenessCheckIntervalMs, type LivenessTimeoutName } from './liveness.ts';
 import { applyMask } from './mask.ts';
 import type { MaskGenerator } from './mask-generator.ts';
 import { OpCode, isReservedOpCode } from './opcode.ts';
@@ -35,6 +36,43 @@ const EmptyPayload: Buffer = Buffer.alloc(0);
 /** The engine's clock unless the options bring one (one function for every engine). */
 const monotonicNow = (): number => performance.now();
 
+
+/**
+ * What an engine holds only while its input is incomplete: a header split over reads, a payload
+ * that spans them, a fragmented message. It is made when one starts and dropped at the end of a
+ * read that leaves nothing incomplete, so an idle connection holds none of it (most never need it:
+ * a small message comes whole in one read).
+ */
+class PartialInput {
+  /** A header split over two reads, gathered. */
+  headerStash: Uint8Array | undefined;
+  stashed = 0;
+  /**
+   * The parts of a payload that spans reads, unmasked, joined once it is whole: what a peer
+   * makes us hold is what it sent (a declared length reserves nothing), and a large payload is
+   * copied once. A part that would pin a much larger read buffer is copied out of it.
+   */
+  payloadParts: Uint8Array[] = NoParts;
+  payloadFilled = 0;
+  /** A fragmented message's fragments so far, copied in; its length is the capacity, `messageLength` the bytes. */
+  messageBuffer: Buffer = EmptyPayload;
+  messageLength = 0;
+  /** What the message counts against its limit: its bytes plus FragmentChargeBytes per frame after the first. */
+  messageCharged = 0;
+  fragmentCount = 0;
+  /** For text that arrives in parts (a frame split over reads, a fragmented message); made by the first. */
+  utf8: Utf8Validator | undefined;
+  /** For the text frame signals of a fragmented message. */
+  frameDecoder: TextDecoder | undefined;
+
+  /** The first frame of a fragmented message, counting `charged` bytes. */
+  startMessage(charged: number): void {
+    this.messageLength = 0;
+    this.messageCharged = charged;
+    this.fragmentCount = 1;
+    this.utf8?.reset();
+  }
+}
 
 /** A protocol error found while messages before it are still with their listener (see `holdsFailures`). */
 interface HeldFailure {
@@ -68,10 +106,8 @@ export class ProtocolEngine {
   #closeCode: number = CloseCode.Normal;
   #closeReason = '';
 
-  #maxFrameSize: number;
-  #maxMessageSize: number;
-  #outgoingFrameSize: number;
-  #maxQueuedPongBytes: number;
+  /** Limits and timeouts, shared with the engines made with the same (see engine-settings.ts). */
+  #settings: Readonly<EngineSettings>;
   /** Automatic Pongs not written into the frame writer yet (so that the older can be dropped). */
   #pongs: Uint8Array[] = NoParts;
   #pongBytesQueued = 0;
@@ -82,39 +118,22 @@ export class ProtocolEngine {
 
   // Incoming frame being read.
   #reading: Reading = Reading.Header;
-  /** A header split over two reads, gathered; made the first time one is. */
-  #headerStash: Uint8Array | undefined;
-  #stashed = 0;
   #fin = false;
   #opcode = 0;
   #masked = false;
   /** The frame's masking key, its 4 bytes in wire order as one 32-bit number (no buffer per connection). */
   #maskKey = 0;
   #payloadLength = 0;
-  /**
-   * The parts of a payload that spans reads, unmasked, joined once it is whole: what a peer
-   * makes us hold is what it sent (a declared length reserves nothing), and a large payload is
-   * copied once. A part that would pin a much larger read buffer is copied out of it.
-   */
-  #payloadParts: Uint8Array[] = NoParts;
-  #payloadFilled = 0;
 
-  // Incoming message being assembled (opcode 0: none in progress).
+  // Incoming message (opcode 0: none in progress).
   #messageOpcode = 0;
   #messageRsv = 0;
-  /** The fragments so far, copied in; its length is the capacity, `#messageLength` the bytes. */
-  #messageBuffer: Buffer = EmptyPayload;
-  #messageLength = 0;
-  /** What the message counts against its limit: its bytes plus FragmentChargeBytes per frame after the first. */
-  #messageCharged = 0;
-  #fragmentCount = 0;
+  /** Only while input is incomplete (see PartialInput). */
+  #partial: PartialInput | undefined;
 
   #holdsFailures = false;
   #receiving = false;
   #heldFailure: HeldFailure | undefined;
-  /** For text that arrives in parts (a frame split over reads, a fragmented message); made by the first. */
-  #utf8: Utf8Validator | undefined;
-  #frameDecoder: TextDecoder | null = null;
 
   constructor(options: EngineOptions, handler: EngineHandler) {
     this.role = options.role;
@@ -123,11 +142,8 @@ export class ProtocolEngine {
     this.#claimedRsv = this.#extensions.reduce((bits, extension) => bits | extension.rsvBits, 0);
     this.#now = options.now ?? monotonicNow;
     this.#lastPingAt = this.#now();
-    this.#liveness = new LivenessState(options, this.#lastPingAt);
-    this.#maxFrameSize = checkLimit('maxAllowedIncomingFrameSize', options.maxAllowedIncomingFrameSize ?? Defaults.maxAllowedIncomingFrameSize);
-    this.#maxMessageSize = checkLimit('maxAllowedIncomingMessageSize', options.maxAllowedIncomingMessageSize ?? Defaults.maxAllowedIncomingMessageSize);
-    this.#outgoingFrameSize = checkLimit('outgoingFrameSize', options.outgoingFrameSize ?? Defaults.outgoingFrameSize);
-    this.#maxQueuedPongBytes = checkLimit('maxQueuedPongBytes', options.maxQueuedPongBytes ?? Defaults.maxQueuedPongBytes);
+    this.#liveness = new LivenessState(this.#lastPingAt);
+    this.#settings = engineSettings(options);
     this.#writer = new FrameWriter(this.role === Role.Client, options.maskGenerator);
   }
 
@@ -153,28 +169,28 @@ export class ProtocolEngine {
   }
 
   get maxAllowedIncomingFrameSize(): number {
-    return this.#maxFrameSize;
+    return this.#settings.maxAllowedIncomingFrameSize;
   }
   set maxAllowedIncomingFrameSize(value: number) {
-    this.#maxFrameSize = checkLimit('maxAllowedIncomingFrameSize', value);
+    this.#settings = withEngineSetting(this.#settings, 'maxAllowedIncomingFrameSize', value);
   }
   get maxAllowedIncomingMessageSize(): number {
-    return this.#maxMessageSize;
+    return this.#settings.maxAllowedIncomingMessageSize;
   }
   set maxAllowedIncomingMessageSize(value: number) {
-    this.#maxMessageSize = checkLimit('maxAllowedIncomingMessageSize', value);
+    this.#settings = withEngineSetting(this.#settings, 'maxAllowedIncomingMessageSize', value);
   }
   get outgoingFrameSize(): number {
-    return this.#outgoingFrameSize;
+    return this.#settings.outgoingFrameSize;
   }
   set outgoingFrameSize(value: number) {
-    this.#outgoingFrameSize = checkLimit('outgoingFrameSize', value);
+    this.#settings = withEngineSetting(this.#settings, 'outgoingFrameSize', value);
   }
   get maxQueuedPongBytes(): number {
-    return this.#maxQueuedPongBytes;
+    return this.#settings.maxQueuedPongBytes;
   }
   set maxQueuedPongBytes(value: number) {
-    this.#maxQueuedPongBytes = checkLimit('maxQueuedPongBytes', value);
+    this.#settings = withEngineSetting(this.#settings, 'maxQueuedPongBytes', value);
   }
 
   /**
@@ -201,14 +217,14 @@ export class ProtocolEngine {
   }
   /** A liveness timeout (see `LivenessTimeouts`), in milliseconds; 0 disables it. */
   timeout(name: LivenessTimeoutName): number {
-    return this.#liveness[name];
+    return this.#settings[name];
   }
   setTimeout(name: LivenessTimeoutName, ms: number): void {
-    this.#liveness[name] = checkTimeoutMs(name, ms);
+    this.#settings = withEngineSetting(this.#settings, name, ms);
   }
   /** How often `checkLiveness` is worth calling for the current timeouts; 0 when none is set. */
   get livenessCheckIntervalMs(): number {
-    return this.#liveness.checkIntervalMs;
+    return livenessCheckIntervalMs(this.#settings);
   }
 
   get maskGenerator(): MaskGenerator {
@@ -239,7 +255,7 @@ export class ProtocolEngine {
   /** Queues the automatic Pong of a Ping, within the byte budget; over it, the newest is kept. */
   #queuePong(payload: Uint8Array): void {
     const bytes = frameHeaderSize(payload.length, this.role === Role.Client) + payload.length;
-    if (this.#pongBytesUndrained + this.#pongBytesQueued + bytes > this.#maxQueuedPongBytes) {
+    if (this.#pongBytesUndrained + this.#pongBytesQueued + bytes > this.#settings.maxQueuedPongBytes) {
       this.#pongs = NoParts;
       this.#pongBytesQueued = 0;
     }
@@ -267,7 +283,7 @@ export class ProtocolEngine {
   sendText(text: string, transform = true): number {
     if (this.#state !== EngineState.Open) return 0;
     if (this.#extensions.length === 0 || !transform) {
-      const written = this.#writer.tryWriteSmallText(text, this.#outgoingFrameSize);
+      const written = this.#writer.tryWriteSmallText(text, this.#settings.outgoingFrameSize);
       if (written >= 0) return written;
     }
     // The encoded text is the engine's own: a large one goes out without another copy.
@@ -344,7 +360,7 @@ export class ProtocolEngine {
       }
     }
     // What an extension made may be shared with others (a constant, a block it keeps): copied.
-    this.#writer.writeMessage(opcode, payload, rsv, this.#outgoingFrameSize, payload === data ? use : PayloadUse.Copy);
+    this.#writer.writeMessage(opcode, payload, rsv, this.#settings.outgoingFrameSize, payload === data ? use : PayloadUse.Copy);
     return data.length;
   }
 
@@ -357,16 +373,16 @@ export class ProtocolEngine {
    */
   checkLiveness(now: number, reading = true): LivenessVerdict {
     if (this.#state !== EngineState.Open) return LivenessVerdict.Alive;
-    const midFrame = this.#reading === Reading.Payload || this.#stashed > 0 || this.#messageOpcode !== 0;
-    const liveness = this.#liveness;
-    const verdict = liveness.check(now, midFrame, reading);
+    const midFrame = this.#reading === Reading.Payload || (this.#partial?.stashed ?? 0) > 0 || this.#messageOpcode !== 0;
+    const settings = this.#settings;
+    const verdict = this.#liveness.check(settings, now, midFrame, reading);
     if (verdict === LivenessVerdict.Pinged) {
       this.ping();
     } else if (verdict === LivenessVerdict.IdleTimedOut) {
       this.#fail(CloseCode.GoingAway, SocketError.IdleTimeout,
-        `No answer from the peer for ${liveness.idleTimeout + liveness.pongTimeout} ms (idle timeout, then no Pong)`);
+        `No answer from the peer for ${settings.idleTimeout + settings.pongTimeout} ms (idle timeout, then no Pong)`);
     } else if (verdict === LivenessVerdict.FrameTimedOut) {
-      this.#fail(CloseCode.GoingAway, SocketError.FrameTimeout, `Timeout when reading data from socket: a frame stopped arriving for ${liveness.frameTimeout} ms`);
+      this.#fail(CloseCode.GoingAway, SocketError.FrameTimeout, `Timeout when reading data from socket: a frame stopped arriving for ${settings.frameTimeout} ms`);
     }
     return verdict;
   }
@@ -389,23 +405,30 @@ export class ProtocolEngine {
     while (this.#reading !== Reading.Stopped) {
       if (this.#reading === Reading.Header) {
         const header = parsedHeader;
-        if (this.#stashed > 0) {
+        const partial = this.#partial;
+        if (partial !== undefined && partial.stashed > 0) {
           // The previous chunk ended inside a header: complete it from this one.
-          const take = Math.min(MaxFrameHeaderSize - this.#stashed, end - position);
-          const stash = this.#headerStash!;
-          stash.set(chunk.subarray(position, position + take), this.#stashed);
-          if (!readFrameHeader(stash, 0, this.#stashed + take, header)) {
-            this.#stashed += take;
+          const stashed = partial.stashed;
+          const take = Math.min(MaxFrameHeaderSize - stashed, end - position);
+          const stash = partial.headerStash!;
+          stash.set(chunk.subarray(position, position + take), stashed);
+          if (!readFrameHeader(stash, 0, stashed + take, header)) {
+            partial.stashed += take;
             return;
           }
-          position += header.headerSize - this.#stashed;
-          this.#stashed = 0;
+          position += header.headerSize - stashed;
+          partial.stashed = 0;
           if (!this.#acceptHeader(stash)) return;
         } else {
-          if (position === end) return;
+          if (position === end) {
+            // The read ended between frames: unless a fragmented message goes on, nothing is partial.
+            if (this.#messageOpcode === 0) this.#partial = undefined;
+            return;
+          }
           if (!readFrameHeader(chunk, position, end, header)) {
-            (this.#headerStash ??= new Uint8Array(MaxFrameHeaderSize)).set(chunk.subarray(position, end), 0);
-            this.#stashed = end - position;
+            const started = (this.#partial ??= new PartialInput());
+            (started.headerStash ??= new Uint8Array(MaxFrameHeaderSize)).set(chunk.subarray(position, end), 0);
+            started.stashed = end - position;
             return;
           }
           position += header.headerSize;
@@ -420,29 +443,31 @@ export class ProtocolEngine {
           if (this.#masked) this.#unmask(payload, 0);
           this.#frameComplete(payload, false);
         } else {
-          this.#payloadParts = [];
-          this.#payloadFilled = 0;
+          const started = (this.#partial ??= new PartialInput());
+          started.payloadParts = [];
+          started.payloadFilled = 0;
           this.#reading = Reading.Payload;
         }
       } else {
-        const take = Math.min(this.#payloadLength - this.#payloadFilled, end - position);
+        const partial = this.#partial!;
+        const take = Math.min(this.#payloadLength - partial.payloadFilled, end - position);
         if (take === 0) return;
         const view = chunk.subarray(position, position + take);
         // A view holds its whole read buffer: kept only when it is most of it.
         const part = 2 * take >= view.buffer.byteLength ? view : Uint8Array.prototype.slice.call(view);
         position += take;
-        if (this.#masked) this.#unmask(part, this.#payloadFilled);
-        this.#payloadParts.push(part);
-        this.#payloadFilled += take;
+        if (this.#masked) this.#unmask(part, partial.payloadFilled);
+        partial.payloadParts.push(part);
+        partial.payloadFilled += take;
         // Text is validated as it arrives, so that bytes that can no longer be UTF-8 fail at once
         // rather than after the rest of a large frame has been buffered.
-        if (this.#validatesTextIncrementally() && !(this.#utf8 ??= new Utf8Validator()).update(part)) {
+        if (this.#validatesTextIncrementally() && !(partial.utf8 ??= new Utf8Validator()).update(part)) {
           this.#failInvalidUtf8();
           return;
         }
-        if (this.#payloadFilled === this.#payloadLength) {
-          const parts = this.#payloadParts;
-          this.#payloadParts = NoParts;
+        if (partial.payloadFilled === this.#payloadLength) {
+          const parts = partial.payloadParts;
+          partial.payloadParts = NoParts;
           this.#reading = Reading.Header;
           this.#frameComplete(parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.#payloadLength), true);
         }
@@ -482,25 +507,28 @@ export class ProtocolEngine {
       if (this.#messageOpcode !== 0) return this.#fail(CloseCode.ProtocolError, SocketError.ProtocolViolation, 'New message started before the fragmented message ended');
       if ((header.rsv & ~this.#claimedRsv) !== 0) return this.#fail(CloseCode.ProtocolError, SocketError.ProtocolViolation, `RSV bits 0x${header.rsv.toString(16)} set without a negotiated extension`);
     }
-    if (header.payloadLength > this.#maxFrameSize) {
-      return this.#fail(CloseCode.TooMuchData, SocketError.FrameTooBig, `Frame of ${header.payloadLength} bytes exceeds the limit of ${this.#maxFrameSize}`);
+    const settings = this.#settings;
+    if (header.payloadLength > settings.maxAllowedIncomingFrameSize) {
+      return this.#fail(CloseCode.TooMuchData, SocketError.FrameTooBig, `Frame of ${header.payloadLength} bytes exceeds the limit of ${settings.maxAllowedIncomingFrameSize}`);
     }
-    if (opcode < 0x8) {
-      const continuation = opcode === OpCode.Continuation;
-      const charged = continuation ? this.#messageCharged + header.payloadLength + FragmentChargeBytes : header.payloadLength;
-      if (charged > this.#maxMessageSize) {
-        const frames = continuation ? ` (frame ${this.#fragmentCount + 1}; each frame after the first counts ${FragmentChargeBytes} bytes more)` : '';
-        return this.#fail(CloseCode.TooMuchData, SocketError.MessageTooBig, `Message of ${charged} bytes or more exceeds the limit of ${this.#maxMessageSize}${frames}`);
+    if (opcode === OpCode.Continuation) {
+      // A fragmented message is in progress (checked above), so its PartialInput is there.
+      const partial = this.#partial!;
+      const charged = partial.messageCharged + header.payloadLength + FragmentChargeBytes;
+      if (charged > settings.maxAllowedIncomingMessageSize) {
+        return this.#fail(CloseCode.TooMuchData, SocketError.MessageTooBig, `Message of ${charged} bytes or more exceeds the limit of ${settings.maxAllowedIncomingMessageSize} (frame ${partial.fragmentCount + 1}; each frame after the first counts ${FragmentChargeBytes} bytes more)`);
       }
-      if (!continuation) {
-        this.#messageOpcode = opcode;
-        this.#messageRsv = header.rsv;
-        this.#messageLength = 0;
-        this.#fragmentCount = 0;
-        this.#utf8?.reset();
+      partial.messageCharged = charged;
+      partial.fragmentCount++;
+    } else if (opcode < 0x8) {
+      if (header.payloadLength > settings.maxAllowedIncomingMessageSize) {
+        return this.#fail(CloseCode.TooMuchData, SocketError.MessageTooBig, `Message of ${header.payloadLength} bytes or more exceeds the limit of ${settings.maxAllowedIncomingMessageSize}`);
       }
-      this.#messageCharged = charged;
-      this.#fragmentCount++;
+      this.#messageOpcode = opcode;
+      this.#messageRsv = header.rsv;
+      // A message in one frame keeps no count of its fragments.
+      if (!header.fin) (this.#partial ??= new PartialInput()).startMessage(header.payloadLength);
+      else this.#partial?.utf8?.reset();
     }
     this.#fin = header.fin;
     this.#opcode = opcode;
@@ -524,53 +552,57 @@ export class ProtocolEngine {
     const fin = this.#fin;
     const handler = this.#handler;
     const compressed = this.#messageRsv !== 0;
+    // The first frame of its message (continuations are opcode 0).
+    const single = fin && opcode !== OpCode.Continuation;
     if (this.#messageOpcode === OpCode.Text && !compressed) {
       let valid: boolean;
-      if (validated) valid = !fin || this.#utf8!.finish();
-      else if (fin && this.#fragmentCount === 1) valid = isValidUtf8(payload);
+      if (validated) valid = !fin || this.#partial!.utf8!.finish();
+      else if (single) valid = isValidUtf8(payload);
       else {
-        const utf8 = (this.#utf8 ??= new Utf8Validator());
+        const utf8 = (this.#partial!.utf8 ??= new Utf8Validator());
         valid = utf8.update(payload) && (!fin || utf8.finish());
       }
       if (!valid) return this.#failInvalidUtf8();
     }
 
-    if (fin && this.#fragmentCount === 1) {
+    if (single) {
       // The common case, a message in one frame: no copy, no list.
       this.#messageOpcode = 0;
       this.#deliverMessage(opcode, payload, compressed);
       return;
     }
-    this.#appendFragment(payload);
+    // A fragmented message: its first frame made the PartialInput.
+    const partial = this.#partial!;
+    this.#appendFragment(partial, payload);
     if (!compressed) {
       if (this.#messageOpcode === OpCode.Text) {
-        if (handler.textFrame) handler.textFrame(this.#decodeTextFrame(payload, fin), fin);
+        if (handler.textFrame) handler.textFrame((partial.frameDecoder ??= new TextDecoder('utf-8')).decode(payload, { stream: !fin }), fin);
       } else if (handler.binaryFrame) {
         handler.binaryFrame(payload, fin);
       }
     }
     if (!fin || this.#state === EngineState.Closed || this.#reading === Reading.Stopped) return;
     const messageOpcode = this.#messageOpcode;
-    const message = this.#messageBuffer.subarray(0, this.#messageLength);
-    this.#messageBuffer = EmptyPayload;
-    this.#messageLength = 0;
+    const message = partial.messageBuffer.subarray(0, partial.messageLength);
+    partial.messageBuffer = EmptyPayload;
+    partial.messageLength = 0;
     this.#messageOpcode = 0;
     this.#deliverMessage(messageOpcode, message, compressed, !compressed);
   }
 
   /** Copies a fragment into the message buffer, which grows by doubling up to the message limit. */
-  #appendFragment(payload: Uint8Array): void {
+  #appendFragment(partial: PartialInput, payload: Uint8Array): void {
     const length = payload.length;
     if (length === 0) return;
-    const needed = this.#messageLength + length;
-    let buffer = this.#messageBuffer;
+    const needed = partial.messageLength + length;
+    let buffer = partial.messageBuffer;
     if (needed > buffer.length) {
-      const grown = Buffer.allocUnsafeSlow(Math.max(needed, Math.min(this.#maxMessageSize, Math.max(256, 2 * buffer.length))));
-      buffer.copy(grown, 0, 0, this.#messageLength);
-      this.#messageBuffer = buffer = grown;
+      const grown = Buffer.allocUnsafeSlow(Math.max(needed, Math.min(this.#settings.maxAllowedIncomingMessageSize, Math.max(256, 2 * buffer.length))));
+      buffer.copy(grown, 0, 0, partial.messageLength);
+      partial.messageBuffer = buffer = grown;
     }
-    buffer.set(payload, this.#messageLength);
-    this.#messageLength = needed;
+    buffer.set(payload, partial.messageLength);
+    partial.messageLength = needed;
   }
 
   #deliverMessage(opcode: number, payload: Uint8Array, compressed: boolean, framesReported = false): void {
@@ -597,7 +629,7 @@ export class ProtocolEngine {
     try {
       for (let index = this.#extensions.length - 1; index >= 0; index--) {
         const extension = this.#extensions[index]!;
-        if ((this.#messageRsv & extension.rsvBits) !== 0) data = extension.decodeMessage(data, this.#messageRsv, this.#maxMessageSize);
+        if ((this.#messageRsv & extension.rsvBits) !== 0) data = extension.decodeMessage(data, this.#messageRsv, this.#settings.maxAllowedIncomingMessageSize);
       }
     } catch (error) {
       const code = error instanceof WebSocketError && error.closeCode !== undefined ? error.closeCode : CloseCode.ProtocolError;
@@ -606,11 +638,6 @@ export class ProtocolEngine {
       return null;
     }
     return data;
-  }
-
-  #decodeTextFrame(payload: Uint8Array, fin: boolean): string {
-    this.#frameDecoder ??= new TextDecoder('utf-8');
-    return this.#frameDecoder.decode(payload, { stream: !fin });
   }
 
   #controlFrame(opcode: number, payload: Uint8Array): void {
@@ -672,9 +699,7 @@ export class ProtocolEngine {
 
   #stopReading(): void {
     this.#reading = Reading.Stopped;
-    this.#payloadParts = NoParts;
-    this.#messageBuffer = EmptyPayload;
-    this.#messageLength = 0;
+    this.#partial = undefined;
     this.#messageOpcode = 0;
   }
 

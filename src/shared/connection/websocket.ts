@@ -246,6 +246,8 @@ function checkPauseMode(mode: PauseMode): PauseMode {
  * as a client (or one of these settings is set on it).
  */
 class ClientSide {
+  /** The `Origin` the next `open()` sends ('' for none). */
+  origin: string;
   version: Version;
   pauseMode: PauseMode;
   /** undefined: the built-in one, made when first needed. */
@@ -266,6 +268,7 @@ class ClientSide {
   handshakeContinued = false;
 
   constructor(settings: WebSocketOptions) {
+    this.origin = settings.origin ?? '';
     this.version = settings.version ?? Version.Latest;
     if (!KnownVersions.has(this.version)) throw new InvalidArgumentError(`version must be one of Version's values; got ${String(settings.version)}`);
     this.pauseMode = checkPauseMode(settings.pauseMode ?? PauseMode.PauseNever);
@@ -282,17 +285,50 @@ class ClientSide {
 /** What a server-side socket reads for its client settings (frozen: a write must make its own). */
 const ServerSideDefaults: Readonly<ClientSide> = Object.freeze(new ClientSide({}));
 
-let lastTimeouts: Readonly<LivenessTimeouts> = Object.freeze({ idleTimeout: -1, pongTimeout: -1, frameTimeout: -1 });
+/** A socket's limits and timeouts: what a server's sockets have alike. */
+interface SocketSettings extends LivenessTimeouts {
+  maxAllowedIncomingFrameSize: number;
+  maxAllowedIncomingMessageSize: number;
+  outgoingFrameSize: number;
+  closeTimeoutMs: number;
+  readBufferSize: number;
+  messageQueue: Readonly<MessageQueueLimits>;
+}
+
+let lastSettings: Readonly<SocketSettings> | undefined;
 
 /**
- * The timeouts as one frozen object, the same as the last socket's when they are equal: a
- * server's sockets are made one after another with its timeouts, and each would otherwise hold
- * a copy of its own.
+ * The settings `options` ask for, checked, as one frozen object: the last socket's when they are
+ * equal. A server's sockets are made one after another with its settings, and each would
+ * otherwise hold eight fields of its own; a setter gives its socket a copy (`#changeSettings`).
  */
-function sharedTimeouts(idleTimeout: number, pongTimeout: number, frameTimeout: number): Readonly<LivenessTimeouts> {
-  const last = lastTimeouts;
-  if (last.idleTimeout === idleTimeout && last.pongTimeout === pongTimeout && last.frameTimeout === frameTimeout) return last;
-  return (lastTimeouts = Object.freeze({ idleTimeout, pongTimeout, frameTimeout }));
+function socketSettings(options: WebSocketOptions): Readonly<SocketSettings> {
+  const maxAllowedIncomingFrameSize = options.maxAllowedIncomingFrameSize ?? Defaults.maxAllowedIncomingFrameSize;
+  const maxAllowedIncomingMessageSize = options.maxAllowedIncomingMessageSize ?? Defaults.maxAllowedIncomingMessageSize;
+  const outgoingFrameSize = options.outgoingFrameSize ?? Defaults.outgoingFrameSize;
+  const closeTimeoutMs = options.closeTimeoutMs ?? ClientDefaults.closeTimeoutMs;
+  const idleTimeout = options.idleTimeout ?? ClientDefaults.idleTimeout;
+  const pongTimeout = options.pongTimeout ?? ClientDefaults.pongTimeout;
+  const frameTimeout = options.frameTimeout ?? ClientDefaults.frameTimeout;
+  const queue = options.messageQueue;
+  const last = lastSettings;
+  // Values equal to ones already checked are valid.
+  if (last !== undefined && last.maxAllowedIncomingFrameSize === maxAllowedIncomingFrameSize
+    && last.maxAllowedIncomingMessageSize === maxAllowedIncomingMessageSize && last.outgoingFrameSize === outgoingFrameSize
+    && last.closeTimeoutMs === closeTimeoutMs && last.idleTimeout === idleTimeout && last.pongTimeout === pongTimeout
+    && last.frameTimeout === frameTimeout && last.readBufferSize === 0
+    && last.messageQueue.maxQueuedMessages === queue?.maxQueuedMessages && last.messageQueue.maxQueuedBytes === queue?.maxQueuedBytes) return last;
+  return (lastSettings = Object.freeze({
+    maxAllowedIncomingFrameSize: checkLimit('maxAllowedIncomingFrameSize', maxAllowedIncomingFrameSize),
+    maxAllowedIncomingMessageSize: checkLimit('maxAllowedIncomingMessageSize', maxAllowedIncomingMessageSize),
+    outgoingFrameSize: checkLimit('outgoingFrameSize', outgoingFrameSize),
+    closeTimeoutMs: checkTimeout('closeTimeoutMs', closeTimeoutMs),
+    idleTimeout: checkTimeoutMs('idleTimeout', idleTimeout),
+    pongTimeout: checkTimeoutMs('pongTimeout', pongTimeout),
+    frameTimeout: checkTimeoutMs('frameTimeout', frameTimeout),
+    readBufferSize: 0,
+    messageQueue: queue === undefined ? NoSettings : Object.freeze({ ...queue }),
+  }));
 }
 
 /**
@@ -323,18 +359,11 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
   #closeCode: number = CloseCode.Normal;
   #closeReason = '';
 
-  #origin: string;
-  #maxFrameSize: number;
-  #maxMessageSize: number;
-  #outgoingFrameSize: number;
-  #closeTimeoutMs: number;
-  /** Shared with the sockets made with the same timeouts (see sharedTimeouts); a setter makes its own. */
-  #liveness: Readonly<LivenessTimeouts>;
-  #messageQueue: MessageQueueLimits;
+  /** Shared with the sockets made with the same (see socketSettings). */
+  #settings: Readonly<SocketSettings>;
 
   #userPaused = false;
   #holds = 0;
-  #readBufferSize = 0;
   #frameSignals = false;
   #optionalSignals = 0;
   #topics: TopicMembership | undefined;
@@ -346,18 +375,8 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
   constructor(options: WebSocketOptions | string = {}) {
     super();
     const settings = typeof options === 'string' ? { origin: options } : options;
-    this.#origin = settings.origin ?? '';
     this.#client = WebSocket.#adopting ? undefined : new ClientSide(settings);
-    this.#maxFrameSize = checkLimit('maxAllowedIncomingFrameSize', settings.maxAllowedIncomingFrameSize ?? Defaults.maxAllowedIncomingFrameSize);
-    this.#maxMessageSize = checkLimit('maxAllowedIncomingMessageSize', settings.maxAllowedIncomingMessageSize ?? Defaults.maxAllowedIncomingMessageSize);
-    this.#outgoingFrameSize = checkLimit('outgoingFrameSize', settings.outgoingFrameSize ?? Defaults.outgoingFrameSize);
-    this.#closeTimeoutMs = checkTimeout('closeTimeoutMs', settings.closeTimeoutMs ?? ClientDefaults.closeTimeoutMs);
-    this.#liveness = sharedTimeouts(
-      checkTimeoutMs('idleTimeout', settings.idleTimeout ?? ClientDefaults.idleTimeout),
-      checkTimeoutMs('pongTimeout', settings.pongTimeout ?? ClientDefaults.pongTimeout),
-      checkTimeoutMs('frameTimeout', settings.frameTimeout ?? ClientDefaults.frameTimeout),
-    );
-    this.#messageQueue = settings.messageQueue === undefined ? NoSettings : { ...settings.messageQueue };
+    this.#settings = socketSettings(settings);
     // Shared functions, not closures: a server holds many sockets.
     this.on('newListener', WebSocket.#onNewListener);
     this.on('removeListener', WebSocket.#onRemoveListener);
@@ -398,7 +417,6 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
     let socket: WebSocket;
     try {
       socket = new WebSocket({
-        origin: info.origin,
         maxAllowedIncomingFrameSize: options.maxAllowedIncomingFrameSize,
         maxAllowedIncomingMessageSize: options.maxAllowedIncomingMessageSize,
         outgoingFrameSize: options.outgoingFrameSize,
@@ -448,7 +466,7 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
         if (!subprotocols.includes(name)) subprotocols.push(name);
       }
     }
-    const origin = options.origin ?? this.#origin;
+    const origin = options.origin ?? this.#clientSide.origin;
     const deflate = options.deflate ?? true;
     const extensions = options.extensions ?? (deflate === false ? [] : [clientPerMessageDeflate(deflate === true ? {} : deflate)]);
 
@@ -501,6 +519,7 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
     for (const key of ['ca', 'cert', 'key', 'passphrase', 'servername', 'minVersion', 'maxVersion', 'ciphers', 'handshakeMustInterruptOnError'] as const) {
       if (options[key] !== undefined) (ssl as Record<string, unknown>)[key] = options[key];
     }
+    const settings = this.#settings;
     const opening = new ClientOpening({
       target,
       origin,
@@ -527,12 +546,14 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
         client.target = responseTarget;
       },
     }, {
-      maxAllowedIncomingFrameSize: this.#maxFrameSize,
-      maxAllowedIncomingMessageSize: this.#maxMessageSize,
-      outgoingFrameSize: this.#outgoingFrameSize,
+      maxAllowedIncomingFrameSize: settings.maxAllowedIncomingFrameSize,
+      maxAllowedIncomingMessageSize: settings.maxAllowedIncomingMessageSize,
+      outgoingFrameSize: settings.outgoingFrameSize,
       maskGenerator: this.maskGenerator(),
-      closeTimeoutMs: this.#closeTimeoutMs,
-      ...this.#liveness,
+      closeTimeoutMs: settings.closeTimeoutMs,
+      idleTimeout: settings.idleTimeout,
+      pongTimeout: settings.pongTimeout,
+      frameTimeout: settings.frameTimeout,
     });
     const attempt: Attempt = { opening, resolve, reject };
     client.attempt = attempt;
@@ -921,12 +942,12 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
    * the peer (in a pool thread too), until the consumer has caught up to half of it.
    */
   readBufferSize(): number {
-    return this.#readBufferSize;
+    return this.#settings.readBufferSize;
   }
 
   setReadBufferSize(bytes: number): void {
     if (!Number.isSafeInteger(bytes) || bytes < 0) throw new InvalidArgumentError(`readBufferSize must be an integer >= 0 (0: no bound); got ${String(bytes)}`);
-    this.#readBufferSize = bytes;
+    this.#changeSettings('readBufferSize', bytes);
   }
 
   /** Whether an opening is waiting for `resume()` after `sslErrors`. */
@@ -1020,7 +1041,7 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
   // ---- async iteration --------------------------------------------------------------------
 
   /** Messages as they arrive (text as string, binary as Buffer), ending at disconnection. */
-  messages(limits: MessageQueueLimits = this.#messageQueue): MessageIterator {
+  messages(limits: MessageQueueLimits = this.#settings.messageQueue): MessageIterator {
     const ended = this.#state === State.Unconnected;
     return new MessageIterator({
       subscribe: (listener) => {
@@ -1036,7 +1057,7 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
         this.#holds--;
         this.#applyPause();
       },
-      readBufferSize: () => this.#readBufferSize,
+      readBufferSize: () => this.#settings.readBufferSize,
     }, limits, ended);
   }
 
@@ -1074,7 +1095,7 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
   }
 
   origin(): string {
-    return this.#info?.origin ?? this.#origin;
+    return this.#info?.origin ?? this.#clientSide.origin;
   }
 
   requestUrl(): string {
@@ -1170,27 +1191,27 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
   // ---- limits -------------------------------------------------------------------------------
 
   maxAllowedIncomingFrameSize(): number {
-    return this.#maxFrameSize;
+    return this.#settings.maxAllowedIncomingFrameSize;
   }
 
   setMaxAllowedIncomingFrameSize(size: number): void {
-    this.#maxFrameSize = this.#setLimit('maxAllowedIncomingFrameSize', size);
+    this.#setLimit('maxAllowedIncomingFrameSize', size);
   }
 
   maxAllowedIncomingMessageSize(): number {
-    return this.#maxMessageSize;
+    return this.#settings.maxAllowedIncomingMessageSize;
   }
 
   setMaxAllowedIncomingMessageSize(size: number): void {
-    this.#maxMessageSize = this.#setLimit('maxAllowedIncomingMessageSize', size);
+    this.#setLimit('maxAllowedIncomingMessageSize', size);
   }
 
   outgoingFrameSize(): number {
-    return this.#outgoingFrameSize;
+    return this.#settings.outgoingFrameSize;
   }
 
   setOutgoingFrameSize(size: number): void {
-    this.#outgoingFrameSize = this.#setLimit('outgoingFrameSize', size);
+    this.#setLimit('outgoingFrameSize', size);
   }
 
   static maxIncomingFrameSize(): number {
@@ -1205,10 +1226,15 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
     return MaxFrameSize;
   }
 
-  #setLimit(name: SocketLimitName, size: number): number {
+  #setLimit(name: SocketLimitName, size: number): void {
     checkLimit(name, size);
     this.#backend?.setLimit(name, size);
-    return size;
+    this.#changeSettings(name, size);
+  }
+
+  /** This socket's own settings from now on, with `name` changed to `value` (checked by the caller). */
+  #changeSettings<Name extends Exclude<keyof SocketSettings, 'messageQueue'>>(name: Name, value: number): void {
+    this.#settings = Object.freeze({ ...this.#settings, [name]: value });
   }
 
   // ---- client settings ----------------------------------------------------------------------
@@ -1250,19 +1276,19 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
   }
 
   closeTimeout(): number {
-    return this.#closeTimeoutMs;
+    return this.#settings.closeTimeoutMs;
   }
 
   /** How long the closing handshake may take before the socket is destroyed; from the next `open()`. */
   setCloseTimeout(ms: number): void {
-    this.#closeTimeoutMs = checkTimeout('closeTimeoutMs', ms);
+    this.#changeSettings('closeTimeoutMs', checkTimeout('closeTimeoutMs', ms));
   }
 
   // ---- liveness (ours; Qt has only its fixed 5 s in-frame timeout) ----------------------------
 
   /** Ms without a byte from the peer before an automatic Ping is sent; 0: none. */
   idleTimeout(): number {
-    return this.#liveness.idleTimeout;
+    return this.#settings.idleTimeout;
   }
 
   /** Applies at once to an open connection, and to later openings. */
@@ -1272,7 +1298,7 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
 
   /** Ms the peer has after the automatic Ping to send anything before the connection closes (1001, `SocketError.IdleTimeout`); 0: never. */
   pongTimeout(): number {
-    return this.#liveness.pongTimeout;
+    return this.#settings.pongTimeout;
   }
 
   setPongTimeout(ms: number): void {
@@ -1281,7 +1307,7 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
 
   /** Ms a frame or fragmented message may stop arriving before the connection closes (1001, `SocketError.FrameTimeout`); 0: never. */
   frameTimeout(): number {
-    return this.#liveness.frameTimeout;
+    return this.#settings.frameTimeout;
   }
 
   setFrameTimeout(ms: number): void {
@@ -1289,7 +1315,7 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
   }
 
   #setLivenessTimeout(name: LivenessTimeoutName, ms: number): void {
-    this.#liveness = { ...this.#liveness, [name]: checkTimeoutMs(name, ms) };
+    this.#changeSettings(name, checkTimeoutMs(name, ms));
     this.#backend?.setLivenessTimeout(name, ms);
   }
 

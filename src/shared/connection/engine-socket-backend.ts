@@ -64,6 +64,24 @@ type BackendSocket = Duplex & { [kBackend]?: EngineSocketBackend };
 /** What the engine reports to (see EngineSocketBackend's #EngineEvents). */
 type BackendEvents = EngineHandler & { readonly backend: EngineSocketBackend };
 
+/** A backend's yes/no state, as the bits of one number: eleven fields would be 88 bytes a connection. */
+const Flag = {
+  OverHighWaterMark: 1 << 0,
+  /** An empty write is out (#confirm), covering `#confirmingBytes` written before it. */
+  Confirming: 1 << 1,
+  FlushScheduled: 1 << 2,
+  Paused: 1 << 3,
+  BytesWrittenScheduled: 1 << 4,
+  EngineClosed: 1 << 5,
+  TransportGone: 1 << 6,
+  Aborted: 1 << 7,
+  /** The peer left an automatic Ping unanswered: once our Close is handed to the OS, drop it. */
+  DropAfterClose: 1 << 8,
+  ReleasingFailure: 1 << 9,
+  /** Attached and past the first turn: reads may be delivered. */
+  Reading: 1 << 10,
+} as const;
+
 /**
  * Runs a ProtocolEngine over a byte stream (a `net.Socket`, a `tls.TLSSocket`, any Duplex), in the
  * thread that builds it, for either role. Hot path: every chunk read goes straight into the engine,
@@ -80,36 +98,25 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
   readonly #closeTimeoutMs: number;
   readonly #highWaterMark: number;
   readonly #flushQueue: TurnQueue<EngineSocketBackend>;
-  #overHighWaterMark = false;
   /** The socket's writableLength after our last write to it (0 once that is written). */
   #socketBacklog = 0;
   /** Bytes written to the socket and not yet known to be with the kernel, behind any empty write. */
   #unconfirmed = 0;
-  /** An empty write is out (#confirm), covering `#confirmingBytes` written before it. */
-  #confirming = false;
+  /** Written before the empty write that is out (see Flag.Confirming). */
   #confirmingBytes = 0;
   /** Made for the first write that does not reach the kernel at once. */
   #onConfirmed: ((error?: Error | null) => void) | undefined;
   #observer: LifecycleObserver | undefined;
   #initialBytes: Uint8Array | undefined;
   #sink: SocketSink | undefined;
-  #flushScheduled = false;
-  #paused = false;
   /** Wire bytes whose write completed and that the sink has not been told about yet. */
   #writtenUnreported = 0;
-  #bytesWrittenScheduled = false;
   /** Made for the first flush() that has to wait. */
   #flushWaiters: Array<() => void> | undefined;
   #closeTimer: NodeJS.Timeout | undefined;
-  #engineClosed = false;
-  #transportGone = false;
-  #aborted = false;
   #transportError: WebSocketError | undefined;
-  /** The peer left an automatic Ping unanswered: once our Close is handed to the OS, drop it. */
-  #dropAfterClose = false;
-  #releasingFailure = false;
-  /** Attached and past the first turn: reads may be delivered. */
-  #reading = false;
+  /** Bits of Flag. */
+  #flags = 0;
   #optionalSignals = 0;
 
   /**
@@ -193,7 +200,7 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
   }
 
   static #flushNow(backend: EngineSocketBackend): void {
-    backend.#flushScheduled = false;
+    backend.#lower(Flag.FlushScheduled);
     backend.#writeOutput();
   }
 
@@ -202,10 +209,10 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
   static readonly #toStart = new TurnQueue<EngineSocketBackend>((backend) => backend.#startReading());
 
   static #reportBytesWritten(backend: EngineSocketBackend): void {
-    backend.#bytesWrittenScheduled = false;
+    backend.#lower(Flag.BytesWrittenScheduled);
     const bytes = backend.#writtenUnreported;
     backend.#writtenUnreported = 0;
-    if (bytes > 0 && !backend.#transportGone && (backend.#optionalSignals & OptionalSignal.BytesWritten) !== 0) backend.#sink?.bytesWritten(bytes);
+    if (bytes > 0 && !backend.#has(Flag.TransportGone) && (backend.#optionalSignals & OptionalSignal.BytesWritten) !== 0) backend.#sink?.bytesWritten(bytes);
   }
 
   constructor(socket: Duplex, engineOptions: EngineOptions, initialBytes?: Uint8Array, options: EngineSocketBackendOptions = {}) {
@@ -217,6 +224,18 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
     this.#handler = new EngineSocketBackend.#EngineEvents(this);
     this.#engine = new ProtocolEngine(engineOptions, this.#handler);
     (socket as BackendSocket)[kBackend] = this;
+  }
+
+  #has(flag: number): boolean {
+    return (this.#flags & flag) !== 0;
+  }
+
+  #raise(flag: number): void {
+    this.#flags |= flag;
+  }
+
+  #lower(flag: number): void {
+    this.#flags &= ~flag;
   }
 
   /** The engine, for tests and for the owner of this backend (e.g. a worker reporting its close code). */
@@ -247,11 +266,11 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
   #startReading(): void {
     // A socket destroyed before attach emits no further 'close': treat it as gone.
     if (this.#socket.destroyed) this.#socketClosed();
-    if (this.#transportGone) return;
+    if (this.#has(Flag.TransportGone)) return;
     const socket = this.#socket;
-    this.#reading = true;
+    this.#raise(Flag.Reading);
     socket.on('data', EngineSocketBackend.#onData);
-    if (this.#paused) {
+    if (this.#has(Flag.Paused)) {
       socket.pause();
     } else {
       this.#receiveInitialBytes();
@@ -261,14 +280,14 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
   }
 
   sendText(text: string, compress = true): number {
-    if (this.#overHighWaterMark) return 0;
+    if (this.#has(Flag.OverHighWaterMark)) return 0;
     const queued = this.#engine.sendText(text, compress);
     this.#queued();
     return queued;
   }
 
   sendBinary(data: Uint8Array, compress = true, shared = false): number {
-    if (this.#overHighWaterMark) return 0;
+    if (this.#has(Flag.OverHighWaterMark)) return 0;
     const queued = this.#engine.sendBinary(data, compress, shared ? PayloadUse.Share : PayloadUse.Copy);
     this.#queued();
     return queued;
@@ -280,7 +299,7 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
    * 1008, and the publish goes on for the others.
    */
   sendBuiltFrames(frames: Uint8Array, compressed?: CompressedFrames): number {
-    if (this.#overHighWaterMark) return 0;
+    if (this.#has(Flag.OverHighWaterMark)) return 0;
     const queued = this.#engine.sendBuiltFrames(frames, compressed);
     this.#queued();
     return queued;
@@ -297,35 +316,35 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
 
   /** The peer is not reading: close with 1008 now, and drop it if our Close is not read either. */
   #closeOverHighWaterMark(): void {
-    this.#overHighWaterMark = true;
+    this.#raise(Flag.OverHighWaterMark);
     const error = new WebSocketError(SocketError.PolicyViolated,
       `More than ${this.#highWaterMark} bytes queued for a peer that is not reading`, CloseCode.PolicyViolated);
     this.close(CloseCode.PolicyViolated, OverHighWaterMarkReason);
     // Not from inside the caller's send: the signals arrive as events of their own. The socket
     // is Closing from here on, so no further send is accepted anywhere (mirror included).
     queueMicrotask(() => {
-      if (this.#transportGone) return;
+      if (this.#has(Flag.TransportGone)) return;
       this.#reportError(error);
       this.#reportClosing();
     });
   }
 
   ping(payload: Uint8Array): void {
-    if (this.#engineClosed) return;
+    if (this.#has(Flag.EngineClosed)) return;
     this.#engine.ping(payload);
     this.#scheduleFlush();
   }
 
   close(code: number, reason: string): void {
-    if (this.#engineClosed || this.#transportGone) return;
+    if (this.#has(Flag.EngineClosed) || this.#has(Flag.TransportGone)) return;
     this.#engine.close(code, reason);
     this.#scheduleFlush();
     this.#startCloseTimer();
   }
 
   abort(): void {
-    if (this.#transportGone) return;
-    this.#aborted = true;
+    if (this.#has(Flag.TransportGone)) return;
+    this.#raise(Flag.Aborted);
     this.#socket.destroy();
   }
 
@@ -345,21 +364,21 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
 
   /** Resolves once the engine and the socket hold nothing unwritten (or the transport is gone). */
   #allWritten(): Promise<void> {
-    if (this.#transportGone || (this.#socket.writableLength === 0 && this.#engine.outputLength === 0)) return Promise.resolve();
+    if (this.#has(Flag.TransportGone) || (this.#socket.writableLength === 0 && this.#engine.outputLength === 0)) return Promise.resolve();
     return new Promise((resolve) => (this.#flushWaiters ??= []).push(resolve));
   }
 
   pause(): void {
-    this.#paused = true;
-    if (this.#sink !== undefined && !this.#transportGone) this.#socket.pause();
+    this.#raise(Flag.Paused);
+    if (this.#sink !== undefined && !this.#has(Flag.TransportGone)) this.#socket.pause();
   }
 
   resume(): void {
-    this.#paused = false;
-    if (this.#sink === undefined || this.#transportGone) return;
+    this.#lower(Flag.Paused);
+    if (this.#sink === undefined || this.#has(Flag.TransportGone)) return;
     // The bytes read with the opening handshake come first; a backend that starts paused (a
     // pending connection nobody has taken) has not delivered them yet.
-    if (this.#reading) this.#receiveInitialBytes();
+    if (this.#has(Flag.Reading)) this.#receiveInitialBytes();
     this.#socket.resume();
   }
 
@@ -380,20 +399,20 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
   }
 
   #watchLiveness(): void {
-    if (this.#transportGone || this.#engineClosed) return;
+    if (this.#has(Flag.TransportGone) || this.#has(Flag.EngineClosed)) return;
     livenessTicker.watch(this, this.#engine.livenessCheckIntervalMs);
   }
 
   /** Called by this thread's liveness tick. */
   checkLiveness(now: number): void {
-    const verdict = this.#engine.checkLiveness(now, !this.#paused);
+    const verdict = this.#engine.checkLiveness(now, !this.#has(Flag.Paused));
     if (verdict === LivenessVerdict.Alive) return;
-    if (verdict === LivenessVerdict.IdleTimedOut) this.#dropAfterClose = true;
+    if (verdict === LivenessVerdict.IdleTimedOut) this.#raise(Flag.DropAfterClose);
     if (this.#engine.outputLength > 0) this.#scheduleFlush();
   }
 
   bytesToWrite(): number {
-    if (this.#transportGone) return 0;
+    if (this.#has(Flag.TransportGone)) return 0;
     return this.#engine.outputLength + this.#socket.writableLength;
   }
 
@@ -422,16 +441,16 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
   }
 
   #releaseFailureWhenSeen(): void {
-    if (this.#releasingFailure) return;
+    if (this.#has(Flag.ReleasingFailure)) return;
     const seen = this.#sink?.seen?.();
     if (seen === undefined) {
       this.#engine.releaseFailure();
       return;
     }
-    this.#releasingFailure = true;
+    this.#raise(Flag.ReleasingFailure);
     const release = (): void => {
       clearTimeout(timer);
-      if (this.#transportGone) return;
+      if (this.#has(Flag.TransportGone)) return;
       this.#engine.releaseFailure();
       if (this.#engine.outputLength > 0) this.#scheduleFlush();
     };
@@ -444,14 +463,14 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
    * their handlers leave in the same write, where a microtask would write once per read.
    */
   #scheduleFlush(): void {
-    if (this.#flushScheduled) return;
-    this.#flushScheduled = true;
+    if (this.#has(Flag.FlushScheduled)) return;
+    this.#raise(Flag.FlushScheduled);
     this.#flushQueue.add(this);
   }
 
   #writeOutput(): void {
     const total = this.#engine.outputLength;
-    if (this.#transportGone || total === 0) return;
+    if (this.#has(Flag.TransportGone) || total === 0) return;
     const chunks = this.#engine.takeOutput();
     const socket = this.#socket;
     // Dropped, not left queued: a socket that can no longer write has no use for them.
@@ -482,7 +501,7 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
     this.#socketBacklog = backlog;
     if (backlog > 0) {
       this.#countWritten(done);
-      if (this.#unconfirmed > 0 && !this.#confirming) this.#confirm();
+      if (this.#unconfirmed > 0 && !this.#has(Flag.Confirming)) this.#confirm();
       return;
     }
     this.#countWritten(done + this.#unconfirmed);
@@ -496,14 +515,14 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
    * holds one per connection, not one per turn that wrote to it.
    */
   #confirm(): void {
-    this.#confirming = true;
+    this.#raise(Flag.Confirming);
     this.#confirmingBytes = this.#unconfirmed;
     this.#unconfirmed = 0;
     this.#socket.write(EmptyChunk, (this.#onConfirmed ??= (error) => this.#confirmed(error)));
   }
 
   #confirmed(error: Error | null | undefined): void {
-    this.#confirming = false;
+    this.#lower(Flag.Confirming);
     if (error) return;
     const bytes = this.#confirmingBytes;
     this.#confirmingBytes = 0;
@@ -514,8 +533,8 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
   #countWritten(bytes: number): void {
     if (bytes === 0 || (this.#optionalSignals & OptionalSignal.BytesWritten) === 0) return;
     this.#writtenUnreported += bytes;
-    if (!this.#bytesWrittenScheduled) {
-      this.#bytesWrittenScheduled = true;
+    if (!this.#has(Flag.BytesWrittenScheduled)) {
+      this.#raise(Flag.BytesWrittenScheduled);
       EngineSocketBackend.#toReport.add(this);
     }
   }
@@ -538,32 +557,32 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
   }
 
   #onEngineClosed(): void {
-    if (this.#engineClosed) return;
-    this.#engineClosed = true;
+    if (this.#has(Flag.EngineClosed)) return;
+    this.#raise(Flag.EngineClosed);
     livenessTicker.unwatch(this);
-    if (this.#transportGone) return;
+    if (this.#has(Flag.TransportGone)) return;
     this.#reportClosing();
     // Leave the engine's call stack before touching the socket: closed() may fire inside receive().
     queueMicrotask(() => {
       this.#writeOutput();
-      if (this.#transportGone) return;
+      if (this.#has(Flag.TransportGone)) return;
       // The server ends TCP first; a client waits for it (bounded by the close timer).
-      if (this.#engine.endsTransport || this.#dropAfterClose) this.#socket.end();
+      if (this.#engine.endsTransport || this.#has(Flag.DropAfterClose)) this.#socket.end();
       // A peer that answered nothing for the idle and pong timeouts will not answer our Close:
       // drop it as soon as the Close is handed to the OS (which still sends it).
-      if (this.#dropAfterClose) this.#socket.once('finish', () => this.#socket.destroy());
+      if (this.#has(Flag.DropAfterClose)) this.#socket.once('finish', () => this.#socket.destroy());
       this.#startCloseTimer();
     });
   }
 
   #startCloseTimer(): void {
-    if (this.#closeTimer !== undefined || this.#transportGone) return;
+    if (this.#closeTimer !== undefined || this.#has(Flag.TransportGone)) return;
     // Unref'd: the socket itself keeps the process alive while it is open.
     this.#closeTimer = setTimeout(() => this.#socket.destroy(), this.#closeTimeoutMs).unref();
   }
 
   #socketError(error: NodeJS.ErrnoException): void {
-    if (this.#engineClosed || this.#aborted || this.#transportError !== undefined) return;
+    if (this.#has(Flag.EngineClosed) || this.#has(Flag.Aborted) || this.#transportError !== undefined) return;
     const kind = error.code !== undefined && PeerGoneCodes.has(error.code) ? SocketError.RemoteHostClosed
       : error.code === 'ETIMEDOUT' ? SocketError.SocketTimeout
       : SocketError.Network;
@@ -582,13 +601,13 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
   }
 
   #socketClosed(): void {
-    if (this.#transportGone) return;
-    this.#transportGone = true;
+    if (this.#has(Flag.TransportGone)) return;
+    this.#raise(Flag.TransportGone);
     livenessTicker.unwatch(this);
     if (this.#closeTimer !== undefined) clearTimeout(this.#closeTimer);
     this.#socket.off('data', EngineSocketBackend.#onData);
-    if (!this.#engineClosed) {
-      if (!this.#aborted) {
+    if (!this.#has(Flag.EngineClosed)) {
+      if (!this.#has(Flag.Aborted)) {
         this.#reportError(this.#transportError
           ?? new WebSocketError(SocketError.RemoteHostClosed, 'The remote host closed the connection without a closing handshake', CloseCode.AbnormalDisconnection));
       }
@@ -599,7 +618,7 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
     // The engine knows how the connection ended (RFC 6455 7.1.5; 1006 without a Close). Our own
     // 1008 is why it ended, even when the peer never answered it.
     const engine = this.#engine;
-    const overLimit = this.#overHighWaterMark && engine.closeCode === CloseCode.AbnormalDisconnection;
+    const overLimit = this.#has(Flag.OverHighWaterMark) && engine.closeCode === CloseCode.AbnormalDisconnection;
     const code = overLimit ? CloseCode.PolicyViolated : engine.closeCode;
     const reason = overLimit ? OverHighWaterMarkReason : engine.closeReason;
     this.#observer?.disconnected?.(code, reason);

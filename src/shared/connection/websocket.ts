@@ -285,6 +285,24 @@ class ClientSide {
 /** What a server-side socket reads for its client settings (frozen: a write must make its own). */
 const ServerSideDefaults: Readonly<ClientSide> = Object.freeze(new ClientSide({}));
 
+/**
+ * How a socket's connection ended, and its last error. Written only when a connection ends or
+ * fails, so a socket that is open holds the one frozen NotEnded (a server's sockets mostly are)
+ * and gets one of its own with the first write.
+ */
+class EndState {
+  /** RFC 6455 7.1.5; see `closeCode()`. */
+  closeCode: number = CloseCode.Normal;
+  closeReason = '';
+  error: SocketError = SocketError.UnknownSocket;
+  errorString = '';
+  /** What ended the connection or its opening, for the iterators that end with it. */
+  connectionError: WebSocketError | undefined = undefined;
+  aboutToCloseEmitted = false;
+}
+
+const NotEnded: Readonly<EndState> = Object.freeze(new EndState());
+
 /** A socket's limits and timeouts: what a server's sockets have alike. */
 interface SocketSettings extends LivenessTimeouts {
   maxAllowedIncomingFrameSize: number;
@@ -351,13 +369,8 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
   /** Set while `adopt` constructs a server-side socket, which gets no ClientSide. */
   static #adopting = false;
   #info: ConnectionInfo | undefined;
-  #aboutToCloseEmitted = false;
-  #connectionError: WebSocketError | undefined;
-
-  #error: SocketError = SocketError.UnknownSocket;
-  #errorString = '';
-  #closeCode: number = CloseCode.Normal;
-  #closeReason = '';
+  /** NotEnded until the first end or error (see EndState). */
+  #end: Readonly<EndState> = NotEnded;
 
   /** Shared with the sockets made with the same (see socketSettings). */
   #settings: Readonly<SocketSettings>;
@@ -497,8 +510,11 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
     client.response = undefined;
     this.#info = undefined;
     client.target = target;
-    this.#connectionError = undefined;
-    this.#aboutToCloseEmitted = false;
+    if (this.#end !== NotEnded) {
+      const end = this.#ownEnd();
+      end.connectionError = undefined;
+      end.aboutToCloseEmitted = false;
+    }
     let resolve!: () => void;
     let reject!: (error: WebSocketError) => void;
     const opened = new Promise<void>((resolveOpened, rejectOpened) => {
@@ -584,10 +600,9 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
         client.sslPause = undefined;
         const failure = error instanceof WebSocketError ? error : new WebSocketError(SocketError.UnknownSocket, error instanceof Error ? error.message : String(error));
         client.attempt = undefined;
-        this.#closeCode = CloseCode.AbnormalDisconnection;
-        this.#closeReason = '';
+        this.#setClose(CloseCode.AbnormalDisconnection, '');
         // An iteration started during the opening ends with this error.
-        this.#connectionError = failure;
+        this.#ownEnd().connectionError = failure;
         attempt.reject(failure);
         this.#reportError(failure);
         this.#finishDisconnect();
@@ -621,8 +636,7 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
     this.#endSslPause();
     attempt.opening.cancel(error);
     attempt.reject(error);
-    this.#closeCode = CloseCode.AbnormalDisconnection;
-    this.#closeReason = '';
+    this.#setClose(CloseCode.AbnormalDisconnection, '');
     this.#finishDisconnect();
   }
 
@@ -637,8 +651,7 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
     // Whatever the dropped backend still reports is not ours any more.
     this.#backendSink = undefined;
     backend?.abort();
-    this.#closeCode = CloseCode.AbnormalDisconnection;
-    this.#closeReason = '';
+    this.#setClose(CloseCode.AbnormalDisconnection, '');
     this.#finishDisconnect();
   }
 
@@ -748,7 +761,7 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
 
     error(error: WebSocketError): void {
       if (!this.#live) return;
-      this.socket.#connectionError ??= error;
+      this.socket.#ownEnd().connectionError ??= error;
       this.socket.#reportError(error);
     }
 
@@ -767,8 +780,7 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
       if (!this.#live) return;
       const socket = this.socket;
       socket.#backendSink = undefined;
-      socket.#closeCode = code;
-      socket.#closeReason = reason;
+      socket.#setClose(code, reason);
       socket.#finishDisconnect();
     }
   };
@@ -782,13 +794,13 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
     if (wasOpen) this.#emitAboutToClose();
     this.#setState(State.Unconnected);
     this.emit('disconnected');
-    const error = this.#connectionError;
+    const error = this.#end.connectionError;
     if (this.#messageListeners !== undefined) for (const listener of [...this.#messageListeners]) listener.ended(error);
   }
 
   #emitAboutToClose(): void {
-    if (this.#aboutToCloseEmitted) return;
-    this.#aboutToCloseEmitted = true;
+    if (this.#end.aboutToCloseEmitted) return;
+    this.#ownEnd().aboutToCloseEmitted = true;
     this.emit('aboutToClose');
   }
 
@@ -798,9 +810,21 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
     this.emit('stateChanged', state);
   }
 
+  /** This socket's own EndState, made on the first write. */
+  #ownEnd(): EndState {
+    return this.#end === NotEnded ? (this.#end = new EndState()) : (this.#end as EndState);
+  }
+
+  #setClose(code: number, reason: string): void {
+    const end = this.#ownEnd();
+    end.closeCode = code;
+    end.closeReason = reason;
+  }
+
   #reportError(error: WebSocketError): void {
-    this.#error = error.kind;
-    this.#errorString = error.message;
+    const end = this.#ownEnd();
+    end.error = error.kind;
+    end.errorString = error.message;
     this.emit('errorOccurred', error);
   }
 
@@ -845,8 +869,7 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
       return;
     }
     if (this.#state !== State.Connected) return;
-    this.#closeCode = code;
-    this.#closeReason = reason;
+    this.#setClose(code, reason);
     this.#emitAboutToClose();
     this.#setState(State.Closing);
     this.#backend?.close(code, reason);
@@ -1077,21 +1100,21 @@ export class WebSocket extends ShapedEmitter<WebSocketEvents> {
 
   /** RFC 6455 7.1.5: the peer's code (1005 if its Close had none), 1006 if no Close arrived; 1000 before any connection. */
   closeCode(): number {
-    return this.#closeCode;
+    return this.#end.closeCode;
   }
 
   closeReason(): string {
-    return this.#closeReason;
+    return this.#end.closeReason;
   }
 
   /** The kind of the last error; `UnknownSocket` before any. */
   error(): SocketError {
-    return this.#error;
+    return this.#end.error;
   }
 
   /** The message of the last error; '' before any. Not cleared by a new `open()` (as Qt). */
   errorString(): string {
-    return this.#errorString;
+    return this.#end.errorString;
   }
 
   origin(): string {

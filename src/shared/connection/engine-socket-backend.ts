@@ -64,6 +64,14 @@ type BackendSocket = Duplex & { [kBackend]?: EngineSocketBackend };
 /** What the engine reports to (see EngineSocketBackend's #EngineEvents). */
 type BackendEvents = EngineHandler & { readonly backend: EngineSocketBackend };
 
+/** What a backend's options come to: one frozen object for the backends made with the same. */
+interface BackendSettings {
+  readonly closeTimeoutMs: number;
+  readonly highWaterMark: number;
+  /** Where its flushes wait: the end of the turn, or its write delay's queue. */
+  readonly flushQueue: TurnQueue<EngineSocketBackend>;
+}
+
 /** A backend's yes/no state, as the bits of one number: eleven fields would be 88 bytes a connection. */
 const Flag = {
   OverHighWaterMark: 1 << 0,
@@ -95,9 +103,7 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
   readonly #socket: Duplex;
   readonly #engine: ProtocolEngine;
   readonly #handler: BackendEvents;
-  readonly #closeTimeoutMs: number;
-  readonly #highWaterMark: number;
-  readonly #flushQueue: TurnQueue<EngineSocketBackend>;
+  readonly #settings: BackendSettings;
   /** The socket's writableLength after our last write to it (0 once that is written). */
   #socketBacklog = 0;
   /** Bytes written to the socket and not yet known to be with the kernel, behind any empty write. */
@@ -199,6 +205,18 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
     return queue;
   }
 
+  /** The settings of the backend made last: a server makes all of its backends with the same. */
+  static #lastSettings: BackendSettings | undefined;
+
+  static #settingsFor(options: EngineSocketBackendOptions): BackendSettings {
+    const closeTimeoutMs = options.closeTimeoutMs ?? DefaultCloseTimeoutMs;
+    const highWaterMark = options.highWaterMark ?? Infinity;
+    const flushQueue = EngineSocketBackend.#flushQueueFor(options.writeDelayMs ?? 0);
+    const last = EngineSocketBackend.#lastSettings;
+    if (last !== undefined && last.closeTimeoutMs === closeTimeoutMs && last.highWaterMark === highWaterMark && last.flushQueue === flushQueue) return last;
+    return (EngineSocketBackend.#lastSettings = Object.freeze({ closeTimeoutMs, highWaterMark, flushQueue }));
+  }
+
   static #flushNow(backend: EngineSocketBackend): void {
     backend.#lower(Flag.FlushScheduled);
     backend.#writeOutput();
@@ -217,9 +235,7 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
 
   constructor(socket: Duplex, engineOptions: EngineOptions, initialBytes?: Uint8Array, options: EngineSocketBackendOptions = {}) {
     this.#socket = socket;
-    this.#closeTimeoutMs = options.closeTimeoutMs ?? DefaultCloseTimeoutMs;
-    this.#highWaterMark = options.highWaterMark ?? Infinity;
-    this.#flushQueue = EngineSocketBackend.#flushQueueFor(options.writeDelayMs ?? 0);
+    this.#settings = EngineSocketBackend.#settingsFor(options);
     this.#initialBytes = initialBytes !== undefined && initialBytes.length > 0 ? initialBytes : undefined;
     this.#handler = new EngineSocketBackend.#EngineEvents(this);
     this.#engine = new ProtocolEngine(engineOptions, this.#handler);
@@ -311,14 +327,15 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
     this.#scheduleFlush();
     // The socket's backlog as of its last write can only have shrunk since: the exact figure
     // (a getter chain through the stream) is read only when that one comes near the mark.
-    if (queued + this.#socketBacklog > this.#highWaterMark && this.bytesToWrite() > this.#highWaterMark) this.#closeOverHighWaterMark();
+    const highWaterMark = this.#settings.highWaterMark;
+    if (queued + this.#socketBacklog > highWaterMark && this.bytesToWrite() > highWaterMark) this.#closeOverHighWaterMark();
   }
 
   /** The peer is not reading: close with 1008 now, and drop it if our Close is not read either. */
   #closeOverHighWaterMark(): void {
     this.#raise(Flag.OverHighWaterMark);
     const error = new WebSocketError(SocketError.PolicyViolated,
-      `More than ${this.#highWaterMark} bytes queued for a peer that is not reading`, CloseCode.PolicyViolated);
+      `More than ${this.#settings.highWaterMark} bytes queued for a peer that is not reading`, CloseCode.PolicyViolated);
     this.close(CloseCode.PolicyViolated, OverHighWaterMarkReason);
     // Not from inside the caller's send: the signals arrive as events of their own. The socket
     // is Closing from here on, so no further send is accepted anywhere (mirror included).
@@ -358,7 +375,7 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
    * holds it back; resolves once the socket has written all of it (or is gone).
    */
   writeQueued(): Promise<void> {
-    if (this.#flushQueue === EngineSocketBackend.#toFlush) this.#writeOutput();
+    if (this.#settings.flushQueue === EngineSocketBackend.#toFlush) this.#writeOutput();
     return this.#allWritten();
   }
 
@@ -465,7 +482,7 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
   #scheduleFlush(): void {
     if (this.#has(Flag.FlushScheduled)) return;
     this.#raise(Flag.FlushScheduled);
-    this.#flushQueue.add(this);
+    this.#settings.flushQueue.add(this);
   }
 
   #writeOutput(): void {
@@ -578,7 +595,7 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
   #startCloseTimer(): void {
     if (this.#closeTimer !== undefined || this.#has(Flag.TransportGone)) return;
     // Unref'd: the socket itself keeps the process alive while it is open.
-    this.#closeTimer = setTimeout(() => this.#socket.destroy(), this.#closeTimeoutMs).unref();
+    this.#closeTimer = setTimeout(() => this.#socket.destroy(), this.#settings.closeTimeoutMs).unref();
   }
 
   #socketError(error: NodeJS.ErrnoException): void {

@@ -199,18 +199,38 @@ test('limit setters validate and forward', (t) => {
   t.is(backend.named('setLimit').length, 3);
 });
 
-test('sockets made with the same timeouts keep their own: a setter on one changes no other', (t) => {
+test('sockets made with the same settings keep their own: a setter on one changes no other', (t) => {
   const [a, b] = [adopted(), adopted()];
-  const c = new WebSocket({ idleTimeout: 1000, pongTimeout: 2000, frameTimeout: 3000 });
-  const d = new WebSocket({ idleTimeout: 1000, pongTimeout: 2000, frameTimeout: 3000 });
+  const c = new WebSocket({ idleTimeout: 1000, pongTimeout: 2000, frameTimeout: 3000, maxAllowedIncomingFrameSize: 4000, closeTimeoutMs: 50 });
+  const d = new WebSocket({ idleTimeout: 1000, pongTimeout: 2000, frameTimeout: 3000, maxAllowedIncomingFrameSize: 4000, closeTimeoutMs: 50 });
   a.socket.setIdleTimeout(5);
+  a.socket.setMaxAllowedIncomingMessageSize(77);
+  a.socket.setReadBufferSize(1024);
   c.setFrameTimeout(7);
+  c.setMaxAllowedIncomingFrameSize(8);
+  c.setOutgoingFrameSize(9);
+  c.setCloseTimeout(10);
   t.is(a.socket.idleTimeout(), 5);
   t.is(b.socket.idleTimeout(), 0, 'an adopted socket runs no timeout it was not given');
-  t.deepEqual([c.idleTimeout(), c.pongTimeout(), c.frameTimeout()], [1000, 2000, 7]);
-  t.deepEqual([d.idleTimeout(), d.pongTimeout(), d.frameTimeout()], [1000, 2000, 3000]);
+  t.deepEqual([a.socket.maxAllowedIncomingMessageSize(), a.socket.readBufferSize()], [77, 1024]);
+  t.deepEqual([b.socket.maxAllowedIncomingMessageSize(), b.socket.readBufferSize()], [new WebSocket().maxAllowedIncomingMessageSize(), 0]);
+  t.deepEqual([c.idleTimeout(), c.pongTimeout(), c.frameTimeout(), c.maxAllowedIncomingFrameSize(), c.outgoingFrameSize(), c.closeTimeout()], [1000, 2000, 7, 8, 9, 10]);
+  t.deepEqual([d.idleTimeout(), d.pongTimeout(), d.frameTimeout(), d.maxAllowedIncomingFrameSize(), d.outgoingFrameSize(), d.closeTimeout()], [1000, 2000, 3000, 4000, new WebSocket().outgoingFrameSize(), 50]);
   t.deepEqual(a.backend.named('setLivenessTimeout'), [['setLivenessTimeout', 'idleTimeout', 5]]);
   t.deepEqual(b.backend.named('setLivenessTimeout'), []);
+  t.deepEqual(b.backend.named('setLimit'), []);
+  t.throws(() => new WebSocket({ idleTimeout: 1000, pongTimeout: 2000, frameTimeout: 3000, maxAllowedIncomingFrameSize: 0 }), { instanceOf: InvalidArgumentError },
+    'a value unlike the last socket\'s is checked');
+});
+
+test('how one socket ended is its own: a close or an error of one shows on no other', (t) => {
+  const [a, b] = [adopted(), adopted()];
+  a.sink.error(new WebSocketError(SocketError.ProtocolViolation, 'bad frame', CloseCode.ProtocolError));
+  a.sink.disconnected(CloseCode.ProtocolError, 'bad frame');
+  t.deepEqual([a.socket.closeCode(), a.socket.closeReason(), a.socket.error(), a.socket.errorString()],
+    [CloseCode.ProtocolError, 'bad frame', SocketError.ProtocolViolation, 'bad frame']);
+  t.deepEqual([b.socket.closeCode(), b.socket.closeReason(), b.socket.error(), b.socket.errorString()], [CloseCode.Normal, '', SocketError.UnknownSocket, '']);
+  t.is(b.socket.state(), State.Connected);
 });
 
 test('a fresh socket: Qt defaults, argument checks, harmless calls', async (t) => {

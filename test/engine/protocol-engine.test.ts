@@ -511,6 +511,19 @@ test('limits have getters and setters that take effect', (t) => {
   t.is(handler.errors[0]?.kind, SocketError.FrameTooBig);
 });
 
+test('engines made with the same limits keep their own: a setter on one changes no other', (t) => {
+  const first = server({ maxAllowedIncomingFrameSize: 100, idleTimeout: 1000 });
+  const second = server({ maxAllowedIncomingFrameSize: 100, idleTimeout: 1000 });
+  first.engine.maxAllowedIncomingFrameSize = 3;
+  first.engine.setTimeout('idleTimeout', 20);
+  t.deepEqual([second.engine.maxAllowedIncomingFrameSize, second.engine.timeout('idleTimeout')], [100, 1000]);
+  second.engine.receive(clientFrame({ opcode: OpCode.Binary, payload: Buffer.alloc(4) }));
+  first.engine.receive(clientFrame({ opcode: OpCode.Binary, payload: Buffer.alloc(4) }));
+  t.deepEqual(second.events, [['binary', '00000000']], 'the other engine still takes 4 bytes');
+  t.is(first.handler.errors[0]?.kind, SocketError.FrameTooBig);
+  t.throws(() => server({ maxAllowedIncomingFrameSize: 0, idleTimeout: 1000 }), { name: 'InvalidArgumentError' }, 'a value unlike the last engine\'s is checked');
+});
+
 // ---- sending and masking ---------------------------------------------------------------------
 
 test('client frames are masked with fresh keys from the generator; server frames are not', (t) => {

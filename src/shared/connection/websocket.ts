@@ -334,7 +334,7 @@ function socketSettings(options: WebSocketOptions): Readonly<SocketSettings> {
   if (last !== undefined && last.maxAllowedIncomingFrameSize === maxAllowedIncomingFrameSize
     && last.maxAllowedIncomingMessageSize === maxAllowedIncomingMessageSize && last.outgoingFrameSize === outgoingFrameSize
     && last.closeTimeoutMs === closeTimeoutMs && last.idleTimeout === idleTimeout && last.pongTimeout === pongTimeout
-    && last.frameTimeout === frameTimeout && last.readBufferSize === 0
+    && last.frameTimeout === frameTimeout
     && last.messageQueue.maxQueuedMessages === queue?.maxQueuedMessages && last.messageQueue.maxQueuedBytes === queue?.maxQueuedBytes) return last;
   return (lastSettings = Object.freeze({
     maxAllowedIncomingFrameSize: checkLimit('maxAllowedIncomingFrameSize', maxAllowedIncomingFrameSize),

@@ -25,6 +25,7 @@ import { PauseReason } from './command-receiver.ts';
 import type { ForwarderOutbox, SignalForwarder } from './signal-forwarder.ts';
 import type { CountedConnection, CountedOutbox } from './counted-connection.ts';
 import { serveConnection, serveUpgraded } from './worker-connection.ts';
+import { remadeSocket } from './transferred-socket.ts';
 import type { HandshakeHost, UpgradedConnection } from '../shared/connection/server-handshake.ts';
 import { ThreadTopics } from './thread-topics.ts';
 import { ThreadListener, type AcceptedSocketSink } from './thread-listener.ts';
@@ -199,7 +200,7 @@ export class ThreadChannel implements ForwarderOutbox, CountedOutbox, ThreadComm
   #adopt(batch: AdoptBatch): void {
     this.topics.deflate = batch.settings.deflate;
     for (let i = 0; i < batch.sockets.length; i++) {
-      serveConnection(batch.sockets[i]!, batch.connectionIds[i]!, batch.settings, this);
+      serveConnection(remadeSocket(batch.sockets[i]!), batch.connectionIds[i]!, batch.settings, this);
     }
   }
 

@@ -5,7 +5,7 @@ import test from 'ava';
 import { WebSocketServer } from '../../src/main/websocket-server.ts';
 import { InvalidArgumentError } from '../../src/shared/engine/errors.ts';
 import { SecureMode } from '../../src/shared/engine/state.ts';
-import { EchoHandlerUrl, connect, inBatches, nextMessage, socketClosed, startServer, until, upgradeRequest, within } from './support.ts';
+import { EchoHandlerUrl, connect, echoEveryConnection, inBatches, nextMessage, rawUpgrade, socketClosed, startServer, until, upgradeRequest, within } from './support.ts';
 
 test('accept: threads: both pool threads accept on the port, and the owner holds no listening socket', async (t) => {
   const server = await startServer(t, 2, { handler: EchoHandlerUrl, accept: 'threads' });
@@ -35,6 +35,25 @@ test('accept: owner: the owner accepts and moves each socket to the thread with 
   const reply = nextMessage(clients[0]!);
   clients[0]!.send('moved');
   t.is((await reply)[0].toString(), 'moved');
+});
+
+test('accept: owner: a moved socket serves as an accepted one does: its addresses, echo, and a peer that half-closes is closed', async (t) => {
+  const server = await startServer(t, 1, { accept: 'owner', minWorkers: 1 });
+  const sockets = echoEveryConnection(server);
+  const client = await connect(t, server.serverUrl());
+  await until(() => sockets.length === 1, 5000, 'the connection taken');
+  const socket = sockets[0]!;
+  const clientSide = (client as unknown as { _socket: net.Socket })._socket;
+  t.deepEqual([socket.peerAddress(), socket.peerPort(), socket.localPort()], ['127.0.0.1', clientSide.localPort, server.serverPort()]);
+  const reply = nextMessage(client);
+  client.send('moved');
+  t.is((await reply)[0].toString(), 'moved');
+  // A raw peer that ends its side after the upgrade: the thread ends the moved socket too.
+  const raw = await rawUpgrade(t, server.serverPort(), upgradeRequest(server.serverPort()));
+  t.is(raw.status, 101);
+  raw.socket.end();
+  await socketClosed(raw.socket);
+  await until(() => server.connectionCount() === 1, 5000, 'the half-closed connection ended on the owner');
 });
 
 test('accept must be threads or owner', (t) => {

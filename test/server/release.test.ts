@@ -59,10 +59,12 @@ async function assertEmpty(t: import('ava').ExecutionContext, server: WebSocketS
   t.deepEqual(await server.census(), expected);
 }
 
-for (const workers of [0, 2]) {
+// With accept: 'owner' each socket is moved to its thread, and remade there (transferred-socket.ts).
+for (const [workers, accept] of [[0, 'threads'], [2, 'threads'], [2, 'owner']] as const) {
   for (const mode of ['mirror', 'handler'] as const) {
-    test.serial(`2,000 connections opened and ended leave nothing behind [workers: ${workers}, ${mode}]`, async (t) => {
-      const server = await startServer(t, workers, mode === 'handler' ? { handler: EchoHandlerUrl, handshakeTimeout: 2000 } : { handshakeTimeout: 2000 });
+    test.serial(`2,000 connections opened and ended leave nothing behind [workers: ${workers}, ${mode}${accept === 'owner' ? ', accept: owner' : ''}]`, async (t) => {
+      const limits = { handshakeTimeout: 2000, accept };
+      const server = await startServer(t, workers, mode === 'handler' ? { handler: EchoHandlerUrl, ...limits } : limits);
       if (mode === 'mirror') server.on('newConnection', () => server.nextPendingConnection());
       const handlesBefore = tcpHandles();
       await within(storm(server.serverPort(), 2000, 50), 60_000, '2,000 connection cycles');

@@ -34,6 +34,24 @@ const FrameHeaderEstimate = 10;
 const NoHeld: unknown[][] = Object.freeze([]) as unknown as unknown[][];
 const NoBatches: Array<{ seq: number; bytes: number }> = Object.freeze([]) as unknown as Array<{ seq: number; bytes: number }>;
 
+/** A mirror's yes/no state, as the bits of one number (the owner holds a mirror per connection). */
+const Flag = {
+  /** Reading is paused because too many signals are held for a socket nobody has taken. */
+  PausedForHold: 1 << 0,
+  UserPaused: 1 << 1,
+  /** This turn's commands are queued with the link. */
+  Scheduled: 1 << 2,
+  /** close() or abort() was called, or the peer's Close arrived: sends are refused (the engine would refuse them). */
+  Closing: 1 << 3,
+  /** The worker sent its last signal (or died): nothing more goes to it. */
+  Ended: 1 << 4,
+  /**
+   * A handler module serves the connection in its thread, which reads from the start: nothing
+   * to release when the owner attaches.
+   */
+  LifecycleOnly: 1 << 5,
+} as const;
+
 export class WorkerMirrorBackend implements SocketBackend, CommandSource, MirroredSubscriber {
   readonly connectionId: number;
   readonly #link: PoolThreadLink;
@@ -41,22 +59,16 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource, Mirror
   /** Signals that arrived before `attach()`: delivered right after it, so none is lost. */
   #held: unknown[][] = NoHeld;
   #heldCalls = 0;
-  #pausedForHold = false;
-  #userPaused = false;
 
   #commands: CommandWriter | undefined;
   #seq = 0;
-  #scheduled = false;
   /** Command batches the worker has not acknowledged yet, with the wire bytes they queue. */
   #unacked: Array<{ seq: number; bytes: number }> = NoBatches;
   #reportedBytesToWrite = 0;
 
-  /** Sends are accepted (the engine would queue them): until close/abort or the peer's Close. */
-  #open = true;
-  /** The worker sent its last signal (or died): nothing more goes to it. */
-  #ended = false;
   #flushWaiters: Set<() => void> | undefined;
-  readonly #lifecycleOnly: boolean;
+  /** Bits of Flag. */
+  #flags = 0;
 
   /**
    * @param lifecycleOnly a handler module serves the connection in its thread, which reads from
@@ -65,12 +77,12 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource, Mirror
   constructor(connectionId: number, link: PoolThreadLink, lifecycleOnly = false) {
     this.connectionId = connectionId;
     this.#link = link;
-    this.#lifecycleOnly = lifecycleOnly;
+    if (lifecycleOnly) this.#flags = Flag.LifecycleOnly;
   }
 
   /** Whether the connection is over (the sink got `disconnected`, or will once attached). */
   get isEnded(): boolean {
-    return this.#ended;
+    return (this.#flags & Flag.Ended) !== 0;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -82,7 +94,7 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource, Mirror
     if (calls.length <= from) return;
     // What the batch does to the connection applies from now on, even while it is held.
     const effects = signalEffects(calls);
-    if ((effects & SignalEffect.Closing) !== 0) this.#open = false;
+    if ((effects & SignalEffect.Closing) !== 0) this.#flags |= Flag.Closing;
     if ((effects & SignalEffect.Ended) !== 0) this.#markDisconnected();
     if (this.#sink === undefined || this.#held.length > 0) {
       this.#hold(from === 0 ? calls : calls.slice(from));
@@ -93,7 +105,7 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource, Mirror
 
   /** The worker thread died or the task failed: the connection is lost (1006) with this error. */
   workerLost(error: WebSocketError): void {
-    if (this.#ended) return;
+    if ((this.#flags & Flag.Ended) !== 0) return;
     this.receive(this.#seq, 0, lostConnectionCalls(error, CloseCode.AbnormalDisconnection));
   }
 
@@ -101,15 +113,14 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource, Mirror
     if (this.#held === NoHeld) this.#held = [];
     this.#held.push(calls);
     this.#heldCalls += calls.length;
-    if (this.#heldCalls > MaxHeldCalls && !this.#pausedForHold) {
-      this.#pausedForHold = true;
-      if (!this.#userPaused) this.#command()?.pause();
+    if (this.#heldCalls > MaxHeldCalls && (this.#flags & Flag.PausedForHold) === 0) {
+      this.#flags |= Flag.PausedForHold;
+      if ((this.#flags & Flag.UserPaused) === 0) this.#command()?.pause();
     }
   }
 
   #markDisconnected(): void {
-    this.#open = false;
-    this.#ended = true;
+    this.#flags |= Flag.Closing | Flag.Ended;
     this.#commands = undefined;
     this.#unacked = NoBatches;
     this.#reportedBytesToWrite = 0;
@@ -131,7 +142,7 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource, Mirror
   attach(sink: SocketSink): void {
     if (this.#sink !== undefined) throw new Error('WorkerMirrorBackend.attach() called twice');
     this.#sink = sink;
-    if (this.#lifecycleOnly) {
+    if ((this.#flags & Flag.LifecycleOnly) !== 0) {
       this.#deliverHeld(sink);
       return;
     }
@@ -155,14 +166,14 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource, Mirror
     while (this.#held.length > 0) readSignalCalls(this.#held.shift()!, sink);
     this.#held = NoHeld;
     this.#heldCalls = 0;
-    if (this.#pausedForHold) {
-      this.#pausedForHold = false;
-      if (!this.#userPaused) this.#command()?.resume();
+    if ((this.#flags & Flag.PausedForHold) !== 0) {
+      this.#flags &= ~Flag.PausedForHold;
+      if ((this.#flags & Flag.UserPaused) === 0) this.#command()?.resume();
     }
   }
 
   sendText(text: string, compress = true): number {
-    if (!this.#open) return 0;
+    if ((this.#flags & Flag.Closing) !== 0) return 0;
     const bytes = Buffer.byteLength(text);
     this.#command()!.sendText(text, compress);
     this.#queued(bytes);
@@ -170,7 +181,7 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource, Mirror
   }
 
   sendBinary(data: Uint8Array, compress = true): number {
-    if (!this.#open) return 0;
+    if ((this.#flags & Flag.Closing) !== 0) return 0;
     // Copied now, `shared` or not: the copy is what crosses to the thread (transferred), and the
     // caller may reuse its buffer as soon as this returns.
     this.#command()!.sendBinary(Uint8Array.prototype.slice.call(data), compress);
@@ -179,22 +190,22 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource, Mirror
   }
 
   ping(payload: Uint8Array): void {
-    if (!this.#open) return;
+    if ((this.#flags & Flag.Closing) !== 0) return;
     this.#command()!.ping(Uint8Array.prototype.slice.call(payload, 0, 125));
   }
 
   close(code: number, reason: string): void {
-    this.#open = false;
+    this.#flags |= Flag.Closing;
     this.#command()?.close(code, reason);
   }
 
   abort(): void {
-    this.#open = false;
+    this.#flags |= Flag.Closing;
     this.#command()?.abort();
   }
 
   flush(): Promise<void> {
-    if (this.#ended) return Promise.resolve();
+    if ((this.#flags & Flag.Ended) !== 0) return Promise.resolve();
     this.#link.sendNow(this);
     return new Promise((resolve) => {
       (this.#flushWaiters ??= new Set()).add(resolve);
@@ -210,13 +221,13 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource, Mirror
   }
 
   pause(): void {
-    this.#userPaused = true;
+    this.#flags |= Flag.UserPaused;
     this.#command()?.pause();
   }
 
   resume(): void {
-    this.#userPaused = false;
-    if (!this.#pausedForHold) this.#command()?.resume();
+    this.#flags &= ~Flag.UserPaused;
+    if ((this.#flags & Flag.PausedForHold) === 0) this.#command()?.resume();
   }
 
   setLimit(name: SocketLimitName, value: number): void {
@@ -233,7 +244,7 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource, Mirror
   }
 
   bytesToWrite(): number {
-    if (this.#ended) return 0;
+    if ((this.#flags & Flag.Ended) !== 0) return 0;
     let total = this.#reportedBytesToWrite;
     for (const { bytes } of this.#unacked) total += bytes;
     return total;
@@ -261,9 +272,9 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource, Mirror
 
   /** The writer of this turn's commands, scheduled for the link; none once the connection has ended. */
   #command(): CommandWriter | undefined {
-    if (this.#ended) return undefined;
-    if (!this.#scheduled) {
-      this.#scheduled = true;
+    if ((this.#flags & Flag.Ended) !== 0) return undefined;
+    if ((this.#flags & Flag.Scheduled) === 0) {
+      this.#flags |= Flag.Scheduled;
       this.#link.queue(this);
     }
     return (this.#commands ??= new CommandWriter());
@@ -280,8 +291,11 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource, Mirror
 
   /** The commands of this turn, for the thread link; each batch gets the next sequence number. */
   takeCommands(): { seq: number; calls: unknown[]; transfer: ArrayBuffer[] } | undefined {
-    this.#scheduled = false;
-    if (this.#commands === undefined || this.#commands.isEmpty || this.#ended) return undefined;
-    return { seq: ++this.#seq, ...this.#commands.take() };
+    this.#flags &= ~Flag.Scheduled;
+    const commands = this.#commands;
+    // The next turn's commands get a writer of their own.
+    this.#commands = undefined;
+    if (commands === undefined || commands.isEmpty || (this.#flags & Flag.Ended) !== 0) return undefined;
+    return { seq: ++this.#seq, ...commands.take() };
   }
 }

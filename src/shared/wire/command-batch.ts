@@ -62,9 +62,14 @@ export interface ThreadCommandBatch {
 /** Statuses of the connections a command batch touched: flat `[connectionId, appliedSeq, bytesToWrite]*`. */
 export type ThreadStatusList = number[];
 
+/** What a taken writer holds (frozen: it is not written again). */
+const Spent: unknown[] = Object.freeze([]) as unknown as unknown[];
+const SpentTransfer: ArrayBuffer[] = Object.freeze([]) as unknown as ArrayBuffer[];
+
 /**
- * Writes one connection's commands. Payloads must be the writer's own (copies of the caller's
- * buffers): their buffers are moved to the worker, not cloned.
+ * Writes one turn of one connection's commands, taken once: the next turn gets a writer of its
+ * own, so a connection that sends nothing holds none. Payloads must be the writer's own (copies
+ * of the caller's buffers): their buffers are moved to the worker, not cloned.
  */
 export class CommandWriter {
   #calls: unknown[] = [];
@@ -132,11 +137,11 @@ export class CommandWriter {
     this.#calls.push(CommandCall.Unsubscribe, topic);
   }
 
-  /** The commands since the last take, with the buffers to move. */
+  /** The commands, with the buffers to move. The writer is spent: writing to it again throws. */
   take(): { calls: unknown[]; transfer: ArrayBuffer[] } {
     const taken = { calls: this.#calls, transfer: this.#transfer };
-    this.#calls = [];
-    this.#transfer = [];
+    this.#calls = Spent;
+    this.#transfer = SpentTransfer;
     return taken;
   }
 }

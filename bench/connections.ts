@@ -19,7 +19,7 @@
  * (Bun.serve's echo, bench/bun-target.ts) runs when a Bun binary is found (bench-targets.ts).
  * The raw TCP floor (raw-floor.ts) runs beside them: a fixed 101 and a Close answered on
  * `net.Socket` alone, what Node's sockets cost per connection by themselves.
- * Usage: npm run bench:connections [-- --seconds 4 --concurrency 50 --idle 5000 --only 'workers: 1']
+ * Usage: npm run bench:connections [-- --seconds 4 --concurrency 50 --idle 10000 --only 'workers: 1']
  */
 import { Buffer } from 'node:buffer';
 import net from 'node:net';
@@ -232,7 +232,7 @@ async function main(): Promise<void> {
     options: {
       seconds: { type: 'string', default: '4' },
       concurrency: { type: 'string', default: '50' },
-      idle: { type: 'string', default: '5000' },
+      idle: { type: 'string', default: '10000' },
       only: { type: 'string' },
       serve: { type: 'string' },
     },

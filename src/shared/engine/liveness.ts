@@ -37,46 +37,20 @@ export function checkTimeoutMs(name: string, value: number): number {
 }
 
 /**
- * The bookkeeping behind `checkLiveness`: nothing is timed on the hot path. `receive()` only
- * raises `heard`; each check turns "heard since the last check" into the check's own time, so a
- * deadline is accurate to the checking interval, which the tick keeps at a quarter of the
- * shortest timeout. The timeouts are not kept here: they are settings, which most connections
- * share (see engine-settings.ts), while this is each connection's own clock.
+ * What a liveness check finds, from how long the peer has been silent. Nothing is timed on the
+ * hot path: `receive()` only notes that bytes arrived, and each check turns "heard since the last
+ * check" into the check's own time (the engine keeps that clock), so a deadline is accurate to
+ * the checking interval, which the tick keeps at a quarter of the shortest timeout.
+ * @param silentFor ms since bytes last arrived (as of the check that saw them)
+ * @param sincePing ms since the automatic Ping went out; -1 while none awaits an answer
+ * @param midFrame a frame or a fragmented message is incomplete
  */
-export class LivenessState {
-  /** Bytes arrived since the last check. */
-  heard = false;
-  #lastHeardAt: number;
-  /** When the automatic Ping went out; -1 while none is awaiting an answer. */
-  #pingSentAt = -1;
-
-  constructor(now: number) {
-    this.#lastHeardAt = now;
-  }
-
-  /**
-   * @param midFrame a frame or a fragmented message is incomplete
-   * @param reading false while the transport is paused: the peer's bytes wait unread, so its
-   *   silence proves nothing and the clocks restart
-   */
-  check(timeouts: Readonly<LivenessTimeouts>, now: number, midFrame: boolean, reading: boolean): LivenessVerdict {
-    if (this.heard || !reading) {
-      this.heard = false;
-      this.#lastHeardAt = now;
-      this.#pingSentAt = -1;
-      return LivenessVerdict.Alive;
-    }
-    const silentFor = now - this.#lastHeardAt;
-    if (midFrame && timeouts.frameTimeout > 0 && silentFor >= timeouts.frameTimeout) return LivenessVerdict.FrameTimedOut;
-    if (timeouts.idleTimeout <= 0) return LivenessVerdict.Alive;
-    if (this.#pingSentAt < 0) {
-      if (silentFor < timeouts.idleTimeout) return LivenessVerdict.Alive;
-      this.#pingSentAt = now;
-      return LivenessVerdict.Pinged;
-    }
-    if (timeouts.pongTimeout > 0 && now - this.#pingSentAt >= timeouts.pongTimeout) return LivenessVerdict.IdleTimedOut;
-    return LivenessVerdict.Alive;
-  }
+export function livenessVerdict(timeouts: Readonly<LivenessTimeouts>, silentFor: number, sincePing: number, midFrame: boolean): LivenessVerdict {
+  if (midFrame && timeouts.frameTimeout > 0 && silentFor >= timeouts.frameTimeout) return LivenessVerdict.FrameTimedOut;
+  if (timeouts.idleTimeout <= 0) return LivenessVerdict.Alive;
+  if (sincePing < 0) return silentFor < timeouts.idleTimeout ? LivenessVerdict.Alive : LivenessVerdict.Pinged;
+  if (timeouts.pongTimeout > 0 && sincePing >= timeouts.pongTimeout) return LivenessVerdict.IdleTimedOut;
+  return LivenessVerdict.Alive;
 }
 
 /** How often a check is worth making for these timeouts (0: never). */

@@ -9,7 +9,7 @@ import { MaxFrameHeaderSize, createFrameHeader, frameHeaderSize, readFrameHeader
 import { FrameWriter, PayloadUse } from './frame-writer.ts';
 import { engineSettings, withEngineSetting, type EngineSettings } from './engine-settings.ts';
 import { FragmentChargeBytes } from './limits.ts';
-import { LivenessState, LivenessVerdict, livenessCheckIntervalMs, type LivenessTimeoutName } from './liveness.ts';
+import { LivenessVerdict, livenessCheckIntervalMs, livenessVerdict, type LivenessTimeoutName } from './liveness.ts';
 import { applyMask } from './mask.ts';
 import type { MaskGenerator } from './mask-generator.ts';
 import { OpCode, isReservedOpCode } from './opcode.ts';
@@ -30,6 +30,18 @@ const maskKeyBytes = new Uint8Array(4);
 const NoParts = Object.freeze([]) as unknown as Uint8Array[];
 
 const Reading = { Header: 0, Payload: 1, Stopped: 2 } as const;
+
+/** An engine's yes/no state, as the bits of one number (a server holds an engine per connection). */
+const Flag = {
+  /** The frame being read is its message's last. */
+  Fin: 1 << 0,
+  Masked: 1 << 1,
+  HoldsFailures: 1 << 2,
+  /** Inside `receive()`. */
+  Receiving: 1 << 3,
+  /** Bytes arrived since the last liveness check. */
+  Heard: 1 << 4,
+} as const;
 type Reading = (typeof Reading)[keyof typeof Reading];
 
 const EmptyPayload: Buffer = Buffer.alloc(0);
@@ -114,13 +126,14 @@ export class ProtocolEngine {
   /** Pong wire bytes taken since the transport last drained. */
   #pongBytesUndrained = 0;
   #lastPingAt: number;
-  readonly #liveness: LivenessState;
+  // The liveness clock (see checkLiveness): when bytes were last heard, as of the check that saw
+  // them, and when the automatic Ping went out (-1 while none awaits an answer).
+  #lastHeardAt: number;
+  #pingSentAt = -1;
 
   // Incoming frame being read.
   #reading: Reading = Reading.Header;
-  #fin = false;
   #opcode = 0;
-  #masked = false;
   /** The frame's masking key, its 4 bytes in wire order as one 32-bit number (no buffer per connection). */
   #maskKey = 0;
   #payloadLength = 0;
@@ -131,8 +144,8 @@ export class ProtocolEngine {
   /** Only while input is incomplete (see PartialInput). */
   #partial: PartialInput | undefined;
 
-  #holdsFailures = false;
-  #receiving = false;
+  /** Bits of Flag. */
+  #flags = 0;
   #heldFailure: HeldFailure | undefined;
 
   constructor(options: EngineOptions, handler: EngineHandler) {
@@ -142,7 +155,7 @@ export class ProtocolEngine {
     this.#claimedRsv = this.#extensions.reduce((bits, extension) => bits | extension.rsvBits, 0);
     this.#now = options.now ?? monotonicNow;
     this.#lastPingAt = this.#now();
-    this.#liveness = new LivenessState(this.#lastPingAt);
+    this.#lastHeardAt = this.#lastPingAt;
     this.#settings = engineSettings(options);
     this.#writer = new FrameWriter(this.role === Role.Client, options.maskGenerator);
   }
@@ -200,10 +213,10 @@ export class ProtocolEngine {
    * go out before the Close, as they do when the listener runs inside `receive()`.
    */
   get holdsFailures(): boolean {
-    return this.#holdsFailures;
+    return (this.#flags & Flag.HoldsFailures) !== 0;
   }
   set holdsFailures(value: boolean) {
-    this.#holdsFailures = value;
+    this.#flags = value ? this.#flags | Flag.HoldsFailures : this.#flags & ~Flag.HoldsFailures;
   }
   get hasHeldFailure(): boolean {
     return this.#heldFailure !== undefined;
@@ -366,17 +379,26 @@ export class ProtocolEngine {
 
   /**
    * The liveness check, driven by the caller's clock (a coarse tick is enough: see
-   * `LivenessState`). Queues the automatic Ping after the idle timeout, and fails the connection
+   * `livenessVerdict`). Queues the automatic Ping after the idle timeout, and fails the connection
    * with 1001 when that Ping goes unanswered (`SocketError.IdleTimeout`) or when a frame or a
    * fragmented message stops arriving (`SocketError.FrameTimeout`, Qt's 5 s rule).
    * @param reading false while the transport is paused (the peer's silence proves nothing then)
    */
   checkLiveness(now: number, reading = true): LivenessVerdict {
     if (this.#state !== EngineState.Open) return LivenessVerdict.Alive;
+    // Heard since the last check, or paused (the peer's bytes wait unread, so its silence proves
+    // nothing): the clocks restart.
+    if ((this.#flags & Flag.Heard) !== 0 || !reading) {
+      this.#flags &= ~Flag.Heard;
+      this.#lastHeardAt = now;
+      this.#pingSentAt = -1;
+      return LivenessVerdict.Alive;
+    }
     const midFrame = this.#reading === Reading.Payload || (this.#partial?.stashed ?? 0) > 0 || this.#messageOpcode !== 0;
     const settings = this.#settings;
-    const verdict = this.#liveness.check(settings, now, midFrame, reading);
+    const verdict = livenessVerdict(settings, now - this.#lastHeardAt, this.#pingSentAt < 0 ? -1 : now - this.#pingSentAt, midFrame);
     if (verdict === LivenessVerdict.Pinged) {
+      this.#pingSentAt = now;
       this.ping();
     } else if (verdict === LivenessVerdict.IdleTimedOut) {
       this.#fail(CloseCode.GoingAway, SocketError.IdleTimeout,
@@ -390,12 +412,11 @@ export class ProtocolEngine {
   // ---- input --------------------------------------------------------------------------------
 
   receive(chunk: Uint8Array): void {
-    this.#liveness.heard = true;
-    this.#receiving = true;
+    this.#flags |= Flag.Heard | Flag.Receiving;
     try {
       this.#receiveChunk(chunk);
     } finally {
-      this.#receiving = false;
+      this.#flags &= ~Flag.Receiving;
     }
   }
 
@@ -440,7 +461,7 @@ export class ProtocolEngine {
         } else if (end - position >= length) {
           const payload = chunk.subarray(position, position + length);
           position += length;
-          if (this.#masked) this.#unmask(payload, 0);
+          if ((this.#flags & Flag.Masked) !== 0) this.#unmask(payload, 0);
           this.#frameComplete(payload, false);
         } else {
           const started = (this.#partial ??= new PartialInput());
@@ -456,7 +477,7 @@ export class ProtocolEngine {
         // A view holds its whole read buffer: kept only when it is most of it.
         const part = 2 * take >= view.buffer.byteLength ? view : Uint8Array.prototype.slice.call(view);
         position += take;
-        if (this.#masked) this.#unmask(part, partial.payloadFilled);
+        if ((this.#flags & Flag.Masked) !== 0) this.#unmask(part, partial.payloadFilled);
         partial.payloadParts.push(part);
         partial.payloadFilled += take;
         // Text is validated as it arrives, so that bytes that can no longer be UTF-8 fail at once
@@ -530,9 +551,8 @@ export class ProtocolEngine {
       if (!header.fin) (this.#partial ??= new PartialInput()).startMessage(header.payloadLength);
       else this.#partial?.utf8?.reset();
     }
-    this.#fin = header.fin;
+    this.#flags = (this.#flags & ~(Flag.Fin | Flag.Masked)) | (header.fin ? Flag.Fin : 0) | (header.masked ? Flag.Masked : 0);
     this.#opcode = opcode;
-    this.#masked = header.masked;
     this.#payloadLength = header.payloadLength;
     if (header.masked) {
       const at = header.maskOffset;
@@ -549,7 +569,7 @@ export class ProtocolEngine {
       this.#controlFrame(opcode, payload);
       return;
     }
-    const fin = this.#fin;
+    const fin = (this.#flags & Flag.Fin) !== 0;
     const handler = this.#handler;
     const compressed = this.#messageRsv !== 0;
     // The first frame of its message (continuations are opcode 0).
@@ -679,7 +699,7 @@ export class ProtocolEngine {
   #fail(code: CloseCode, kind: SocketError, message: string): false {
     if (this.#state === EngineState.Closed) return false;
     this.#stopReading();
-    if (this.#holdsFailures && this.#receiving && this.#state === EngineState.Open) {
+    if ((this.#flags & (Flag.HoldsFailures | Flag.Receiving)) === (Flag.HoldsFailures | Flag.Receiving) && this.#state === EngineState.Open) {
       this.#heldFailure ??= { code, kind, message };
       return false;
     }

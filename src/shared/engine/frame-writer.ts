@@ -37,6 +37,9 @@ let lastRunBytes: Uint8Array | undefined;
 let lastRunStart = 0;
 let lastRunEnd = 0;
 
+/** Where every writer of this thread draws its next mask key (see #nextMaskKey). */
+const maskKeyScratch = new Uint8Array(4);
+
 /** What a writer holds with nothing taken yet: never pushed to (frozen, so a push would throw). */
 const NoChunks: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
 
@@ -61,8 +64,6 @@ export class FrameWriter {
   #runEnd = 0;
   #queued = 0;
   readonly #masked: boolean;
-  /** Made on the first masked frame: a server's writers, which never mask, hold none. */
-  #maskKey: Uint8Array | undefined;
   #maskGenerator: MaskGenerator | undefined;
 
   /** `maskGenerator` undefined: the built-in one, made when the first key is drawn. */
@@ -199,11 +200,12 @@ export class FrameWriter {
   }
 
   /**
-   * Draws a key into a scratch array reused for every frame and copies it into the header, so
-   * that masking allocates no view per frame (the load generator masks every message).
+   * Draws a key into the thread's scratch array and copies it into the header, so that masking
+   * allocates no view per frame (the load generator masks every message). The caller masks with
+   * it before anything else can draw one.
    */
   #nextMaskKey(target: Uint8Array, at: number): Uint8Array {
-    const key = (this.#maskKey ??= new Uint8Array(4));
+    const key = maskKeyScratch;
     writeMaskKey(this.maskGenerator, key, 0);
     target.set(key, at);
     return key;

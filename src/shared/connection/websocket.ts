@@ -318,7 +318,8 @@ let lastSettings: Readonly<SocketSettings> | undefined;
 /**
  * The settings `options` ask for, checked, as one frozen object: the last socket's when they are
  * equal. A server's sockets are made one after another with its settings, and each would
- * otherwise hold eight fields of its own; a setter gives its socket a copy (`#changeSettings`).
+ * otherwise hold these nine values of its own; a setter gives its socket a copy
+ * (`#changeSettings`).
  */
 function socketSettings(options: WebSocketOptions): Readonly<SocketSettings> {
   const maxAllowedIncomingFrameSize = options.maxAllowedIncomingFrameSize ?? Defaults.maxAllowedIncomingFrameSize;

@@ -30,6 +30,7 @@ const maskKeyBytes = new Uint8Array(4);
 const NoParts = Object.freeze([]) as unknown as Uint8Array[];
 
 const Reading = { Header: 0, Payload: 1, Stopped: 2 } as const;
+type Reading = (typeof Reading)[keyof typeof Reading];
 
 /** An engine's yes/no state, as the bits of one number (a server holds an engine per connection). */
 const Flag = {
@@ -42,7 +43,6 @@ const Flag = {
   /** Bytes arrived since the last liveness check. */
   Heard: 1 << 4,
 } as const;
-type Reading = (typeof Reading)[keyof typeof Reading];
 
 const EmptyPayload: Buffer = Buffer.alloc(0);
 /** The engine's clock unless the options bring one (one function for every engine). */
@@ -532,24 +532,24 @@ export class ProtocolEngine {
     if (header.payloadLength > settings.maxAllowedIncomingFrameSize) {
       return this.#fail(CloseCode.TooMuchData, SocketError.FrameTooBig, `Frame of ${header.payloadLength} bytes exceeds the limit of ${settings.maxAllowedIncomingFrameSize}`);
     }
-    if (opcode === OpCode.Continuation) {
-      // A fragmented message is in progress (checked above), so its PartialInput is there.
-      const partial = this.#partial!;
-      const charged = partial.messageCharged + header.payloadLength + FragmentChargeBytes;
+    if (opcode < 0x8) {
+      // A continuation's message is in progress (checked above), so its PartialInput is there.
+      const partial = opcode === OpCode.Continuation ? this.#partial! : undefined;
+      const charged = partial === undefined ? header.payloadLength : partial.messageCharged + header.payloadLength + FragmentChargeBytes;
       if (charged > settings.maxAllowedIncomingMessageSize) {
-        return this.#fail(CloseCode.TooMuchData, SocketError.MessageTooBig, `Message of ${charged} bytes or more exceeds the limit of ${settings.maxAllowedIncomingMessageSize} (frame ${partial.fragmentCount + 1}; each frame after the first counts ${FragmentChargeBytes} bytes more)`);
+        const frames = partial === undefined ? '' : ` (frame ${partial.fragmentCount + 1}; each frame after the first counts ${FragmentChargeBytes} bytes more)`;
+        return this.#fail(CloseCode.TooMuchData, SocketError.MessageTooBig, `Message of ${charged} bytes or more exceeds the limit of ${settings.maxAllowedIncomingMessageSize}${frames}`);
       }
-      partial.messageCharged = charged;
-      partial.fragmentCount++;
-    } else if (opcode < 0x8) {
-      if (header.payloadLength > settings.maxAllowedIncomingMessageSize) {
-        return this.#fail(CloseCode.TooMuchData, SocketError.MessageTooBig, `Message of ${header.payloadLength} bytes or more exceeds the limit of ${settings.maxAllowedIncomingMessageSize}`);
+      if (partial !== undefined) {
+        partial.messageCharged = charged;
+        partial.fragmentCount++;
+      } else {
+        this.#messageOpcode = opcode;
+        this.#messageRsv = header.rsv;
+        // A message in one frame keeps no count of its fragments.
+        if (!header.fin) (this.#partial ??= new PartialInput()).startMessage(charged);
+        else this.#partial?.utf8?.reset();
       }
-      this.#messageOpcode = opcode;
-      this.#messageRsv = header.rsv;
-      // A message in one frame keeps no count of its fragments.
-      if (!header.fin) (this.#partial ??= new PartialInput()).startMessage(header.payloadLength);
-      else this.#partial?.utf8?.reset();
     }
     this.#flags = (this.#flags & ~(Flag.Fin | Flag.Masked)) | (header.fin ? Flag.Fin : 0) | (header.masked ? Flag.Masked : 0);
     this.#opcode = opcode;

@@ -45,10 +45,7 @@ const Flag = {
   Closing: 1 << 3,
   /** The worker sent its last signal (or died): nothing more goes to it. */
   Ended: 1 << 4,
-  /**
-   * A handler module serves the connection in its thread, which reads from the start: nothing
-   * to release when the owner attaches.
-   */
+  /** See the constructor's `lifecycleOnly`. */
   LifecycleOnly: 1 << 5,
 } as const;
 

@@ -9,16 +9,26 @@ import { CloseCode } from '../shared/engine/close-code.ts';
 import { SocketError, WebSocketError } from '../shared/engine/errors.ts';
 import { buildErrorResponse } from '../shared/engine/handshake-response.ts';
 import type { HttpRequest } from '../shared/connection/http-response.ts';
-import type { ConnectionInfo, ConnectionLimits } from '../shared/connection/socket-backend.ts';
+import type { ConnectionInfo } from '../shared/connection/socket-backend.ts';
 import type { HandshakeDecision, HandshakeFailure, HandshakeSummary } from '../shared/wire/thread-messages.ts';
 import { connectedInfo } from '../shared/wire/signal-batch.ts';
 import { connectionInfoOf } from '../shared/connection/server-connection.ts';
+import { shareRecentStrings } from '../shared/connection/recent-strings.ts';
 import type { AcceptDecision } from '../shared/connection/server-handshake.ts';
 import type { LinkedConnection, PoolThreadLink } from './pool-thread-link.ts';
 import type { ServerConnectionHost } from './server-connection-host.ts';
 import { WorkerMirrorBackend } from './worker-mirror-backend.ts';
 import { RelayedHttpSocket } from './relayed-http-socket.ts';
 import type { HandOverRequest } from '../shared/wire/handshake-batch.ts';
+
+/** Where the connection is, as the bits of one number. */
+const Phase = {
+  /** Answered, failed or handed over: whatever happens now is no failed handshake. */
+  HandshakeOver: 1 << 0,
+  /** Its `Connected` arrived: the mirror is the backend of the connection's socket. */
+  Upgraded: 1 << 1,
+  Settled: 1 << 2,
+} as const;
 
 const DecisionFailed: HandshakeDecision = Object.freeze({ accept: false, status: 500, reason: 'The server failed to decide on the upgrade' });
 
@@ -27,32 +37,25 @@ export interface PoolBookkeeping {
   ended(id: number): void;
 }
 
-export class PoolConnection implements LinkedConnection {
-  readonly #id: number;
+export class PoolConnection extends WorkerMirrorBackend implements LinkedConnection {
   readonly #host: ServerConnectionHost;
   readonly #pool: PoolBookkeeping;
-  readonly link: PoolThreadLink;
-  /** See WorkerMirrorBackend's `lifecycleOnly`. */
-  readonly #lifecycleOnly: boolean;
-  /** From the owner's decision; undefined when the standing acceptance took the connection. */
-  #limits: ConnectionLimits | undefined;
   /**
-   * The request and the owner's yes to it: the worker's `Connected` then carries only the
-   * extensions (see ConnectedInfo).
+   * The request and the owner's yes to it, until the upgrade: the worker's `Connected` then
+   * carries only the extensions (see ConnectedInfo). Undefined when the standing acceptance took
+   * the connection.
    */
   #accepted: { summary: HandshakeSummary; decision: AcceptDecision } | undefined;
-  #mirror: WorkerMirrorBackend | undefined;
   /** Set once the connection went to the application's http.Server. */
   #relayed: RelayedHttpSocket | undefined;
-  #handshakeOver = false;
-  #settled = false;
+  /** Bits of Phase. */
+  #phase = 0;
 
+  /** @param lifecycleOnly see WorkerMirrorBackend's */
   constructor(id: number, host: ServerConnectionHost, pool: PoolBookkeeping, link: PoolThreadLink, lifecycleOnly: boolean) {
-    this.#id = id;
-    this.#lifecycleOnly = lifecycleOnly;
+    super(id, link, lifecycleOnly);
     this.#host = host;
     this.#pool = pool;
-    this.link = link;
   }
 
   // ---- the opening handshake ------------------------------------------------------------------
@@ -60,7 +63,7 @@ export class PoolConnection implements LinkedConnection {
   decide(summary: HandshakeSummary): void {
     let decision: HandshakeDecision | Promise<HandshakeDecision>;
     try {
-      decision = this.#host.decide(this.#id, summary);
+      decision = this.#host.decide(this.connectionId, summary);
     } catch {
       this.#answer(summary, DecisionFailed);
       return;
@@ -74,27 +77,23 @@ export class PoolConnection implements LinkedConnection {
   }
 
   #answer(summary: HandshakeSummary, decision: HandshakeDecision): void {
-    if (decision.accept) {
-      this.#limits = decision.limits;
-      this.#accepted = { summary, decision };
-    }
-    this.link.answerDecision(this.#id, decision);
+    if (decision.accept) this.#accepted = { summary, decision };
+    this.link.answerDecision(this.connectionId, decision);
   }
 
   httpRequest(request: HttpRequest): void {
-    this.#host.httpRequest(this.#id, request).then((response) => {
-      // Answered: whatever happens to the connection now is no failed handshake.
-      this.#handshakeOver = true;
-      this.link.answerHttp(this.#id, response);
+    this.#host.httpRequest(this.connectionId, request).then((response) => {
+      this.#phase |= Phase.HandshakeOver;
+      this.link.answerHttp(this.connectionId, response);
     }, () => {
-      this.link.answerHttp(this.#id, buildErrorResponse(500, 'The server failed to answer the request'));
+      this.link.answerHttp(this.connectionId, buildErrorResponse(500, 'The server failed to answer the request'));
     });
   }
 
   handshakeFailed(failure: HandshakeFailure): void {
-    if (this.#handshakeOver) return;
-    this.#handshakeOver = true;
-    this.#host.handshakeFailed(this.#id, failure);
+    if ((this.#phase & Phase.HandshakeOver) !== 0) return;
+    this.#phase |= Phase.HandshakeOver;
+    this.#host.handshakeFailed(this.connectionId, failure);
   }
 
   /** A connection that never upgraded is over. */
@@ -106,9 +105,9 @@ export class PoolConnection implements LinkedConnection {
   // ---- a connection handed over to the application's http.Server ----------------------------
 
   handOver(request: HandOverRequest): void {
-    this.#handshakeOver = true;
-    this.#relayed = new RelayedHttpSocket(this.#id, this.link, request);
-    this.#host.httpHandedOver(this.#id, this.#relayed);
+    this.#phase |= Phase.HandshakeOver;
+    this.#relayed = new RelayedHttpSocket(this.connectionId, this.link, request);
+    this.#host.httpHandedOver(this.connectionId, this.#relayed);
   }
 
   clientData(bytes: Uint8Array): void {
@@ -126,23 +125,23 @@ export class PoolConnection implements LinkedConnection {
   // ---- the connection -------------------------------------------------------------------------
 
   signals(appliedSeq: number, bytesToWrite: number, calls: unknown[]): void {
-    if (this.#settled) return;
-    let mirror = this.#mirror;
-    if (mirror === undefined) {
+    const phase = this.#phase;
+    if ((phase & Phase.Settled) !== 0) return;
+    if ((phase & Phase.Upgraded) === 0) {
       const sent = connectedInfo(calls);
       const accepted = this.#accepted;
       this.#accepted = undefined;
       const info = accepted === undefined ? sent as ConnectionInfo : connectionInfoOf(accepted.summary, accepted.decision, sent.extensions);
-      this.#handshakeOver = true;
-      mirror = new WorkerMirrorBackend(this.#id, this.link, this.#lifecycleOnly);
-      this.#mirror = mirror;
-      this.#host.upgraded(this.#id, this.link.threadId, mirror, info, this.#limits);
+      // Cloned from the thread: copies of strings the owner's other connections hold already.
+      shareRecentStrings(info);
+      this.#phase = phase | Phase.HandshakeOver | Phase.Upgraded;
+      this.#host.upgraded(this.connectionId, this.link.threadId, this, info, accepted?.decision.limits);
       // The rest of the first batch follows `Connected` (two values).
-      mirror.receive(appliedSeq, bytesToWrite, calls, 2);
+      this.receive(appliedSeq, bytesToWrite, calls, 2);
     } else {
-      mirror.receive(appliedSeq, bytesToWrite, calls);
+      this.receive(appliedSeq, bytesToWrite, calls);
     }
-    if (mirror.isEnded) this.#settle();
+    if (this.isEnded) this.#settle();
   }
 
   countedInThread(): void {
@@ -151,18 +150,18 @@ export class PoolConnection implements LinkedConnection {
 
   /** The thread holding the connection is gone: the connection is lost (1006, WorkerExited). */
   threadLost(message: string): void {
-    if (this.#settled) return;
+    if ((this.#phase & Phase.Settled) !== 0) return;
     const error = new WebSocketError(SocketError.WorkerExited, message, CloseCode.AbnormalDisconnection);
     this.#relayed?.gone();
-    if (this.#mirror !== undefined) this.#mirror.workerLost(error);
+    if ((this.#phase & Phase.Upgraded) !== 0) this.workerLost(error);
     else this.handshakeFailed({ status: 0, reason: error.message, serverErrorCode: 0 });
     this.#settle();
   }
 
   #settle(): void {
-    if (this.#settled) return;
-    this.#settled = true;
-    this.#pool.ended(this.#id);
-    this.#host.ended(this.#id);
+    if ((this.#phase & Phase.Settled) !== 0) return;
+    this.#phase |= Phase.Settled;
+    this.#pool.ended(this.connectionId);
+    this.#host.ended(this.connectionId);
   }
 }

@@ -5,6 +5,7 @@
  * process, naming the version it needs. A later transport will relay bytes to workers there.
  */
 import { availableParallelism } from 'node:os';
+import { ThreadSlots } from '../shared/wire/connection-ids.ts';
 
 export const SocketTransferMinVersion = '26.6.0';
 
@@ -15,12 +16,12 @@ export function canTransferSockets(nodeVersion: string = process.versions.node):
 }
 
 /**
- * The default worker count: one thread per core the process may use (`os.availableParallelism()`),
- * since each connection's protocol work then has a core of its own; the owner thread only accepts
- * and routes, which costs little next to framing.
+ * The default worker count: one thread per core the process may use (`os.availableParallelism()`,
+ * at most ThreadSlots - 1: see connection-ids.ts), since each connection's protocol work then has
+ * a core of its own; the owner thread only accepts and routes, which costs little next to framing.
  */
 export function defaultWorkerCount(): number {
-  return availableParallelism();
+  return Math.min(availableParallelism(), ThreadSlots - 1);
 }
 
 let warned = false;

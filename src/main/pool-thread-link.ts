@@ -39,6 +39,9 @@ import { WebSocketError } from '../shared/engine/errors.ts';
 export interface LinkTopics {
   readonly counters: PubSubCounters;
   fromThread(threadId: number, batch: WorkerTopicBatch): void;
+  /** A subscriber more (`delta` 1) or fewer (-1) on thread `threadId`. */
+  count(threadId: number, topic: string, delta: number): void;
+  publish(topic: string, message: string | Uint8Array, originConnectionId: number): void;
 }
 
 /** What the link tells the pool beyond one known connection's news. */
@@ -94,6 +97,8 @@ export interface LinkedConnection {
   signals(appliedSeq: number, bytesToWrite: number, calls: unknown[]): void;
   /** Upgraded and only counted in its thread from now on (see CountedNews): the owner forgets it, silently. */
   countedInThread(): void;
+  /** What the thread has applied of the connection's commands, and what it still has to write. */
+  applyStatus(appliedSeq: number, bytesToWrite: number): void;
 }
 
 /** An owner-side socket with commands to send (see WorkerMirrorBackend). */
@@ -101,7 +106,6 @@ export interface CommandSource {
   readonly connectionId: number;
   /** The commands gathered since the last take, or undefined if there are none. */
   takeCommands(): { seq: number; calls: unknown[]; transfer: ArrayBuffer[] } | undefined;
-  applyStatus(appliedSeq: number, bytesToWrite: number): void;
 }
 
 /** Fresh sockets for the thread, gathered over one owner turn. */
@@ -114,13 +118,14 @@ interface AdoptQueue {
 
 export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, HandshakeReader {
   readonly threadId: number;
+  /** Unique among the pool's live links: what the thread numbers the connections it accepts with (connection-ids.ts). */
+  readonly idSlot: number;
   readonly #port: MessagePort;
   readonly #connections: ReadonlyMap<number, LinkedConnection>;
   readonly #stats: ThreadTrafficStats;
   readonly #topics: LinkTopics;
   /** Messages for the thread's subscribers, gathered over one owner turn (topic-batch.ts). */
   #published: unknown[] = [];
-  readonly #sources = new Map<number, CommandSource>();
   readonly #answers = new AnswerWriter();
   #adopting: AdoptQueue | undefined;
   /** The TLS generation the thread has (0: its workerData's); a newer one goes with the next sockets. */
@@ -141,8 +146,9 @@ export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, H
   #listening = false;
   #nextRequestId = 0;
 
-  constructor(threadId: number, port: MessagePort, connections: ReadonlyMap<number, LinkedConnection>, stats: ThreadTrafficStats, topics: LinkTopics, events: LinkEvents, onClose: () => void) {
+  constructor(threadId: number, idSlot: number, port: MessagePort, connections: ReadonlyMap<number, LinkedConnection>, stats: ThreadTrafficStats, topics: LinkTopics, events: LinkEvents, onClose: () => void) {
     this.threadId = threadId;
+    this.idSlot = idSlot;
     this.#events = events;
     this.#port = port;
     this.#connections = connections;
@@ -214,7 +220,7 @@ export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, H
 
   /** Has the thread listen on `spec` (see ThreadListener); resolves with the bind's failure, if any. */
   listen(spec: ThreadListenSpec, settings: ConnectionSettings): Promise<ListenFailure> {
-    const failure = this.#ask((requestId) => ({ kind: 'listen', requestId, spec, settings }), GoneListener);
+    const failure = this.#ask((requestId) => ({ kind: 'listen', requestId, spec, settings, idSlot: this.idSlot }), GoneListener);
     if (!this.#closed) {
       this.#listening = true;
       this.#updateRef();
@@ -414,9 +420,18 @@ export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, H
   /** `source` has commands for this turn (called once per turn, on its first command). */
   queue(source: CommandSource): void {
     if (this.#closed) return;
-    this.#sources.set(source.connectionId, source);
     this.#dirty.push(source);
     this.#schedule();
+  }
+
+  /** One of the owner's mirrors of this thread's sockets subscribed (`delta` 1) or unsubscribed (-1). */
+  countSubscription(topic: string, delta: number): void {
+    this.#topics.count(this.threadId, topic, delta);
+  }
+
+  /** Published by the owner's mirror of connection `connectionId`. */
+  publishFrom(connectionId: number, topic: string, message: string | Uint8Array): void {
+    this.#topics.publish(topic, message, connectionId);
   }
 
   /** Queues a published message for the thread's subscribers; it leaves with this turn's message. */
@@ -446,11 +461,6 @@ export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, H
     const requestId = ++this.#nextRequestId;
     this.#post(make(requestId), []);
     return new Promise((resolve) => this.#requests.set(requestId, { resolve: resolve as (answer: unknown) => void, gone }));
-  }
-
-  /** The connection ended: its source is forgotten. */
-  forget(connectionId: number): void {
-    this.#sources.delete(connectionId);
   }
 
   #schedule(): void {
@@ -495,18 +505,17 @@ export class PoolThreadLink implements ThreadSignalReader, ThreadStatusReader, H
   }
 
   connectionStatus(connectionId: number, appliedSeq: number, bytesToWrite: number): void {
-    this.#sources.get(connectionId)?.applyStatus(appliedSeq, bytesToWrite);
+    this.#connections.get(connectionId)?.applyStatus(appliedSeq, bytesToWrite);
   }
 
-  /** Connections, sources and queued calls this end holds (for checks that nothing leaks). */
+  /** Connections and queued calls this end holds (for checks that nothing leaks). */
   get size(): number {
-    return this.#live + this.#sources.size + this.#dirty.length + this.#requests.size;
+    return this.#live + this.#dirty.length + this.#requests.size;
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#sources.clear();
     this.#dirty = [];
     this.#published = [];
     const queue = this.#adopting;

@@ -196,7 +196,7 @@ export class ConnectionPool implements PoolBookkeeping, LinkEvents {
         if (this.#destroyed || this.#links.has(threadId)) {
           port1.close();
         } else {
-          const link = new PoolThreadLink(threadId, port1, this.#connections, this.stats, this.#topics, this, () => this.#linkClosed(link));
+          const link = new PoolThreadLink(threadId, this.#freeIdSlot(), port1, this.#connections, this.stats, this.#topics, this, () => this.#linkClosed(link));
           this.#links.set(threadId, link);
           this.#piscina.threads.find((thread) => thread.threadId === threadId)?.once('exit', (code) => this.#threadExited(threadId, code));
           // A thread that replaces a dead one listens as the others do.
@@ -214,6 +214,15 @@ export class ConnectionPool implements PoolBookkeeping, LinkEvents {
         if (!this.#destroyed) setTimeout(() => this.#link(false), RelinkDelayMs).unref();
       },
     );
+  }
+
+  /** The lowest id slot no live link has (a dead thread's connections are gone with its link). */
+  #freeIdSlot(): number {
+    const taken = new Set<number>();
+    for (const link of this.#links.values()) taken.add(link.idSlot);
+    let slot = 1;
+    while (taken.has(slot)) slot++;
+    return slot;
   }
 
   #linkTaskSettled(): void {
@@ -290,7 +299,6 @@ export class ConnectionPool implements PoolBookkeeping, LinkEvents {
     const connection = this.#connections.get(id);
     if (connection === undefined) return;
     this.#connections.delete(id);
-    connection.link.forget(id);
     connection.link.released();
   }
 

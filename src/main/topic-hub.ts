@@ -17,7 +17,7 @@ import type { DeflateSettings } from '../shared/engine/permessage-deflate.ts';
 import { LocalTopics, type FrameTarget } from '../shared/pubsub/local-topics.ts';
 import { PublishFrameBuilder } from '../shared/pubsub/publish-frames.ts';
 import { addCounters, zeroCounters, type PubSubCounters } from '../shared/pubsub/pubsub-stats.ts';
-import type { ThreadPubSub, TopicMembership } from '../shared/pubsub/topic-membership.ts';
+import type { ThreadPubSub } from '../shared/pubsub/topic-membership.ts';
 import {
   readPublished,
   readSubscriptionDeltas,
@@ -37,12 +37,6 @@ export interface TopicRoutes {
   topicInterest?(topic: string, interested: boolean): void;
   /** A message published here, for the other servers. */
   toRedis?(topic: string, frames: Uint8Array): void;
-}
-
-/** A mirror of a socket living in a pool thread, as the hub needs it (WorkerMirrorBackend). */
-export interface MirroredSubscriber {
-  subscribeCommand(topic: string): void;
-  unsubscribeCommand(topic: string): void;
 }
 
 export class TopicHub implements ThreadPubSub, PublishedReader, SubscriptionDeltaReader {
@@ -74,11 +68,6 @@ export class TopicHub implements ThreadPubSub, PublishedReader, SubscriptionDelt
   }
 
   // ---- memberships --------------------------------------------------------------------------------
-
-  /** The membership of a socket mirrored from thread `threadId`. */
-  mirrored(threadId: number, connectionId: number, mirror: MirroredSubscriber): TopicMembership {
-    return new MirroredMembership(this, threadId, connectionId, mirror);
-  }
 
   subscribeLocal(topic: string, connectionId: number, target: FrameTarget): void {
     if (this.#local.add(topic, connectionId, target)) this.count(OwnerThread, topic, 1);
@@ -185,34 +174,5 @@ export class TopicHub implements ThreadPubSub, PublishedReader, SubscriptionDelt
   /** Every topic with subscribers, with their number. */
   topics(): Map<string, number> {
     return new Map(this.#totals);
-  }
-}
-
-/** The membership of an owner-side mirror: counted here, applied by the thread holding the socket. */
-class MirroredMembership implements TopicMembership {
-  readonly #hub: TopicHub;
-  readonly #threadId: number;
-  readonly #connectionId: number;
-  readonly #mirror: MirroredSubscriber;
-
-  constructor(hub: TopicHub, threadId: number, connectionId: number, mirror: MirroredSubscriber) {
-    this.#hub = hub;
-    this.#threadId = threadId;
-    this.#connectionId = connectionId;
-    this.#mirror = mirror;
-  }
-
-  subscribe(topic: string): void {
-    this.#hub.count(this.#threadId, topic, 1);
-    this.#mirror.subscribeCommand(topic);
-  }
-
-  unsubscribe(topic: string): void {
-    this.#hub.count(this.#threadId, topic, -1);
-    this.#mirror.unsubscribeCommand(topic);
-  }
-
-  publish(topic: string, message: string | Uint8Array): void {
-    this.#hub.publish(topic, message, this.#connectionId);
   }
 }

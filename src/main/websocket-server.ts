@@ -86,6 +86,7 @@ import type { PubSubCounters } from '../shared/pubsub/pubsub-stats.ts';
 import { TopicHub } from './topic-hub.ts';
 import { PubSubState, RedisBridge, type RedisCounters, type RedisPubSubOptions } from './redis-bridge.ts';
 import { WorkerMirrorBackend } from './worker-mirror-backend.ts';
+import { ThreadSlots } from '../shared/wire/connection-ids.ts';
 
 /** The signals, as Qt names them (`Signal`), with their arguments. */
 export type WebSocketServerEvents = {
@@ -369,6 +370,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   readonly #accept: AcceptThread;
   /** The pool threads accept this server's connections themselves (see `accept`). */
   #threadsListening = false;
+  /** The threads' listeners closing after close(): a listen() waits for it, so the port is free to bind again. */
+  #threadsUnlistening: Promise<void> | undefined;
   #pool: ConnectionPool | undefined;
   #inline: InlineTransport;
   #ownerSecureContext: SecureContext | undefined;
@@ -391,7 +394,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     if (secureMode === SecureMode.Secure && options.tls === undefined) {
       throw new InvalidArgumentError('SecureMode.Secure needs the tls option (key and certificate)');
     }
-    if (options.workers !== undefined) checkCount('workers', options.workers);
+    if (options.workers !== undefined && checkCount('workers', options.workers) >= ThreadSlots) throw new InvalidArgumentError(`workers must be below ${ThreadSlots}; got ${String(options.workers)}`);
     this.#serverName = checkServerName(serverName);
     this.#secureMode = secureMode;
     this.#tls = secureMode === SecureMode.Secure ? options.tls : undefined;
@@ -534,6 +537,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     if (this.isListening() || this.#binding) return this.#listenFailed(SocketError.Operation, `${caller} called when already listening`);
     if (this.#handlerUrl !== undefined && !this.#handlerLoaded) return this.#listenOnceHandlerLoads(target, caller);
     this.#binding = true;
+    if (this.#threadsUnlistening !== undefined) await this.#threadsUnlistening;
     // The threads accept by themselves on an address of ours; they join this listener's port
     // (SO_REUSEPORT), which then closes. A descriptor handed to us is the owner's to accept on.
     const inThreads = this.#accept === 'threads' && this.#workers > 0 && !('fd' in target);
@@ -633,7 +637,11 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     if (this.#threadsListening) {
       this.#threadsListening = false;
       // `closed` once no thread accepts any more (a connection a thread accepted meanwhile is served).
-      void this.#pool!.stopListening().then(() => this.emit('closed'));
+      const unlistening = this.#pool!.stopListening().then(() => {
+        if (this.#threadsUnlistening === unlistening) this.#threadsUnlistening = undefined;
+        this.emit('closed');
+      });
+      this.#threadsUnlistening = unlistening;
       return;
     }
     // Qt queues `closed`: it arrives after close() has returned.
@@ -997,7 +1005,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
 
   /** How the socket of connection `id` reaches the topics: its mirror asks its thread, a local one joins here. */
   #membership(id: number, backend: SocketBackend): TopicMembership | undefined {
-    if (backend instanceof WorkerMirrorBackend) return this.#topics.mirrored(this.#connections.get(id)?.threadId ?? 0, id, backend);
+    if (backend instanceof WorkerMirrorBackend) return backend;
     if (backend instanceof EngineSocketBackend) return new LocalMembership(this.#topics, id, backend);
     return undefined;
   }

@@ -16,8 +16,8 @@ import { lostConnectionCalls, readSignalCalls, SignalEffect, signalEffects } fro
 import { CommandWriter } from '../shared/wire/command-batch.ts';
 import { TurnQueue } from '../shared/connection/turn-queue.ts';
 import type { CommandSource, PoolThreadLink } from './pool-thread-link.ts';
-import type { MirroredSubscriber } from './topic-hub.ts';
 import type { SocketBackend, SocketLimitName, SocketSink } from '../shared/connection/socket-backend.ts';
+import type { TopicMembership } from '../shared/pubsub/topic-membership.ts';
 import type { LivenessTimeoutName } from '../shared/engine/liveness.ts';
 
 /** Calls held for a socket nobody has taken from the pending queue yet, above which reading pauses. */
@@ -49,9 +49,9 @@ const Flag = {
   LifecycleOnly: 1 << 5,
 } as const;
 
-export class WorkerMirrorBackend implements SocketBackend, CommandSource, MirroredSubscriber {
+export class WorkerMirrorBackend implements SocketBackend, CommandSource, TopicMembership {
   readonly connectionId: number;
-  readonly #link: PoolThreadLink;
+  readonly link: PoolThreadLink;
   #sink: SocketSink | undefined;
   /** Signals that arrived before `attach()`: delivered right after it, so none is lost. */
   #held: unknown[][] = NoHeld;
@@ -73,7 +73,7 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource, Mirror
    */
   constructor(connectionId: number, link: PoolThreadLink, lifecycleOnly = false) {
     this.connectionId = connectionId;
-    this.#link = link;
+    this.link = link;
     if (lifecycleOnly) this.#flags = Flag.LifecycleOnly;
   }
 
@@ -203,14 +203,14 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource, Mirror
 
   flush(): Promise<void> {
     if ((this.#flags & Flag.Ended) !== 0) return Promise.resolve();
-    this.#link.sendNow(this);
+    this.link.sendNow(this);
     return new Promise((resolve) => {
       (this.#flushWaiters ??= new Set()).add(resolve);
       const done = (): void => {
         this.#flushWaiters?.delete(resolve);
         resolve();
       };
-      this.#link.flush(this.connectionId).then((status) => {
+      this.link.flush(this.connectionId).then((status) => {
         this.applyStatus(status.appliedSeq, status.bytesToWrite);
         done();
       }, done);
@@ -254,14 +254,21 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource, Mirror
   /** A server-side socket never masks its frames. */
   setMaskGenerator(): void {}
 
-  // MirroredSubscriber: the thread holding the socket keeps its subscriptions (topic-hub.ts).
+  // TopicMembership: counted on the owner at once, kept by the thread holding the socket, which
+  // learns of it with this turn's commands (topic-hub.ts).
 
-  subscribeCommand(topic: string): void {
+  subscribe(topic: string): void {
+    this.link.countSubscription(topic, 1);
     this.#command()?.subscribe(topic);
   }
 
-  unsubscribeCommand(topic: string): void {
+  unsubscribe(topic: string): void {
+    this.link.countSubscription(topic, -1);
     this.#command()?.unsubscribe(topic);
+  }
+
+  publish(topic: string, message: string | Uint8Array): void {
+    this.link.publishFrom(this.connectionId, topic, message);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -272,7 +279,7 @@ export class WorkerMirrorBackend implements SocketBackend, CommandSource, Mirror
     if ((this.#flags & Flag.Ended) !== 0) return undefined;
     if ((this.#flags & Flag.Scheduled) === 0) {
       this.#flags |= Flag.Scheduled;
-      this.#link.queue(this);
+      this.link.queue(this);
     }
     return (this.#commands ??= new CommandWriter());
   }

@@ -17,6 +17,7 @@ import type { Socket } from 'node:net';
 import type { AdoptBatch, ConnectionSettings, CountedNews, HandshakeDecision, HandshakeFailure, HandshakeSummary, OwnerLinkMessage, ThreadListenSpec, WorkerLinkMessage } from '../shared/wire/thread-messages.ts';
 import type { WebSocketError } from '../shared/engine/errors.ts';
 import { writeConnectionSignals, type WorkerStatus } from '../shared/wire/signal-batch.ts';
+import { threadConnectionId } from '../shared/wire/connection-ids.ts';
 import { readThreadCommands, writeStatus, type ThreadCommandReader, type ThreadStatusList } from '../shared/wire/command-batch.ts';
 import { HandshakeWriter, readAnswerCalls, type AnswerReader, type RelayEnding } from '../shared/wire/handshake-batch.ts';
 import type { Duplex } from 'node:stream';
@@ -84,6 +85,12 @@ export class ThreadChannel implements ForwarderOutbox, CountedOutbox, ThreadComm
   #over: SignalForwarder[] = [];
   /** The thread's own listening socket, while the threads accept. */
   #listener: ThreadListener | undefined;
+  /**
+   * The connections this thread accepted itself, over all its listeners (a listen after a
+   * close() must not number them again while the first ones are open), and its link's slot.
+   */
+  #acceptedCount = 0;
+  #idSlot = 0;
   /** The thread's topics: what is published and subscribed here travels with this link's turns. */
   readonly topics = new ThreadTopics(() => this.#scheduleSend());
 
@@ -114,6 +121,7 @@ export class ThreadChannel implements ForwarderOutbox, CountedOutbox, ThreadComm
         this.#post({ kind: 'census', requestId: message.requestId, held: this.size });
         break;
       case 'listen':
+        this.#idSlot = message.idSlot;
         void this.#listen(message.requestId, message.spec, message.settings);
         break;
       case 'listenSettings':
@@ -152,8 +160,8 @@ export class ThreadChannel implements ForwarderOutbox, CountedOutbox, ThreadComm
     }
   }
 
-  accepted(socket: Socket, connectionId: number, settings: ConnectionSettings): void {
-    serveConnection(socket, connectionId, settings, this);
+  accepted(socket: Socket, settings: ConnectionSettings): void {
+    serveConnection(socket, threadConnectionId(++this.#acceptedCount, this.#idSlot), settings, this);
   }
 
   acceptFailed(error: NodeJS.ErrnoException): void {

@@ -2,22 +2,18 @@
  * The thread's own listening socket, when the threads accept (see `ThreadListenSpec`): every pool
  * thread listens on the server's port with SO_REUSEPORT and the kernel spreads the new
  * connections over them, so a connection never passes through the owner thread to get here.
- * Each accepted socket gets a connection id of this thread's own (negative, so that it can never
- * meet one the owner numbered) and runs as a socket the owner moved here would.
+ * Each accepted socket goes to the sink, which numbers it (connection-ids.ts) and runs it as a
+ * socket the owner moved here would.
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import { threadId } from 'node:worker_threads';
 import { AcceptGate } from '../shared/connection/accept-gate.ts';
 import type { ConnectionSettings, ThreadListenSpec } from '../shared/wire/thread-messages.ts';
 
 /** What the listener hands its connections to, and reports its errors to. */
 export interface AcceptedSocketSink {
-  accepted(socket: Socket, connectionId: number, settings: ConnectionSettings): void;
+  accepted(socket: Socket, settings: ConnectionSettings): void;
   acceptFailed(error: NodeJS.ErrnoException): void;
 }
-
-/** Room for this thread's id below each of its connection numbers (thread ids stay far below it). */
-const ThreadIdSpace = 2 ** 20;
 
 export class ThreadListener {
   readonly #server: Server;
@@ -25,7 +21,6 @@ export class ThreadListener {
   readonly #sink: AcceptedSocketSink;
   #settings: ConnectionSettings;
   readonly #gate: AcceptGate;
-  #accepted = 0;
 
   constructor(spec: ThreadListenSpec, settings: ConnectionSettings, sink: AcceptedSocketSink) {
     this.#spec = spec;
@@ -70,6 +65,6 @@ export class ThreadListener {
   }
 
   #serve(socket: Socket): void {
-    this.#sink.accepted(socket, -(++this.#accepted * ThreadIdSpace + threadId), this.#settings);
+    this.#sink.accepted(socket, this.#settings);
   }
 }

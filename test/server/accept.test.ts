@@ -4,7 +4,7 @@ import net from 'node:net';
 import test from 'ava';
 import { WebSocketServer } from '../../src/main/websocket-server.ts';
 import { InvalidArgumentError } from '../../src/shared/engine/errors.ts';
-import { SecureMode } from '../../src/shared/engine/state.ts';
+import { SecureMode, State } from '../../src/shared/engine/state.ts';
 import { EchoHandlerUrl, connect, echoEveryConnection, inBatches, nextMessage, rawUpgrade, socketClosed, startServer, until, upgradeRequest, within } from './support.ts';
 
 test('accept: threads: both pool threads accept on the port, and the owner holds no listening socket', async (t) => {
@@ -93,4 +93,28 @@ test('a setter called after listen() reaches the connections the threads accept:
   await socketClosed(socket, 5000);
   // The default is 10 s; the wait above fails long before that.
   t.true(performance.now() - started < 4000);
+});
+
+test('accept: threads: a connection accepted after close() and listen() again is numbered apart from the ones still open', async (t) => {
+  const server = await startServer(t, 1, { accept: 'threads' });
+  const sockets = echoEveryConnection(server);
+  const port = server.serverPort();
+  const first = await connect(t, server.serverUrl());
+  await until(() => sockets.length === 1, 5000, 'the first connection taken');
+  // close() stops listening; the open connection stays (Qt's QWebSocketServer::close()).
+  server.close();
+  t.true(await server.listen('127.0.0.1', port), server.errorString());
+  const second = await connect(t, server.serverUrl());
+  await until(() => sockets.length === 2, 5000, 'the second connection taken');
+  t.is(server.connectionCount(), 2);
+  t.deepEqual(sockets.map((socket) => socket.peerPort()).sort(), [first, second].map((client) => (client as unknown as { _socket: net.Socket })._socket.localPort).sort());
+  const replies = [nextMessage(first), nextMessage(second)];
+  first.send('to the first');
+  second.send('to the second');
+  t.deepEqual((await Promise.all(replies)).map(([data]) => data.toString()), ['to the first', 'to the second']);
+  // Each socket on the owner ends with its own client.
+  const ended = within(new Promise<void>((resolve) => sockets[0]!.once('disconnected', () => resolve())), 5000, 'the first socket to end');
+  first.close();
+  await ended;
+  t.is(sockets[1]!.state(), State.Connected);
 });

@@ -3,6 +3,8 @@ import test from 'ava';
 import { WebSocketServer } from '../../src/main/websocket-server.ts';
 import { canTransferSockets, chooseWorkerCount, defaultWorkerCount } from '../../src/main/pool-support.ts';
 import { SecureMode } from '../../src/shared/engine/state.ts';
+import { InvalidArgumentError } from '../../src/shared/engine/errors.ts';
+import { threadConnectionId } from '../../src/shared/wire/connection-ids.ts';
 
 test('socket transfer needs Node 26.6 or later', (t) => {
   t.false(canTransferSockets('20.19.0'));
@@ -31,4 +33,14 @@ test('the default worker count is one per available core', (t) => {
   t.is(chooseWorkerCount(undefined, '26.10.0', () => {}).workers, availableParallelism());
   const server = new WebSocketServer('default', SecureMode.NonSecure);
   t.is(server.workerCount(), availableParallelism());
+});
+
+test('workers must be below 1024: each live thread numbers its connections in a slot of its own', (t) => {
+  t.throws(() => new WebSocketServer('x', SecureMode.NonSecure, { workers: 1024 }), { instanceOf: InvalidArgumentError, message: /workers must be below 1024; got 1024/ });
+  t.throws(() => new WebSocketServer('x', SecureMode.NonSecure, { workers: -1 }), { instanceOf: InvalidArgumentError, message: /workers must be an integer >= 0/ });
+  t.is(new WebSocketServer('x', SecureMode.NonSecure, { workers: 1023 }).workerCount(), 1023);
+  const [first, second, later] = [threadConnectionId(1, 1), threadConnectionId(1, 2), threadConnectionId(2_097_151, 1023)];
+  t.true(first < 0 && second < 0 && first !== second);
+  // Small integers for the first two million connections of each thread.
+  t.true(later >= -(2 ** 31), String(later));
 });

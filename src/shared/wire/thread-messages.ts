@@ -210,7 +210,7 @@ export type OwnerLinkMessage =
   /** How much the thread's end holds (connections, open questions): for checks that nothing leaks. */
   | { kind: 'census'; requestId: number }
   /** Accept connections in the thread itself, on a port the owner has bound (see ThreadListenSpec). */
-  | { kind: 'listen'; requestId: number; spec: ThreadListenSpec; settings: ConnectionSettings }
+  | { kind: 'listen'; requestId: number; spec: ThreadListenSpec; settings: ConnectionSettings; idSlot: number }
   /** The settings for the thread's next accepted connections changed (a setter on the owner). */
   | { kind: 'listenSettings'; settings: ConnectionSettings }
   /** `pauseAccepting()` / `resumeAccepting()`: accepted sockets are held unread while paused. */

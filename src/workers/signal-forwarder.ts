@@ -25,6 +25,19 @@ export interface ForwarderOutbox {
   over(forwarder: SignalForwarder): void;
 }
 
+/**
+ * The batches of a forwarder the owner has not answered yet, oldest first, and their sums: made
+ * for the first batch taken and dropped once the owner has answered all of them. Most
+ * connections send a batch or two (opened, ended) and then nothing for a long time; an idle one
+ * holds none of this.
+ */
+class InFlight {
+  readonly batches: Array<{ bytes: number; calls: number }> = [];
+  bytes = 0;
+  calls = 0;
+  flooding = false;
+}
+
 export class SignalForwarder extends SignalWriter {
   readonly connectionId: number;
   readonly receiver: CommandReceiver;
@@ -35,14 +48,7 @@ export class SignalForwarder extends SignalWriter {
   #lastTaken = -1;
   /** Made for the first `seen()` that has to wait. */
   #seenWaiters: Array<{ batch: number; resolve: () => void }> | undefined;
-  /**
-   * The bytes and calls of each batch in flight, oldest first, and their sums; the list exists
-   * only while a batch is in flight.
-   */
-  #inFlight: Array<{ bytes: number; calls: number }> | undefined;
-  #bytesInFlight = 0;
-  #callsInFlight = 0;
-  #flooding = false;
+  #inFlight: InFlight | undefined;
 
   /** @param lifecycleOnly a handler module serves the connection here: the owner sees only its lifecycle */
   constructor(connectionId: number, receiver: CommandReceiver, outbox: ForwarderOutbox, lifecycleOnly: boolean) {
@@ -60,10 +66,11 @@ export class SignalForwarder extends SignalWriter {
     const taken = super.take();
     this.#taken++;
     if (taken.last) this.#lastTaken = this.#taken;
-    (this.#inFlight ??= []).push({ bytes: taken.bytes, calls: taken.calls.length });
-    this.#bytesInFlight += taken.bytes;
-    this.#callsInFlight += taken.calls.length;
-    this.#updateFlooding();
+    const inFlight = (this.#inFlight ??= new InFlight());
+    inFlight.batches.push({ bytes: taken.bytes, calls: taken.calls.length });
+    inFlight.bytes += taken.bytes;
+    inFlight.calls += taken.calls.length;
+    this.#updateFlooding(inFlight);
     return taken;
   }
 
@@ -75,15 +82,14 @@ export class SignalForwarder extends SignalWriter {
   batchSettled(): void {
     const settled = ++this.#settled;
     const inFlight = this.#inFlight;
-    const batch = inFlight?.shift();
+    const batch = inFlight?.batches.shift();
     if (batch !== undefined) {
-      this.#bytesInFlight -= batch.bytes;
-      this.#callsInFlight -= batch.calls;
-      this.#updateFlooding();
+      inFlight!.bytes -= batch.bytes;
+      inFlight!.calls -= batch.calls;
+      this.#updateFlooding(inFlight!);
+      // Nothing in flight is nothing held (and no longer flooding: the sums are 0).
+      if (inFlight!.batches.length === 0) this.#inFlight = undefined;
     }
-    // Most connections send a batch or two (opened, ended) and then nothing for a long time:
-    // an emptied list is not kept for each of them.
-    if (inFlight?.length === 0) this.#inFlight = undefined;
     const waiters = this.#seenWaiters;
     if (waiters !== undefined && waiters.length > 0) {
       const still = waiters.filter((waiter) => waiter.batch > settled);
@@ -93,10 +99,10 @@ export class SignalForwarder extends SignalWriter {
     if (settled === this.#lastTaken) this.#outbox.over(this);
   }
 
-  #updateFlooding(): void {
-    const flooding = this.#bytesInFlight > MaxBytesInFlight || this.#callsInFlight > MaxCallsInFlight;
-    if (flooding === this.#flooding) return;
-    this.#flooding = flooding;
+  #updateFlooding(inFlight: InFlight): void {
+    const flooding = inFlight.bytes > MaxBytesInFlight || inFlight.calls > MaxCallsInFlight;
+    if (flooding === inFlight.flooding) return;
+    inFlight.flooding = flooding;
     this.receiver.setPaused(PauseReason.Flooding, flooding);
   }
 

@@ -61,7 +61,7 @@ export function recorder(options: { frames?: boolean } = {}): EngineHandler & { 
     errors,
     textMessage: (text) => events.push(['text', text]),
     binaryMessage: (data) => events.push(['binary', Buffer.from(data).toString('hex')]),
-    ping: (payload) => events.push(['ping', Buffer.from(payload).toString('hex')]),
+    pingReceived: (payload) => events.push(['ping', Buffer.from(payload).toString('hex')]),
     pong: (_elapsed, payload) => events.push(['pong', Buffer.from(payload).toString('hex')]),
     error: (error) => {
       errors.push(error);

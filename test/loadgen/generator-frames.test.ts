@@ -125,7 +125,7 @@ test('from the first frame the reader does not take (a Ping, even one cut across
     const client = new ProtocolEngine({ role: Role.Client }, {
       textMessage: (text) => received.push(text),
       binaryMessage: () => {},
-      ping: (payload) => pings.push(Buffer.from(payload).toString()),
+      pingReceived: (payload) => pings.push(Buffer.from(payload).toString()),
       pong: () => {},
       error: (error) => {
         throw error;

@@ -97,6 +97,10 @@ bothTransports('a client ping is answered with its payload; a server ping report
   const client = await connect(t, servers.get(workers)!.server.serverUrl());
   const socket = await serverSocketOf(workers, client);
 
+  // Every Ping the server sends: only the two it is asked to below (a Ping it receives is
+  // answered with a Pong, nothing else).
+  const pings: string[] = [];
+  client.on('ping', (data: Buffer) => pings.push(data.length > 20 ? `${data.length} bytes` : data.toString()));
   const pong = within(new Promise<Buffer>((resolve) => client.once('pong', resolve)), 5000, 'pong');
   client.ping(Buffer.from('client ping payload'));
   t.is((await pong).toString(), 'client ping payload');
@@ -114,6 +118,7 @@ bothTransports('a client ping is answered with its payload; a server ping report
   const long = next<[number, Buffer]>(socket, 'pong');
   socket.ping(Buffer.alloc(200, 7));
   t.is((await long)[1].length, 125);
+  t.deepEqual(pings, ['server ping payload', '125 bytes']);
 });
 
 bothTransports('a close started by the client: code and reason seen on both ends', async (t, workers) => {

@@ -61,8 +61,6 @@ const PeerGoneCodes = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 /** Where a socket's listeners find their backend (ws's kWebSocket). */
 const kBackend = Symbol('wsthreads.engineSocketBackend');
 type BackendSocket = Duplex & { [kBackend]?: EngineSocketBackend };
-/** What the engine reports to (see EngineSocketBackend's #EngineEvents). */
-type BackendEvents = EngineHandler & { readonly backend: EngineSocketBackend };
 
 /** What a backend's options come to: one frozen object for the backends made with the same. */
 interface BackendSettings {
@@ -99,10 +97,9 @@ const Flag = {
  * The socket must have no 'data' listener when handed over; bytes already read past the opening
  * handshake go in `initialBytes`, and are fed to the engine before anything read later.
  */
-export class EngineSocketBackend implements SocketBackend, LivenessWatched {
+export class EngineSocketBackend implements SocketBackend, EngineHandler, LivenessWatched {
   readonly #socket: Duplex;
   readonly #engine: ProtocolEngine;
-  readonly #handler: BackendEvents;
   readonly #settings: BackendSettings;
   /** The socket's writableLength after our last write to it (0 once that is written). */
   #socketBacklog = 0;
@@ -124,50 +121,6 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
   /** Bits of Flag. */
   #flags = 0;
   #optionalSignals = 0;
-
-  /**
-   * What the engine reports, passed on to the sink: one small object per connection with its
-   * methods on the prototype, instead of a closure per event (the frame events exist only while
-   * frame signals are on, as the engine looks for them).
-   */
-  static readonly #EngineEvents = class implements EngineHandler {
-    readonly backend: EngineSocketBackend;
-    textFrame: EngineHandler['textFrame'];
-    binaryFrame: EngineHandler['binaryFrame'];
-
-    constructor(backend: EngineSocketBackend) {
-      this.backend = backend;
-    }
-
-    textMessage(text: string): void {
-      this.backend.#sink?.textMessage(text);
-    }
-
-    binaryMessage(data: Uint8Array): void {
-      this.backend.#sink?.binaryMessage(data);
-    }
-
-    pong(elapsedMs: number, payload: Uint8Array): void {
-      const backend = this.backend;
-      if ((backend.#optionalSignals & OptionalSignal.Pong) !== 0) backend.#sink?.pong(elapsedMs, payload);
-    }
-
-    error(error: WebSocketError): void {
-      this.backend.#reportError(error);
-    }
-
-    closed(): void {
-      this.backend.#onEngineClosed();
-    }
-  };
-
-  static #textFrame(this: BackendEvents, text: string, isLast: boolean): void {
-    this.backend.#sink?.textFrame(text, isLast);
-  }
-
-  static #binaryFrame(this: BackendEvents, data: Uint8Array, isLast: boolean): void {
-    this.backend.#sink?.binaryFrame(data, isLast);
-  }
 
   // The socket's listeners and the deferred calls: one function for every connection, called
   // with the socket (or the backend) as `this`, like ws's.
@@ -237,8 +190,9 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
     this.#socket = socket;
     this.#settings = EngineSocketBackend.#settingsFor(options);
     this.#initialBytes = initialBytes !== undefined && initialBytes.length > 0 ? initialBytes : undefined;
-    this.#handler = new EngineSocketBackend.#EngineEvents(this);
-    this.#engine = new ProtocolEngine(engineOptions, this.#handler);
+    this.#engine = new ProtocolEngine(engineOptions, this);
+    // The frame callbacks below are there for every backend; they are called once someone listens.
+    this.#engine.setFrameSignals(false);
     (socket as BackendSocket)[kBackend] = this;
   }
 
@@ -434,13 +388,7 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
   }
 
   setFrameSignals(enabled: boolean): void {
-    if (enabled) {
-      this.#handler.textFrame = EngineSocketBackend.#textFrame;
-      this.#handler.binaryFrame = EngineSocketBackend.#binaryFrame;
-    } else {
-      this.#handler.textFrame = undefined;
-      this.#handler.binaryFrame = undefined;
-    }
+    this.#engine.setFrameSignals(enabled);
   }
 
   setOptionalSignals(signals: number): void {
@@ -450,6 +398,40 @@ export class EngineSocketBackend implements SocketBackend, LivenessWatched {
   setMaskGenerator(generator: MaskGenerator): void {
     this.#engine.maskGenerator = generator;
   }
+
+  // ---- EngineHandler: what the engine reports, passed on to the sink (the engine alone calls
+  // these). The backend itself is the handler: an object of its own for it would be 48 bytes a
+  // connection.
+
+  textMessage(text: string): void {
+    this.#sink?.textMessage(text);
+  }
+
+  binaryMessage(data: Uint8Array): void {
+    this.#sink?.binaryMessage(data);
+  }
+
+  textFrame(text: string, isLast: boolean): void {
+    this.#sink?.textFrame(text, isLast);
+  }
+
+  binaryFrame(data: Uint8Array, isLast: boolean): void {
+    this.#sink?.binaryFrame(data, isLast);
+  }
+
+  pong(elapsedMs: number, payload: Uint8Array): void {
+    if ((this.#optionalSignals & OptionalSignal.Pong) !== 0) this.#sink?.pong(elapsedMs, payload);
+  }
+
+  error(error: WebSocketError): void {
+    this.#reportError(error);
+  }
+
+  closed(): void {
+    this.#onEngineClosed();
+  }
+
+  // ---- input -----------------------------------------------------------------------------------
 
   #receive(chunk: Uint8Array): void {
     this.#engine.receive(chunk);

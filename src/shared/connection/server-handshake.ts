@@ -27,6 +27,7 @@ import { negotiateServerDeflate } from '../engine/permessage-deflate.ts';
 import type { HttpRequest } from './http-response.ts';
 import { receivedAlert, tlsErrorDetail } from './tls-alert.ts';
 import { peerCertificateOf, PeerVerifyMode, verifyPeerWhenSecure } from './peer-certificate.ts';
+import { RecentStrings } from './recent-strings.ts';
 import type { ConnectionSettings, HandshakeDecision, HandshakeFailure, HandshakeSummary, StandingAcceptance } from '../wire/thread-messages.ts';
 
 export type AcceptDecision = Extract<HandshakeDecision, { accept: true }>;
@@ -409,13 +410,43 @@ function sendResponseAndClose(stream: Duplex, response: Uint8Array, writeBoundMs
 }
 
 /** The connection's two ends, as both the owner's request views report them. */
+/** A socket's native handle, as far as its addresses go (Node's TCP wrap; a TLS wrap passes the calls to it). */
+interface AddressHandle {
+  getpeername(out: AddressOut): number;
+  getsockname(out: AddressOut): number;
+}
+
+interface AddressOut {
+  address?: string;
+  port?: number;
+}
+
+/** What the handle's address calls fill in: one for the thread, emptied before each call. */
+const addressOut: AddressOut = {};
+
+/**
+ * The connection's two ends, read from the socket's handle. Node's `remoteAddress` and
+ * `localAddress` getters keep what they read on the socket (two objects and their strings,
+ * 176 bytes for as long as it lives); the connection keeps these values itself, in its info,
+ * with the strings connections repeat shared (recent-strings.ts). A handle without the calls
+ * (none, or not Node's TCP wrap) is asked through the getters.
+ */
 function endpoints(socket: Socket): Pick<HttpRequest, 'peerAddress' | 'peerPort' | 'localAddress' | 'localPort'> {
-  return {
-    peerAddress: socket.remoteAddress ?? '',
-    peerPort: socket.remotePort ?? 0,
-    localAddress: socket.localAddress ?? '',
-    localPort: socket.localPort ?? 0,
-  };
+  const handle = (socket as unknown as { _handle?: Partial<AddressHandle> | null })._handle;
+  if (typeof handle?.getpeername !== 'function' || typeof handle.getsockname !== 'function') {
+    return { peerAddress: socket.remoteAddress ?? '', peerPort: socket.remotePort ?? 0, localAddress: socket.localAddress ?? '', localPort: socket.localPort ?? 0 };
+  }
+  const out = addressOut;
+  out.address = undefined;
+  out.port = undefined;
+  // A failed call (the peer reset the connection already) leaves them empty, as the getters would.
+  handle.getpeername(out);
+  const peerAddress = RecentStrings.peerAddress.shared(out.address ?? '');
+  const peerPort = out.port ?? 0;
+  out.address = undefined;
+  out.port = undefined;
+  handle.getsockname(out);
+  return { peerAddress, peerPort, localAddress: RecentStrings.localAddress.shared(out.address ?? ''), localPort: out.port ?? 0 };
 }
 
 function describe(request: HttpRequestHead, socket: Socket, secure: boolean): HttpRequest {
@@ -429,8 +460,8 @@ function summarize(request: HandshakeRequest, socket: Socket, stream: Duplex, se
     method: request.method,
     origin: request.origin ?? '',
     resourceName,
-    // Joined into one flat string (see headerTextOf): the connection keeps it.
-    requestUrl: [secure ? 'wss://' : 'ws://', request.host, resourceName].join(''),
+    // Joined into one flat string (see headerTextOf), the one the last connection has when equal: the connection keeps it.
+    requestUrl: RecentStrings.requestUrl.shared([secure ? 'wss://' : 'ws://', request.host, resourceName].join('')),
     requestHeaders: headerTextOf(request.rawHeaders),
     subprotocols: request.subprotocols,
     ...endpoints(socket),

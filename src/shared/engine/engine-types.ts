@@ -25,7 +25,8 @@ export interface EngineOptions {
 /**
  * What the engine reports. The engine calls these synchronously from `receive()` (and from
  * `connectionLost()`); the I/O layer turns them into signals. Frame callbacks are optional
- * because decoding each frame on its own costs time nobody may want.
+ * because decoding each frame on its own costs time nobody may want, and are called while the
+ * engine's frame signals are on (`setFrameSignals`; on from the start when the handler has them).
  */
 export interface EngineHandler {
   textMessage(text: string): void;
@@ -33,7 +34,7 @@ export interface EngineHandler {
   textFrame?(text: string, isLastFrame: boolean): void;
   binaryFrame?(data: Uint8Array, isLastFrame: boolean): void;
   /** A Ping arrived; the engine has already queued the automatic Pong (unless the pong cap is reached). */
-  ping?(payload: Uint8Array): void;
+  pingReceived?(payload: Uint8Array): void;
   /** A Pong arrived; `elapsedMs` is measured from our own last `ping()` (from engine creation if none). */
   pong(elapsedMs: number, payload: Uint8Array): void;
   /** A protocol violation: the engine has queued a Close with `error.closeCode` and stops reading. */

@@ -42,11 +42,23 @@ const Flag = {
   Receiving: 1 << 3,
   /** Bytes arrived since the last liveness check. */
   Heard: 1 << 4,
+  /** The handler's frame callbacks are called (see setFrameSignals). */
+  FrameSignals: 1 << 5,
 } as const;
 
 const EmptyPayload: Buffer = Buffer.alloc(0);
 /** The engine's clock unless the options bring one (one function for every engine). */
 const monotonicNow = (): number => performance.now();
+
+/**
+ * A clock reading as the engine keeps it: whole milliseconds. A field that only ever held small
+ * integers keeps its value in place; once one engine stores a fraction there, V8 widens the field
+ * for every engine of the thread, each then holding a 16-byte number object in it (until 2^31 ms,
+ * 24.8 days, of the thread's clock). A millisecond is finer than any timeout here.
+ */
+function wholeMs(time: number): number {
+  return Math.trunc(time);
+}
 
 
 /**
@@ -154,10 +166,20 @@ export class ProtocolEngine {
     this.#extensions = options.extensions ?? NoExtensions;
     this.#claimedRsv = this.#extensions.reduce((bits, extension) => bits | extension.rsvBits, 0);
     this.#now = options.now ?? monotonicNow;
-    this.#lastPingAt = this.#now();
+    this.#lastPingAt = wholeMs(this.#now());
     this.#lastHeardAt = this.#lastPingAt;
     this.#settings = engineSettings(options);
     this.#writer = new FrameWriter(this.role === Role.Client, options.maskGenerator);
+    if (handler.textFrame !== undefined || handler.binaryFrame !== undefined) this.#flags = Flag.FrameSignals;
+  }
+
+  /**
+   * Whether the handler's frame callbacks are called. On from the start for a handler that has
+   * them; a handler that always has them (one object for every event) turns them on when asked.
+   */
+  setFrameSignals(enabled: boolean): void {
+    if (enabled) this.#flags |= Flag.FrameSignals;
+    else this.#flags &= ~Flag.FrameSignals;
   }
 
   get state(): EngineState {
@@ -330,7 +352,7 @@ export class ProtocolEngine {
   ping(payload: Uint8Array = EmptyPayload): void {
     if (this.#state === EngineState.Closed) return;
     const body = payload.length > MaxControlPayload ? payload.subarray(0, MaxControlPayload) : payload;
-    this.#lastPingAt = this.#now();
+    this.#lastPingAt = wholeMs(this.#now());
     this.#writer.writeFrame(true, 0, OpCode.Ping, body, 0, body.length);
   }
 
@@ -390,7 +412,7 @@ export class ProtocolEngine {
     // nothing): the clocks restart.
     if ((this.#flags & Flag.Heard) !== 0 || !reading) {
       this.#flags &= ~Flag.Heard;
-      this.#lastHeardAt = now;
+      this.#lastHeardAt = wholeMs(now);
       this.#pingSentAt = -1;
       return LivenessVerdict.Alive;
     }
@@ -398,7 +420,7 @@ export class ProtocolEngine {
     const settings = this.#settings;
     const verdict = livenessVerdict(settings, now - this.#lastHeardAt, this.#pingSentAt < 0 ? -1 : now - this.#pingSentAt, midFrame);
     if (verdict === LivenessVerdict.Pinged) {
-      this.#pingSentAt = now;
+      this.#pingSentAt = wholeMs(now);
       this.ping();
     } else if (verdict === LivenessVerdict.IdleTimedOut) {
       this.#fail(CloseCode.GoingAway, SocketError.IdleTimeout,
@@ -596,9 +618,9 @@ export class ProtocolEngine {
     this.#appendFragment(partial, payload);
     if (!compressed) {
       if (this.#messageOpcode === OpCode.Text) {
-        if (handler.textFrame) handler.textFrame((partial.frameDecoder ??= new TextDecoder('utf-8')).decode(payload, { stream: !fin }), fin);
-      } else if (handler.binaryFrame) {
-        handler.binaryFrame(payload, fin);
+        if (this.#reportsFrames(handler.textFrame)) handler.textFrame!((partial.frameDecoder ??= new TextDecoder('utf-8')).decode(payload, { stream: !fin }), fin);
+      } else if (this.#reportsFrames(handler.binaryFrame)) {
+        handler.binaryFrame!(payload, fin);
       }
     }
     if (!fin || this.#state === EngineState.Closed || this.#reading === Reading.Stopped) return;
@@ -608,6 +630,10 @@ export class ProtocolEngine {
     partial.messageLength = 0;
     this.#messageOpcode = 0;
     this.#deliverMessage(messageOpcode, message, compressed, !compressed);
+  }
+
+  #reportsFrames(callback: unknown): boolean {
+    return (this.#flags & Flag.FrameSignals) !== 0 && callback !== undefined;
   }
 
   /** Copies a fragment into the message buffer, which grows by doubling up to the message limit. */
@@ -636,10 +662,10 @@ export class ProtocolEngine {
     }
     if (opcode === OpCode.Text) {
       const text = asBuffer(data).toString('utf8');
-      if (!framesReported && handler.textFrame) handler.textFrame(text, true);
+      if (!framesReported && this.#reportsFrames(handler.textFrame)) handler.textFrame!(text, true);
       handler.textMessage(text);
     } else {
-      if (!framesReported && handler.binaryFrame) handler.binaryFrame(data, true);
+      if (!framesReported && this.#reportsFrames(handler.binaryFrame)) handler.binaryFrame!(data, true);
       handler.binaryMessage(data);
     }
   }
@@ -665,7 +691,7 @@ export class ProtocolEngine {
       this.#closeFrame(payload);
     } else if (opcode === OpCode.Ping) {
       if (this.#state === EngineState.Open) this.#queuePong(payload);
-      this.#handler.ping?.(payload);
+      this.#handler.pingReceived?.(payload);
     } else {
       this.#handler.pong(this.#now() - this.#lastPingAt, payload);
     }

@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { getHeapStatistics } from 'node:v8';
 import type { DeflateOption } from '../src/shared/engine/permessage-deflate.ts';
 import { collectGarbage, GcRequest } from './gc-echo-handler.js';
+import { collectWorkerGarbage } from './worker-gc.ts';
 
 export interface TargetSpec {
   name: string;
@@ -119,6 +120,7 @@ function builtPackage(): string {
 export async function serveTarget(spec: TargetSpec): Promise<void> {
   let close: () => Promise<void>;
   let port: number;
+  let collect: (reduce: boolean) => void | Promise<void> = collectGarbage;
   let pubsub: (() => Record<string, unknown>) | undefined;
   let traffic: (() => TargetSample['traffic']) | undefined;
   const broadcast = spec.load === 'broadcast';
@@ -183,8 +185,13 @@ export async function serveTarget(spec: TargetSpec): Promise<void> {
     if (!(await server.listen('127.0.0.1', 0))) throw new Error(server.errorString());
     port = server.serverPort();
     close = () => server.destroy();
+    // Mirror mode's pool threads have no handler to ask for a GC: the inspector asks them.
+    if (spec.mirror) collect = async (reduce) => {
+      collectGarbage(reduce);
+      if (reduce) await collectWorkerGarbage(true);
+    };
   }
-  answerParent(port, close, collectGarbage, pubsub, traffic);
+  answerParent(port, close, collect, pubsub, traffic);
 }
 
 /**
@@ -192,7 +199,7 @@ export async function serveTarget(spec: TargetSpec): Promise<void> {
  * requests for samples until it asks the child to exit. `collect`: a full GC of this thread,
  * `reduce`: one that also gives back what the heap grew and no longer uses (collectGarbage).
  */
-export function answerParent(port: number, close: () => Promise<void>, collect: (reduce: boolean) => void, pubsub?: () => Record<string, unknown>, traffic?: () => TargetSample['traffic']): void {
+export function answerParent(port: number, close: () => Promise<void>, collect: (reduce: boolean) => void | Promise<void>, pubsub?: () => Record<string, unknown>, traffic?: () => TargetSample['traffic']): void {
   const sendSample = (): void => {
     const memory = process.memoryUsage();
     process.send!({ sample: { cpu: threadCpu(process.pid), rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, allocatedBytes: (getHeapStatistics() as { total_allocated_bytes?: number }).total_allocated_bytes, pubsub: pubsub?.(), traffic: traffic?.() } } satisfies ChildMessage);
@@ -204,8 +211,7 @@ export function answerParent(port: number, close: () => Promise<void>, collect: 
       // Memory after a full collection of this thread: what is held, not garbage. The workers'
       // heaps hold little per connection but zlib contexts, which live outside any heap; give
       // frees a moment to reach the allocator.
-      collect(message === 'reduced');
-      setTimeout(sendSample, 200);
+      void Promise.resolve(collect(message === 'reduced')).then(() => setTimeout(sendSample, 200));
     } else if (message === 'exit') {
       void close().finally(() => process.exit(0));
     }

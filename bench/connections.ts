@@ -166,8 +166,8 @@ interface IdleResult {
  * half as many more connections, the free space being used up by then: what each connection
  * holds, the cost per connection at 100,000 of them. The pool thread of a handler target is
  * reached through its GC-on-request handler, over one connection opened first (the targets with
- * a handler run one pool thread); mirror mode's pool thread has no handler to ask, and only its
- * owner is collected.
+ * a handler run one pool thread); mirror mode's pool thread, which has no handler to ask, through
+ * the inspector (worker-gc.ts).
  */
 async function idleMemory(target: RunningTarget, spec: TargetSpec, count: number): Promise<IdleResult> {
   const probe = spec.gcEcho ? await openConnection(target.port) : undefined;

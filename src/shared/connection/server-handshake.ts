@@ -409,7 +409,6 @@ function sendResponseAndClose(stream: Duplex, response: Uint8Array, writeBoundMs
   stream.resume();
 }
 
-/** The connection's two ends, as both the owner's request views report them. */
 /** A socket's native handle, as far as its addresses go (Node's TCP wrap; a TLS wrap passes the calls to it). */
 interface AddressHandle {
   getpeername(out: AddressOut): number;
@@ -425,6 +424,17 @@ interface AddressOut {
 const addressOut: AddressOut = {};
 
 /**
+ * One end's address as `call` reports it, in the thread's one `addressOut`: empty when the call
+ * fails (the peer reset the connection already), as the getters would be.
+ */
+function handleAddress(handle: AddressHandle, call: 'getpeername' | 'getsockname'): AddressOut {
+  addressOut.address = undefined;
+  addressOut.port = undefined;
+  handle[call](addressOut);
+  return addressOut;
+}
+
+/**
  * The connection's two ends, read from the socket's handle. Node's `remoteAddress` and
  * `localAddress` getters keep what they read on the socket (two objects and their strings,
  * 176 bytes for as long as it lives); the connection keeps these values itself, in its info,
@@ -436,17 +446,12 @@ function endpoints(socket: Socket): Pick<HttpRequest, 'peerAddress' | 'peerPort'
   if (typeof handle?.getpeername !== 'function' || typeof handle.getsockname !== 'function') {
     return { peerAddress: socket.remoteAddress ?? '', peerPort: socket.remotePort ?? 0, localAddress: socket.localAddress ?? '', localPort: socket.localPort ?? 0 };
   }
-  const out = addressOut;
-  out.address = undefined;
-  out.port = undefined;
-  // A failed call (the peer reset the connection already) leaves them empty, as the getters would.
-  handle.getpeername(out);
-  const peerAddress = RecentStrings.peerAddress.shared(out.address ?? '');
-  const peerPort = out.port ?? 0;
-  out.address = undefined;
-  out.port = undefined;
-  handle.getsockname(out);
-  return { peerAddress, peerPort, localAddress: RecentStrings.localAddress.shared(out.address ?? ''), localPort: out.port ?? 0 };
+  const peer = handleAddress(handle as AddressHandle, 'getpeername');
+  const peerAddress = RecentStrings.peerAddress.shared(peer.address ?? '');
+  const peerPort = peer.port ?? 0;
+  // The same object, refilled.
+  const local = handleAddress(handle as AddressHandle, 'getsockname');
+  return { peerAddress, peerPort, localAddress: RecentStrings.localAddress.shared(local.address ?? ''), localPort: local.port ?? 0 };
 }
 
 function describe(request: HttpRequestHead, socket: Socket, secure: boolean): HttpRequest {

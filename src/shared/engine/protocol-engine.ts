@@ -60,7 +60,6 @@ function wholeMs(time: number): number {
   return Math.trunc(time);
 }
 
-
 /**
  * What an engine holds only while its input is incomplete: a header split over reads, a payload
  * that spans them, a fragmented message. It is made when one starts and dropped at the end of a
